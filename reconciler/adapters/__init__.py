@@ -1,0 +1,16 @@
+"""One adapter per vendor: its manifest rules (validate time) and its requests (apply time)."""
+
+from __future__ import annotations
+
+from reconciler.adapters.braze_rules import BrazeRules
+from reconciler.adapters.insider_rules import InsiderRules
+from reconciler.adapters.rules import VendorRules
+from reconciler.adapters.segment_rules import SegmentRules
+from reconciler.adapters.twilio_memory_rules import TwilioMemoryRules
+
+RULES: dict[str, VendorRules] = {
+    "segment": SegmentRules(),
+    "braze": BrazeRules(),
+    "twilio_memory": TwilioMemoryRules(),
+    "insider": InsiderRules(),
+}

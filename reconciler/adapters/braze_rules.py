@@ -1,0 +1,116 @@
+"""Braze (`POST /users/delete`): what a manifest may ask for.
+
+From vendor-docs/FACTS.md 2.1: Braze removes an identifier only by deleting the whole
+user, so a manifest must opt in with `spec.delete_profiles: true`. A user is named by
+exactly one of external_id, braze_id, user_alias, email or phone; email and phone need
+an ordered `prioritization` from identified / unidentified / most_recently_updated,
+never both identified and unidentified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.adapters.rules import (
+    CsvFormatError,
+    Report,
+    RowToEntry,
+    allowed_keys,
+    one_locator,
+    require_header,
+)
+from reconciler.desired import Item
+
+VENDOR = "braze"
+LOCATORS = ("external_id", "braze_id", "user_alias", "email", "phone")
+NEEDS_PRIORITIZATION = ("email", "phone")
+PRIORITIES = ("identified", "unidentified", "most_recently_updated")
+
+
+def check_prioritization(value: Any, report: Report) -> bool:
+    if not isinstance(value, list) or not value:
+        report(("profile", "prioritization"), f"must be a non-empty list of {', '.join(PRIORITIES)}")
+        return False
+    ok = True
+    for v in value:
+        if v not in PRIORITIES:
+            report(("profile", "prioritization"), f"unknown value {v!r} (use {', '.join(PRIORITIES)})")
+            ok = False
+    if len(set(value)) != len(value):
+        report(("profile", "prioritization"), "must not repeat a value")
+        ok = False
+    if "identified" in value and "unidentified" in value:
+        report(
+            ("profile", "prioritization"),
+            "only one of identified and unidentified may appear (Braze rule)",
+        )
+        ok = False
+    return ok
+
+
+class BrazeRules:
+    vendor = VENDOR
+
+    def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
+        if spec.get("delete_profiles") is not True:
+            report(
+                (),
+                "braze removes data only by deleting the whole user profile (irreversible): "
+                "set spec.delete_profiles: true to say so",
+            )
+
+    def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
+        allowed_keys(entry, {"profile"}, VENDOR, report)
+        profile = entry.get("profile")
+        if profile is None:
+            report((), f"profile is required for braze targets (one of {', '.join(LOCATORS)})")
+            return []
+        key = one_locator(profile, LOCATORS, VENDOR, report)
+        ok = key is not None
+        priority = profile.get("prioritization")
+        if key in NEEDS_PRIORITIZATION:
+            if priority is None:
+                report(
+                    ("profile",),
+                    f"prioritization is required when deleting by {key} "
+                    "(e.g. [unidentified, most_recently_updated])",
+                )
+                ok = False
+            else:
+                ok = check_prioritization(priority, report) and ok
+        elif priority is not None and key is not None:
+            report(("profile", "prioritization"), f"prioritization applies only to email and phone, not {key}")
+            ok = False
+        if not ok or key is None:
+            return []
+        locator: dict[str, Any] = {key: profile[key]}
+        if key in NEEDS_PRIORITIZATION:
+            locator["prioritization"] = list(priority)
+        return [Item(target, VENDOR, locator, {"kind": "profile"})]
+
+    def csv_reader(self, header: list[str]) -> RowToEntry:
+        shape = require_header(
+            header,
+            [
+                ["external_id"],
+                ["braze_id"],
+                ["alias_name", "alias_label"],
+                ["email", "prioritization"],
+                ["phone", "prioritization"],
+            ],
+            VENDOR,
+        )
+        if shape == ["alias_name", "alias_label"]:
+            return lambda row: {
+                "profile": {"user_alias": {"alias_name": row["alias_name"], "alias_label": row["alias_label"]}}
+            }
+        key = shape[0]
+        if key in NEEDS_PRIORITIZATION:
+            # prioritization is written space-separated in one cell: "unidentified most_recently_updated"
+            return lambda row: {
+                "profile": {key: row[key], "prioritization": row["prioritization"].split()}
+            }
+        if key not in LOCATORS:  # pragma: no cover - shapes above are all locators
+            raise CsvFormatError(f"unknown locator {key}")
+        return lambda row: {"profile": {key: row[key]}}

@@ -1,0 +1,89 @@
+"""Segment Unify (Delete Profile Identifier API): what a manifest may ask for.
+
+From vendor-docs/FACTS.md 1.1: profiles are located only by `user_id`; one identifier
+per request; `group_id` is never deletable; a profile's last `user_id` cannot go, and
+the identifier deleted must differ from the lookup id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.adapters.rules import Report, RowToEntry, allowed_keys, require_header
+from reconciler.desired import Item
+
+VENDOR = "segment"
+
+
+class SegmentRules:
+    vendor = VENDOR
+
+    def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
+        if spec.get("delete_profiles"):
+            report(("delete_profiles",), "segment cannot delete profiles, only identifiers")
+
+    def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
+        allowed_keys(entry, {"profile", "identifiers"}, VENDOR, report)
+        profile = entry.get("profile")
+        if profile is None:
+            report((), "profile is required for segment targets (profile: {user_id: ...})")
+            return []
+        for key in profile:
+            if key != "user_id":
+                report(
+                    ("profile", key),
+                    "segment locates profiles only by user_id (the delete API takes user_id:)",
+                )
+        user_id = profile.get("user_id")
+        if user_id is None:
+            report(("profile",), "user_id is required for segment targets")
+        identifiers = entry.get("identifiers")
+        if not identifiers:
+            report((), "identifiers is required for segment targets: what must be absent")
+            return []
+        items: list[Item] = []
+        for i, ident in enumerate(identifiers):
+            where = ("identifiers", i)
+            id_type, value = ident["type"], ident.get("value")
+            ok = True
+            if "all_values" in ident:
+                report((*where, "all_values"), "segment deletes one named value: give value")
+                ok = False
+            if value is None:
+                report(where, "value is required for segment targets")
+                ok = False
+            if id_type == "group_id":
+                report((*where, "type"), "segment never deletes group_id (individual profiles only)")
+                ok = False
+            if id_type != id_type.lower():
+                report((*where, "type"), f"identifier types are lowercase in segment ('{id_type}')")
+                ok = False
+            if id_type == "user_id" and value is not None and value == user_id:
+                report(
+                    where,
+                    "cannot delete the user_id that locates the profile: a profile keeps at "
+                    "least one user_id and the deleted id must differ from the lookup id",
+                )
+                ok = False
+            if ok and user_id is not None:
+                items.append(
+                    Item(
+                        target,
+                        VENDOR,
+                        {"user_id": user_id},
+                        {"kind": "identifier", "type": id_type, "value": value},
+                    )
+                )
+        return items
+
+    def csv_reader(self, header: list[str]) -> RowToEntry:
+        require_header(header, [["user_id", "type", "value"]], VENDOR)
+
+        def to_entry(row: Mapping[str, str]) -> dict[str, Any]:
+            return {
+                "profile": {"user_id": row["user_id"]},
+                "identifiers": [{"type": row["type"], "value": row["value"]}],
+            }
+
+        return to_entry

@@ -1,0 +1,91 @@
+"""Twilio Conversation Memory (remove profile identifier): what a manifest may ask for.
+
+From vendor-docs/FACTS.md 3.1 and the OpenAPI spec: `DELETE .../Identifiers/{idType}`
+takes no value. With `removeAll=true` every value of the type goes; without it the
+service picks ONE value by the store's `limitPolicy` (fifo/lifo), which need not be the
+one the manifest names. We cannot guarantee a named value, so we refuse it and only
+offer `all_values: true`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.adapters.rules import Report, RowToEntry, allowed_keys, require_header
+from reconciler.desired import Item
+
+VENDOR = "twilio_memory"
+PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
+# OpenAPI: minLength 2, maxLength 30; the limits page: alphanumeric, hyphens, underscores.
+ID_TYPE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
+
+VALUE_REFUSED = (
+    "twilio_memory cannot remove a named value: DELETE .../Identifiers/{idType} removes "
+    "either every value (removeAll=true) or one value the service picks by the store's "
+    "limitPolicy (fifo/lifo), which may not be this one. Use all_values: true instead"
+)
+
+
+class TwilioMemoryRules:
+    vendor = VENDOR
+
+    def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
+        if spec.get("delete_profiles"):
+            report(("delete_profiles",), "twilio_memory targets remove identifiers, not profiles")
+
+    def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
+        allowed_keys(entry, {"profile", "identifiers"}, VENDOR, report)
+        profile = entry.get("profile")
+        if profile is None:
+            report((), "profile is required for twilio_memory targets (profile: {profile_id: ...})")
+            return []
+        ok = True
+        for key in profile:
+            if key != "profile_id":
+                report(("profile", key), "twilio_memory locates profiles only by profile_id")
+                ok = False
+        profile_id = profile.get("profile_id")
+        if profile_id is None:
+            report(("profile",), "profile_id is required for twilio_memory targets")
+            ok = False
+        elif not PROFILE_ID.match(profile_id):
+            report(
+                ("profile", "profile_id"),
+                f"{profile_id!r} does not match ^mem_profile_[0-7][0-9a-z]{{25}}$",
+            )
+            ok = False
+        identifiers = entry.get("identifiers")
+        if not identifiers:
+            report((), "identifiers is required for twilio_memory targets")
+            return []
+        items: list[Item] = []
+        for i, ident in enumerate(identifiers):
+            where = ("identifiers", i)
+            id_type = ident["type"]
+            good = ok
+            if not ID_TYPE.match(id_type):
+                report(
+                    (*where, "type"),
+                    f"{id_type!r} is not a Memory identifier type (2-30 letters, digits, '-', '_')",
+                )
+                good = False
+            if "value" in ident:
+                report((*where, "value"), VALUE_REFUSED)
+                good = False
+            elif ident.get("all_values") is not True:
+                report(where, "all_values: true is required (every value of the type is removed)")
+                good = False
+            if good:
+                items.append(
+                    Item(target, VENDOR, {"profile_id": profile_id}, {"kind": "identifier_type", "type": id_type})
+                )
+        return items
+
+    def csv_reader(self, header: list[str]) -> RowToEntry:
+        require_header(header, [["profile_id", "type"]], VENDOR)
+        return lambda row: {
+            "profile": {"profile_id": row["profile_id"]},
+            "identifiers": [{"type": row["type"], "all_values": True}],
+        }

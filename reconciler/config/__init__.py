@@ -1,0 +1,176 @@
+"""Project config (`reconciler.yaml`): finding it, reading it, checking it."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.errors import Problem, ReconcilerError, ValidationFailed
+from reconciler.schemas import schema_errors
+from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
+
+CONFIG_NAME = "reconciler.yaml"
+
+# Production hosts, from vendor-docs/FACTS.md. Braze has one REST host per cluster, so
+# its targets must name theirs.
+DEFAULT_BASE_URLS = {
+    ("segment", "us"): "https://profiles.segment.com",
+    ("segment", "eu"): "https://profiles.euw1.segment.com",
+    ("twilio_memory", None): "https://memory.twilio.com",
+    ("insider", None): "https://unification.useinsider.com",
+}
+
+# The secrets each vendor needs, by config key naming the env var.
+SECRET_KEYS = {
+    "segment": ("token_env",),
+    "braze": ("api_key_env",),
+    "twilio_memory": ("account_sid_env", "auth_token_env"),
+    "insider": ("token_env",),
+}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    per_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place deletions are sent: a vendor account, space, store or partner."""
+
+    name: str
+    vendor: str
+    base_url: str
+    settings: dict[str, Any]
+    rate_limit: RateLimit | None = None
+
+    def secret_env_names(self) -> tuple[str, ...]:
+        return tuple(self.settings[k] for k in SECRET_KEYS[self.vendor])
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    specs_dir: Path
+    ledger_dir: Path
+    key_env: str | None
+    targets: dict[str, Target]
+    max_deletions: int | None = None
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False)
+
+    def display_path(self) -> str:
+        return display(self.path)
+
+
+def display(path: Path) -> str:
+    """A path as users want to read it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def find_config(start: Path | None = None) -> Path:
+    """`reconciler.yaml` in `start` (default: the working directory) or a parent."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ReconcilerError(
+        f"no {CONFIG_NAME} in {display(here)} or any parent folder (use --config PATH)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost",) or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_document(path: Path) -> Document:
+    shown = display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ReconcilerError(f"{shown}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReconcilerError(f"{shown}: cannot read: {exc}") from exc
+    try:
+        docs = list(load_documents(text))
+    except YamlSyntaxError as exc:
+        raise ValidationFailed([Problem(shown, exc.line, "", exc.message)]) from exc
+    if len(docs) != 1:
+        raise ValidationFailed(
+            [Problem(shown, None, "", f"must hold exactly one YAML document, found {len(docs)}")]
+        )
+    return docs[0]
+
+
+def load_config(path: Path) -> Config:
+    """Read and check `path`; raise ValidationFailed listing every problem."""
+    doc = _read_document(path)
+    shown = display(path)
+    problems = [
+        Problem(shown, line, format_path(p), "duplicate key (YAML would silently keep one)")
+        for p, line in doc.duplicate_keys
+    ]
+    problems += [
+        Problem(shown, doc.line_of(p), format_path(p), msg)
+        for p, msg in schema_errors("config", doc.data)
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    data: dict[str, Any] = doc.data
+    root = path.resolve().parent
+    targets: dict[str, Target] = {}
+    for name, raw in data["targets"].items():
+        vendor = raw["vendor"]
+        base_url = raw.get("base_url") or DEFAULT_BASE_URLS.get(
+            (vendor, raw.get("region", "us") if vendor == "segment" else None)
+        )
+        assert base_url is not None  # braze requires base_url in the schema
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+            problems.append(
+                Problem(
+                    shown,
+                    doc.line_of(("targets", name, "base_url")),
+                    f"targets.{name}.base_url",
+                    "plain http:// is refused except on a loopback host (use https://)",
+                )
+            )
+        limit = raw.get("rate_limit")
+        rate = (
+            RateLimit(limit["requests"], 1.0 if limit["per"] == "second" else 60.0)
+            if limit
+            else None
+        )
+        settings = {k: v for k, v in raw.items() if k not in ("base_url", "rate_limit")}
+        targets[name] = Target(name, vendor, base_url.rstrip("/"), settings, rate)
+    if problems:
+        raise ValidationFailed(problems)
+    ledger = data.get("ledger", {})
+    return Config(
+        path=path.resolve(),
+        root=root,
+        specs_dir=root / data.get("specs", "specs"),
+        ledger_dir=root / ledger.get("path", "state/ledger"),
+        key_env=ledger.get("key_env"),
+        targets=targets,
+        max_deletions=data.get("max_deletions"),
+        lines=doc.lines,
+    )
+

@@ -1,0 +1,138 @@
+"""The desired state: every thing that must be absent, as one canonical item each.
+
+An item is (target, locator, removal). Its canonical bytes do not depend on key order,
+YAML formatting, or which manifest declared it, so the same item declared twice is one
+item with two sources, and the ledger can key it by fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: one spelling for one value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing that must not exist at one target.
+
+    `locator` says where (which profile or user), `removal` says what goes. Both are
+    plain JSON-able mappings; `removal["kind"]` names the kind of removal.
+    """
+
+    target: str
+    vendor: str
+    locator: dict[str, Any]
+    removal: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        kind: str = self.removal["kind"]
+        return kind
+
+    def canonical(self) -> bytes:
+        return canonical_json([self.target, self.locator, self.removal]).encode("utf-8")
+
+    @property
+    def irreversible_profile_deletion(self) -> bool:
+        return self.kind == "profile"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an item was declared: the manifest, its file, and the line or CSV row."""
+
+    manifest: str
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} ({self.manifest})"
+
+
+KEYED = "hmac-sha256"
+SALTED = "sha256-salted"
+
+
+@dataclass(frozen=True)
+class Fingerprinter:
+    """Turns an item into the hex digest the ledger keys it by; never reversible.
+
+    With a key: HMAC-SHA256(key, canonical). Without: SHA-256(salt || canonical), the
+    salt random per ledger and stored in it (guessable for emails and phones).
+    """
+
+    scheme: str
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def keyed(cls, key: bytes) -> Fingerprinter:
+        return cls(KEYED, key)
+
+    @classmethod
+    def salted(cls, salt: bytes) -> Fingerprinter:
+        return cls(SALTED, salt)
+
+    @property
+    def key_id(self) -> str:
+        """A stable id of the key or salt that reveals nothing about it."""
+        return hashlib.sha256(b"reconciler-key-id\x00" + self.secret).hexdigest()[:16]
+
+    def of_bytes(self, canonical: bytes) -> str:
+        if self.scheme == KEYED:
+            return hmac.new(self.secret, canonical, hashlib.sha256).hexdigest()
+        h = hashlib.sha256(self.secret)
+        h.update(canonical)
+        return h.hexdigest()
+
+    def __call__(self, item: Item) -> str:
+        return self.of_bytes(item.canonical())
+
+
+@dataclass(slots=True)
+class DesiredItem:
+    item: Item
+    sources: list[Source]
+
+
+@dataclass
+class DesiredState:
+    """Every desired item once, in first-declared order, with all its sources."""
+
+    items: dict[bytes, DesiredItem] = field(default_factory=dict)
+
+    def add(self, item: Item, source: Source) -> None:
+        key = item.canonical()
+        found = self.items.get(key)
+        if found is None:
+            self.items[key] = DesiredItem(item, [source])
+        elif source not in found.sources:
+            found.sources.append(source)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[DesiredItem]:
+        return iter(self.items.values())
+
+    def for_targets(self, names: Iterable[str]) -> DesiredState:
+        wanted = set(names)
+        subset = DesiredState()
+        subset.items = {k: v for k, v in self.items.items() if v.item.target in wanted}
+        return subset
+
+    def digest(self) -> str:
+        """SHA-256 over the sorted canonical items: changes iff the desired set changes."""
+        h = hashlib.sha256()
+        for key in sorted(self.items):
+            h.update(len(key).to_bytes(4, "big"))
+            h.update(key)
+        return h.hexdigest()

@@ -1,0 +1,119 @@
+"""JSON Schemas shipped with the package, and plain-language messages for their errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from reconciler.yamlsource import Path
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "empty",
+}
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files("reconciler.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema(name))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty"
+    return type(value).__name__
+
+
+def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    """The most specific errors: `if/then` and `allOf` wrap their causes."""
+    if error.context and error.validator in ("allOf", "then"):
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
+
+
+def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
+    """(path to report at, plain message) for one schema error."""
+    path: Path = tuple(error.absolute_path)
+    custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    v, inst = error.validator, error.instance
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in inst if k not in allowed)
+        if extra:
+            hint = ""
+            if allowed:
+                hint = f" (allowed: {', '.join(sorted(allowed))})"
+            return (*path, extra[0]), f"unknown key '{extra[0]}'{hint}"
+    if v == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else error.message
+        return path, f"{missing} is required"
+    if v == "propertyNames":
+        return path, f"invalid name {inst!r}: {custom or error.message}"
+    if custom:
+        return path, custom
+    if v == "type":
+        want = error.validator_value
+        wants = [want] if isinstance(want, str) else list(want)
+        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wants)
+        msg = f"must be {names}, got {_kind(inst)}"
+        if "string" in wants and isinstance(inst, int | float) and not isinstance(inst, bool):
+            msg += " (quote it: YAML reads unquoted digits as a number)"
+        return path, msg
+    if v in ("enum", "const"):
+        options = error.validator_value if v == "enum" else [error.validator_value]
+        return path, f"must be one of {', '.join(map(str, options))}, got {inst!r}"
+    if v == "minItems":
+        return path, "must not be empty" if error.validator_value == 1 else error.message
+    if v == "minProperties":
+        return path, "must not be empty"
+    if v == "minLength":
+        return path, "must not be empty"
+    if v == "maxLength":
+        return path, f"is longer than {error.validator_value} characters"
+    if v == "pattern":
+        return path, f"{inst!r} does not match {error.validator_value}"
+    if v == "uniqueItems":
+        return path, "must not repeat a value"
+    if v == "anyOf":
+        return path, error.message
+    return path, error.message
+
+
+def schema_errors(name: str, instance: Any) -> list[tuple[Path, str]]:
+    """Every violation of schema `name` as (path, message), in document order."""
+    found: list[tuple[Path, str]] = []
+    for error in validator(name).iter_errors(instance):
+        for leaf in _leaves(error):
+            found.append(_message(leaf))
+    return list(dict.fromkeys(found))
