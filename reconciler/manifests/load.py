@@ -110,7 +110,10 @@ def _load_document(
     errors = schema_errors("manifest", doc.data)
     for p, message in errors:
         report(p, message)
-    if errors or doc.duplicate_keys:
+    # Entries with schema errors of their own are skipped below; anything wrong outside
+    # the entries leaves too little to check the rest against.
+    bad_entries = {p[2] for p, _ in errors if p[:2] == ("spec", "absent") and len(p) > 2}
+    if doc.duplicate_keys or any(p[:2] != ("spec", "absent") or len(p) < 3 for p, _ in errors):
         return
     data: dict[str, Any] = doc.data
     meta, spec = data["metadata"], data["spec"]
@@ -139,6 +142,8 @@ def _load_document(
     rules = RULES[target.vendor]
     rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
     for i, entry in enumerate(spec.get("absent", [])):
+        if i in bad_entries:
+            continue
         base: YPath = ("spec", "absent", i)
         items = rules.items(target_name, entry, lambda p, m, b=base: report((*b, *p), m))
         source = Source(name, shown, doc.line_of(base))
