@@ -30,12 +30,16 @@ PRIORITIES = ("identified", "unidentified", "most_recently_updated")
 
 def check_prioritization(value: Any, report: Report) -> bool:
     if not isinstance(value, list) or not value:
-        report(("profile", "prioritization"), f"must be a non-empty list of {', '.join(PRIORITIES)}")
+        report(
+            ("profile", "prioritization"), f"must be a non-empty list of {', '.join(PRIORITIES)}"
+        )
         return False
     ok = True
     for v in value:
         if v not in PRIORITIES:
-            report(("profile", "prioritization"), f"unknown value {v!r} (use {', '.join(PRIORITIES)})")
+            report(
+                ("profile", "prioritization"), f"unknown value {v!r} (use {', '.join(PRIORITIES)})"
+            )
             ok = False
     if len(set(value)) != len(value):
         report(("profile", "prioritization"), "must not repeat a value")
@@ -80,7 +84,10 @@ class BrazeRules:
             else:
                 ok = check_prioritization(priority, report) and ok
         elif priority is not None and key is not None:
-            report(("profile", "prioritization"), f"prioritization applies only to email and phone, not {key}")
+            report(
+                ("profile", "prioritization"),
+                f"prioritization applies only to email and phone, not {key}",
+            )
             ok = False
         if not ok or key is None:
             return []
@@ -103,11 +110,16 @@ class BrazeRules:
         )
         if shape == ["alias_name", "alias_label"]:
             return lambda row: {
-                "profile": {"user_alias": {"alias_name": row["alias_name"], "alias_label": row["alias_label"]}}
+                "profile": {
+                    "user_alias": {
+                        "alias_name": row["alias_name"],
+                        "alias_label": row["alias_label"],
+                    }
+                }
             }
         key = shape[0]
         if key in NEEDS_PRIORITIZATION:
-            # prioritization is written space-separated in one cell: "unidentified most_recently_updated"
+            # prioritization is one cell, space-separated: "unidentified most_recently_updated"
             return lambda row: {
                 "profile": {key: row[key], "prioritization": row["prioritization"].split()}
             }

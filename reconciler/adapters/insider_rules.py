@@ -68,8 +68,11 @@ class InsiderRules:
     def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
         allowed_keys(entry, {"profile", "identifiers", *REMOVALS}, VENDOR, report)
         if not any(k in entry for k in ("identifiers", *REMOVALS)):
-            report((), "say what must be absent: attributes, attribute_values, custom_attributes, "
-                   "custom_attribute_values or identifiers")
+            report(
+                (),
+                "say what must be absent: attributes, attribute_values, custom_attributes, "
+                "custom_attribute_values or identifiers",
+            )
             return []
         items: list[Item] = []
         profile = entry.get("profile")
@@ -84,7 +87,12 @@ class InsiderRules:
             for i, name in enumerate(entry.get(field, [])):
                 if self._deletable(name, custom, custom_ids, (field, i), report) and locator:
                     items.append(
-                        Item(target, VENDOR, locator, {"kind": "attribute", "name": name, "custom": custom})
+                        Item(
+                            target,
+                            VENDOR,
+                            locator,
+                            {"kind": "attribute", "name": name, "custom": custom},
+                        )
                     )
         for field, custom in (("attribute_values", False), ("custom_attribute_values", True)):
             for name, values in entry.get(field, {}).items():
@@ -92,7 +100,12 @@ class InsiderRules:
                     continue
                 for value in values:
                     if locator:
-                        removal = {"kind": "attribute_value", "name": name, "value": value, "custom": custom}
+                        removal = {
+                            "kind": "attribute_value",
+                            "name": name,
+                            "value": value,
+                            "custom": custom,
+                        }
                         items.append(Item(target, VENDOR, locator, removal))
         for i, ident in enumerate(entry.get("identifiers", [])):
             item = self._identifier_item(target, ident, ("identifiers", i), report)
@@ -152,7 +165,12 @@ class InsiderRules:
         shapes = [
             [loc, *rest]
             for loc in (locator_cols[:1] or ["email"])
-            for rest in (["attribute"], ["attribute", "value"], ["custom_attribute"], ["custom_attribute", "value"])
+            for rest in (
+                ["attribute"],
+                ["attribute", "value"],
+                ["custom_attribute"],
+                ["custom_attribute", "value"],
+            )
         ]
         shape = require_header(header, [*shapes, ["type", "value"]], VENDOR)
         loc = shape[0]

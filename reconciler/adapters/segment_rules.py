@@ -54,7 +54,9 @@ class SegmentRules:
                 report(where, "value is required for segment targets")
                 ok = False
             if id_type == "group_id":
-                report((*where, "type"), "segment never deletes group_id (individual profiles only)")
+                report(
+                    (*where, "type"), "segment never deletes group_id (individual profiles only)"
+                )
                 ok = False
             if id_type != id_type.lower():
                 report((*where, "type"), f"identifier types are lowercase in segment ('{id_type}')")

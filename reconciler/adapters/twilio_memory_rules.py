@@ -79,7 +79,12 @@ class TwilioMemoryRules:
                 good = False
             if good:
                 items.append(
-                    Item(target, VENDOR, {"profile_id": profile_id}, {"kind": "identifier_type", "type": id_type})
+                    Item(
+                        target,
+                        VENDOR,
+                        {"profile_id": profile_id},
+                        {"kind": "identifier_type", "type": id_type},
+                    )
                 )
         return items
 

@@ -173,4 +173,3 @@ def load_config(path: Path) -> Config:
         max_deletions=data.get("max_deletions"),
         lines=doc.lines,
     )
-

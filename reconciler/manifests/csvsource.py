@@ -78,5 +78,3 @@ def _cell_problems(header: list[str], cells: list[str], width: int) -> list[tupl
         elif len(cell) > MAX_CELL:
             found.append((name, f"is longer than {MAX_CELL} characters"))
     return found
-
-

@@ -14,7 +14,8 @@ from reconciler.desired import DesiredState, Source
 from reconciler.errors import Problem
 from reconciler.manifests.csvsource import CsvSourceError, read_rows
 from reconciler.schemas import schema_errors
-from reconciler.yamlsource import Document, Path as YPath, YamlSyntaxError, format_path, load_documents
+from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
+from reconciler.yamlsource import Path as YPath
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 MAX_PROBLEMS_PER_CSV = 50
@@ -188,7 +189,12 @@ def _load_csv(
         report_manifest(where, f"{shown}: {exc}")
     if found > MAX_PROBLEMS_PER_CSV:
         result.problems.append(
-            Problem(shown, None, "", f"... and {found - MAX_PROBLEMS_PER_CSV} more problems in this file")
+            Problem(
+                shown,
+                None,
+                "",
+                f"... and {found - MAX_PROBLEMS_PER_CSV} more problems in this file",
+            )
         )
 
 
