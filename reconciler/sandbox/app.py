@@ -1,0 +1,78 @@
+"""The aiohttp application: one port, one path prefix per vendor, plus ``/_sandbox``.
+
+A vendor's base URL is ``http://HOST:PORT/<vendor>`` (``segment``, ``braze``,
+``twilio_memory``, ``insider``); below it the paths are exactly the vendor's paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from reconciler.sandbox import braze, control, insider, segment, twilio_memory
+from reconciler.sandbox.context import CONTEXT, ENTRY, Handler, SandboxContext, VendorSpec
+from reconciler.sandbox.faults import Fault
+from reconciler.sandbox.requestlog import Violation
+
+VENDOR_SPECS: dict[str, VendorSpec] = {
+    spec.name: spec for spec in (segment.VENDOR, braze.VENDOR, twilio_memory.VENDOR, insider.VENDOR)
+}
+# Insider accepts 5 MB bodies; the sandbox must read more than that to answer "too big".
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def _vendor_of(path: str) -> str | None:
+    parts = path.split("/", 2)
+    return parts[1] if len(parts) > 1 and parts[1] in VENDOR_SPECS else None
+
+
+@web.middleware
+async def vendor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Log every vendor request and inject the vendor's faults before its logic runs."""
+    vendor = _vendor_of(request.path)
+    if vendor is None:
+        return await handler(request)
+    ctx = request.app[CONTEXT]
+    spec = VENDOR_SPECS[vendor]
+    entry = ctx.log.open(ctx.clock(), vendor, request.method, request.path, request.query_string)
+    request[ENTRY] = entry
+    profile = ctx.faults.profile(vendor)
+    if profile.latency_ms:
+        await asyncio.sleep(profile.latency_ms / 1000)
+    fault = ctx.faults.draw(vendor)
+    entry.fault = fault.value
+    if fault is Fault.RESET:
+        if request.transport is not None:
+            request.transport.abort()
+        entry.status = 0
+        raise asyncio.CancelledError  # nothing is sent: the client sees a reset connection
+    if fault is Fault.UNAVAILABLE:
+        response: web.StreamResponse = spec.unavailable()
+    elif fault is Fault.THROTTLED:
+        response = spec.throttled(None)
+    else:
+        if fault is Fault.SLOW:
+            await asyncio.sleep(profile.slow_ms / 1000)
+        try:
+            response = await handler(request)
+        except web.HTTPNotFound:
+            entry.violations.append(Violation(f"{vendor}.route", "no such path at this vendor"))
+            response = spec.not_found()
+        except web.HTTPMethodNotAllowed as exc:
+            entry.violations.append(Violation(f"{vendor}.method", f"{request.method} not allowed"))
+            response = exc
+    entry.status = response.status
+    return response
+
+
+def build_app(ctx: SandboxContext) -> web.Application:
+    """The sandbox application over ``ctx``."""
+    app = web.Application(middlewares=[vendor_middleware], client_max_size=MAX_BODY_BYTES)
+    app[CONTEXT] = ctx
+    for spec in VENDOR_SPECS.values():
+        for method, path, handler in spec.routes:
+            app.router.add_route(method, f"/{spec.name}{path}", handler)
+    for method, path, handler in control.ROUTES:
+        app.router.add_route(method, control.PREFIX + path, handler)
+    return app

@@ -1,0 +1,107 @@
+"""What every handler shares: options, state, limiter, faults, request log, credentials."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from reconciler.sandbox.credentials import Credentials
+from reconciler.sandbox.faults import FaultInjector, FaultProfile
+from reconciler.sandbox.ratelimit import Decision, RateLimiter
+from reconciler.sandbox.requestlog import LoggedRequest, RequestLog
+from reconciler.sandbox.state import VENDORS, SandboxState, load_seed
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class SandboxOptions:
+    """How a sandbox runs (the ``reconcile sandbox`` flags)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency_ms: float = 0.0
+    fail_rate: float = 0.0
+    seed: str | Path | dict[str, Any] | None = None
+    seed_random: int | None = None
+    credentials: str | Path | None = None
+    rate_scale: float = 1.0
+    twilio_removal_delay: float = 1.0  # seconds before an accepted Twilio DELETE takes effect
+    max_logged_requests: int = 100_000
+
+
+@dataclass(frozen=True)
+class VendorSpec:
+    """One emulated vendor: its routes and how it words the faults the sandbox injects."""
+
+    name: str
+    routes: list[tuple[str, str, Handler]]  # (method, vendor path, handler)
+    unavailable: Callable[[], web.Response]
+    throttled: Callable[[Decision | None], web.Response]
+    not_found: Callable[[], web.Response]
+
+
+@dataclass
+class SandboxContext:
+    """The live sandbox: state plus the machinery around it."""
+
+    options: SandboxOptions
+    seed_data: dict[str, Any] = field(default_factory=dict)
+    state: SandboxState = field(default_factory=SandboxState)
+    credentials: Credentials = field(default_factory=Credentials)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    faults: FaultInjector = field(
+        default_factory=lambda: FaultInjector(list(VENDORS), None, FaultProfile())
+    )
+    log: RequestLog = field(default_factory=RequestLog)
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def create(cls, options: SandboxOptions) -> SandboxContext:
+        seed = options.seed
+        if seed is None:
+            seed_data: dict[str, Any] = {}
+        elif isinstance(seed, dict):
+            seed_data = seed
+        else:
+            seed_data = load_seed(seed)
+        default_faults = FaultProfile().updated(
+            {"latency_ms": options.latency_ms, "fail_rate": options.fail_rate}
+        )
+        return cls(
+            options=options,
+            seed_data=seed_data,
+            state=SandboxState.from_seed(seed_data),
+            credentials=(
+                Credentials.load(options.credentials) if options.credentials else Credentials()
+            ),
+            limiter=RateLimiter(options.rate_scale),
+            faults=FaultInjector(list(VENDORS), options.seed_random, default_faults),
+            log=RequestLog(options.max_logged_requests),
+        )
+
+    def reseed(self, seed_data: dict[str, Any] | None = None) -> None:
+        """Back to the seed (or a new one): state, counters, faults and log."""
+        if seed_data is not None:
+            self.seed_data = seed_data
+        self.state = SandboxState.from_seed(self.seed_data)
+        self.limiter.reset()
+        self.faults.reset()
+        self.log.clear()
+
+
+CONTEXT = web.AppKey("sandbox_context", SandboxContext)
+ENTRY = "sandbox_log_entry"
+
+
+def context_of(request: web.Request) -> SandboxContext:
+    return request.app[CONTEXT]
+
+
+def entry_of(request: web.Request) -> LoggedRequest:
+    return request[ENTRY]

@@ -1,0 +1,118 @@
+"""Credential checks: any well-formed credential by default, exact values when pinned.
+
+``--credentials FILE`` (YAML or JSON) pins the accepted values per vendor; a vendor left
+out of the file keeps the "any well-formed credential" rule::
+
+    segment:
+      tokens: [sgp_token_1]                 # Basic auth user, empty password
+    braze:
+      api_keys:                             # Bearer keys and their permissions
+        key-with-all-permissions: [users.delete, users.export.ids]
+        read-only-key: [users.export.ids]
+    twilio_memory:
+      accounts:                             # Basic auth username -> password
+        ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx: auth_token
+    insider:
+      partners:                             # X-PARTNER-NAME -> X-REQUEST-TOKEN
+        mybrand: 1a2b3c4d5e6f
+
+A Braze key may also be listed as a plain list entry (``api_keys: [k1, k2]``), which
+grants it every permission.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BRAZE_PERMISSIONS = ("users.delete", "users.export.ids")
+# Twilio authenticates with an Account SID (AC...) or an API key SID (SK...) as the user.
+TWILIO_USER = re.compile(r"^(AC|SK)[0-9a-fA-F]{32}$")
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """Split an ``Authorization: Basic`` header into (user, password), or None."""
+    if not header or not header.startswith("Basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+def parse_bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    token = header[7:].strip()
+    return token or None
+
+
+@dataclass
+class Credentials:
+    """Pinned credentials per vendor; ``None`` for a vendor means "any well-formed"."""
+
+    segment_tokens: set[str] | None = None
+    braze_keys: dict[str, set[str]] | None = None
+    twilio_accounts: dict[str, str] | None = None
+    insider_partners: dict[str, str] | None = None
+    source: str = field(default="any well-formed credential")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Credentials:
+        """Read a credentials file (YAML or JSON, see the module docstring)."""
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the credentials file must be a mapping")
+        creds = cls(source=str(path))
+        if "segment" in data:
+            creds.segment_tokens = {str(t) for t in _mapping(data, "segment").get("tokens", [])}
+        if "braze" in data:
+            keys = _mapping(data, "braze").get("api_keys", {})
+            if isinstance(keys, list):
+                creds.braze_keys = {str(k): set(BRAZE_PERMISSIONS) for k in keys}
+            else:
+                creds.braze_keys = {str(k): {str(p) for p in v or []} for k, v in keys.items()}
+        if "twilio_memory" in data:
+            accounts = _mapping(data, "twilio_memory").get("accounts", {})
+            creds.twilio_accounts = {str(k): str(v) for k, v in accounts.items()}
+        if "insider" in data:
+            partners = _mapping(data, "insider").get("partners", {})
+            creds.insider_partners = {str(k): str(v) for k, v in partners.items()}
+        return creds
+
+    def segment_ok(self, token: str) -> bool:
+        return bool(token) and (self.segment_tokens is None or token in self.segment_tokens)
+
+    def braze_permissions(self, key: str) -> set[str] | None:
+        """The permissions of ``key``, or None when the key is not accepted."""
+        if self.braze_keys is None:
+            return set(BRAZE_PERMISSIONS)
+        return self.braze_keys.get(key)
+
+    def twilio_ok(self, user: str, password: str) -> bool:
+        if not TWILIO_USER.match(user) or not password:
+            return False
+        return self.twilio_accounts is None or self.twilio_accounts.get(user) == password
+
+    def insider_ok(self, partner: str, token: str) -> bool:
+        if not token:
+            return False
+        return self.insider_partners is None or self.insider_partners.get(partner) == token
+
+
+def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValueError(f"credentials: {key} must be a mapping")
+    return value

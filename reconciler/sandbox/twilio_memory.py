@@ -1,0 +1,236 @@
+"""Twilio Conversation Memory: profile identifiers (remove, list, fetch).
+
+Routes (below the Twilio base URL, exactly the paths of ``twilio_memory_v1.openapi.json``):
+
+- ``DELETE /v1/Stores/{storeId}/Profiles/{profileId}/Identifiers/{idType}[?removeAll=true]``
+  answers 202 and applies the removal after ``twilio_removal_delay`` seconds (asynchronous,
+  as documented); without ``removeAll`` one value goes, picked by the idType's
+  ``limitPolicy`` (fifo: the oldest, lifo: the newest).
+- ``GET /v1/Stores/{storeId}/Profiles/{profileId}/Identifiers`` and ``.../{idType}``.
+
+A profile seeded with ``merged_into`` answers 308 on DELETE and 301 on GET with
+``Location`` and ``Canonical-Profile-Id`` pointing at the canonical profile.
+Errors use Twilio's envelope ``{code, message, more_info, status}``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from reconciler.sandbox.context import VendorSpec, context_of, entry_of
+from reconciler.sandbox.credentials import parse_basic
+from reconciler.sandbox.ratelimit import Decision
+from reconciler.sandbox.replies import RuleCheck, json_reply
+from reconciler.sandbox.state import TwilioProfile, TwilioRemoval, TwilioStore
+
+STORE_ID = re.compile(r"^mem_(store|service)_[0-7][0-9a-z]{25}$")
+PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
+# The OpenAPI spec only bounds idType to 2..30 characters; the limits page adds
+# "alphanumeric, hyphens, and underscores". The sandbox enforces both (the stricter rule).
+ID_TYPE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
+MOVED = "This resource has moved."
+ACCEPTED = "Identifier removal accepted."
+
+
+def error_body(status: int, code: int, message: str) -> dict[str, object]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/api/errors/{code}",
+        "status": status,
+    }
+
+
+def _error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return json_reply(status, error_body(status, code, message), headers)
+
+
+def _resolve(
+    request: web.Request, check: RuleCheck
+) -> tuple[TwilioStore, TwilioProfile] | web.Response | None:
+    """Auth, path checks, store and profile lookup; a redirect for a merged profile."""
+    ctx = context_of(request)
+    creds = parse_basic(request.headers.get("Authorization"))
+    if creds is None or not ctx.credentials.twilio_ok(*creds):
+        check.broke(
+            "twilio_memory.auth",
+            "Basic auth with an Account SID (or API key) and secret",
+            401,
+            error_body(
+                401, 20003, "Failed to complete request due to lack of authentication credentials"
+            ),
+        )
+        return None
+    store_id = request.match_info["storeId"]
+    profile_id = request.match_info["profileId"]
+    id_type = request.match_info.get("idType")
+    if not STORE_ID.match(store_id):
+        check.broke(
+            "twilio_memory.store_id",
+            "storeId matches ^mem_(store|service)_[0-7][0-9a-z]{25}$",
+            400,
+            error_body(400, 400, f"Invalid storeId: {store_id[:64]}"),
+        )
+    if not PROFILE_ID.match(profile_id):
+        check.broke(
+            "twilio_memory.profile_id",
+            "profileId matches ^mem_profile_[0-7][0-9a-z]{25}$",
+            400,
+            error_body(400, 400, f"Invalid profileId: {profile_id[:64]}"),
+        )
+    if id_type is not None and not ID_TYPE.match(id_type):
+        check.broke(
+            "twilio_memory.id_type",
+            "idType is 2..30 letters, digits, '-' or '_'",
+            400,
+            error_body(400, 400, f"Invalid idType: {id_type[:64]}"),
+        )
+    if check.failed:
+        return None
+    ctx.state.settle_twilio(ctx.clock())
+    store = ctx.state.twilio_stores.get(store_id)
+    profile = store.profiles.get(profile_id) if store else None
+    if store is None or profile is None:
+        check.broke(
+            "twilio_memory.not_found",
+            "the store and profile must exist",
+            404,
+            error_body(404, 20404, "Not Found"),
+        )
+        return None
+    if profile.merged_into:
+        return _moved(request, store, profile)
+    return store, profile
+
+
+def _moved(request: web.Request, store: TwilioStore, profile: TwilioProfile) -> web.Response:
+    canonical = profile
+    seen = {profile.profile_id}
+    while canonical.merged_into and canonical.merged_into in store.profiles:
+        canonical = store.profiles[canonical.merged_into]
+        if canonical.profile_id in seen:
+            break
+        seen.add(canonical.profile_id)
+    vendor_path = request.path.removeprefix("/twilio_memory")
+    new_path = vendor_path.replace(
+        f"/Profiles/{profile.profile_id}", f"/Profiles/{canonical.profile_id}", 1
+    )
+    location = str(request.url.with_path("/twilio_memory" + new_path).with_query(request.query))
+    status = 301 if request.method == "GET" else 308
+    return json_reply(
+        status,
+        {"message": MOVED, "uri": location},
+        {"Location": location, "Canonical-Profile-Id": canonical.profile_id},
+    )
+
+
+async def remove_identifier(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    check = RuleCheck(entry_of(request))
+    raw_remove_all = request.query.get("removeAll", "false")
+    resolved = _resolve(request, check)
+    if raw_remove_all not in ("true", "false"):
+        check.broke(
+            "twilio_memory.remove_all",
+            "removeAll is a boolean (true or false)",
+            400,
+            error_body(400, 400, "Invalid value for removeAll: expected true or false"),
+        )
+    if check.failed:
+        return check.response
+    if isinstance(resolved, web.Response):
+        return resolved
+    assert resolved is not None
+    store, profile = resolved
+    id_type = request.match_info["idType"]
+    if not profile.identifiers.get(id_type):
+        # Not documented: the sandbox answers 404 (one of the documented statuses) when the
+        # profile holds no value of this type, so clients must treat it as already absent.
+        check.broke(
+            "twilio_memory.identifier_not_found",
+            "the profile holds no value of this idType",
+            404,
+            error_body(404, 20404, "Not Found"),
+        )
+        return check.response
+    ctx.state.twilio_pending.append(
+        TwilioRemoval(
+            due=ctx.clock() + ctx.options.twilio_removal_delay,
+            store_id=store.store_id,
+            profile_id=profile.profile_id,
+            id_type=id_type,
+            remove_all=raw_remove_all == "true",
+        )
+    )
+    return json_reply(202, {"message": ACCEPTED})
+
+
+async def list_identifiers(request: web.Request) -> web.Response:
+    check = RuleCheck(entry_of(request))
+    resolved = _resolve(request, check)
+    if check.failed:
+        return check.response
+    if isinstance(resolved, web.Response):
+        return resolved
+    assert resolved is not None
+    _, profile = resolved
+    sets = [{"idType": t, "values": list(v)} for t, v in profile.identifiers.items() if v]
+    return json_reply(200, {"identifiers": sets})
+
+
+async def fetch_identifier(request: web.Request) -> web.Response:
+    check = RuleCheck(entry_of(request))
+    resolved = _resolve(request, check)
+    if check.failed:
+        return check.response
+    if isinstance(resolved, web.Response):
+        return resolved
+    assert resolved is not None
+    _, profile = resolved
+    id_type = request.match_info["idType"]
+    values = profile.identifiers.get(id_type)
+    if not values:
+        check.broke(
+            "twilio_memory.identifier_not_found",
+            "the profile holds no value of this idType",
+            404,
+            error_body(404, 20404, "Not Found"),
+        )
+        return check.response
+    return json_reply(200, {"idType": id_type, "values": list(values)})
+
+
+def _unavailable() -> web.Response:
+    return _error(503, 20503, "Service Unavailable")
+
+
+def _throttled(decision: Decision | None) -> web.Response:
+    retry_after = str(decision.retry_after) if decision else "1"
+    return _error(
+        429,
+        20429,
+        "Too many requests. Please retry according to the Retry-After response header.",
+        {"Retry-After": retry_after},
+    )
+
+
+def _not_found() -> web.Response:
+    return _error(404, 20404, "Not Found")
+
+
+_IDENTIFIERS = "/v1/Stores/{storeId}/Profiles/{profileId}/Identifiers"
+VENDOR = VendorSpec(
+    name="twilio_memory",
+    routes=[
+        ("DELETE", _IDENTIFIERS + "/{idType}", remove_identifier),
+        ("GET", _IDENTIFIERS + "/{idType}", fetch_identifier),
+        ("GET", _IDENTIFIERS, list_identifiers),
+    ],
+    unavailable=_unavailable,
+    throttled=_throttled,
+    not_found=_not_found,
+)
