@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from reconciler.adapters.braze import BrazeRequests
 from reconciler.adapters.braze_rules import BrazeRules
+from reconciler.adapters.insider import InsiderRequests
 from reconciler.adapters.insider_rules import InsiderRules
+from reconciler.adapters.requests import RequestBuilder
 from reconciler.adapters.rules import VendorRules
+from reconciler.adapters.segment import SegmentRequests
 from reconciler.adapters.segment_rules import SegmentRules
+from reconciler.adapters.twilio_memory import TwilioMemoryRequests
 from reconciler.adapters.twilio_memory_rules import TwilioMemoryRules
 
 RULES: dict[str, VendorRules] = {
@@ -13,4 +18,11 @@ RULES: dict[str, VendorRules] = {
     "braze": BrazeRules(),
     "twilio_memory": TwilioMemoryRules(),
     "insider": InsiderRules(),
+}
+
+REQUESTS: dict[str, RequestBuilder] = {
+    "segment": SegmentRequests(),
+    "braze": BrazeRequests(),
+    "twilio_memory": TwilioMemoryRequests(),
+    "insider": InsiderRequests(),
 }

@@ -1,0 +1,124 @@
+"""One writer at a time: a lock file created atomically beside the ledger.
+
+The lock file is never part of the ledger's history (it is gitignored). It says who
+holds it so a refusal can tell the user exactly what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+
+LOCK_NAME = ".lock"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    id: str
+    operation: str
+    who: str
+    host: str
+    pid: int
+    created: str
+    version: str
+
+    def describe(self) -> str:
+        return (
+            f"ID: {self.id}\n  Operation: {self.operation}\n  Who: {self.who}\n"
+            f"  PID: {self.pid}\n  Created: {self.created}\n  Version: {self.version}"
+        )
+
+    def looks_stale(self) -> bool:
+        """True when the holder ran on this host and its process is gone."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+class LockHeld(ReconcilerError):
+    def __init__(self, info: LockInfo | None, path: Path) -> None:
+        self.info = info
+        if info is None:
+            text = f"the ledger is locked ({path} exists but cannot be read)"
+        else:
+            hint = ""
+            if info.looks_stale():
+                hint = f"\nThe process {info.pid} that took it is gone on this host: it is stale."
+            text = (
+                "the ledger is locked by another run; nothing was sent.\n"
+                f"Lock Info:\n  {info.describe()}{hint}\n"
+                f"If you are sure no other run is active: reconcile ledger unlock {info.id}"
+            )
+        super().__init__(text)
+
+
+def lock_path(ledger_dir: Path) -> Path:
+    return ledger_dir / LOCK_NAME
+
+
+def read_lock(ledger_dir: Path) -> LockInfo | None:
+    path = lock_path(ledger_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return LockInfo(**data)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise LockHeld(None, path) from exc
+
+
+def acquire(ledger_dir: Path, operation: str, who: str) -> LockInfo:
+    """Create the lock or raise LockHeld. Atomic: O_CREAT | O_EXCL."""
+    ledger_dir.mkdir(parents=True, exist_ok=True)
+    info = LockInfo(
+        id=secrets.token_hex(8),
+        operation=operation,
+        who=who,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        version=__version__,
+    )
+    path = lock_path(ledger_dir)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise LockHeld(read_lock(ledger_dir), path) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(info), handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return info
+
+
+def release(ledger_dir: Path, info: LockInfo) -> None:
+    """Remove the lock if it is still ours."""
+    current = read_lock(ledger_dir)
+    if current is not None and current.id == info.id:
+        lock_path(ledger_dir).unlink(missing_ok=True)
+
+
+def force_unlock(ledger_dir: Path, lock_id: str) -> LockInfo:
+    current = read_lock(ledger_dir)
+    if current is None:
+        raise ReconcilerError("the ledger is not locked")
+    if current.id != lock_id:
+        raise ReconcilerError(
+            f"lock ID {lock_id} does not match the lock held ({current.id}); nothing was changed"
+        )
+    lock_path(ledger_dir).unlink(missing_ok=True)
+    return current

@@ -1,0 +1,333 @@
+"""The ledger on disk: a header file and one append-only file per run.
+
+    state/ledger/header.jsonl          lineage, format, fingerprint scheme, key id, salt
+    state/ledger/runs/<start>-<run>.jsonl   one apply or refresh: run, intent, result, ..., end
+
+Files are only ever created or appended to, so two branches' ledgers merge in git
+without conflicts. Every write is flushed and fsynced before it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler import __version__
+from reconciler.desired import SALTED, Fingerprinter
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.records import (
+    ACCEPTED,
+    DONE,
+    DRIFTED,
+    END,
+    FORMAT_VERSION,
+    HEADER,
+    INTENT,
+    REFRESH,
+    RESULT,
+    RESULT_STATES,
+    RUN,
+    UNKNOWN,
+    encode,
+    line_hash,
+)
+
+HEADER_FILE = "header.jsonl"
+RUNS_DIR = "runs"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Header:
+    lineage: str
+    scheme: str
+    key_id: str
+    salt: str | None
+    created: str
+
+    def fingerprinter(self, key: bytes | None) -> Fingerprinter:
+        """The fingerprint function this ledger was made with; refuses a different key."""
+        if self.scheme == SALTED:
+            if key is not None:
+                raise ReconcilerError(
+                    "the ledger was made without a key (salted SHA-256) but a key is configured: "
+                    "fingerprints would not match. Remove ledger.key_env or start a new ledger"
+                )
+            assert self.salt is not None
+            return Fingerprinter.salted(bytes.fromhex(self.salt))
+        if key is None:
+            raise ReconcilerError(
+                "the ledger was made with an HMAC key (ledger.key_env) but none is configured"
+            )
+        fp = Fingerprinter.keyed(key)
+        if fp.key_id != self.key_id:
+            raise ReconcilerError(
+                f"the ledger was made with a different key (key id {self.key_id}, "
+                f"this key's id is {fp.key_id}): fingerprints would not match, refusing to compare"
+            )
+        return fp
+
+
+@dataclass(slots=True)
+class ItemStatus:
+    """One item's folded state and the record that set it."""
+
+    state: str
+    target: str
+    ts: str
+    run: str
+    code: int | None = None
+    message: str | None = None
+
+
+@dataclass
+class Ledger:
+    """What the ledger holds, read once and folded into item states."""
+
+    path: Path
+    header: Header | None = None
+    items: dict[str, ItemStatus] = field(default_factory=dict)
+    serial: int = 0
+    digest: str = ""
+    warnings: list[str] = field(default_factory=list)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return self.header is not None
+
+    @property
+    def lineage(self) -> str | None:
+        return self.header.lineage if self.header else None
+
+    def state_of(self, fingerprint: str) -> str | None:
+        status = self.items.get(fingerprint)
+        return status.state if status else None
+
+
+@dataclass(frozen=True)
+class RawLine:
+    file: str
+    number: int
+    data: bytes
+
+
+def run_files(ledger_dir: Path) -> list[Path]:
+    runs = ledger_dir / RUNS_DIR
+    if not runs.is_dir():
+        return []
+    return sorted(p for p in runs.iterdir() if p.suffix == ".jsonl" and p.is_file())
+
+
+def iter_lines(path: Path, warnings: list[str]) -> Iterator[tuple[int, bytes]]:
+    """Complete lines of `path`; a torn last line (no newline) is reported and skipped."""
+    data = path.read_bytes()
+    if not data:
+        return
+    lines = data.split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline
+    yield from enumerate(lines, start=1)
+    if torn:
+        warnings.append(
+            f"{path.name}:{len(lines) + 1}: torn last line (the write was interrupted); ignored"
+        )
+
+
+def _read_header(ledger_dir: Path) -> tuple[Header | None, bytes | None]:
+    path = ledger_dir / HEADER_FILE
+    if not path.exists():
+        return None, None
+    line = path.read_bytes().split(b"\n", 1)[0]
+    try:
+        rec = json.loads(line)
+    except ValueError as exc:
+        raise ReconcilerError(f"{path}: the ledger header is not valid JSON") from exc
+    if rec.get("type") != HEADER or rec.get("format_version") != FORMAT_VERSION:
+        raise ReconcilerError(f"{path}: not a reconciler ledger header of format {FORMAT_VERSION}")
+    header = Header(rec["lineage"], rec["scheme"], rec["key_id"], rec.get("salt"), rec["created"])
+    return header, line
+
+
+def read_ledger(ledger_dir: Path) -> Ledger:
+    """Read and fold the whole ledger. A missing folder is an empty ledger."""
+    ledger = Ledger(ledger_dir)
+    header, header_line = _read_header(ledger_dir)
+    if header is None:
+        if run_files(ledger_dir):
+            raise ReconcilerError(f"{ledger_dir}: run files exist but {HEADER_FILE} is missing")
+        ledger.digest = hashlib.sha256(b"empty").hexdigest()
+        return ledger
+    assert header_line is not None
+    ledger.header = header
+    serial = 1
+    digest = hashlib.sha256()
+    digest.update(line_hash(header_line).encode())
+    items = ledger.items
+    loads = json.loads
+    for path in run_files(ledger_dir):
+        last = b""
+        count = 0
+        for number, line in iter_lines(path, ledger.warnings):
+            try:
+                rec = loads(line)
+                kind = rec["type"]
+            except (ValueError, KeyError, TypeError):
+                ledger.warnings.append(f"{path.name}:{number}: unreadable record; ignored")
+                continue
+            count += 1
+            last = line
+            if kind == INTENT:
+                items[rec["fp"]] = ItemStatus(UNKNOWN, rec["target"], rec["ts"], rec["run"])
+            elif kind == RESULT:
+                items[rec["fp"]] = ItemStatus(
+                    rec["status"],
+                    rec["target"],
+                    rec["ts"],
+                    rec["run"],
+                    rec.get("code"),
+                    rec.get("message"),
+                )
+            elif kind == REFRESH:
+                present = rec["observed"] == "present"
+                prior = items.get(rec["fp"])
+                if present:
+                    items[rec["fp"]] = ItemStatus(DRIFTED, rec["target"], rec["ts"], rec["run"])
+                elif prior is not None and prior.state in (ACCEPTED, DRIFTED):
+                    items[rec["fp"]] = ItemStatus(DONE, rec["target"], rec["ts"], rec["run"])
+            elif kind == RUN:
+                ledger.runs[rec["run"]] = rec
+            elif kind == END:
+                run = ledger.runs.get(rec["run"])
+                if run is not None:
+                    run["ended"] = rec["ts"]
+            elif kind not in (HEADER,):
+                ledger.warnings.append(f"{path.name}:{number}: unknown record type {kind!r}")
+        serial += count
+        digest.update(f"\n{path.name}:{count}:{line_hash(last)}".encode())
+    ledger.serial = serial
+    ledger.digest = digest.hexdigest()
+    return ledger
+
+
+def tip_hash(ledger_dir: Path) -> str:
+    """The hash of the ledger's newest record: where a new run file chains from."""
+    files = run_files(ledger_dir)
+    for path in reversed(files):
+        lines = [line for _, line in iter_lines(path, [])]
+        if lines:
+            return line_hash(lines[-1])
+    _, header_line = _read_header(ledger_dir)
+    if header_line is None:
+        raise ReconcilerError(f"{ledger_dir}: no ledger here")
+    return line_hash(header_line)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def create_ledger(
+    ledger_dir: Path, fingerprinter: Fingerprinter, lineage: str | None = None
+) -> Header:
+    """Write the header of a new ledger (atomically: temp file, fsync, rename)."""
+    ledger_dir.mkdir(parents=True, exist_ok=True)
+    target = ledger_dir / HEADER_FILE
+    if target.exists():
+        raise ReconcilerError(f"{target} exists: a ledger is already here")
+    record: dict[str, Any] = {
+        "type": HEADER,
+        "format_version": FORMAT_VERSION,
+        "lineage": lineage or secrets.token_hex(16),
+        "scheme": fingerprinter.scheme,
+        "key_id": fingerprinter.key_id,
+        "created": now(),
+        "tool_version": __version__,
+        "prev": "0" * 64,
+    }
+    if fingerprinter.scheme == SALTED:
+        record["salt"] = fingerprinter.secret.hex()
+    tmp = ledger_dir / f".{HEADER_FILE}.{os.getpid()}.tmp"
+    with tmp.open("wb") as handle:
+        handle.write(encode(record) + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(ledger_dir)
+    header, _ = _read_header(ledger_dir)
+    assert header is not None
+    return header
+
+
+def new_salted() -> Fingerprinter:
+    return Fingerprinter.salted(secrets.token_bytes(32))
+
+
+class RunWriter:
+    """Appends one run's records to its own file, each fsynced before returning."""
+
+    def __init__(self, ledger_dir: Path, run_id: str, info: dict[str, Any]) -> None:
+        runs = ledger_dir / RUNS_DIR
+        runs.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
+        self._prev = tip_hash(ledger_dir)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        self.path = runs / f"{stamp}-{run_id}.jsonl"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._handle = os.fdopen(fd, "ab")
+        _fsync_dir(runs)
+        self.append(RUN, **info)
+
+    def append(self, kind: str, **fields: Any) -> str:
+        record = {"type": kind, "run": self.run_id, "ts": now(), "prev": self._prev, **fields}
+        line = encode(record)
+        self._handle.write(line + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._prev = line_hash(line)
+        return self._prev
+
+    def intent(self, fp: str, target: str, request_digest: str, attempt: int = 1) -> None:
+        self.append(INTENT, fp=fp, target=target, request=request_digest, attempt=attempt)
+
+    def result(
+        self,
+        fp: str,
+        target: str,
+        status: str,
+        code: int | None,
+        message: str | None,
+        request_id: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        if status not in RESULT_STATES:
+            raise ValueError(f"not a result state: {status}")
+        fields: dict[str, Any] = {"fp": fp, "target": target, "status": status, "code": code}
+        if message is not None:
+            fields["message"] = message
+        if request_id is not None:
+            fields["request_id"] = request_id
+        if note is not None:
+            fields["note"] = note
+        self.append(RESULT, **fields)
+
+    def refresh(self, fp: str, target: str, observed: str) -> None:
+        self.append(REFRESH, fp=fp, target=target, observed=observed)
+
+    def close(self, **summary: Any) -> None:
+        if not self._handle.closed:
+            self.append(END, **summary)
+            self._handle.close()

@@ -1,0 +1,107 @@
+"""Masking identifier values for plans, logs and vendor messages.
+
+`jane@old-domain.example` -> `j***@old-domain.example`; `+15555550100` -> `+1555*****00`;
+other ids keep their first and last two characters. Names of attributes and identifier
+types are not values and are never masked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reconciler.desired import Item
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,}$")
+_TTID = re.compile(r"^(mem_[a-z]+_)([0-9a-z]+)$")
+
+
+def mask(value: Any) -> str:
+    text = str(value)
+    if "@" in text:
+        local, _, domain = text.rpartition("@")
+        return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
+    if _PHONE.match(text):
+        if len(text) <= 7:
+            return text[:2] + "*" * (len(text) - 2)
+        return text[:5] + "*" * (len(text) - 7) + text[-2:]
+    ttid = _TTID.match(text)
+    if ttid:
+        prefix, rest = ttid.groups()
+        return prefix + rest[:2] + "*" * max(len(rest) - 4, 1) + rest[-2:]
+    if len(text) <= 2:
+        return "*" * len(text)
+    if len(text) < 6:
+        return text[:1] + "*" * (len(text) - 1)
+    return text[:2] + "*" * (len(text) - 4) + text[-2:]
+
+
+_NOT_VALUES = frozenset({"kind", "type", "name", "prioritization", "alias_label"})
+
+
+def map_values(item: Item, fn: Callable[[Any], Any]) -> Item:
+    """The same item with every identifying value replaced by `fn(value)`.
+
+    Kinds, identifier types, attribute names, custom identifier names and Braze
+    prioritization are structure, not values, and are kept.
+    """
+
+    def walk(value: Any, key: str) -> Any:
+        if key in _NOT_VALUES:
+            return value
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key) for v in value]
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return fn(value)
+        return value
+
+    return Item(item.target, item.vendor, walk(item.locator, ""), walk(item.removal, ""))
+
+
+def raw_values(item: Item) -> list[str]:
+    """Every identifying value in an item (locator and removal values)."""
+    found: list[str] = []
+
+    def collect(value: Any) -> Any:
+        found.append(str(value))
+        return value
+
+    map_values(item, collect)
+    return found
+
+
+class Masker:
+    """Replaces known raw values with their masks in strings and JSON values."""
+
+    def __init__(self, values: Iterable[str] = (), show_values: bool = False) -> None:
+        self.show_values = show_values
+        # longest first, so a value that contains another is replaced whole
+        self._values = sorted({v for v in values if v}, key=len, reverse=True)
+
+    def value(self, raw: Any) -> str:
+        return str(raw) if self.show_values else mask(raw)
+
+    def text(self, text: str) -> str:
+        if self.show_values:
+            return text
+        for raw in self._values:
+            if raw in text:
+                text = text.replace(raw, mask(raw))
+        return text
+
+    def json(self, value: Any) -> Any:
+        if self.show_values:
+            return value
+        if isinstance(value, dict):
+            return {k: self.json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.json(v) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            text = str(value)
+            return mask(text) if text in self._values else value
+        return value

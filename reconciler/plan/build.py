@@ -1,0 +1,81 @@
+"""Diffing the desired state against the ledger into a plan. No network, no secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from reconciler.config import Config
+from reconciler.desired import DesiredState, Fingerprinter
+from reconciler.errors import ReconcilerError, ValidationFailed
+from reconciler.ledger.records import PENDING
+from reconciler.ledger.store import Ledger, read_ledger
+from reconciler.manifests import LoadResult, load_specs
+from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
+from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
+
+
+def build_plan(
+    config: Config,
+    desired: DesiredState,
+    ledger: Ledger,
+    fingerprint: Fingerprinter,
+    only_targets: Iterable[str] = (),
+    new_ledger_salt: str | None = None,
+) -> Plan:
+    wanted = list(only_targets)
+    names = wanted or list(config.targets)
+    plans = {name: TargetPlan(config.targets[name]) for name in names}
+    seen: set[str] = set()
+    items = ledger.items
+    for desired_item in desired:
+        tp = plans.get(desired_item.item.target)
+        if tp is None:
+            continue
+        fp = fingerprint(desired_item.item)
+        seen.add(fp)
+        status = items.get(fp)
+        state = status.state if status else PENDING
+        tp.actions.append(Action(fp, desired_item.item, desired_item.sources, state))
+        tp.summary.count(state)
+    for fp, status in items.items():
+        if fp not in seen and status.target in plans:
+            plans[status.target].orphaned.append(fp)
+    subset = desired.for_targets(names) if wanted else desired
+    return Plan(
+        targets=[plans[n] for n in names],
+        ledger=LedgerRef(ledger.exists, ledger.lineage, ledger.serial, ledger.digest),
+        desired_digest=subset.digest(),
+        fingerprint_scheme=fingerprint.scheme,
+        key_id=fingerprint.key_id,
+        target_filter=wanted,
+        warnings=list(ledger.warnings),
+        new_ledger_salt=new_ledger_salt,
+    )
+
+
+def check_targets(config: Config, names: Sequence[str]) -> None:
+    for name in names:
+        if name not in config.targets:
+            known = ", ".join(sorted(config.targets))
+            raise ReconcilerError(f"--target {name}: no such target (targets: {known})")
+
+
+def plan_from_config(
+    config: Config,
+    key: bytes | None,
+    only_targets: Sequence[str] = (),
+    salt_hex: str | None = None,
+    paths: Iterable[Path] = (),
+) -> tuple[Plan, LoadResult, Ledger]:
+    """Load manifests and ledger and diff them. Raises ValidationFailed on bad input."""
+    check_targets(config, only_targets)
+    loaded = load_specs(config, paths)
+    if loaded.problems:
+        raise ValidationFailed(loaded.problems)
+    ledger = read_ledger(config.ledger_dir)
+    fingerprint, new_salt = fingerprinter_for(ledger, key, salt_hex)
+    plan = build_plan(config, loaded.desired, ledger, fingerprint, only_targets, new_salt)
+    if is_unkeyed(fingerprint):
+        plan.warnings.insert(0, UNKEYED_WARNING)
+    return plan, loaded, ledger

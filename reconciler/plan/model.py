@@ -1,0 +1,154 @@
+"""The plan: one model, rendered as text, JSON and markdown by reconciler.render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.config import Target
+from reconciler.desired import Item, Source
+from reconciler.ledger.records import (
+    ACCEPTED,
+    ACTIONABLE,
+    DONE,
+    DRIFTED,
+    FAILED,
+    PENDING,
+    REJECTED,
+    UNKNOWN,
+)
+
+# What apply will do with an item, by its ledger state.
+ACTION_BY_STATE = {
+    PENDING: "remove",
+    DRIFTED: "remove",
+    UNKNOWN: "resend",
+    FAILED: "retry",
+    DONE: "none",
+    ACCEPTED: "none",
+    REJECTED: "none",
+}
+
+FORMAT_VERSION = "1"
+
+
+@dataclass(slots=True)
+class Action:
+    fingerprint: str
+    item: Item
+    sources: list[Source]
+    state: str
+
+    @property
+    def action(self) -> str:
+        return ACTION_BY_STATE[self.state]
+
+    @property
+    def will_send(self) -> bool:
+        return self.state in ACTIONABLE
+
+    @property
+    def irreversible(self) -> bool:
+        return self.item.irreversible_profile_deletion
+
+
+@dataclass
+class Summary:
+    to_remove: int = 0
+    already_removed: int = 0
+    unknown: int = 0
+    to_retry: int = 0
+    rejected: int = 0
+
+    def count(self, state: str) -> None:
+        if state in (PENDING, DRIFTED):
+            self.to_remove += 1
+        elif state in (DONE, ACCEPTED):
+            self.already_removed += 1
+        elif state == UNKNOWN:
+            self.unknown += 1
+        elif state == FAILED:
+            self.to_retry += 1
+        elif state == REJECTED:
+            self.rejected += 1
+
+    def add(self, other: Summary) -> None:
+        self.to_remove += other.to_remove
+        self.already_removed += other.already_removed
+        self.unknown += other.unknown
+        self.to_retry += other.to_retry
+        self.rejected += other.rejected
+
+    @property
+    def changes(self) -> int:
+        """Items apply would send."""
+        return self.to_remove + self.unknown + self.to_retry
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "to_remove": self.to_remove,
+            "already_removed": self.already_removed,
+            "unknown": self.unknown,
+            "to_retry": self.to_retry,
+            "rejected": self.rejected,
+        }
+
+    def line(self) -> str:
+        """The public summary line; wrappers parse it, so its wording never changes."""
+        if not self.changes:
+            return "No changes. Every declared absence is already recorded in the ledger."
+        return (
+            f"Plan: {self.to_remove} to remove, {self.already_removed} already removed, "
+            f"{self.unknown} unknown, {self.to_retry} to retry."
+        )
+
+
+@dataclass
+class TargetPlan:
+    target: Target
+    actions: list[Action] = field(default_factory=list)
+    summary: Summary = field(default_factory=Summary)
+    orphaned: list[str] = field(default_factory=list)
+
+    def sends(self) -> list[Action]:
+        return [a for a in self.actions if a.will_send]
+
+
+@dataclass
+class LedgerRef:
+    """The ledger snapshot a plan was made from: a saved plan is stale if it moved."""
+
+    exists: bool
+    lineage: str | None
+    serial: int
+    digest: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "exists": self.exists,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "digest": self.digest,
+        }
+
+
+@dataclass
+class Plan:
+    targets: list[TargetPlan]
+    ledger: LedgerRef
+    desired_digest: str
+    fingerprint_scheme: str
+    key_id: str
+    target_filter: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    new_ledger_salt: str | None = None
+
+    @property
+    def summary(self) -> Summary:
+        total = Summary()
+        for tp in self.targets:
+            total.add(tp.summary)
+        return total
+
+    def actions(self) -> list[Action]:
+        return [a for tp in self.targets for a in tp.actions]

@@ -1,0 +1,73 @@
+"""Saved plans (`plan --out FILE`): written atomically, refused by apply when stale.
+
+A saved plan holds no raw identifier values: apply re-derives items from the manifests
+and sends only those whose fingerprints the plan lists, after checking that neither
+the manifests nor the ledger moved since the plan was made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.store import Ledger
+from reconciler.plan.model import FORMAT_VERSION, Plan
+from reconciler.render.jsonplan import plan_json
+
+PLAN_KIND = "reconciler-plan"
+
+
+def save_plan(path: Path, plan: Plan) -> None:
+    data = {"kind": PLAN_KIND, **plan_json(plan, show_values=False)}
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReconcilerError(f"{path}: no such plan file") from exc
+    except (OSError, ValueError) as exc:
+        raise ReconcilerError(f"{path}: not a saved plan ({exc})") from exc
+    if not isinstance(data, dict) or data.get("kind") != PLAN_KIND:
+        raise ReconcilerError(f"{path}: not a saved plan (made by `reconcile plan --out`)")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ReconcilerError(
+            f"{path}: plan format {data.get('format_version')!r} is not {FORMAT_VERSION}: "
+            "make the plan again with this version"
+        )
+    return data
+
+
+def stale_reason(saved: dict[str, Any], ledger: Ledger, desired_digest: str) -> str | None:
+    """Why a saved plan may no longer be applied, or None when it still holds."""
+    then = saved["ledger"]
+    if not then["exists"] and ledger.exists:
+        return "the ledger did not exist when the plan was made and exists now"
+    if then["exists"] and not ledger.exists:
+        return "the ledger the plan was made from is gone"
+    if then["exists"] and then["lineage"] != ledger.lineage:
+        return (
+            f"the ledger's lineage is {ledger.lineage}, the plan was made from "
+            f"{then['lineage']}: a different ledger"
+        )
+    if then["exists"] and (then["serial"] != ledger.serial or then["digest"] != ledger.digest):
+        return (
+            f"the ledger changed since the plan was made (serial {then['serial']} -> "
+            f"{ledger.serial}): another apply or refresh ran"
+        )
+    if saved["desired_digest"] != desired_digest:
+        return "the manifests changed since the plan was made"
+    return None

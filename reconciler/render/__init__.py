@@ -1,0 +1,1 @@
+"""Renderers of the one plan model: text (terminal), JSON (machines), markdown (PRs)."""

@@ -1,0 +1,95 @@
+"""The pull-request comment: a summary table per target, actions in a fold.
+
+GitHub refuses comments over 65,536 characters. The comment is cut at a line boundary
+with every fold and code fence closed, and a last line saying how much was left out.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan.model import Plan
+from reconciler.render.describe import describe
+from reconciler.render.text import SEGMENT_CAVEATS
+
+GITHUB_LIMIT = 65_536
+SYMBOL = {"remove": "-", "resend": "?", "retry": "~", "none": " "}
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_markdown(plan: Plan, show_values: bool = False, limit: int = GITHUB_LIMIT) -> str:
+    summary = plan.summary
+    head = [
+        "### reconcile plan",
+        "",
+        f"**{summary.line()}**",
+        "",
+        "| target | vendor | to remove | already removed | unknown | to retry | rejected |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for tp in plan.targets:
+        s = tp.summary
+        head.append(
+            f"| `{tp.target.name}` | {tp.target.vendor} | {s.to_remove} | {s.already_removed} "
+            f"| {s.unknown} | {s.to_retry} | {s.rejected} |"
+        )
+    head.append("")
+    if plan.target_filter:
+        head.append(f"> ⚠️ `--target` in effect: only {', '.join(plan.target_filter)}.")
+        head.append("")
+    if any(tp.target.vendor == "segment" for tp in plan.targets):
+        head.append("> Segment: " + "; ".join(SEGMENT_CAVEATS) + ".")
+        head.append("")
+    if not show_values:
+        head.append("Identifier values are masked.")
+        head.append("")
+    body: list[tuple[str, list[str]]] = []  # (target name, action lines)
+    total = 0
+    for tp in plan.targets:
+        lines = []
+        for action in tp.sends():
+            mark = "!" if action.irreversible else SYMBOL[action.action]
+            src = action.sources[0]
+            extra = " **(irreversible)**" if action.irreversible else ""
+            lines.append(
+                f"{mark} {describe(action.item, show_values)}{extra}  # {src.manifest}, "
+                f"{src.file}:{src.line}"
+            )
+        total += len(lines)
+        body.append((tp.target.name, lines))
+    return _assemble(head, body, total, limit)
+
+
+def _assemble(head: list[str], body: list[tuple[str, list[str]]], total: int, limit: int) -> str:
+    out = "\n".join(head) + "\n"
+    closing = "```\n\n</details>\n"
+    # room kept for the closing of a fold and the "left out" line
+    reserve = len(closing) + 200
+    written = 0
+    cut = False
+    for name, lines in body:
+        if not lines:
+            continue
+        opening = (
+            f"<details><summary>{_escape(name)}: {len(lines)} action(s)</summary>\n\n```diff\n"
+        )
+        if len(out) + len(opening) + reserve > limit:
+            cut = True
+            break
+        out += opening
+        for line in lines:
+            line = line.replace("```", "'''") + "\n"
+            if len(out) + len(line) + reserve > limit:
+                cut = True
+                break
+            out += line
+            written += 1
+        out += closing
+        if cut:
+            break
+    if cut:
+        left = total - written
+        out += f"\n**Cut to fit GitHub's comment limit: {left} of {total} actions left out.** "
+        out += "Run `reconcile plan` for the full plan.\n"
+    return out

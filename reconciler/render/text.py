@@ -1,0 +1,113 @@
+"""The terminal plan, read like `terraform plan`: symbols, one line an action, reasons."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.ledger.records import DRIFTED, FAILED, REJECTED, UNKNOWN
+from reconciler.plan.model import Action, Plan, TargetPlan
+from reconciler.render.describe import describe
+
+LONG_PLAN = 200
+HEAD_PER_TARGET = 20
+
+SEGMENT_CAVEATS = (
+    "downstream destinations (Braze, Amplitude, Engage Audiences, Journeys...) are not "
+    "touched: clean them separately",
+    "replaying events from the Event Archive brings deleted identifiers back",
+    "Profiles Sync records removals with __operation = REMOVED: add that column to "
+    "external_id_mapping_updates first",
+)
+
+
+def _symbol(action: Action) -> tuple[str, str]:
+    if action.state == UNKNOWN:
+        return "?", "yellow"
+    if action.state == FAILED:
+        return "~", "yellow"
+    if action.irreversible:
+        return "!", "red"
+    return "-", "red"
+
+
+def _action_lines(action: Action, show_values: bool) -> list[str]:
+    symbol, colour = _symbol(action)
+    text = describe(action.item, show_values)
+    if action.irreversible:
+        text += " (irreversible)"
+    lines = [f"  {click.style(symbol, fg=colour, bold=True)} {text}"]
+    because = "; ".join(f"{s.manifest}, {s.file}:{s.line}" for s in action.sources[:3])
+    if len(action.sources) > 3:
+        because += f"; and {len(action.sources) - 3} more"
+    reason = {
+        UNKNOWN: "sent before, no answer recorded: sent again (deletions are idempotent)",
+        FAILED: "failed last time: retried",
+        DRIFTED: "refresh found it back",
+    }.get(action.state)
+    lines.append(click.style(f"      # (because {because})", dim=True))
+    if reason:
+        lines.append(click.style(f"      # ({reason})", dim=True))
+    return lines
+
+
+def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[str]:
+    t = tp.target
+    lines = [click.style(f"# {t.name} ({t.vendor})", bold=True)]
+    if t.vendor == "segment":
+        lines.append("  Segment caveats:")
+        lines.extend(f"    - {c}" for c in SEGMENT_CAVEATS)
+    sends = tp.sends()
+    s = tp.summary
+    lines.append(
+        f"  {s.to_remove} to remove, {s.already_removed} already removed, "
+        f"{s.unknown} unknown, {s.to_retry} to retry"
+        + (f", {s.rejected} rejected" if s.rejected else "")
+    )
+    shown = sends if head is None else sends[:head]
+    for action in shown:
+        lines.extend(_action_lines(action, show_values))
+    if len(shown) < len(sends):
+        lines.append(
+            f"  ... and {len(sends) - len(shown)} more actions (use --full to list every action)"
+        )
+    rejected = [a for a in tp.actions if a.state == REJECTED]
+    if rejected:
+        lines.append("  Rejected by the vendor: not retried until the manifest entry changes:")
+        for action in rejected[: head or len(rejected)]:
+            lines.append(f"  x {describe(action.item, show_values)}")
+    if tp.orphaned:
+        lines.append(
+            f"  {len(tp.orphaned)} item(s) in the ledger are no longer declared (orphaned): "
+            "shown for information; removing a manifest never un-deletes anything"
+        )
+    return lines
+
+
+def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> str:
+    total_sends = sum(len(tp.sends()) for tp in plan.targets)
+    head = None if full or total_sends <= LONG_PLAN else HEAD_PER_TARGET
+    out: list[str] = []
+    if plan.target_filter:
+        out.append(
+            click.style(
+                "Warning: --target is in effect: this plan covers only "
+                f"{', '.join(plan.target_filter)}. Other targets may have pending removals.",
+                fg="yellow",
+            )
+        )
+    if total_sends:
+        masked = "" if show_values else " Values are masked (--show-values shows them)."
+        out.append(f"Reconciler will send the following removals.{masked}")
+        out.append("")
+        out.append("Symbols:")
+        out.append(f"  {click.style('-', fg='red', bold=True)} remove")
+        bang = click.style("!", fg="red", bold=True)
+        out.append(f"  {bang} delete the whole user profile (irreversible)")
+        out.append(f"  {click.style('?', fg='yellow', bold=True)} send again: outcome unknown")
+        out.append(f"  {click.style('~', fg='yellow', bold=True)} retry: failed last time")
+        out.append("")
+    for tp in plan.targets:
+        out.extend(_target_lines(tp, show_values, head))
+        out.append("")
+    out.append(click.style(plan.summary.line(), bold=True))
+    return "\n".join(out)
