@@ -11,7 +11,7 @@ import asyncio
 from aiohttp import web
 
 from reconciler.sandbox import braze, control, insider, segment, twilio_memory
-from reconciler.sandbox.context import CONTEXT, ENTRY, Handler, SandboxContext, VendorSpec
+from reconciler.sandbox.context import CONTEXT, CURRENT_ENTRY, Handler, SandboxContext, VendorSpec
 from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.requestlog import Violation
 
@@ -36,7 +36,7 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
     ctx = request.app[CONTEXT]
     spec = VENDOR_SPECS[vendor]
     entry = ctx.log.open(ctx.clock(), vendor, request.method, request.path, request.query_string)
-    request[ENTRY] = entry
+    CURRENT_ENTRY.set(entry)
     profile = ctx.faults.profile(vendor)
     if profile.latency_ms:
         await asyncio.sleep(profile.latency_ms / 1000)

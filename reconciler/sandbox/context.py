@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,8 @@ class SandboxContext:
 
 
 CONTEXT = web.AppKey("sandbox_context", SandboxContext)
-ENTRY = "sandbox_log_entry"
+# The log entry of the request being handled: middleware and handler run in one task.
+CURRENT_ENTRY: ContextVar[LoggedRequest] = ContextVar("sandbox_log_entry")
 
 
 def context_of(request: web.Request) -> SandboxContext:
@@ -104,4 +106,6 @@ def context_of(request: web.Request) -> SandboxContext:
 
 
 def entry_of(request: web.Request) -> LoggedRequest:
-    return request[ENTRY]
+    """The log entry of ``request`` (set by the vendor middleware)."""
+    del request  # kept in the signature so handlers read naturally
+    return CURRENT_ENTRY.get()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -63,12 +64,20 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def serve(ctx: SandboxContext, sock: socket.socket, stop: asyncio.Event) -> None:
+async def serve(
+    ctx: SandboxContext,
+    sock: socket.socket,
+    stop: asyncio.Event,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Serve ``ctx`` on ``sock`` until ``stop`` is set."""
-    runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=0.5
+    )
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=0.5)
-    await site.start()
+    await web.SockSite(runner, sock).start()
+    if on_ready is not None:
+        on_ready()
     try:
         await stop.wait()
     finally:
@@ -168,7 +177,7 @@ class Sandbox:
             self._stop = asyncio.Event()
             assert self.context is not None
             try:
-                loop.run_until_complete(self._serve_ready(sock, ready))
+                loop.run_until_complete(serve(self.context, sock, self._stop, ready.set))
             except BaseException as exc:  # surfaced to start()
                 failure.append(exc)
                 ready.set()
@@ -180,17 +189,6 @@ class Sandbox:
         ready.wait(10)
         if failure:
             raise RuntimeError("the sandbox failed to start") from failure[0]
-
-    async def _serve_ready(self, sock: socket.socket, ready: threading.Event) -> None:
-        assert self.context is not None and self._stop is not None
-        runner = web.AppRunner(build_app(self.context), access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.SockSite(runner, sock, shutdown_timeout=0.5).start()
-        ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
 
     def _start_process(self) -> None:
         opts = self.options
