@@ -1,0 +1,207 @@
+"""`reconcile ledger list|show|verify|unlock|find`: read and check the ledger."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from reconciler.cli.context import Globals, pass_globals
+from reconciler.cli.env import ledger_key
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.lock import force_unlock, read_lock
+from reconciler.ledger.lookup import item_from_args, items_with_value
+from reconciler.ledger.records import STATES
+from reconciler.ledger.store import read_ledger
+from reconciler.ledger.verify import history, verify_ledger
+from reconciler.manifests import load_specs
+from reconciler.plan.build import check_targets
+from reconciler.plan.keys import fingerprinter_for
+from reconciler.render.describe import describe
+
+
+@click.group()
+def ledger() -> None:
+    """Read and check the state ledger."""
+
+
+@ledger.command("verify")
+@pass_globals
+def verify(g: Globals) -> int:
+    """Check the hash chain; exit 1 at the first break."""
+    config = g.config()
+    report = verify_ledger(config.ledger_dir)
+    for warning in report.warnings:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    if not report.ok:
+        for problem in report.breaks:
+            click.echo(f"{config.ledger_dir.name}/{problem}", err=True)
+        click.echo("Error: the ledger does not verify.", err=True)
+        return 1
+    click.echo(f"The ledger verifies: {report.records} record(s) in {report.files} run file(s).")
+    return 0
+
+
+@ledger.command("list")
+@click.option("--target", "targets", multiple=True, help="Only these targets.")
+@click.option("--state", "states", multiple=True, type=click.Choice(STATES), help="Only these.")
+@click.option("--manifest", "manifests", multiple=True, help="Only items of these manifests.")
+@click.option("--show-values", is_flag=True)
+@pass_globals
+def list_items(
+    g: Globals,
+    targets: tuple[str, ...],
+    states: tuple[str, ...],
+    manifests: tuple[str, ...],
+    show_values: bool,
+) -> int:
+    """Every item declared or recorded, with its state."""
+    config = g.config()
+    check_targets(config, targets)
+    led = read_ledger(config.ledger_dir)
+    loaded = load_specs(config)
+    fingerprint, _ = fingerprinter_for(led, ledger_key(config))
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    seen: set[str] = set()
+    for d in loaded.desired:
+        fp = fingerprint(d.item)
+        seen.add(fp)
+        status = led.items.get(fp)
+        names = sorted({s.manifest for s in d.sources})
+        rows.append(
+            (
+                fp,
+                status.state if status else "pending",
+                d.item.target,
+                status.ts if status else "-",
+                ",".join(names),
+                describe(d.item, show_values),
+            )
+        )
+    for fp, status in led.items.items():
+        if fp not in seen:
+            rows.append(
+                (fp, status.state, status.target, status.ts, "-", "(orphaned: no manifest)")
+            )
+    shown = 0
+    for fp, state, target, ts, names, text in rows:
+        if targets and target not in targets:
+            continue
+        if states and state not in states:
+            continue
+        if manifests and not set(names.split(",")) & set(manifests):
+            continue
+        click.echo(f"{fp[:16]}  {state:<8}  {target:<18}  {ts:<27}  {names}  {text}")
+        shown += 1
+    click.echo(f"{shown} item(s).", err=True)
+    return 0
+
+
+@ledger.command("show")
+@click.argument("fingerprint")
+@pass_globals
+def show(g: Globals, fingerprint: str) -> int:
+    """The history of one item (a fingerprint, or a unique prefix of one)."""
+    config = g.config()
+    led = read_ledger(config.ledger_dir)
+    matches = [fp for fp in led.items if fp.startswith(fingerprint.lower())]
+    if not matches:
+        raise ReconcilerError(f"no item with fingerprint {fingerprint} in the ledger")
+    if len(matches) > 1:
+        raise ReconcilerError(f"{fingerprint} matches {len(matches)} items: give more characters")
+    fp = matches[0]
+    status = led.items[fp]
+    click.echo(f"Item {fp}\n  target: {status.target}\n  state:  {status.state}")
+    for rec in history(config.ledger_dir, fp):
+        detail = {k: v for k, v in rec.items() if k not in ("fp", "prev", "type", "ts", "target")}
+        click.echo(f"  {rec['ts']}  {rec['type']:<7} {json.dumps(detail, sort_keys=True)}")
+    return 0
+
+
+@ledger.command("unlock")
+@click.argument("lock_id")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@pass_globals
+def unlock(g: Globals, lock_id: str, force: bool) -> int:
+    """Break a stale lock left by a run that died."""
+    config = g.config()
+    info = read_lock(config.ledger_dir)
+    if info is None:
+        raise ReconcilerError("the ledger is not locked")
+    click.echo(f"Lock Info:\n  {info.describe()}")
+    if info.looks_stale():
+        click.echo(f"Its process ({info.pid}) is gone on this host: the lock is stale.")
+    if not force:
+        answer = click.prompt(
+            "Breaking a lock held by a live run can corrupt the ledger.\n"
+            "Only 'yes' will be accepted to confirm",
+            default="",
+            show_default=False,
+        )
+        if answer != "yes":
+            raise ReconcilerError("unlock cancelled; the lock is kept")
+    force_unlock(config.ledger_dir, lock_id)
+    click.echo(f"The lock {lock_id} was removed.")
+    return 0
+
+
+def _parse_profile(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ReconcilerError(f"--profile {pair}: expected KEY=VALUE, e.g. user_id=u_1001")
+        out[key] = value
+    return out
+
+
+@ledger.command("find")
+@click.option("--target", required=True, help="The target the value was removed at.")
+@click.option("--value", help="A raw value: searched in declared items.")
+@click.option("--profile", "profile", multiple=True, help="KEY=VALUE locating the profile.")
+@click.option("--type", "id_type", help="The identifier type, with --profile.")
+@pass_globals
+def find(
+    g: Globals,
+    target: str,
+    value: str | None,
+    profile: tuple[str, ...],
+    id_type: str | None,
+) -> int:
+    """Was this removed? When, by which run and commit, and what did the vendor answer."""
+    config = g.config()
+    check_targets(config, [target])
+    if value is None and not profile:
+        raise ReconcilerError("give --value, or --profile (with --type) to describe the item")
+    led = read_ledger(config.ledger_dir)
+    fingerprint, _ = fingerprinter_for(led, ledger_key(config))
+    candidates = []
+    if profile:
+        candidates += item_from_args(
+            config.targets[target], _parse_profile(profile), id_type, value
+        )
+    if value is not None:
+        loaded = load_specs(config)
+        candidates += items_with_value(loaded.desired, target, value)
+    found_any = False
+    for item in {i.canonical(): i for i in candidates}.values():
+        fp = fingerprint(item)
+        status = led.items.get(fp)
+        click.echo(f"{describe(item)}\n  fingerprint: {fp}")
+        if status is None:
+            click.echo("  not in the ledger: never sent")
+            continue
+        found_any = True
+        click.echo(f"  state: {status.state} (since {status.ts})")
+        for rec in history(config.ledger_dir, fp):
+            if rec["type"] in ("result", "refresh"):
+                answer = rec.get("status") or rec.get("observed")
+                extra = f", HTTP {rec['code']}" if rec.get("code") else ""
+                msg = f", vendor said: {rec['message']}" if rec.get("message") else ""
+                click.echo(
+                    f"  {rec['ts']} {rec['type']} {answer}{extra}{msg} "
+                    f"(run {rec['run']}, commit {rec.get('commit') or 'unknown'})"
+                )
+    if not candidates:
+        click.echo("No declared item holds that value at this target.")
+    return 0 if found_any else 1
