@@ -102,10 +102,8 @@ def test_connection_resets(sb):
     (entry,) = sb.control.requests("twilio_memory")
     assert entry["fault"] == "reset" and entry["status"] == 0
     sb.control.set_faults("twilio_memory", reset_rate=0.0)
-    assert (
-        vendor_requests(sb)["twilio_memory"]
-        and send(httpx.Client(), vendor_requests(sb)["twilio_memory"]).status_code == 200
-    )
+    with httpx.Client() as client:
+        assert send(client, vendor_requests(sb)["twilio_memory"]).status_code == 200
 
 
 def test_faults_are_deterministic_under_seed_random(http):
