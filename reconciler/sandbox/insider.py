@@ -57,7 +57,7 @@ def _bad(message: str) -> dict[str, Any]:
     return {"success": False, "message": message}
 
 
-def _gate(request: web.Request, check: RuleCheck, bucket: str, limit: Limit) -> bool:
+async def _gate(request: web.Request, check: RuleCheck, bucket: str, limit: Limit) -> bool:
     """Headers, size and rate limit; False when the request is refused."""
     ctx = context_of(request)
     partner = request.headers.get("X-PARTNER-NAME", "")
@@ -86,7 +86,7 @@ def _gate(request: web.Request, check: RuleCheck, bucket: str, limit: Limit) -> 
             TOO_MANY,
         )
         return False
-    if (request.content_length or 0) > MAX_BYTES:
+    if (request.content_length or 0) > MAX_BYTES or len(await request.read()) > MAX_BYTES:
         # The limit is documented, its answer is not: the sandbox uses the documented
         # 400 shape.
         check.broke(
@@ -130,7 +130,7 @@ def _find(users: list[InsiderUser], locator: dict[str, Any]) -> InsiderUser | No
 async def delete_attributes(request: web.Request) -> web.Response:
     ctx = context_of(request)
     check = RuleCheck(entry_of(request))
-    if not _gate(request, check, "insider-upsert", ATTRIBUTE_LIMIT):
+    if not await _gate(request, check, "insider-upsert", ATTRIBUTE_LIMIT):
         return check.response
     ok, body = await read_json(request)
     users = body.get("users") if ok and isinstance(body, dict) else None
@@ -219,7 +219,7 @@ def _delete_attributes(
 async def delete_identity(request: web.Request) -> web.Response:
     ctx = context_of(request)
     check = RuleCheck(entry_of(request))
-    if not _gate(request, check, "insider-identity", IDENTITY_LIMIT):
+    if not await _gate(request, check, "insider-identity", IDENTITY_LIMIT):
         return check.response
     ok, body = await read_json(request)
     identifiers = body.get("identifiers") if ok and isinstance(body, dict) else None
@@ -263,7 +263,7 @@ async def delete_identity(request: web.Request) -> web.Response:
 async def read_profile(request: web.Request) -> web.Response:
     ctx = context_of(request)
     check = RuleCheck(entry_of(request))
-    if not _gate(request, check, "insider-profile", PROFILE_LIMIT):
+    if not await _gate(request, check, "insider-profile", PROFILE_LIMIT):
         return check.response
     ok, body = await read_json(request)
     if not ok or not isinstance(body, dict):
