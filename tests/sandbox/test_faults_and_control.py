@@ -199,3 +199,27 @@ def test_subprocess_mode_serves_the_cli(http):
     with Sandbox(SandboxOptions(seed=SEED), in_subprocess=True) as sb:
         assert sb.urls["segment"].startswith("http://127.0.0.1:")
         assert segment_read(sb, http).status_code == 200
+
+
+def test_example_seed_loads_and_json_seeds_work(tmp_path, http):
+    import json
+    from pathlib import Path
+
+    import reconciler.sandbox
+
+    example = Path(reconciler.sandbox.__file__).parent / "example_seed.yaml"
+    seed_json = tmp_path / "seed.json"
+    seed_json.write_text(json.dumps(SEED))
+    for seed in (example, seed_json):
+        with Sandbox(SandboxOptions(seed=seed)) as sb:
+            state = sb.control.state()
+            assert state["segment"]["spaces"] and state["twilio_memory"]["stores"]
+
+
+def test_a_malformed_seed_is_refused():
+    from reconciler.sandbox.state import SandboxState, SeedError
+
+    with pytest.raises(SeedError):
+        SandboxState.from_seed({"salesforce": {}})
+    with pytest.raises(SeedError):
+        SandboxState.from_seed({"segment": {"spaces": {"s": {"profiles": [{"external_ids": []}]}}}})
