@@ -1,11 +1,23 @@
-"""Braze: `POST /users/delete`, up to 50 identifiers of ONE type per request."""
+"""Braze: `POST /users/delete`, up to 50 identifiers of ONE type per request.
+
+The answer `{"deleted": n}` counts users queued for deletion (asynchronous), so items are
+`accepted`, not done. When n is below the batch size Braze matched fewer users than we
+named and does not say which: every item of the batch is accepted with that note and a
+later refresh settles them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.adapters.requests import VendorRequest
+from reconciler.adapters.requests import (
+    Pair,
+    VendorRequest,
+    chunked_by_key,
+    no_redirect,
+)
+from reconciler.apply.outcome import ACCEPTED, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
 
@@ -36,9 +48,13 @@ def _entry(item: Item) -> Any:
 
 class BrazeRequests:
     max_batch = 50
+    redirect = staticmethod(no_redirect)
 
     def batch_key(self, item: Item) -> Hashable | None:
         return locator_key(item)
+
+    def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
+        return chunked_by_key(pairs, locator_key, self.max_batch)
 
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
         if not items or len(items) > self.max_batch:
@@ -49,3 +65,23 @@ class BrazeRequests:
         return VendorRequest(
             "POST", "/users/delete", body={FIELDS[key]: [_entry(i) for i in items]}
         )
+
+    def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {secrets['api_key_env']}"}
+
+    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
+        body = answer.body
+        if 200 <= answer.status < 300 and isinstance(body, dict) and "deleted" in body:
+            deleted = body.get("deleted")
+            note = None
+            if isinstance(deleted, int) and deleted < len(items):
+                note = (
+                    f"Braze queued {deleted} of the {len(items)} users in this request and does "
+                    "not say which; refresh settles them"
+                )
+            return [Outcome(ACCEPTED, answer.status, None, note=note)] * len(items)
+        if 200 <= answer.status < 300:
+            # a 2xx without the documented count: not proof of anything
+            text = f"unexpected answer without 'deleted': {str(body)[:200]}"
+            return [Outcome("failed", answer.status, text)] * len(items)
+        return by_status(answer, len(items), ACCEPTED)

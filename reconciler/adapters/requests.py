@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from reconciler.apply.outcome import Answer, Outcome
 from reconciler.config import Target
 from reconciler.desired import Item, canonical_json
 
@@ -32,6 +34,10 @@ class VendorRequest:
         return hashlib.sha256(canonical_json(self.as_json()).encode("utf-8")).hexdigest()
 
 
+Pair = tuple[str, Item]
+"""(fingerprint, item): what batching moves around."""
+
+
 class RequestBuilder(Protocol):
     max_batch: int
 
@@ -40,6 +46,45 @@ class RequestBuilder(Protocol):
         ...
 
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest: ...
+
+    def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
+        """Group items into requests within the vendor's limits."""
+        ...
+
+    def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
+        """Headers carrying the credentials, from {config key: secret value}."""
+        ...
+
+    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
+        """One outcome per item, in order, from a final (non-retryable) answer."""
+        ...
+
+    def redirect(self, answer: Answer, request: VendorRequest) -> VendorRequest | None:
+        """A request to follow a vendor redirect with, once; None when not followed."""
+        ...
+
+
+def singles(pairs: Sequence[Pair]) -> list[list[Pair]]:
+    return [[p] for p in pairs]
+
+
+def chunked_by_key(
+    pairs: Sequence[Pair], key: Callable[[Item], Hashable], size: int
+) -> list[list[Pair]]:
+    """Items grouped by `key` (first-seen order), in chunks of at most `size`."""
+    groups: dict[Hashable, list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(key(pair[1]), []).append(pair)
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def basic_auth(user: str, password: str) -> str:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def no_redirect(answer: Answer, request: VendorRequest) -> VendorRequest | None:
+    return None
 
 
 def segment_part(value: str) -> str:

@@ -1,12 +1,19 @@
-"""Twilio Memory: `DELETE .../Identifiers/{idType}?removeAll=true`, one type each."""
+"""Twilio Memory: `DELETE .../Identifiers/{idType}?removeAll=true`, one type each.
+
+202 -> accepted (removal is asynchronous). 308: the profile was merged; the answer's
+Location names the canonical profile, followed once. 404 -> done, already absent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from urllib.parse import urlsplit
 
-from reconciler.adapters.requests import VendorRequest, segment_part
+from reconciler.adapters.requests import Pair, VendorRequest, basic_auth, segment_part, singles
+from reconciler.apply.outcome import ACCEPTED, DONE, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.masking import mask
 
 
 class TwilioMemoryRequests:
@@ -15,6 +22,9 @@ class TwilioMemoryRequests:
     def batch_key(self, item: Item) -> Hashable | None:
         return None
 
+    def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
+        return singles(pairs)
+
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
         (item,) = items
         store = segment_part(target.settings["store_id"])
@@ -22,3 +32,36 @@ class TwilioMemoryRequests:
         id_type = segment_part(item.removal["type"])
         path = f"/v1/Stores/{store}/Profiles/{profile}/Identifiers/{id_type}"
         return VendorRequest("DELETE", path, query={"removeAll": "true"})
+
+    def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
+        return {"Authorization": basic_auth(secrets["account_sid_env"], secrets["auth_token_env"])}
+
+    def redirect(self, answer: Answer, request: VendorRequest) -> VendorRequest | None:
+        location = answer.header("location")
+        if answer.status != 308 or not location:
+            return None
+        path = urlsplit(location).path
+        if "/Identifiers/" not in path:
+            # Location names the canonical profile: keep the identifier part of our path
+            path = path.rstrip("/") + request.path[request.path.index("/Identifiers/") :]
+        return VendorRequest(request.method, path, dict(request.query), request.body)
+
+    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
+        n = len(items)
+        if answer.status == 404:
+            return [Outcome(DONE, 404, _message(answer), already_absent=True)] * n
+        if answer.status == 308:
+            return [Outcome("failed", 308, "redirected again after following one redirect")] * n
+        return by_status(answer, n, ACCEPTED)
+
+
+def _message(answer: Answer) -> str | None:
+    body = answer.body
+    if isinstance(body, dict):
+        return f"{body.get('code')}: {body.get('message')}"
+    return None
+
+
+def canonical_note(answer: Answer) -> str | None:
+    canonical = answer.header("canonical-profile-id")
+    return f"merged profile: removed on canonical profile {mask(canonical)}" if canonical else None

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
+from reconciler.cli.commands.apply import apply
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.validate import validate
@@ -41,6 +42,7 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 cli.add_command(validate)
 cli.add_command(plan)
 cli.add_command(ledger)
+cli.add_command(apply)
 
 
 def _register_optional() -> None:

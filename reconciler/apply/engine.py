@@ -1,0 +1,228 @@
+"""Sending one plan's items: batches, concurrency per target, ledger records per item.
+
+For every request: an `intent` per item (fsynced) before it is sent, a `result` per item
+(fsynced) after the final answer. A kill at any instant leaves intents without results,
+which the next plan shows as `unknown` and re-sends: every deletion here is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from reconciler.adapters import REQUESTS
+from reconciler.adapters.requests import Pair, RequestBuilder
+from reconciler.apply.client import RetryPolicy, Sent, VendorClient
+from reconciler.apply.limits import scope_and_rate
+from reconciler.apply.outcome import ACCEPTED, DONE, FAILED, REJECTED, Outcome, error_text
+from reconciler.apply.pacing import Pacer
+from reconciler.config import Target
+from reconciler.desired import Item
+from reconciler.ledger.store import RunWriter
+from reconciler.masking import Masker, raw_values
+from reconciler.render.describe import describe
+
+
+@dataclass
+class TargetWork:
+    target: Target
+    pairs: list[Pair]
+    secrets: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    target: str
+    fingerprint: str
+    description: str
+    state: str
+    code: int | None
+    message: str | None
+
+
+@dataclass
+class ApplyReport:
+    removed: int = 0
+    accepted: int = 0
+    already_absent: int = 0
+    failed: int = 0
+    rejected: int = 0
+    not_sent: int = 0
+    problems: list[ItemProblem] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome.state == DONE:
+            if outcome.already_absent:
+                self.already_absent += 1
+            else:
+                self.removed += 1
+        elif outcome.state == ACCEPTED:
+            self.accepted += 1
+        elif outcome.state == FAILED:
+            self.failed += 1
+        elif outcome.state == REJECTED:
+            self.rejected += 1
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.rejected or self.not_sent)
+
+    def line(self) -> str:
+        return (
+            f"Apply complete! Items: {self.removed} removed, {self.accepted} accepted "
+            f"(asynchronous), {self.already_absent} already absent, {self.failed} failed, "
+            f"{self.rejected} rejected."
+        )
+
+
+Progress = Callable[[str, int, int], None]
+"""(target name, items finished, items total)"""
+
+
+class Redactor:
+    """Removes secret values from any text before it is stored or shown."""
+
+    # Shorter "secrets" are not secrets anyone uses, and replacing them would shred
+    # every message they occur in.
+    MIN_LENGTH = 4
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        found = {s for s in secrets if len(s) >= self.MIN_LENGTH}
+        self._secrets = sorted(found, key=len, reverse=True)
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+class Engine:
+    def __init__(
+        self,
+        writer: RunWriter,
+        parallelism: int = 8,
+        policy: RetryPolicy | None = None,
+        progress: Progress | None = None,
+        transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.parallelism = max(1, parallelism)
+        self.policy = policy or RetryPolicy()
+        self.progress = progress
+        self.transport = transport
+        self.report = ApplyReport()
+        self._pacers: dict[Hashable, Pacer] = {}
+
+    def _pacer(self, target: Target, identity: bool = False) -> Pacer:
+        scope, rate = scope_and_rate(target, identity)
+        pacer = self._pacers.get(scope)
+        if pacer is None:
+            pacer = self._pacers[scope] = Pacer(rate)
+        return pacer
+
+    async def run(self, works: Sequence[TargetWork]) -> ApplyReport:
+        await asyncio.gather(*(self._run_target(w) for w in works if w.pairs))
+        return self.report
+
+    async def _run_target(self, work: TargetWork) -> None:
+        target = work.target
+        builder = REQUESTS[target.vendor]
+        headers = builder.auth_headers(target, work.secrets)
+        redact = Redactor(list(work.secrets.values()))
+        clients: dict[bool, VendorClient] = {}
+
+        def client_for(identity: bool) -> VendorClient:
+            if identity not in clients:
+                clients[identity] = VendorClient(
+                    target.base_url,
+                    headers,
+                    self._pacer(target, identity),
+                    self.policy,
+                    transport=self.transport() if self.transport else None,
+                    max_connections=self.parallelism,
+                )
+            return clients[identity]
+
+        batches = builder.batches(work.pairs)
+        queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
+        for batch in batches:
+            queue.put_nowait(batch)
+        total = len(work.pairs)
+        finished = 0
+
+        async def worker() -> None:
+            nonlocal finished
+            while not queue.empty():
+                batch = queue.get_nowait()
+                if target.name in self.report.stopped:
+                    self.report.not_sent += len(batch)
+                    continue
+                identity = target.vendor == "insider" and batch[0][1].kind == "identifier"
+                await self._send(target, builder, client_for(identity), batch, redact)
+                finished += len(batch)
+                if self.progress:
+                    self.progress(target.name, finished, total)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self.parallelism, len(batches)))))
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    async def _send(
+        self,
+        target: Target,
+        b: RequestBuilder,
+        client: VendorClient,
+        batch: list[Pair],
+        redact: Redactor,
+    ) -> None:
+        items = [item for _, item in batch]
+        request = b.build(target, items)
+        digest = request.digest()
+        for fp, _ in batch:
+            self.writer.intent(fp, target.name, digest)
+        sent = await client.send(request)
+        note = None
+        if sent.answer is not None and sent.error is None:
+            follow = b.redirect(sent.answer, request)
+            if follow is not None:
+                canonical = sent.answer.header("canonical-profile-id")
+                note = "followed a redirect to the canonical profile" + (
+                    f" {canonical}" if canonical else ""
+                )
+                sent = await client.send(follow)
+        outcomes = self._outcomes(b, sent, items)
+        masker = Masker(v for item in items for v in raw_values(item))
+        for (fp, item), outcome in zip(batch, outcomes, strict=True):
+            message = redact(masker.text(outcome.message)) if outcome.message else None
+            item_note = outcome.note or note
+            item_note = redact(masker.text(item_note)) if item_note else None
+            self.writer.result(
+                fp, target.name, outcome.state, outcome.code, message, outcome.request_id, item_note
+            )
+            self.report.count(outcome)
+            if outcome.state in (FAILED, REJECTED):
+                self.report.problems.append(
+                    ItemProblem(
+                        target.name, fp, describe(item), outcome.state, outcome.code, message
+                    )
+                )
+            if outcome.stop_target and target.name not in self.report.stopped:
+                self.report.stopped[target.name] = message or "credentials refused"
+
+    @staticmethod
+    def _outcomes(b: RequestBuilder, sent: Sent, items: list[Item]) -> list[Outcome]:
+        if sent.error is not None:
+            code = sent.answer.status if sent.answer else None
+            vendor = error_text(sent.answer.body) if sent.answer is not None else None
+            message = sent.error + (f": {vendor}" if vendor else "")
+            return [Outcome(FAILED, code, message)] * len(items)
+        assert sent.answer is not None
+        return b.interpret(sent.answer, items)

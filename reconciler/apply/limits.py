@@ -1,0 +1,41 @@
+"""Documented rate limits and the scope each is counted in (vendor-docs/FACTS.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from reconciler.config import Target
+
+# requests per second
+SEGMENT_PER_SPACE = 100.0  # "100 deletion requests per second per space" (FACTS 1.1)
+BRAZE_SHARED = 20_000 / 60  # /users/delete shares 20,000/min with other endpoints (FACTS 2.1)
+INSIDER_ATTRIBUTES = 25_000 / 60  # shared with User Upsert, per partner (FACTS 4.1)
+# Delete Identifiers: the Postman text says 25,000/min, the rate-limits page 1,000/min
+# (FACTS 4.2, contradiction 12). We follow the stricter: 1,000/min.
+INSIDER_IDENTITY = 1_000 / 60
+# Twilio publishes no limit for Memory (FACTS 3.5): a conservative default, which a
+# target's rate_limit replaces; 429 + Retry-After is honoured either way.
+TWILIO_DEFAULT = 20.0
+
+
+def scope_and_rate(target: Target, identity: bool = False) -> tuple[Hashable, float]:
+    """(the scope a limit is shared in, requests/s we may send in it)."""
+    s = target.settings
+    if target.vendor == "segment":
+        scope: Hashable = ("segment", target.base_url, s["space_id"])
+        rate = SEGMENT_PER_SPACE
+    elif target.vendor == "braze":
+        scope, rate = ("braze", target.base_url), BRAZE_SHARED
+    elif target.vendor == "insider":
+        if identity:
+            scope, rate = ("insider-identity", target.base_url, s["partner_name"]), INSIDER_IDENTITY
+        else:
+            scope, rate = ("insider", target.base_url, s["partner_name"]), INSIDER_ATTRIBUTES
+    else:
+        scope = ("twilio_memory", target.base_url, s["account_sid_env"])
+        if target.rate_limit is not None:
+            return scope, target.rate_limit.per_second
+        rate = TWILIO_DEFAULT
+    if target.rate_limit is not None:
+        rate = min(rate, target.rate_limit.per_second)
+    return scope, rate

@@ -1,0 +1,125 @@
+"""`reconcile apply [PLANFILE]`: send the pending deletions and record every result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.apply.run import RunInfo, check_max_deletions, plan_sends, run_apply
+from reconciler.cli.context import Globals, pass_globals
+from reconciler.cli.env import current_commit, ledger_key, secret, who
+from reconciler.cli.progress import ProgressDisplay
+from reconciler.config import SECRET_KEYS, Config
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.store import read_ledger
+from reconciler.plan.build import plan_from_config
+from reconciler.plan.keys import fingerprinter_for
+from reconciler.plan.model import Action, Plan
+from reconciler.plan.planfile import load_plan, stale_reason
+from reconciler.render.text import render_text
+
+PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
+
+
+def _secrets(config: Config, sends: list[Action]) -> dict[str, dict[str, str]]:
+    """Every secret the sends need, read before anything is sent."""
+    out: dict[str, dict[str, str]] = {}
+    for name in sorted({a.item.target for a in sends}):
+        target = config.targets[name]
+        out[name] = {key: secret(target.settings[key]) for key in SECRET_KEYS[target.vendor]}
+    return out
+
+
+def _from_saved(
+    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...]
+) -> tuple[Plan, list[Action]]:
+    saved = load_plan(path)
+    saved_targets = list(saved["target_filter"])
+    if targets and sorted(targets) != sorted(saved_targets):
+        raise ReconcilerError(
+            f"{path} was planned for targets {saved_targets or 'all'}: --target cannot change that"
+        )
+    salt = saved["fingerprint"].get("new_ledger_salt")
+    plan, _, ledger = plan_from_config(config, key, saved_targets, salt)
+    reason = stale_reason(saved, ledger, plan.desired_digest)
+    if reason is None and (plan.fingerprint_scheme, plan.key_id) != (
+        saved["fingerprint"]["scheme"],
+        saved["fingerprint"]["key_id"],
+    ):
+        reason = "the fingerprint key changed since the plan was made"
+    if reason is not None:
+        raise ReconcilerError(
+            f"Saved plan is stale: {reason}. Nothing was sent.\n"
+            "Make a new plan with `reconcile plan --out FILE` and review it."
+        )
+    allowed = {a["fingerprint"] for a in saved["actions"] if a["action"] != "none"}
+    return plan, plan_sends(plan, allowed)
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Do not ask before sending.")
+@click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
+@click.option("--max-deletions", type=click.IntRange(min=0), help="Refuse larger plans.")
+@click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@pass_globals
+def apply(
+    g: Globals,
+    planfile: Path | None,
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    max_deletions: int | None,
+    parallelism: int,
+) -> int:
+    """Send the pending deletions (of PLANFILE, or of a fresh plan after asking)."""
+    config = g.config()
+    key = ledger_key(config)
+    if planfile is not None:
+        the_plan, sends = _from_saved(config, key, planfile, targets)
+    else:
+        the_plan, _, _ = plan_from_config(config, key, targets)
+        sends = plan_sends(the_plan)
+        for warning in the_plan.warnings:
+            click.secho(f"Warning: {warning}", fg="yellow", err=True)
+        click.echo(render_text(the_plan))
+        if sends and not auto_approve:
+            if not sys.stdin.isatty():
+                raise ReconcilerError(
+                    "standard input is not a terminal, so nobody can approve: run with "
+                    "--auto-approve, or apply a reviewed saved plan (reconcile apply FILE)"
+                )
+            answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+            if answer != "yes":
+                raise ReconcilerError("Apply cancelled. Nothing was sent.")
+    if not sends:
+        click.echo("No changes. Nothing to send.")
+        return 0
+    check_max_deletions(sends, max_deletions if max_deletions is not None else config.max_deletions)
+    secrets = _secrets(config, sends)
+    ledger = read_ledger(config.ledger_dir)
+    fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
+    report, run_id = run_apply(
+        config,
+        the_plan,
+        sends,
+        fingerprint,
+        secrets,
+        RunInfo(who(), current_commit(str(config.root))),
+        parallelism,
+        ProgressDisplay(),
+    )
+    for name, why in report.stopped.items():
+        click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
+    for problem in report.problems:
+        code = f"HTTP {problem.code}" if problem.code else "no answer"
+        click.echo(
+            f"{problem.state}: {problem.target}: {problem.description}: {code}: "
+            f"{problem.message or ''}".rstrip(": "),
+            err=True,
+        )
+    if report.not_sent:
+        click.echo(f"{report.not_sent} item(s) not sent: they stay pending.", err=True)
+    click.echo(f"\n{report.line()} (run {run_id})")
+    return 0 if report.ok else 1
