@@ -41,38 +41,107 @@ class Document:
         return self.start_line
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+# Aliases share one node; we build a value per path, so `&a [*a, *a, ...]` nested a few
+# levels deep ("billion laughs") would expand without bound. Real manifests reuse little.
+MAX_ALIAS_EXPANSION = 100_000
+
+
+def _construct(constructor: yaml.constructor.SafeConstructor, node: yaml.Node) -> Any:
+    """A scalar's (or key's) value; a value its tag cannot hold is a located YAML error."""
+    try:
+        return constructor.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # e.g. `!!int abc`, `!!timestamp soon`, an integer over Python's 4300-digit limit
+        shown = node.value if isinstance(node, yaml.ScalarNode) else "..."
+        if isinstance(shown, str) and len(shown) > 40:
+            shown = shown[:40] + "..."
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        detail = f": {exc}" if isinstance(exc, ValueError) else ""
+        raise YamlSyntaxError(
+            node.start_mark.line + 1, f"YAML error: cannot read {shown!r} as {tag}{detail}"
+        ) from exc
+
+
 class _Builder:
     def __init__(self, constructor: yaml.constructor.SafeConstructor) -> None:
         self.lines: dict[Path, int] = {}
         self.duplicates: list[tuple[Path, int]] = []
         self._constructor = constructor
+        self._seen: set[int] = set()
+        self._active: set[int] = set()
+        self._expanded = 0
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            self._constructor.flatten_mapping(node)
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self._constructor.construct_object(key_node, deep=True)
-                if not isinstance(key, str):
-                    key = str(key)
-                child = (*path, key)
-                if key in result:
-                    self.duplicates.append((child, key_node.start_mark.line + 1))
-                    continue
-                # a key's line is where the key is written, which is what users look for
-                self.lines[child] = key_node.start_mark.line + 1
-                result[key] = self.build(value_node, child)
-                self.lines[child] = key_node.start_mark.line + 1
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        if id(node) in self._active:
+            raise YamlSyntaxError(
+                node.start_mark.line + 1, "YAML error: an alias refers to a node that contains it"
+            )
+        if id(node) in self._seen:
+            self._expanded += 1
+            if self._expanded > MAX_ALIAS_EXPANSION:
+                raise YamlSyntaxError(
+                    node.start_mark.line + 1,
+                    f"YAML error: aliases expand to more than {MAX_ALIAS_EXPANSION} nodes",
+                )
+        self._seen.add(id(node))
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return _construct(self._constructor, node)
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        own = sum(1 for key_node, _ in node.value if key_node.tag != MERGE_TAG)
+        self._constructor.flatten_mapping(node)
+        # flatten_mapping puts merged (`<<: *base`) pairs first, the last one winning; a
+        # key written here overrides a merged one, as YAML says. Only a key written twice
+        # here is a duplicate.
+        split = len(node.value) - own
+        written = node.value[split:]
+        written_keys = {self._key(key_node) for key_node, _ in written}
+        winners: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value[:split]:
+            key = self._key(key_node)
+            if key not in written_keys:
+                winners[key] = (key_node, value_node)
+        pairs = [(key, k, v) for key, (k, v) in winners.items()]
+        pairs += [(self._key(k), k, v) for k, v in written]
+        result: dict[Any, Any] = {}
+        for key, key_node, value_node in pairs:
+            child = (*path, key)
+            if key in result:
+                self.duplicates.append((child, key_node.start_mark.line + 1))
+                continue
+            result[key] = self.build(value_node, child)
+            # a key's line is where the key is written, which is what users look for
+            self.lines[child] = key_node.start_mark.line + 1
+        return result
+
+    def _key(self, key_node: yaml.Node) -> str:
+        key = _construct(self._constructor, key_node)
+        return key if isinstance(key, str) else str(key)
 
 
 def _mark_line(exc: yaml.YAMLError) -> int | None:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    if context is not None and (mark is None or _at_end(mark)):
+        # "unexpected end of stream": the unclosed bracket or quote is where it started
+        mark = context
     return mark.line + 1 if mark is not None else None
+
+
+def _at_end(mark: yaml.Mark) -> bool:
+    buffer = getattr(mark, "buffer", None)
+    return isinstance(buffer, str) and mark.pointer >= len(buffer.rstrip("\0"))
 
 
 def _describe(exc: yaml.YAMLError) -> str:
@@ -87,7 +156,11 @@ def _describe(exc: yaml.YAMLError) -> str:
 
 def load_documents(text: str) -> Iterator[Document]:
     """Yield every document in `text`; raise YamlSyntaxError with a line on bad YAML."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses unprintable characters up front
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlSyntaxError(line, _describe(exc)) from exc
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -101,6 +174,8 @@ def load_documents(text: str) -> Iterator[Document]:
             yield Document(data, builder.lines, node.start_mark.line + 1, builder.duplicates)
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(_mark_line(exc), _describe(exc)) from exc
+    except RecursionError as exc:
+        raise YamlSyntaxError(None, "YAML error: nested too deeply") from exc
     finally:
         loader.dispose()
 

@@ -32,7 +32,7 @@ REMOVALS = ("attributes", "attribute_values", "custom_attributes", "custom_attri
 
 
 def _check_phone(value: Any, where: Path, report: Report) -> bool:
-    if isinstance(value, str) and E164.match(value):
+    if isinstance(value, str) and E164.fullmatch(value):
         return True
     report(where, f"{value!r} is not an E.164 phone number (e.g. +6598765432)")
     return False

@@ -50,7 +50,7 @@ class TwilioMemoryRules:
         if profile_id is None:
             report(("profile",), "profile_id is required for twilio_memory targets")
             ok = False
-        elif not PROFILE_ID.match(profile_id):
+        elif not PROFILE_ID.fullmatch(profile_id):
             report(
                 ("profile", "profile_id"),
                 f"{profile_id!r} does not match ^mem_profile_[0-7][0-9a-z]{{25}}$",
@@ -65,7 +65,7 @@ class TwilioMemoryRules:
             where = ("identifiers", i)
             id_type = ident["type"]
             good = ok
-            if not ID_TYPE.match(id_type):
+            if not ID_TYPE.fullmatch(id_type):
                 report(
                     (*where, "type"),
                     f"{id_type!r} is not a Memory identifier type (2-30 letters, digits, '-', '_')",

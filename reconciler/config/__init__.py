@@ -132,7 +132,8 @@ def load_config(path: Path) -> Config:
         for p, msg in schema_errors("config", doc.data)
     ]
     if problems:
-        raise ValidationFailed(problems)
+        # jsonschema's order depends on set iteration (hash seed): report in file order
+        raise ValidationFailed(sorted(problems, key=lambda p: p.line or 0))
     data: dict[str, Any] = doc.data
     root = path.resolve().parent
     targets: dict[str, Target] = {}
@@ -142,8 +143,20 @@ def load_config(path: Path) -> Config:
             (vendor, raw.get("region", "us") if vendor == "segment" else None)
         )
         assert base_url is not None  # braze requires base_url in the schema
-        parts = urlsplit(base_url)
-        if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+        try:
+            parts = urlsplit(base_url)
+            host = parts.hostname or ""
+        except ValueError as exc:  # e.g. an unclosed IPv6 bracket: http://[::1
+            problems.append(
+                Problem(
+                    shown,
+                    doc.line_of(("targets", name, "base_url")),
+                    f"targets.{name}.base_url",
+                    f"is not a valid URL ({exc})",
+                )
+            )
+            continue
+        if parts.scheme != "https" and not is_loopback(host):
             problems.append(
                 Problem(
                     shown,

@@ -89,7 +89,8 @@ def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
         for doc in documents:
             if doc.data is not None:
                 _load_document(config, path, shown, doc, names, result)
-    result.problems.sort(key=lambda p: (p.file, p.line or 0))
+    # by file, then line; file-wide notes (no line, e.g. "... and 7 more") after the rest
+    result.problems.sort(key=lambda p: (p.file, p.line is None, p.line or 0))
     return result
 
 
@@ -198,7 +199,18 @@ def _load_csv(
         )
 
 
+# A row's entry holds its attribute cell under these keys (see InsiderRules.csv_reader).
+_ATTRIBUTE_COLUMNS = {
+    "attributes": "attribute",
+    "attribute_values": "attribute",
+    "custom_attributes": "custom_attribute",
+    "custom_attribute_values": "custom_attribute",
+}
+
+
 def _column(path: YPath) -> str:
     """The CSV column a rule's path points at (the last named key), else `row`."""
+    if path and path[0] in _ATTRIBUTE_COLUMNS:
+        return _ATTRIBUTE_COLUMNS[str(path[0])]
     names = [p for p in path if isinstance(p, str) and p not in ("profile", "identifiers")]
     return names[-1] if names else "row"

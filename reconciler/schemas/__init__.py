@@ -67,20 +67,13 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
     path: Path = tuple(error.absolute_path)
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     v, inst = error.validator, error.instance
-    if v == "additionalProperties" and isinstance(inst, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in inst if k not in allowed)
-        if extra:
-            hint = ""
-            if allowed:
-                hint = f" (allowed: {', '.join(sorted(allowed))})"
-            return (*path, extra[0]), f"unknown key '{extra[0]}'{hint}"
     if v == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return path, f"{missing} is required"
-    if v == "propertyNames":
-        return path, f"invalid name {inst!r}: {custom or error.message}"
-    if custom:
+    if "propertyNames" in list(error.schema_path)[-2:] and isinstance(inst, str):
+        # the instance is the key itself: report it at the key, so the line is the key's
+        return (*path, inst), f"invalid name {inst!r}: {custom or error.message}"
+    if custom and v != "type":  # x-message explains a pattern; a wrong type says so plainly
         return path, custom
     if v == "type":
         want = error.validator_value
@@ -110,10 +103,25 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
     return path, error.message
 
 
+def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[Path, str]]:
+    """One problem per unknown key (jsonschema lists them all in one error)."""
+    path: Path = tuple(error.absolute_path)
+    allowed = set(error.schema.get("properties", {}))
+    hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+    return [((*path, k), f"unknown key '{k}'{hint}") for k in error.instance if k not in allowed]
+
+
 def schema_errors(name: str, instance: Any) -> list[tuple[Path, str]]:
     """Every violation of schema `name` as (path, message), in document order."""
     found: list[tuple[Path, str]] = []
     for error in validator(name).iter_errors(instance):
         for leaf in _leaves(error):
-            found.append(_message(leaf))
+            if (
+                leaf.validator == "additionalProperties"
+                and isinstance(leaf.instance, dict)
+                and leaf.validator_value is False
+            ):
+                found.extend(_unknown_keys(leaf))
+            else:
+                found.append(_message(leaf))
     return list(dict.fromkeys(found))

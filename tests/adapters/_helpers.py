@@ -1,0 +1,28 @@
+"""Run a vendor's rules on one entry and collect what it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.adapters.rules import VendorRules
+from reconciler.desired import Item
+from reconciler.yamlsource import Path
+
+
+def check(
+    rules: VendorRules, entry: Mapping[str, Any], target: str = "t"
+) -> tuple[list[Item], list[tuple[Path, str]]]:
+    problems: list[tuple[Path, str]] = []
+    items = rules.items(target, entry, lambda p, m: problems.append((p, m)))
+    return items, problems
+
+
+def check_spec(rules: VendorRules, spec: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    problems: list[tuple[Path, str]] = []
+    rules.check_spec(spec, lambda p, m: problems.append((p, m)))
+    return problems
+
+
+def paths(problems: list[tuple[Path, str]]) -> list[Path]:
+    return [p for p, _ in problems]

@@ -1,0 +1,282 @@
+"""Valid manifests load into exactly the expected items, per vendor, YAML and CSV alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.desired import Source
+from reconciler.manifests import LoadResult
+from reconciler.manifests.load import MAX_PROBLEMS_PER_CSV, manifest_files
+from tests.conftest import Project, manifest
+
+
+def items_of(result: LoadResult) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    return [(d.item.target, d.item.vendor, d.item.locator, d.item.removal) for d in result.desired]
+
+
+def ident(type_: str, value: str) -> dict[str, Any]:
+    return {"kind": "identifier", "type": type_, "value": value}
+
+
+def test_segment_manifest_and_csv_load_into_identifier_items(project: Project) -> None:
+    project.add_valid()
+    result = project.load("specs/valid/segment.yaml")
+    assert result.problems == []
+    assert items_of(result) == [
+        ("seg", "segment", {"user_id": "u_1001"}, ident("email", "jane@old.example")),
+        ("seg", "segment", {"user_id": "u_1001"}, ident("phone", "+15555550100")),
+        ("seg", "segment", {"user_id": "u_1001"}, ident("user_id", "u_1001_old")),
+        ("seg", "segment", {"user_id": "42"}, ident("anonymous_id", "9f1c-device")),
+        ("seg", "segment", {"user_id": "u_2001"}, ident("email", "ada@old.example")),
+        ("seg", "segment", {"user_id": "u_2002"}, ident("anonymous_id", "a-2002")),
+    ]
+    # the CSV's last row repeats the YAML's first identifier: one item, two sources
+    first = next(iter(result.desired))
+    assert first.sources == [
+        Source("seg-valid", "specs/valid/segment.yaml", 12),
+        Source("seg-valid", "specs/valid/segment.csv", 5),
+    ]
+    [m] = result.manifests
+    assert (m.name, m.owner, m.ticket, m.target, m.file) == (
+        "seg-valid",
+        "team-crm",
+        "CRM-1",
+        "seg",
+        "specs/valid/segment.yaml",
+    )
+
+
+def test_braze_manifest_and_csvs_load_into_profile_items(project: Project) -> None:
+    project.add_valid()
+    result = project.load("specs/valid/braze.yaml")
+    assert result.problems == []
+    profile = {"kind": "profile"}
+    assert items_of(result) == [
+        ("braze", "braze", {"external_id": "ext-1"}, profile),
+        ("braze", "braze", {"braze_id": "65f1c0a2b3d4e5f6a7b8c9d0"}, profile),
+        (
+            "braze",
+            "braze",
+            {"user_alias": {"alias_name": "visitor-17", "alias_label": "load_test"}},
+            profile,
+        ),
+        (
+            "braze",
+            "braze",
+            {"email": "a@example.com", "prioritization": ["unidentified", "most_recently_updated"]},
+            profile,
+        ),
+        ("braze", "braze", {"phone": "+15555550123", "prioritization": ["identified"]}, profile),
+        ("braze", "braze", {"external_id": "ext-2"}, profile),
+        ("braze", "braze", {"external_id": "ext-3"}, profile),
+        (
+            "braze",
+            "braze",
+            {"email": "b@example.com", "prioritization": ["unidentified", "most_recently_updated"]},
+            profile,
+        ),
+        ("braze", "braze", {"user_alias": {"alias_name": "v-1", "alias_label": "lt"}}, profile),
+        (
+            "braze",
+            "braze",
+            {"phone": "+15555550199", "prioritization": ["most_recently_updated"]},
+            profile,
+        ),
+    ]
+    assert all(d.item.irreversible_profile_deletion for d in result.desired)
+
+
+def test_twilio_memory_manifest_and_csv_load_into_identifier_type_items(project: Project) -> None:
+    project.add_valid()
+    result = project.load("specs/valid/twilio_memory.yaml")
+    assert result.problems == []
+    p5 = {"profile_id": "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o5"}
+    p6 = {"profile_id": "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o6"}
+    assert items_of(result) == [
+        ("mem", "twilio_memory", p5, {"kind": "identifier_type", "type": "phone"}),
+        ("mem", "twilio_memory", p5, {"kind": "identifier_type", "type": "externalId"}),
+        ("mem", "twilio_memory", p6, {"kind": "identifier_type", "type": "email"}),
+    ]
+
+
+def test_insider_manifest_and_csvs_load_into_attribute_and_identifier_items(
+    project: Project,
+) -> None:
+    project.add_valid()
+    result = project.load("specs/valid/insider.yaml")
+    assert result.problems == []
+
+    def attr(name: str, custom: bool = False) -> dict[str, Any]:
+        return {"kind": "attribute", "name": name, "custom": custom}
+
+    def value(name: str, v: Any, custom: bool = False) -> dict[str, Any]:
+        return {"kind": "attribute_value", "name": name, "value": v, "custom": custom}
+
+    jane = {"email": "jane@example.com"}
+    assert items_of(result) == [
+        ("ins", "insider", jane, attr("name")),
+        ("ins", "insider", jane, attr("surname")),
+        ("ins", "insider", jane, attr("favourite_store", custom=True)),
+        ("ins", "insider", jane, value("list_id", 12)),
+        ("ins", "insider", jane, value("list_id", 14)),
+        ("ins", "insider", jane, value("interests", "hiking", custom=True)),
+        ("ins", "insider", {"custom": {"loyalty_id": "LY-1"}}, attr("city")),
+        ("ins", "insider", {"phone_number": "+6598765432"}, attr("birthday")),
+        ("ins", "insider", {"insider_id": "iid-1"}, attr("tier", custom=True)),
+        ("ins", "insider", {"uuid": "0b7e-uuid"}, attr("gender")),
+        # an identifier locates its own user
+        ("ins", "insider", {"phone_number": "+6598765433"}, ident("phone_number", "+6598765433")),
+        ("ins", "insider", {"email": "old@example.com"}, ident("email", "old@example.com")),
+        (
+            "ins",
+            "insider",
+            {"custom": {"loyalty_id": "LY-2"}},
+            ident("custom.loyalty_id", "LY-2"),
+        ),
+        ("ins", "insider", {"email": "bob@example.com"}, attr("name")),
+        ("ins", "insider", {"uuid": "u-3"}, ident("uuid", "u-3")),
+        (
+            "ins",
+            "insider",
+            {"custom": {"loyalty_id": "LY-3"}},
+            value("interests", "cooking", custom=True),
+        ),
+    ]
+
+
+def test_whole_specs_folder_loads_every_vendor(project: Project) -> None:
+    project.add_valid()
+    result = project.load()
+    assert result.problems == []
+    assert sorted(m.name for m in result.manifests) == [
+        "braze-valid",
+        "ins-valid",
+        "mem-valid",
+        "seg-valid",
+    ]
+    assert len(result.desired) == 6 + 10 + 3 + 16
+    assert {d.item.vendor for d in result.desired} == {
+        "segment",
+        "braze",
+        "twilio_memory",
+        "insider",
+    }
+
+
+def test_multi_document_file_holds_several_manifests(project: Project) -> None:
+    one = manifest(
+        """
+        absent:
+          - profile: {user_id: u_1}
+            identifiers: [{type: email, value: a@example.com}]
+        """,
+        name="first",
+    )
+    two = manifest(
+        """
+        absent:
+          - profile: {user_id: u_2}
+            identifiers: [{type: email, value: b@example.com}]
+        """,
+        name="second",
+    )
+    project.write("specs/multi.yaml", one + "---\n" + two + "---\n")
+    result = project.load()
+    assert result.problems == []
+    assert [(m.name, m.line) for m in result.manifests] == [("first", 1), ("second", 13)]
+    sources = [d.sources[0] for d in result.desired]
+    assert sources == [
+        Source("first", "specs/multi.yaml", 10),
+        Source("second", "specs/multi.yaml", 22),
+    ]
+
+
+def test_manifest_files_finds_yaml_and_yml_recursively_and_skips_hidden(project: Project) -> None:
+    body = """
+        absent:
+          - profile: {user_id: u_1}
+            identifiers: [{type: email, value: a@example.com}]
+        """
+    project.write("specs/a.yaml", manifest(body, name="a"))
+    project.write("specs/deep/er/b.yml", manifest(body, name="b"))
+    project.write("specs/.hidden/c.yaml", manifest(body, name="c"))
+    project.write("specs/notes.txt", "not a manifest")
+    project.write("specs/d.csv", "user_id,type,value\n")
+    files = manifest_files(project.config())
+    assert [f.relative_to(project.root).as_posix() for f in files] == [
+        "specs/a.yaml",
+        "specs/deep/er/b.yml",
+    ]
+
+
+def test_specs_folder_is_read_from_the_config(project: Project) -> None:
+    project.write(
+        "reconciler.yaml",
+        (project.root / "reconciler.yaml").read_text().replace("specs: specs/", "specs: other/"),
+    )
+    project.write(
+        "other/x.yaml",
+        manifest(
+            """
+            absent:
+              - profile: {user_id: u_1}
+                identifiers: [{type: email, value: a@example.com}]
+            """
+        ),
+    )
+    result = project.load()
+    assert result.problems == []
+    assert result.files == ["other/x.yaml"]
+
+
+def test_same_item_twice_in_one_entry_list_is_one_item_one_source(project: Project) -> None:
+    project.write(
+        "specs/x.yaml",
+        manifest(
+            """
+            absent:
+              - profile: {user_id: u_1}
+                identifiers:
+                  - {type: email, value: a@example.com}
+                  - {type: email, value: a@example.com}
+            """
+        ),
+    )
+    result = project.load()
+    assert result.problems == []
+    [only] = list(result.desired)
+    assert only.sources == [Source("bad-input", "specs/x.yaml", 10)]
+
+
+def test_csv_problems_are_capped_with_a_count_of_the_rest(project: Project) -> None:
+    rows = "".join(f"u_{i},email,\n" for i in range(MAX_PROBLEMS_PER_CSV + 7))
+    project.write("specs/many.csv", "user_id,type,value\n" + rows)
+    project.write("specs/x.yaml", manifest("absent_csv: [many.csv]"))
+    result = project.load()
+    assert len(result.problems) == MAX_PROBLEMS_PER_CSV + 1
+    assert result.problems[-1].message == "... and 7 more problems in this file"
+    assert result.problems[0].file == "specs/many.csv"
+    assert result.problems[0].line == 2
+    assert len(result.desired) == 0
+
+
+def test_csv_is_streamed_not_read_whole(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV source is read row by row: Path.read_text/read_bytes are never used on it."""
+    from pathlib import Path
+
+    rows = "".join(f"u_{i},email,e{i}@example.com\n" for i in range(2000))
+    project.write("specs/big.csv", "user_id,type,value\n" + rows)
+    project.write("specs/x.yaml", manifest("absent_csv: [big.csv]"))
+    real_read_text = Path.read_text
+
+    def guarded_read_text(self: Path, *args: Any, **kwargs: Any) -> str:
+        assert self.suffix != ".csv", f"{self} was read whole"
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", guarded_read_text)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read whole"))
+    result = project.load()
+    assert result.problems == []
+    assert len(result.desired) == 2000
