@@ -18,6 +18,9 @@ from reconciler import __version__
 from reconciler.errors import ReconcilerError
 
 LOCK_NAME = ".lock"
+# Written beside the lock: the user's repository has no ignore rule of ours, and a lock
+# committed after a killed apply would lock out every later checkout.
+GITIGNORE = ".gitignore"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ def acquire(ledger_dir: Path, operation: str, who: str) -> LockInfo:
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         version=__version__,
     )
+    ignore = ledger_dir / GITIGNORE
+    if not ignore.exists():
+        ignore.write_text(f"{LOCK_NAME}\n", encoding="utf-8")
     path = lock_path(ledger_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -41,6 +41,13 @@ def render_markdown(plan: Plan, show_values: bool = False, limit: int = GITHUB_L
     if any(tp.target.vendor == "segment" for tp in plan.targets):
         head.append("> Segment: " + "; ".join(SEGMENT_CAVEATS) + ".")
         head.append("")
+    orphaned = sum(len(tp.orphaned) for tp in plan.targets)
+    if orphaned:
+        head.append(
+            f"{orphaned} item(s) in the ledger are no longer declared (orphaned): shown for "
+            "information; removing a manifest never un-deletes anything."
+        )
+        head.append("")
     if not show_values:
         head.append("Identifier values are masked.")
         head.append("")

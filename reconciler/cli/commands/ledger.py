@@ -128,6 +128,9 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
     info = read_lock(config.ledger_dir)
     if info is None:
         raise ReconcilerError("the ledger is not locked")
+    if info.id != lock_id:
+        # refuse before asking: a wrong ID must not look like it is about to work
+        force_unlock(config.ledger_dir, lock_id)
     click.echo(f"Lock Info:\n  {info.describe()}")
     if info.looks_stale():
         click.echo(f"Its process ({info.pid}) is gone on this host: the lock is stale.")
