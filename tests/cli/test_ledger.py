@@ -1,0 +1,199 @@
+"""`reconcile ledger list|show|find|verify` on a small ledger."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from reconciler.desired import Item
+from tests.ledger.kit import Proj, make_proj, run_cli, write_run
+
+JANE = "jane@old-domain.example"
+MEM_ID = "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o5"
+ORPHAN = "0f" * 32
+
+
+@pytest.fixture
+def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Proj:
+    """Every vendor declared. Run r1 (commit c0ffee1): jane's email done, the phone
+    failed, braze's first profile accepted, an orphan done. Run r2 (commit beef002): the
+    phone done, memory's phone type unknown."""
+    proj = make_proj(tmp_path, monkeypatch)
+    proj.add_all_vendors()
+    proj.create_ledger()
+    seg, braze, mem = proj.items("seg"), proj.items("braze"), proj.items("mem")
+    write_run(
+        proj.ledger_dir,
+        [
+            (proj.fp(seg[0]), "seg", "done"),
+            (proj.fp(seg[1]), "seg", "failed"),
+            (proj.fp(braze[0]), "braze", "accepted"),
+            (ORPHAN, "seg", "done"),
+        ],
+        run_id="r1",
+        commit="c0ffee1",
+    )
+    write_run(
+        proj.ledger_dir,
+        [(proj.fp(seg[1]), "seg", "done"), (proj.fp(mem[0]), "mem", "unknown")],
+        run_id="r2",
+        commit="beef002",
+    )
+    return proj
+
+
+def item_of(proj: Proj, target: str, n: int) -> Item:
+    return proj.items(target)[n]
+
+
+def rows(out: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
+
+
+def test_list_every_item_with_its_state(small: Proj) -> None:
+    result = run_cli("ledger", "list")
+    assert result.code == 0
+    table = rows(result.out)
+    assert len(table) == 13 + 1  # declared + the orphan
+    assert result.err.strip() == "14 item(s)."
+    by_fp = {row[0]: row for row in table}
+    jane = by_fp[small.fp(item_of(small, "seg", 0))[:16]]
+    assert jane[1] == "done" and jane[2] == "seg" and jane[4] == "seg-emails"
+    assert jane[5] == "email j***@old-domain.example on user_id u_**01"
+    assert by_fp[small.fp(item_of(small, "seg", 1))[:16]][1] == "done"
+    assert by_fp[small.fp(item_of(small, "braze", 0))[:16]][1] == "accepted"
+    assert by_fp[small.fp(item_of(small, "mem", 0))[:16]][1] == "unknown"
+    pending = by_fp[small.fp(item_of(small, "ins", 0))[:16]]
+    assert pending[1] == "pending" and pending[3] == "-"
+    orphan = by_fp[ORPHAN[:16]]
+    assert orphan[1:3] == ["done", "seg"] and orphan[-1] == "(orphaned: no manifest)"
+
+
+def test_list_filters(small: Proj) -> None:
+    done = run_cli("ledger", "list", "--state", "done")
+    assert {row[1] for row in rows(done.out)} == {"done"}
+    assert done.err.strip() == "3 item(s)."
+    two = run_cli("ledger", "list", "--state", "done", "--state", "unknown")
+    assert two.err.strip() == "4 item(s)."
+    braze = run_cli("ledger", "list", "--target", "braze")
+    assert {row[2] for row in rows(braze.out)} == {"braze"}
+    assert braze.err.strip() == "3 item(s)."
+    manifest = run_cli("ledger", "list", "--manifest", "mem-phones")
+    assert {row[4] for row in rows(manifest.out)} == {"mem-phones"}
+    assert manifest.err.strip() == "2 item(s)."
+    combined = run_cli("ledger", "list", "--target", "seg", "--state", "pending")
+    assert combined.err.strip() == "3 item(s)."
+    nothing = run_cli("ledger", "list", "--target", "mem", "--state", "rejected")
+    assert nothing.out == "" and nothing.err.strip() == "0 item(s)."
+    bad = run_cli("ledger", "list", "--target", "nope")
+    assert bad.code == 1 and "no such target" in bad.err
+    bad_state = run_cli("ledger", "list", "--state", "gone")
+    assert bad_state.code == 1
+
+
+def test_list_without_a_ledger_shows_everything_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj = make_proj(tmp_path, monkeypatch)
+    proj.add_all_vendors()
+    result = run_cli("ledger", "list")
+    assert result.code == 0
+    assert {row[1] for row in rows(result.out)} == {"pending"}
+    assert result.err.strip() == "13 item(s)."
+    assert not proj.ledger_dir.exists()
+
+
+def test_show_the_history_of_one_item(small: Proj) -> None:
+    fp = small.fp(item_of(small, "seg", 1))
+    result = run_cli("ledger", "show", fp[:12])
+    assert result.code == 0, result.output
+    lines = result.out.splitlines()
+    assert lines[:3] == [f"Item {fp}", "  target: seg", "  state:  done"]
+    kinds = [line.split()[1] for line in lines[3:]]
+    assert kinds == ["intent", "result", "intent", "result"]
+    assert '"status": "failed"' in lines[4] and '"code": 503' in lines[4]
+    assert '"message": "Service Unavailable"' in lines[4]
+    assert '"run": "r1"' in lines[4] and '"commit": "c0ffee1"' in lines[4]
+    assert '"status": "done"' in lines[6] and '"run": "r2"' in lines[6]
+    assert JANE not in result.out
+
+
+def test_show_refuses_unknown_and_ambiguous_prefixes(small: Proj) -> None:
+    missing = run_cli("ledger", "show", "zzzz")
+    assert missing.code == 1 and "no item with fingerprint zzzz" in missing.err
+    # the empty prefix matches every recorded item (4 declared, 1 orphan)
+    ambiguous = run_cli("ledger", "show", "")
+    assert ambiguous.code == 1 and "matches 5 items" in ambiguous.err
+
+
+def test_find_by_value(small: Proj) -> None:
+    result = run_cli("ledger", "find", "--target", "seg", "--value", JANE)
+    assert result.code == 0, result.output
+    fp = small.fp(item_of(small, "seg", 0))
+    lines = result.out.splitlines()
+    assert lines[0] == "email j***@old-domain.example on user_id u_**01"
+    assert lines[1] == f"  fingerprint: {fp}"
+    assert lines[2].startswith("  state: done (since ")
+    assert re.fullmatch(r"  \S+ result done, HTTP 200 \(run r1, commit c0ffee1\)", lines[3])
+
+
+def test_find_reports_the_vendor_answer_of_each_attempt(small: Proj) -> None:
+    result = run_cli("ledger", "find", "--target", "seg", "--value", "+15555550100")
+    assert result.code == 0
+    assert "result failed, HTTP 503, vendor said: Service Unavailable (run r1, commit c0ffee1)" in (
+        result.out
+    )
+    assert "result done, HTTP 200 (run r2, commit beef002)" in result.out
+
+
+def test_find_by_profile(small: Proj) -> None:
+    seg = run_cli(
+        "ledger", "find", "--target", "seg", "--profile", "user_id=u_1001", "--type", "email",
+        "--value", JANE,
+    )  # fmt: skip
+    assert seg.code == 0
+    # described once, though found both from the arguments and from the manifests
+    assert seg.out.count("fingerprint:") == 1
+    braze = run_cli("ledger", "find", "--target", "braze", "--profile", "external_id=loadtest-0001")
+    assert braze.code == 0
+    assert "state: accepted" in braze.out and "result accepted, HTTP 202" in braze.out
+    mem = run_cli(
+        "ledger", "find", "--target", "mem", "--profile", f"profile_id={MEM_ID}",
+        "--type", "phone",
+    )  # fmt: skip
+    assert mem.code == 0
+    assert "state: unknown" in mem.out
+    assert MEM_ID not in mem.out
+
+
+def test_find_something_never_sent(small: Proj) -> None:
+    result = run_cli("ledger", "find", "--target", "ins", "--value", "+6598765432")
+    assert result.code == 1
+    assert "identifier phone_number +6598****32" in result.out
+    assert "not in the ledger: never sent" in result.out
+    undeclared = run_cli("ledger", "find", "--target", "seg", "--value", "nobody@example.com")
+    assert undeclared.code == 1
+    assert "No declared item holds that value at this target." in undeclared.out
+
+
+def test_find_refuses_bad_arguments(small: Proj) -> None:
+    nothing = run_cli("ledger", "find", "--target", "seg")
+    assert nothing.code == 1 and "give --value, or --profile" in nothing.err
+    bad_pair = run_cli("ledger", "find", "--target", "seg", "--profile", "u_1001")
+    assert bad_pair.code == 1 and "expected KEY=VALUE" in bad_pair.err
+    bad_item = run_cli(
+        "ledger", "find", "--target", "seg", "--profile", "email=a@b.example", "--type", "email",
+        "--value", "x@y.example",
+    )  # fmt: skip
+    assert bad_item.code == 1 and "cannot describe that item" in bad_item.err
+    bad_target = run_cli("ledger", "find", "--target", "nope", "--value", JANE)
+    assert bad_target.code == 1 and "no such target" in bad_target.err
+
+
+def test_verify_counts(small: Proj) -> None:
+    result = run_cli("ledger", "verify")
+    assert result.code == 0
+    # header + r1 (run, 4 intents, 4 results, end) + r2 (run, 2 intents, 1 result, end)
+    assert "The ledger verifies: 16 record(s) in 2 run file(s)." in result.out

@@ -1,0 +1,290 @@
+"""The hash chain: `verify_ledger` and `reconcile ledger verify` find edited, deleted and
+reordered lines; a torn last line is a warning, never fatal; merged branches verify."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from reconciler.ledger.records import DONE, FAILED, UNKNOWN
+from reconciler.ledger.store import RunWriter, read_ledger, run_files
+from reconciler.ledger.verify import verify_ledger
+from tests.ledger.kit import Proj, run_cli, write_run
+
+FPS = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(6)]
+
+
+def three_item_ledger(proj: Proj) -> Path:
+    """A ledger with one run of 3 items: run, 3 x (intent, result), end = 8 lines."""
+    proj.create_ledger()
+    write_run(proj.ledger_dir, [(fp, "seg", "done") for fp in FPS[:3]], "r1")
+    (path,) = run_files(proj.ledger_dir)
+    return path
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n")[:-1]
+
+
+def write_lines(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def test_an_intact_ledger_verifies(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    write_run(proj.ledger_dir, [(FPS[3], "seg", "failed")], "r2")
+    report = verify_ledger(proj.ledger_dir)
+    assert report.ok, report.breaks
+    assert (report.records, report.files) == (1 + 8 + 4, 2)
+    assert report.warnings == []
+    result = run_cli("ledger", "verify")
+    assert result.code == 0
+    assert "The ledger verifies: 13 record(s) in 2 run file(s)." in result.out
+    assert path.exists()
+
+
+def test_no_ledger_verifies_as_empty(proj: Proj) -> None:
+    report = verify_ledger(proj.ledger_dir)
+    assert report.ok and report.records == 0
+
+
+def test_edited_line_is_found(proj: Proj) -> None:
+    """Changing a result from failed to done keeps valid JSON, but the next line's `prev`
+    no longer matches: the chain breaks right after the edit."""
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    assert b'"status":"done"' in lines[2]
+    lines[2] = lines[2].replace(b'"status":"done"', b'"status":"rejected"')
+    write_lines(path, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert report.breaks == [
+        f"{path.name}:4: hash chain broken: this record does not follow the one before it "
+        "(a line was edited, removed or reordered)"
+    ]
+    result = run_cli("ledger", "verify")
+    assert result.code == 1
+    assert f"ledger/{path.name}:4: hash chain broken" in result.err
+    assert "Error: the ledger does not verify." in result.err
+
+
+def test_edit_that_breaks_the_json_is_named_at_its_line(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    lines[5] = lines[5][:-3]
+    write_lines(path, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert report.breaks == [f"{path.name}:6: not valid JSON (edited or corrupted)"]
+    assert run_cli("ledger", "verify").code == 1
+
+
+def test_deleted_line_is_found(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    del lines[3]  # the second intent
+    write_lines(path, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert report.breaks[0].startswith(f"{path.name}:4: hash chain broken")
+    result = run_cli("ledger", "verify")
+    assert result.code == 1 and f"{path.name}:4:" in result.err
+
+
+def test_reordered_lines_are_found(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    lines[1], lines[3] = lines[3], lines[1]  # two intents swapped
+    write_lines(path, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert report.breaks[0].startswith(f"{path.name}:2: hash chain broken")
+    assert run_cli("ledger", "verify").code == 1
+
+
+def test_reordered_first_line_is_found(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    lines[0], lines[1] = lines[1], lines[0]
+    write_lines(path, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert report.breaks[0].startswith(f"{path.name}:1:")
+
+
+def test_deleted_last_line_of_an_earlier_run_is_found(proj: Proj) -> None:
+    """The next run chains from it, so its loss shows at the next run's first line."""
+    first = three_item_ledger(proj)
+    write_run(proj.ledger_dir, [(FPS[3], "seg", "done")], "r2")
+    second = run_files(proj.ledger_dir)[1]
+    write_lines(first, lines_of(first)[:-1])
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert report.breaks[0].startswith(f"{second.name}:1: the run's first record points at")
+    result = run_cli("ledger", "verify")
+    assert result.code == 1 and f"{second.name}:1:" in result.err
+
+
+def test_deleted_run_file_is_found(proj: Proj) -> None:
+    first = three_item_ledger(proj)
+    write_run(proj.ledger_dir, [(FPS[3], "seg", "done")], "r2")
+    first.unlink()
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert "first record points at a record the ledger does not hold" in report.breaks[0]
+
+
+def test_edited_header_is_found(proj: Proj) -> None:
+    """The salt (or key id) changed under the runs: their first records point nowhere."""
+    three_item_ledger(proj)
+    header = proj.ledger_dir / "header.jsonl"
+    rec = json.loads(header.read_bytes())
+    rec["created"] = "2000-01-01T00:00:00Z"
+    header.write_text(json.dumps(rec, sort_keys=True, separators=(",", ":")) + "\n")
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert "first record points at a record the ledger does not hold" in report.breaks[0]
+
+
+def test_unknown_record_type_breaks_verify_and_is_a_fold_warning(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    prev = hashlib.sha256(lines[-1]).hexdigest()
+    lines.append(json.dumps({"type": "mystery", "prev": prev}, separators=(",", ":")).encode())
+    write_lines(path, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert report.breaks == [f"{path.name}:9: unknown record type 'mystery'"]
+    ledger = read_ledger(proj.ledger_dir)
+    assert ledger.warnings == [f"{path.name}:9: unknown record type 'mystery'"]
+    assert run_cli("ledger", "verify").code == 1
+
+
+def tear(path: Path) -> bytes:
+    """Append half a record without its newline, as a power cut mid-write leaves it."""
+    half = b'{"fp":"' + FPS[5].encode() + b'","prev":"'
+    with path.open("ab") as handle:
+        handle.write(half)
+    return half
+
+
+def test_torn_last_line_is_a_warning_and_ignored_by_the_fold(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    before = read_ledger(proj.ledger_dir)
+    tear(path)
+    ledger = read_ledger(proj.ledger_dir)
+    assert ledger.warnings == [
+        f"{path.name}:9: torn last line (the write was interrupted); ignored"
+    ]
+    assert ledger.items == before.items
+    assert FPS[5] not in ledger.items
+    assert (ledger.serial, ledger.digest) == (before.serial, before.digest)
+    report = verify_ledger(proj.ledger_dir)
+    assert report.ok
+    assert report.warnings == ledger.warnings
+    result = run_cli("ledger", "verify")
+    assert result.code == 0
+    assert f"Warning: {path.name}:9: torn last line" in result.err
+    assert "The ledger verifies" in result.out
+
+
+def test_torn_complete_json_without_newline_is_still_torn(proj: Proj) -> None:
+    """A record is written only when its newline is: a whole JSON object without one
+    may be the first bytes of a longer line, so it is never merged."""
+    path = three_item_ledger(proj)
+    lines = lines_of(path)
+    rec = {
+        "type": "result",
+        "fp": FPS[0],
+        "target": "seg",
+        "status": "failed",
+        "run": "r1",
+        "ts": "x",
+        "prev": hashlib.sha256(lines[-1]).hexdigest(),
+    }
+    with path.open("ab") as handle:
+        handle.write(json.dumps(rec, separators=(",", ":")).encode())
+    ledger = read_ledger(proj.ledger_dir)
+    assert ledger.state_of(FPS[0]) == DONE
+    assert len(ledger.warnings) == 1 and "torn last line" in ledger.warnings[0]
+
+
+def test_after_a_torn_line_the_next_run_chains_and_verifies(proj: Proj) -> None:
+    path = three_item_ledger(proj)
+    tear(path)
+    write_run(proj.ledger_dir, [(FPS[4], "seg", "failed")], "r2")
+    report = verify_ledger(proj.ledger_dir)
+    assert report.ok, report.breaks
+    assert len(report.warnings) == 1
+    ledger = read_ledger(proj.ledger_dir)
+    assert ledger.state_of(FPS[4]) == FAILED
+    assert ledger.state_of(FPS[0]) == DONE
+
+
+def test_torn_line_does_not_stop_plan(proj: Proj) -> None:
+    proj.add_all_vendors()
+    path = three_item_ledger(proj)
+    tear(path)
+    result = run_cli("plan")
+    assert result.code == 0
+    assert "torn last line" in result.err
+    assert "Plan: " in result.out
+
+
+def test_two_branches_merged_fold_and_verify(proj: Proj, tmp_path: Path) -> None:
+    """Two branches start from the same ledger, each appends a run; git merges them by
+    keeping both new files. The merged ledger verifies and folds both runs."""
+    three_item_ledger(proj)
+    base_files = {p.name for p in run_files(proj.ledger_dir)}
+    branch_a = proj.copy_ledger(tmp_path / "branch-a")
+    branch_b = proj.copy_ledger(tmp_path / "branch-b")
+    write_run(branch_a, [(FPS[3], "seg", "done"), (FPS[0], "seg", "present")], "ra")
+    write_run(branch_b, [(FPS[4], "braze", "failed"), (FPS[5], "braze", "unknown")], "rb")
+    for branch in (branch_a, branch_b):
+        assert verify_ledger(branch).ok
+        for path in run_files(branch):
+            if path.name not in base_files:
+                shutil.copy(path, proj.ledger_dir / "runs" / path.name)
+    assert len(run_files(proj.ledger_dir)) == 3
+    report = verify_ledger(proj.ledger_dir)
+    assert report.ok, report.breaks
+    assert report.files == 3
+    ledger = read_ledger(proj.ledger_dir)
+    assert ledger.warnings == []
+    assert {fp: ledger.state_of(fp) for fp in FPS} == {
+        FPS[0]: "drifted",
+        FPS[1]: DONE,
+        FPS[2]: DONE,
+        FPS[3]: DONE,
+        FPS[4]: FAILED,
+        FPS[5]: UNKNOWN,
+    }
+    assert set(ledger.runs) == {"r1", "ra", "rb"}
+    # a run after the merge chains on and the whole still verifies
+    write_run(proj.ledger_dir, [(FPS[4], "braze", "done")], "rc")
+    assert verify_ledger(proj.ledger_dir).ok
+    assert read_ledger(proj.ledger_dir).state_of(FPS[4]) == DONE
+    assert run_cli("ledger", "verify").code == 0
+
+
+def test_merged_branches_then_tampered_is_found(proj: Proj, tmp_path: Path) -> None:
+    three_item_ledger(proj)
+    branch = proj.copy_ledger(tmp_path / "branch")
+    write_run(branch, [(FPS[3], "seg", "done")], "ra")
+    new = run_files(branch)[-1]  # the branch's own run
+    lines = lines_of(new)
+    lines[1] = lines[1].replace(b'"seg"', b'"braze"')
+    write_lines(proj.ledger_dir / "runs" / new.name, lines)
+    report = verify_ledger(proj.ledger_dir)
+    assert not report.ok
+    assert report.breaks[0].startswith(f"{new.name}:3:")
+
+
+def test_writer_chains_from_the_newest_record(proj: Proj) -> None:
+    three_item_ledger(proj)
+    (first,) = run_files(proj.ledger_dir)
+    writer = RunWriter(proj.ledger_dir, "r2", {"op": "refresh"})
+    writer.close()
+    second = run_files(proj.ledger_dir)[1]
+    first_line = lines_of(second)[0]
+    assert json.loads(first_line)["prev"] == hashlib.sha256(lines_of(first)[-1]).hexdigest()

@@ -1,0 +1,192 @@
+"""One writer at a time: the lock, its refusal message, unlock, and the stale hint."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.lock import (
+    LockHeld,
+    LockInfo,
+    acquire,
+    force_unlock,
+    lock_path,
+    read_lock,
+    release,
+)
+from reconciler.ledger.verify import verify_ledger
+from tests.ledger.kit import Proj, run_cli, write_run
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def plant_lock(ledger_dir: Path, **changes: object) -> LockInfo:
+    """A lock left by someone else: written as acquire writes it, with `changes`."""
+    info = acquire(ledger_dir, "apply", "someone@ci")
+    info = replace(info, **changes)  # type: ignore[arg-type]
+    lock_path(ledger_dir).write_text(json.dumps(asdict(info)), encoding="utf-8")
+    return info
+
+
+def test_second_acquire_is_refused_with_id_and_how_to_unlock(proj: Proj) -> None:
+    first = acquire(proj.ledger_dir, "apply", "alice@laptop")
+    with pytest.raises(LockHeld) as caught:
+        acquire(proj.ledger_dir, "refresh", "bob@ci")
+    message = str(caught.value)
+    assert caught.value.info == first
+    assert f"ID: {first.id}" in message
+    assert f"reconcile ledger unlock {first.id}" in message
+    assert "Who: alice@laptop" in message and "Operation: apply" in message
+    assert "nothing was sent" in message
+    # our own process is alive: no stale hint
+    assert "stale" not in message
+    # the refused acquire left the first lock intact
+    assert read_lock(proj.ledger_dir) == first
+
+
+def test_lock_file_holds_who_where_when(proj: Proj) -> None:
+    info = acquire(proj.ledger_dir, "apply", "alice@laptop")
+    data = json.loads(lock_path(proj.ledger_dir).read_text())
+    assert data["id"] == info.id and len(info.id) == 16
+    assert data["host"] == socket.gethostname()
+    assert data["pid"] > 0 and data["created"] and data["version"]
+    assert data["operation"] == "apply" and data["who"] == "alice@laptop"
+
+
+def test_release_removes_only_our_own_lock(proj: Proj) -> None:
+    mine = acquire(proj.ledger_dir, "apply", "me")
+    release(proj.ledger_dir, replace(mine, id="0" * 16))
+    assert read_lock(proj.ledger_dir) == mine
+    release(proj.ledger_dir, mine)
+    assert read_lock(proj.ledger_dir) is None
+    again = acquire(proj.ledger_dir, "apply", "me")  # free again
+    assert again.id != mine.id
+
+
+def test_lock_is_not_part_of_the_ledger(proj: Proj) -> None:
+    proj.create_ledger()
+    write_run(proj.ledger_dir, [("a" * 64, "seg", "done")], "r1")
+    acquire(proj.ledger_dir, "apply", "me")
+    report = verify_ledger(proj.ledger_dir)
+    assert report.ok and report.warnings == []
+    assert proj.read().serial == 5
+
+
+def test_lock_is_gitignored_in_the_users_repository(proj: Proj) -> None:
+    """The user's repository has no .gitignore of ours: the ledger folder must carry it,
+    or a killed apply's lock gets committed and locks out every later checkout."""
+    subprocess.run(["git", "init", "-q", str(proj.root)], check=True)
+    proj.create_ledger()
+    acquire(proj.ledger_dir, "apply", "me")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(lock_path(proj.ledger_dir))], cwd=proj.root
+    )
+    assert ignored.returncode == 0
+    header = subprocess.run(
+        ["git", "check-ignore", "-q", str(proj.ledger_dir / "header.jsonl")], cwd=proj.root
+    )
+    assert header.returncode == 1
+
+
+def test_force_unlock_with_the_wrong_id_refuses(proj: Proj) -> None:
+    info = acquire(proj.ledger_dir, "apply", "me")
+    with pytest.raises(ReconcilerError, match="does not match the lock held"):
+        force_unlock(proj.ledger_dir, "deadbeefdeadbeef")
+    assert read_lock(proj.ledger_dir) == info
+    assert force_unlock(proj.ledger_dir, info.id) == info
+    assert read_lock(proj.ledger_dir) is None
+
+
+def test_stale_lock_gets_the_hint(proj: Proj) -> None:
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
+    assert info.looks_stale()
+    with pytest.raises(LockHeld) as caught:
+        acquire(proj.ledger_dir, "apply", "me")
+    message = str(caught.value)
+    assert f"The process {info.pid} that took it is gone on this host: it is stale." in message
+    assert f"reconcile ledger unlock {info.id}" in message
+
+
+def test_lock_from_another_host_is_never_called_stale(proj: Proj) -> None:
+    info = plant_lock(proj.ledger_dir, pid=dead_pid(), host="some-other-runner")
+    assert not info.looks_stale()
+    with pytest.raises(LockHeld) as caught:
+        acquire(proj.ledger_dir, "apply", "me")
+    assert "stale" not in str(caught.value)
+
+
+def test_unreadable_lock_still_refuses(proj: Proj) -> None:
+    proj.ledger_dir.mkdir(parents=True)
+    lock_path(proj.ledger_dir).write_text("{half")
+    with pytest.raises(LockHeld, match="cannot be read"):
+        acquire(proj.ledger_dir, "apply", "me")
+
+
+# the CLI ------------------------------------------------------------------------------
+
+
+def test_cli_unlock_needs_yes(proj: Proj) -> None:
+    info = acquire(proj.ledger_dir, "apply", "someone")
+    result = run_cli("ledger", "unlock", info.id, input="no\n")
+    assert result.code == 1
+    assert f"ID: {info.id}" in result.out
+    assert "Only 'yes' will be accepted" in result.out
+    assert "unlock cancelled; the lock is kept" in result.err
+    assert read_lock(proj.ledger_dir) == info
+
+    result = run_cli("ledger", "unlock", info.id, input="yes\n")
+    assert result.code == 0, result.output
+    assert f"The lock {info.id} was removed." in result.out
+    assert read_lock(proj.ledger_dir) is None
+
+
+def test_cli_unlock_with_no_answer_keeps_the_lock(proj: Proj) -> None:
+    info = acquire(proj.ledger_dir, "apply", "someone")
+    result = run_cli("ledger", "unlock", info.id, input="")
+    assert result.code == 1
+    assert read_lock(proj.ledger_dir) == info
+
+
+def test_cli_unlock_force_does_not_ask(proj: Proj) -> None:
+    info = acquire(proj.ledger_dir, "apply", "someone")
+    result = run_cli("ledger", "unlock", info.id, "--force")
+    assert result.code == 0, result.output
+    assert "Only 'yes'" not in result.out
+    assert read_lock(proj.ledger_dir) is None
+
+
+def test_cli_unlock_wrong_id_refuses_without_asking(proj: Proj) -> None:
+    info = acquire(proj.ledger_dir, "apply", "someone")
+    result = run_cli("ledger", "unlock", "0123456789abcdef", input="yes\n")
+    assert result.code == 1
+    assert f"does not match the lock held ({info.id})" in result.err
+    assert "Only 'yes'" not in result.out
+    assert read_lock(proj.ledger_dir) == info
+    forced = run_cli("ledger", "unlock", "0123456789abcdef", "--force")
+    assert forced.code == 1
+    assert read_lock(proj.ledger_dir) == info
+
+
+def test_cli_unlock_shows_the_stale_hint(proj: Proj) -> None:
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
+    result = run_cli("ledger", "unlock", info.id, "--force")
+    assert result.code == 0
+    assert f"Its process ({info.pid}) is gone on this host: the lock is stale." in result.out
+
+
+def test_cli_unlock_when_not_locked(proj: Proj) -> None:
+    result = run_cli("ledger", "unlock", "0123456789abcdef", "--force")
+    assert result.code == 1
+    assert "the ledger is not locked" in result.err

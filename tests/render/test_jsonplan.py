@@ -1,0 +1,170 @@
+"""`--format json`: versioned, every action with its request, valid against
+schemas/plan.schema.json."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from reconciler import __version__
+from tests.ledger.kit import Proj, run_cli, write_run
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def errors(validator: jsonschema.Draft202012Validator, data: Any) -> list[str]:
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+
+
+def every_state(proj: Proj) -> None:
+    """Every vendor declared; the ledger holds every state and an orphan."""
+    proj.add_all_vendors()
+    proj.create_ledger()
+    seg = [proj.fp(i) for i in proj.items("seg")]
+    braze = [proj.fp(i) for i in proj.items("braze")]
+    write_run(
+        proj.ledger_dir,
+        [
+            (seg[0], "seg", "done"),
+            (seg[1], "seg", "unknown"),
+            (seg[2], "seg", "failed"),
+            (seg[3], "seg", "rejected"),
+            (braze[0], "braze", "accepted"),
+            (braze[1], "braze", "done"),
+            ("ee" * 32, "mem", "done"),
+        ],
+    )
+    write_run(proj.ledger_dir, [(braze[1], "braze", "present")])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--show-values"],
+        ["--target", "seg", "--target", "mem"],
+        ["--detailed-exitcode"],
+    ],
+    ids=["masked", "show-values", "targets", "detailed"],
+)
+def test_json_validates_against_the_schema(
+    proj: Proj, validator: jsonschema.Draft202012Validator, args: list[str]
+) -> None:
+    every_state(proj)
+    result = run_cli("plan", "--format", "json", *args)
+    assert result.code in (0, 2)
+    data = json.loads(result.out)
+    assert errors(validator, data) == []
+    assert {a["state"] for a in data["actions"]} >= (
+        {"done", "unknown", "failed", "rejected", "pending"} if "--target" in args else
+        {"done", "unknown", "failed", "rejected", "accepted", "drifted", "pending"}
+    )  # fmt: skip
+
+
+def test_json_without_a_ledger_and_the_saved_plan_validate(
+    proj: Proj, validator: jsonschema.Draft202012Validator
+) -> None:
+    proj.add_all_vendors()
+    data = json.loads(run_cli("plan", "--format", "json", "--out", "saved.plan").out)
+    assert "new_ledger_salt" in data["fingerprint"]
+    assert data["ledger"]["exists"] is False
+    assert errors(validator, data) == []
+    saved = json.loads((proj.root / "saved.plan").read_text())
+    assert saved["kind"] == "reconciler-plan"
+    assert errors(validator, saved) == []
+
+
+def test_the_schema_catches_what_it_must(
+    proj: Proj, validator: jsonschema.Draft202012Validator
+) -> None:
+    """The schema is strict enough that validating means something."""
+    every_state(proj)
+    good = json.loads(run_cli("plan", "--format", "json").out)
+    broken = []
+    for mutate in (
+        lambda d: d.pop("summary"),
+        lambda d: d.update(format_version="2"),
+        lambda d: d.update(surprise=1),
+        lambda d: d["actions"][0].update(state="gone"),
+        lambda d: d["actions"][0].update(fingerprint="xyz"),
+        lambda d: d["actions"][0]["request"].pop("path"),
+        lambda d: d["actions"][0].update(sources=[]),
+        lambda d: d["ledger"].update(serial=-1),
+        lambda d: d["targets"][0].pop("orphaned"),
+    ):
+        data = copy.deepcopy(good)
+        mutate(data)
+        broken.append(bool(errors(validator, data)))
+    assert all(broken), broken
+
+
+def test_json_content(proj: Proj) -> None:
+    every_state(proj)
+    data = json.loads(run_cli("plan", "--format", "json").out)
+    plan = proj.plan()
+    assert data["format_version"] == "1"
+    assert data["tool_version"] == __version__
+    assert data["ledger"] == plan.ledger.as_json()
+    assert data["ledger"]["serial"] == 1 + (1 + 2 * 7 - 1 + 1) + 3
+    assert data["desired_digest"] == plan.desired_digest
+    assert data["summary"] == {
+        "to_remove": 8,
+        "already_removed": 2,
+        "unknown": 1,
+        "to_retry": 1,
+        "rejected": 1,
+        "line": "Plan: 8 to remove, 2 already removed, 1 unknown, 1 to retry.",
+    }
+    assert [(t["name"], t["vendor"], t["orphaned"]) for t in data["targets"]] == [
+        ("seg", "segment", 0),
+        ("braze", "braze", 0),
+        ("mem", "twilio_memory", 1),
+        ("ins", "insider", 0),
+    ]
+    assert data["values_shown"] is False and data["target_filter"] == []
+    assert len(data["actions"]) == 13
+    by_desc = {a["description"]: a for a in data["actions"]}
+    email = by_desc["email j***@old-domain.example on user_id u_**01"]
+    assert email["state"] == "done" and email["action"] == "none"
+    assert email["sources"] == [{"manifest": "seg-emails", "file": "specs/seg.yaml", "line": 10}]
+    assert email["request"] == {
+        "method": "POST",
+        "path": "/v1/spaces/spa_test1/collections/users/profiles/user_id:u_%2A%2A01"
+        "/external_ids/delete",
+        "body": {"delete_external_ids": [{"id": "j***@old-domain.example", "type": "email"}]},
+    }
+    braze = by_desc["user profile external_id lo*********01"]
+    assert braze["irreversible"] is True and braze["kind"] == "profile"
+    assert braze["request"]["batched"] == "sent in batches of up to 50"
+    assert braze["request"]["body"] == {"external_ids": ["lo*********01"]}
+    mem = by_desc["every phone value on profile_id mem_profile_01**********************o5"]
+    assert mem["request"]["method"] == "DELETE"
+    assert mem["request"]["query"] == {"removeAll": "true"}
+    assert mem["request"]["path"].endswith("/Identifiers/phone")
+    assert "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o5" not in mem["request"]["path"]
+
+
+def test_json_lists_every_action_however_long(proj: Proj) -> None:
+    """Unlike text, JSON is never cut."""
+    rows = "".join(f"u_{i:04d},email,b{i}@old-domain.example\n" for i in range(450))
+    proj.write("specs/bulk.csv", "user_id,type,value\n" + rows)
+    proj.write(
+        "specs/bulk.yaml",
+        "apiVersion: reconciler/v1\nkind: Removal\nmetadata:\n  name: bulk\n  owner: o\n"
+        "  reason: r\nspec:\n  target: seg\n  absent_csv: [bulk.csv]\n",
+    )
+    data = json.loads(run_cli("plan", "--format", "json").out)
+    assert len(data["actions"]) == 450
+    assert len({a["fingerprint"] for a in data["actions"]}) == 450
