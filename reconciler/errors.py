@@ -17,8 +17,15 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         if self.location:
-            return f"{where}: {self.location}: {self.message}"
-        return f"{where}: {self.message}"
+            return _printable(f"{where}: {self.location}: {self.message}")
+        return _printable(f"{where}: {self.message}")
+
+
+def _printable(text: str) -> str:
+    """One line, whatever a key or value held: control characters are shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class ReconcilerError(Exception):

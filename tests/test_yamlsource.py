@@ -122,7 +122,7 @@ def test_bad_yaml_is_a_located_yaml_syntax_error(text, line, fragment) -> None:
 
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
     with pytest.raises(YamlSyntaxError, match="nested too deeply"):
-        list(load_documents("a: " + "[" * 5000 + "]" * 5000 + "\n"))
+        list(load_documents("a: " + "[" * 1000 + "]" * 1000 + "\n"))
 
 
 def test_an_alias_bomb_is_refused_quickly() -> None:

@@ -35,6 +35,8 @@ def read_rows(path: Path, rules: VendorRules) -> Iterator[CsvRow]:
         raise CsvSourceError("no such file") from exc
     except OSError as exc:
         raise CsvSourceError(f"cannot read: {exc.strerror}") from exc
+    except ValueError as exc:  # a NUL in the path
+        raise CsvSourceError(f"cannot read: {exc}") from exc
     with handle:
         reader = csv.reader(handle, strict=True)
         try:

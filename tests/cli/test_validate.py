@@ -738,6 +738,12 @@ BAD: list[Bad] = [
         "spec.absent_csv[0]",
         "specs/missing.csv: no such file",
     ),
+    bad(
+        "csv-path-with-nul",
+        seg(f'absent_csv: ["a\\0b.csv"]  {MARK}\n'),
+        "spec.absent_csv[0]",
+        "cannot read: embedded null byte",
+    ),
     with_csv(
         "csv-bad-header",
         "seg",
