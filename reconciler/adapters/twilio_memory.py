@@ -6,14 +6,18 @@ Location names the canonical profile, followed once. 404 -> done, already absent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from reconciler.adapters.requests import Pair, VendorRequest, basic_auth, segment_part, singles
 from reconciler.apply.outcome import ACCEPTED, DONE, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.masking import mask
+
+PROFILE_ID = re.compile(r"mem_profile_[0-7][0-9a-z]{25}")
+_PROFILE_IN_PATH = re.compile(r"/v1/Stores/(?P<store>[^/]+)/Profiles/(?P<profile>[^/]+)")
 
 
 class TwilioMemoryRequests:
@@ -37,13 +41,24 @@ class TwilioMemoryRequests:
         return {"Authorization": basic_auth(secrets["account_sid_env"], secrets["auth_token_env"])}
 
     def redirect(self, answer: Answer, request: VendorRequest) -> VendorRequest | None:
+        """The same removal on the canonical profile the 308 names, in the same store.
+
+        Only the profile id is taken from the answer: the Location's host and any path
+        before `/v1/` (a proxy's, the sandbox's) are not ours to follow.
+        """
         location = answer.header("location")
         if answer.status != 308 or not location:
             return None
-        path = urlsplit(location).path
-        if "/Identifiers/" not in path:
-            # Location names the canonical profile: keep the identifier part of our path
-            path = path.rstrip("/") + request.path[request.path.index("/Identifiers/") :]
+        moved = _PROFILE_IN_PATH.search(urlsplit(location).path)
+        ours = _PROFILE_IN_PATH.search(request.path)
+        if moved is None or ours is None or moved["store"] != ours["store"]:
+            return None
+        canonical = answer.header("canonical-profile-id") or unquote(moved["profile"])
+        if not PROFILE_ID.fullmatch(canonical):
+            return None
+        path = (
+            request.path[: ours.start("profile")] + canonical + request.path[ours.end("profile") :]
+        )
         return VendorRequest(request.method, path, dict(request.query), request.body)
 
     def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:

@@ -1,0 +1,168 @@
+"""Unit-test kit for apply: targets, items, and one request sent through the real
+VendorClient over an httpx.MockTransport, so tests see the exact bytes on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from reconciler.adapters import REQUESTS
+from reconciler.apply.client import RetryPolicy, Sent, VendorClient
+from reconciler.apply.outcome import Answer
+from reconciler.config import RateLimit, Target
+from reconciler.desired import Item
+
+# A policy that retries fast: tests must not sleep for real backoffs.
+FAST = RetryPolicy(max_attempts=4, max_seconds=10.0, base=0.001, cap=0.01, timeout=2.0)
+
+SEGMENT = Target(
+    "seg",
+    "segment",
+    "https://profiles.segment.com",
+    {"vendor": "segment", "space_id": "spa_9aXb2", "token_env": "SEGMENT_TOKEN"},
+)
+BRAZE = Target(
+    "brz",
+    "braze",
+    "https://rest.iad-01.braze.com",
+    {"vendor": "braze", "api_key_env": "BRAZE_API_KEY"},
+)
+TWILIO = Target(
+    "mem",
+    "twilio_memory",
+    "https://memory.twilio.com",
+    {
+        "vendor": "twilio_memory",
+        "store_id": "mem_store_01h8x3k9q2w7e5r4t6y8u0i2o4",
+        "account_sid_env": "TWILIO_ACCOUNT_SID",
+        "auth_token_env": "TWILIO_AUTH_TOKEN",
+    },
+)
+INSIDER = Target(
+    "ins",
+    "insider",
+    "https://unification.useinsider.com",
+    {"vendor": "insider", "partner_name": "mybrand", "token_env": "INSIDER_REQUEST_TOKEN"},
+)
+
+
+def with_rate(target: Target, requests: int, per_seconds: float) -> Target:
+    return Target(
+        target.name,
+        target.vendor,
+        target.base_url,
+        target.settings,
+        RateLimit(requests, per_seconds),
+    )
+
+
+def seg_item(user_id: str, id_type: str, value: str) -> Item:
+    return Item(
+        "seg",
+        "segment",
+        {"user_id": user_id},
+        {"kind": "identifier", "type": id_type, "value": value},
+    )
+
+
+def braze_item(**locator: Any) -> Item:
+    return Item("brz", "braze", dict(locator), {"kind": "profile"})
+
+
+def twilio_item(profile_id: str, id_type: str) -> Item:
+    return Item(
+        "mem",
+        "twilio_memory",
+        {"profile_id": profile_id},
+        {"kind": "identifier_type", "type": id_type},
+    )
+
+
+def insider_attribute(locator: dict[str, Any], name: str, custom: bool = False) -> Item:
+    return Item("ins", "insider", locator, {"kind": "attribute", "name": name, "custom": custom})
+
+
+def insider_value(locator: dict[str, Any], name: str, value: Any, custom: bool = False) -> Item:
+    removal = {"kind": "attribute_value", "name": name, "value": value, "custom": custom}
+    return Item("ins", "insider", locator, removal)
+
+
+def insider_identifier(id_type: str, value: str) -> Item:
+    if id_type.startswith("custom."):
+        locator: dict[str, Any] = {"custom": {id_type[len("custom.") :]: value}}
+    else:
+        locator = {id_type: value}
+    return Item("ins", "insider", locator, {"kind": "identifier", "type": id_type, "value": value})
+
+
+def answer(status: int, body: object = None, **headers: str) -> Answer:
+    return Answer(status, {k.lower().replace("_", "-"): v for k, v in headers.items()}, body)
+
+
+class NoPacer:
+    """Stands in for the Pacer: never waits, records the pauses asked for."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self.acquired = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+@dataclass
+class Wire:
+    """What went over the (mock) wire."""
+
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def json(self, i: int = 0) -> Any:
+        return json.loads(self.requests[i].content)
+
+
+Responder = Callable[[httpx.Request], httpx.Response]
+
+
+def send(
+    target: Target,
+    items: Sequence[Item],
+    secrets: dict[str, str],
+    responder: Responder | None = None,
+    policy: RetryPolicy = FAST,
+    pacer: Any = None,
+    rng: random.Random | None = None,
+) -> tuple[Wire, Sent]:
+    """Build the request for `items` and send it through a real VendorClient."""
+    wire = Wire()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        wire.requests.append(request)
+        return responder(request) if responder else httpx.Response(200, json={})
+
+    builder = REQUESTS[target.vendor]
+
+    async def go() -> Sent:
+        client = VendorClient(
+            target.base_url,
+            builder.auth_headers(target, secrets),
+            pacer or NoPacer(),
+            policy,
+            rng=rng,
+            transport=httpx.MockTransport(handler),
+        )
+        try:
+            return await client.send(builder.build(target, items))
+        finally:
+            await client.aclose()
+
+    return wire, asyncio.run(go())
