@@ -134,7 +134,9 @@ class Engine:
         target = work.target
         builder = REQUESTS[target.vendor]
         headers = builder.auth_headers(target, work.secrets)
-        redact = Redactor(list(work.secrets.values()))
+        # the Authorization header's own form too: Basic base64 is the secret, encoded
+        encoded = [v.split()[-1] for k, v in headers.items() if k.lower() == "authorization"]
+        redact = Redactor([*work.secrets.values(), *encoded])
         clients: dict[bool, VendorClient] = {}
 
         def client_for(identity: bool) -> VendorClient:
