@@ -20,7 +20,7 @@ from reconciler.desired import (
 )
 from tests.conftest import FIXTURES, REPO_ROOT, Project
 
-FORMATS = ["block", "flow", "quoted", "reordered", "anchors"]
+FORMATS = ["block", "flow", "quoted", "reordered", "anchors", "windows"]
 
 JANE_EMAIL = Item(
     "seg",
@@ -103,6 +103,7 @@ def test_the_same_items_in_many_manifests_are_one_desired_item_each_with_every_s
             "fmt-flow-seg",
             "fmt-quoted-seg",
             "fmt-reordered-seg",
+            "fmt-windows-seg",
         ]
     )
     # the anchors file lists the email twice (two entries): two sources from it, not two items

@@ -744,6 +744,12 @@ BAD: list[Bad] = [
         "spec.absent_csv[0]",
         "cannot read: embedded null byte",
     ),
+    Bad(
+        "csv-is-a-folder",
+        {BAD_FILE: seg(f"absent_csv: [rows.csv]  {MARK}\n"), "specs/rows.csv/readme.txt": "x"},
+        "spec.absent_csv[0]",
+        "specs/rows.csv: cannot read: Is a directory",
+    ),
     with_csv(
         "csv-bad-header",
         "seg",
@@ -1247,5 +1253,28 @@ def test_bad_input_in_a_subprocess_has_no_traceback(project: Project) -> None:
     assert completed.returncode == 1
     assert completed.stderr.splitlines() == [
         "specs/bad.yaml:5: YAML error: cannot read 'team' as !!int: invalid literal for int() with base 10: 'team'",
+        "Error: 1 problem(s) found.",
+    ]
+
+
+def test_a_manifest_that_is_not_utf8_is_reported(project: Project) -> None:
+    project.write(BAD_FILE, SEG.replace("team-test", "\u00e9quipe").encode("latin-1"))
+    result = project.run("validate")
+    assert result.code == 1
+    assert result.err.startswith("specs/bad.yaml: cannot read: 'utf-8' codec can't decode")
+    assert "Traceback" not in result.output
+
+
+def test_control_characters_in_keys_and_values_cannot_split_a_problem_line(
+    project: Project,
+) -> None:
+    project.write(
+        BAD_FILE, SEG.replace("kind: Removal\n", 'kind: Removal\n"a\\rb\\u001b[31m": 1\n')
+    )
+    result = project.run("validate")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "specs/bad.yaml:3: a\\rb\\x1b[31m: unknown key 'a\\rb\\x1b[31m' "
+        "(allowed: apiVersion, kind, metadata, spec)",
         "Error: 1 problem(s) found.",
     ]
