@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -30,9 +31,25 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def _pattern(
+    validator: jsonschema.protocols.Validator, pattern: str, instance: Any, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
+    """`pattern` as JSON Schema means it: Python's `$` also matches before a final
+    newline, so `partner_name: "mybrand\\n"` would pass `^[a-z0-9][a-z0-9_.-]*$`."""
+    if not validator.is_type(instance, "string"):
+        return
+    match = re.search(pattern, instance)
+    if match is None or (pattern.endswith("$") and match.end() != len(instance)):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+
+
 @cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_schema(name))
+    checker: jsonschema.Draft202012Validator = _Validator(load_schema(name))
+    return checker
 
 
 def _kind(value: Any) -> str:

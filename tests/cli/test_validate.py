@@ -185,6 +185,12 @@ BAD: list[Bad] = [
         "must be lowercase letters",
     ),
     bad(
+        "name-block-scalar-with-newline",
+        SEG.replace("name: bad-input", f"name: |  {MARK}\n    bad-input"),
+        "metadata.name",
+        "must be lowercase letters",
+    ),
+    bad(
         "name-a-number",
         SEG.replace("name: bad-input", f"name: 4821  {MARK}"),
         "metadata.name",
@@ -958,6 +964,13 @@ BAD: list[Bad] = [
         f"partner_name: MyBrand  {MARK}",
         "targets.ins.partner_name",
         "must be lowercase (Insider requires a lowercase X-PARTNER-NAME)",
+    ),
+    cfg(
+        "config-partner-name-trailing-newline",
+        "partner_name: mybrand",
+        f'partner_name: "mybrand\\n"  {MARK}',
+        "targets.ins.partner_name",
+        "must be lowercase",
     ),
     cfg(
         "config-bad-store-id",
