@@ -76,6 +76,7 @@ def apply(
     """Send the pending deletions (of PLANFILE, or of a fresh plan after asking)."""
     config = g.config()
     key = ledger_key(config)
+    limit = max_deletions if max_deletions is not None else config.max_deletions
     if planfile is not None:
         the_plan, sends = _from_saved(config, key, planfile, targets)
     else:
@@ -84,20 +85,21 @@ def apply(
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
         click.echo(render_text(the_plan))
-        if sends and not auto_approve:
-            if not sys.stdin.isatty():
-                raise ReconcilerError(
-                    "standard input is not a terminal, so nobody can approve: run with "
-                    "--auto-approve, or apply a reviewed saved plan (reconcile apply FILE)"
-                )
-            answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
-            if answer != "yes":
-                raise ReconcilerError("Apply cancelled. Nothing was sent.")
     if not sends:
         click.echo("No changes. Nothing to send.")
         return 0
-    check_max_deletions(sends, max_deletions if max_deletions is not None else config.max_deletions)
+    # Refusals that no answer would change come before the question.
+    check_max_deletions(sends, limit)
     secrets = _secrets(config, sends)
+    if planfile is None and not auto_approve:
+        if not sys.stdin.isatty():
+            raise ReconcilerError(
+                "standard input is not a terminal, so nobody can approve: run with "
+                "--auto-approve, or apply a reviewed saved plan (reconcile apply FILE)"
+            )
+        answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        if answer != "yes":
+            raise ReconcilerError("Apply cancelled. Nothing was sent.")
     ledger = read_ledger(config.ledger_dir)
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
     report, run_id = run_apply(
