@@ -49,9 +49,13 @@ def manifest_files(config: Config, paths: Iterable[Path] = ()) -> list[Path]:
     roots = list(paths) or [config.specs_dir]
     found: list[Path] = []
     for root in roots:
-        if root.is_file():
+        try:
+            is_file, is_dir = root.is_file(), root.is_dir()
+        except (OSError, ValueError):  # a name too long, a NUL: reported when read
+            is_file = is_dir = False
+        if is_file:
             found.append(root)
-        elif root.is_dir():
+        elif is_dir:
             found.extend(
                 p
                 for p in sorted(root.rglob("*"))
@@ -61,7 +65,14 @@ def manifest_files(config: Config, paths: Iterable[Path] = ()) -> list[Path]:
             )
         else:
             found.append(root)  # reported as missing when read
-    return list(dict.fromkeys(p.resolve() for p in found))
+    return list(dict.fromkeys(_resolved(p) for p in found))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError):
+        return path.absolute()
 
 
 def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
@@ -76,7 +87,7 @@ def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
         except FileNotFoundError:
             result.problems.append(Problem(shown, None, "", "no such file or folder"))
             continue
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             result.problems.append(Problem(shown, None, "", f"cannot read: {exc}"))
             continue
         try:

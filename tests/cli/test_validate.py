@@ -1291,3 +1291,18 @@ def test_control_characters_in_keys_and_values_cannot_split_a_problem_line(
         "(allowed: apiVersion, kind, metadata, spec)",
         "Error: 1 problem(s) found.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("specs", "fragment"),
+    [('"a\\0b"', "embedded null byte"), ("x" * 300, "File name too long")],
+)
+def test_a_specs_folder_that_cannot_exist_is_a_problem_not_a_crash(
+    project: Project, specs: str, fragment: str
+) -> None:
+    project.write("reconciler.yaml", CONFIG_YAML.replace("specs: specs/", f"specs: {specs}"))
+    result = project.run("validate")
+    assert result.code == 1, result.output
+    [problem, summary] = result.err.splitlines()
+    assert "cannot read: " in problem and fragment in problem
+    assert summary == "Error: 1 problem(s) found."
