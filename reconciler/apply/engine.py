@@ -151,7 +151,15 @@ class Engine:
                 )
             return clients[identity]
 
+        def is_identity(batch: list[Pair]) -> bool:
+            return target.vendor == "insider" and batch[0][1].kind == "identifier"
+
         batches = builder.batches(work.pairs)
+        # Build the clients before any request is paced: building one blocks the event
+        # loop (an SSL context, tens of ms) and would hold back requests already let go,
+        # which then leave together with the next ones.
+        for identity in {is_identity(b) for b in batches}:
+            client_for(identity)
         queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
         for batch in batches:
             queue.put_nowait(batch)
@@ -165,8 +173,7 @@ class Engine:
                 if target.name in self.report.stopped:
                     self.report.not_sent += len(batch)
                     continue
-                identity = target.vendor == "insider" and batch[0][1].kind == "identifier"
-                await self._send(target, builder, client_for(identity), batch, redact)
+                await self._send(target, builder, client_for(is_identity(batch)), batch, redact)
                 finished += len(batch)
                 if self.progress:
                     self.progress(target.name, finished, total)

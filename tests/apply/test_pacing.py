@@ -1,8 +1,8 @@
 """The Pacer never lets more than its rate out in any 1-second window, bursts or not.
 
-Simulated on a virtual clock: `acquire` reserves its slot before it sleeps, so the time
-a caller is released is the virtual `now` plus the sleep it asked for. Concurrency is a
-burst of acquires at one instant; 429 pauses come in between.
+Simulated on a virtual clock that moves when a caller sleeps. Callers arriving at one
+instant are run one after another: whatever order the event loop would wake them in,
+each is let go only when the pacer says, and that is the time recorded.
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from reconciler.apply.pacing import Pacer
 
 
 class VirtualTime:
-    def __init__(self) -> None:
+    def __init__(self, lateness: list[float] | None = None) -> None:
         self.now = 1000.0
-        self.slept: list[float] = []
+        self.lateness = lateness or [0.0]  # how late each wake-up is, in turn
+        self.wakes = 0
 
     def clock(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
+        assert seconds > 0, "a pacer that sleeps for nothing spins"
+        self.now += seconds + self.lateness[self.wakes % len(self.lateness)]
+        self.wakes += 1
 
 
 @pytest.fixture
@@ -39,16 +42,19 @@ def vt(monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
 
 
 def release_times(pacer: Pacer, vt: VirtualTime, n: int) -> list[float]:
-    """`n` callers acquiring at the same instant: when each is let go."""
+    """`n` callers arriving at the current instant: when each is let go."""
     out: list[float] = []
 
     async def burst() -> None:
         for _ in range(n):
-            before = len(vt.slept)
             await pacer.acquire()
-            out.append(vt.now + (vt.slept[-1] if len(vt.slept) > before else 0.0))
+            out.append(vt.now)
 
+    start = vt.now
     asyncio.run(burst())
+    # Back to the instant they arrived: the next callers may come while these still
+    # wait (concurrency), or later when the test moves the clock on.
+    vt.now = start
     return out
 
 
@@ -108,9 +114,11 @@ def test_a_pause_holds_everyone_until_it_ends(vt):
         min_size=1,
         max_size=25,
     ),
+    # wake-ups late by up to 60 ms: jitter that is made up, and stalls that are not
+    lateness=st.lists(st.floats(min_value=0, max_value=0.06), min_size=1, max_size=10),
 )
-def test_property_no_window_ever_exceeds_the_limit(requests, period, steps):
-    vt = VirtualTime()
+def test_property_no_window_ever_exceeds_the_limit(requests, period, steps, lateness):
+    vt = VirtualTime(lateness)
     original = pacing.asyncio.sleep
     pacing.asyncio.sleep = vt.sleep  # hypothesis cannot use function-scoped fixtures
     try:
@@ -125,6 +133,27 @@ def test_property_no_window_ever_exceeds_the_limit(requests, period, steps):
         pacing.asyncio.sleep = original
     if times:
         assert max_in_window(times, period) <= requests
+
+
+@pytest.mark.parametrize("late", [0.002, 0.009])
+def test_small_wake_up_lateness_is_made_up_not_lost(monkeypatch, late):
+    vt = VirtualTime([late])
+    monkeypatch.setattr(pacing.asyncio, "sleep", vt.sleep)
+    pacer = Pacer(100, clock=vt.clock)
+    times = release_times(pacer, vt, 201)
+    # 200 intervals on schedule, plus at most one lateness at the end
+    assert times[-1] - times[0] <= 200 * pacer.interval + late + 1e-9
+    assert max_in_window(times) <= 100
+
+
+def test_a_long_stall_restarts_the_schedule_instead_of_catching_up(monkeypatch):
+    vt = VirtualTime([0.0, 0.0, 0.5, 0.0])  # the third wake-up comes half a second late
+    monkeypatch.setattr(pacing.asyncio, "sleep", vt.sleep)
+    pacer = Pacer(10, clock=vt.clock)
+    times = release_times(pacer, vt, 8)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= pacer.interval - 1e-9  # no two go together after the stall
+    assert max_in_window(times) <= 10
 
 
 def test_refuses_a_rate_that_is_not_positive():
@@ -151,4 +180,29 @@ def test_real_run_many_concurrent_callers_keep_the_rate():
     assert len(released) == 26
     # 26 evenly spaced releases at <= 20/s span at least 25 intervals of 1/20 s
     assert elapsed >= 25 / 20
+    assert max_in_window(released) <= 20
+
+
+def test_real_run_a_stalled_event_loop_does_not_release_a_burst():
+    """Callers waiting through a stall (an fsync, building a client) must not all go at
+    once when it ends: each is let go only `interval` after the previous one went."""
+    pacer = Pacer(20)
+    released: list[float] = []
+
+    async def worker() -> None:
+        for _ in range(3):
+            await pacer.acquire()
+            released.append(time.monotonic())
+
+    async def staller() -> None:
+        await asyncio.sleep(0.12)
+        time.sleep(0.35)  # blocks the loop while the workers wait for their turn
+
+    async def main() -> None:
+        await asyncio.gather(staller(), *(worker() for _ in range(6)))
+
+    asyncio.run(main())
+    released.sort()
+    gaps = [b - a for a, b in zip(released, released[1:], strict=False)]
+    assert min(gaps) >= 0.9 * pacer.interval
     assert max_in_window(released) <= 20
