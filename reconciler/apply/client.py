@@ -107,7 +107,8 @@ class VendorClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def send(self, request: VendorRequest) -> Sent:
+    async def send(self, request: VendorRequest, paced: bool = False) -> Sent:
+        """The final answer; `paced`: the caller already took the first attempt's slot."""
         policy = self.policy
         started = time.monotonic()
         content = None
@@ -117,7 +118,8 @@ class VendorClient:
             headers["Content-Type"] = "application/json"
         last_error = ""
         for attempt in range(1, policy.max_attempts + 1):
-            await self.pacer.acquire()
+            if attempt > 1 or not paced:
+                await self.pacer.acquire()
             try:
                 response = await self._client.request(
                     request.method,

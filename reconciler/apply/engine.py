@@ -21,7 +21,7 @@ from reconciler.apply.outcome import ACCEPTED, DONE, FAILED, REJECTED, Outcome, 
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
 from reconciler.desired import Item
-from reconciler.ledger.store import RunWriter
+from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, raw_values
 from reconciler.render.describe import describe
 
@@ -193,11 +193,12 @@ class Engine:
         redact: Redactor,
     ) -> None:
         items = [item for _, item in batch]
+        # Take the rate-limit slot first, so the work below (building, the fsynced
+        # intents) happens inside it and the request leaves when its slot says.
+        await client.pacer.acquire()
         request = b.build(target, items)
-        digest = request.digest()
-        for fp, _ in batch:
-            self.writer.intent(fp, target.name, digest)
-        sent = await client.send(request)
+        self.writer.intents([fp for fp, _ in batch], target.name, request.digest())
+        sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:
             follow = b.redirect(sent.answer, request)
@@ -209,12 +210,21 @@ class Engine:
                 sent = await client.send(follow)
         outcomes = self._outcomes(b, sent, items)
         masker = Masker(v for item in items for v in raw_values(item))
+        records = []
         for (fp, item), outcome in zip(batch, outcomes, strict=True):
             message = redact(masker.text(outcome.message)) if outcome.message else None
             item_note = outcome.note or note
             item_note = redact(masker.text(item_note)) if item_note else None
-            self.writer.result(
-                fp, target.name, outcome.state, outcome.code, message, outcome.request_id, item_note
+            records.append(
+                result_fields(
+                    fp,
+                    target.name,
+                    outcome.state,
+                    outcome.code,
+                    message,
+                    outcome.request_id,
+                    item_note,
+                )
             )
             self.report.count(outcome)
             if outcome.state in (FAILED, REJECTED):
@@ -225,6 +235,7 @@ class Engine:
                 )
             if outcome.stop_target and target.name not in self.report.stopped:
                 self.report.stopped[target.name] = message or "credentials refused"
+        self.writer.results(records)
 
     @staticmethod
     def _outcomes(b: RequestBuilder, sent: Sent, items: list[Item]) -> list[Outcome]:

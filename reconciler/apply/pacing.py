@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 # Pace a little under the limit: vendors count in fixed windows aligned to the clock,
 # and an evenly spaced stream at exactly the limit lands one over in some windows.
-HEADROOM = 0.97
+HEADROOM = 0.985
 
 # Lateness of up to this many seconds is made up rather than lost, so the event loop's
 # wake-up jitter costs no throughput. Releases are then at most CATCH_UP behind an

@@ -130,17 +130,18 @@ def run_files(ledger_dir: Path) -> list[Path]:
 
 
 def iter_lines(path: Path, warnings: list[str]) -> Iterator[tuple[int, bytes]]:
-    """Complete lines of `path`; a torn last line (no newline) is reported and skipped."""
-    data = path.read_bytes()
-    if not data:
-        return
-    lines = data.split(b"\n")
-    torn = lines.pop()  # b"" when the file ends with a newline
-    yield from enumerate(lines, start=1)
-    if torn:
-        warnings.append(
-            f"{path.name}:{len(lines) + 1}: torn last line (the write was interrupted); ignored"
-        )
+    """Complete lines of `path`; a torn last line (no newline) is reported and skipped.
+
+    Read as a stream: a run file of a million records is never held whole.
+    """
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.endswith(b"\n"):
+                yield number, line[:-1]
+            else:  # only the last line can lack its newline
+                warnings.append(
+                    f"{path.name}:{number}: torn last line (the write was interrupted); ignored"
+                )
 
 
 def _read_header(ledger_dir: Path) -> tuple[Header | None, bytes | None]:
@@ -174,6 +175,8 @@ def read_ledger(ledger_dir: Path) -> Ledger:
     digest.update(line_hash(header_line).encode())
     items = ledger.items
     loads = json.loads
+    # targets, states and run ids repeat on every record: keep one copy of each
+    same = {}.setdefault
     for path in run_files(ledger_dir):
         last = b""
         count = 0
@@ -187,13 +190,18 @@ def read_ledger(ledger_dir: Path) -> Ledger:
             count += 1
             last = line
             if kind == INTENT:
-                items[rec["fp"]] = ItemStatus(UNKNOWN, rec["target"], rec["ts"], rec["run"])
+                items[rec["fp"]] = ItemStatus(
+                    UNKNOWN,
+                    same(rec["target"], rec["target"]),
+                    rec["ts"],
+                    same(rec["run"], rec["run"]),
+                )
             elif kind == RESULT:
                 items[rec["fp"]] = ItemStatus(
-                    rec["status"],
-                    rec["target"],
+                    same(rec["status"], rec["status"]),
+                    same(rec["target"], rec["target"]),
                     rec["ts"],
-                    rec["run"],
+                    same(rec["run"], rec["run"]),
                     rec.get("code"),
                     rec.get("message"),
                 )
@@ -276,6 +284,27 @@ def new_salted() -> Fingerprinter:
     return Fingerprinter.salted(secrets.token_bytes(32))
 
 
+def result_fields(
+    fp: str,
+    target: str,
+    status: str,
+    code: int | None,
+    message: str | None,
+    request_id: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    if status not in RESULT_STATES:
+        raise ValueError(f"not a result state: {status}")
+    fields: dict[str, Any] = {"fp": fp, "target": target, "status": status, "code": code}
+    if message is not None:
+        fields["message"] = message
+    if request_id is not None:
+        fields["request_id"] = request_id
+    if note is not None:
+        fields["note"] = note
+    return fields
+
+
 class RunWriter:
     """Appends one run's records to its own file, each fsynced before returning."""
 
@@ -292,16 +321,36 @@ class RunWriter:
         self.append(RUN, **info)
 
     def append(self, kind: str, **fields: Any) -> str:
-        record = {"type": kind, "run": self.run_id, "ts": now(), "prev": self._prev, **fields}
-        line = encode(record)
-        self._handle.write(line + b"\n")
+        return self.append_many([(kind, fields)])
+
+    def append_many(self, records: list[tuple[str, dict[str, Any]]]) -> str:
+        """Write records in order, then one flush and fsync: durable when this returns."""
+        out = bytearray()
+        stamp = now()
+        for kind, fields in records:
+            record = {"type": kind, "run": self.run_id, "ts": stamp, "prev": self._prev, **fields}
+            line = encode(record)
+            out += line + b"\n"
+            self._prev = line_hash(line)
+        self._handle.write(out)
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self._prev = line_hash(line)
         return self._prev
 
     def intent(self, fp: str, target: str, request_digest: str, attempt: int = 1) -> None:
-        self.append(INTENT, fp=fp, target=target, request=request_digest, attempt=attempt)
+        self.intents([fp], target, request_digest, attempt)
+
+    def intents(self, fps: list[str], target: str, request_digest: str, attempt: int = 1) -> None:
+        """One intent per item of a request, durable before the request is sent."""
+        self.append_many(
+            [
+                (
+                    INTENT,
+                    {"fp": fp, "target": target, "request": request_digest, "attempt": attempt},
+                )
+                for fp in fps
+            ]
+        )
 
     def result(
         self,
@@ -313,16 +362,11 @@ class RunWriter:
         request_id: str | None = None,
         note: str | None = None,
     ) -> None:
-        if status not in RESULT_STATES:
-            raise ValueError(f"not a result state: {status}")
-        fields: dict[str, Any] = {"fp": fp, "target": target, "status": status, "code": code}
-        if message is not None:
-            fields["message"] = message
-        if request_id is not None:
-            fields["request_id"] = request_id
-        if note is not None:
-            fields["note"] = note
-        self.append(RESULT, **fields)
+        self.results([result_fields(fp, target, status, code, message, request_id, note)])
+
+    def results(self, fields: list[dict[str, Any]]) -> None:
+        """Results of one request (see result_fields), durable when this returns."""
+        self.append_many([(RESULT, f) for f in fields])
 
     def refresh(self, fp: str, target: str, observed: str) -> None:
         self.append(REFRESH, fp=fp, target=target, observed=observed)
