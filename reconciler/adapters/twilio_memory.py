@@ -14,7 +14,6 @@ from reconciler.adapters.requests import Pair, VendorRequest, basic_auth, segmen
 from reconciler.apply.outcome import ACCEPTED, DONE, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
-from reconciler.masking import mask
 
 PROFILE_ID = re.compile(r"mem_profile_[0-7][0-9a-z]{25}")
 _PROFILE_IN_PATH = re.compile(r"/v1/Stores/(?P<store>[^/]+)/Profiles/(?P<profile>[^/]+)")
@@ -76,7 +75,3 @@ def _message(answer: Answer) -> str | None:
         return f"{body.get('code')}: {body.get('message')}"
     return None
 
-
-def canonical_note(answer: Answer) -> str | None:
-    canonical = answer.header("canonical-profile-id")
-    return f"merged profile: removed on canonical profile {mask(canonical)}" if canonical else None

@@ -22,7 +22,7 @@ from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.ledger.store import RunWriter, result_fields
-from reconciler.masking import Masker, raw_values
+from reconciler.masking import Masker, mask, raw_values
 from reconciler.render.describe import describe
 
 
@@ -204,8 +204,9 @@ class Engine:
             follow = b.redirect(sent.answer, request)
             if follow is not None:
                 canonical = sent.answer.header("canonical-profile-id")
+                # the canonical id is another profile's: masked like any identifier
                 note = "followed a redirect to the canonical profile" + (
-                    f" {canonical}" if canonical else ""
+                    f" {mask(canonical)}" if canonical else ""
                 )
                 sent = await client.send(follow)
         outcomes = self._outcomes(b, sent, items)
