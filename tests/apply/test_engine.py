@@ -15,6 +15,7 @@ from reconciler.apply.engine import Engine, TargetWork
 from reconciler.desired import Fingerprinter, Item
 from reconciler.ledger.store import RunWriter, create_ledger, read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
+from reconciler.masking import mask
 from tests.apply.wire import (
     BRAZE,
     FAST,
@@ -166,7 +167,9 @@ def test_twilio_308_is_followed_once_and_the_canonical_profile_recorded(tmp_path
     assert report.accepted == 1
     (result,) = [r for r in records(ledger_dir) if r["type"] == "result"]
     assert result["status"] == "accepted"
-    assert canonical[-4:] in result["note"] and "canonical" in result["note"]
+    # the canonical id is another profile's identifier: recorded masked, never raw
+    assert mask(canonical) in result["note"] and "canonical" in result["note"]
+    assert canonical not in result["note"]
 
 
 def test_a_second_308_is_not_followed(tmp_path):
