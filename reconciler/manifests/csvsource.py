@@ -73,9 +73,10 @@ def _cell_problems(header: list[str], cells: list[str], width: int) -> list[tupl
         return [("row", f"has {len(cells)} columns, the header has {width}")]
     found: list[tuple[str, str]] = []
     for name, cell in zip(header, cells, strict=True):
-        if not cell.strip():
+        stripped = cell.strip()
+        if not stripped:
             found.append((name, "must not be empty"))
-        elif cell != cell.strip():
+        elif cell != stripped:
             found.append((name, "has leading or trailing spaces (values are compared exactly)"))
         elif len(cell) > MAX_CELL:
             found.append((name, f"is longer than {MAX_CELL} characters"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,21 +27,27 @@ def build_plan(
     wanted = list(only_targets)
     names = wanted or list(config.targets)
     plans = {name: TargetPlan(config.targets[name]) for name in names}
-    seen: set[str] = set()
+    recorded: set[str] = set()  # desired items the ledger knows (the rest are pending)
     items = ledger.items
-    for desired_item in desired:
+    of_bytes = fingerprint.of_bytes
+    # the desired state is keyed by each item's canonical bytes: fingerprint those
+    for canonical, desired_item in desired.items.items():
         tp = plans.get(desired_item.item.target)
         if tp is None:
             continue
-        fp = fingerprint(desired_item.item)
-        seen.add(fp)
+        fp = of_bytes(canonical)
         status = items.get(fp)
-        state = status.state if status else PENDING
+        if status is None:
+            state = PENDING
+        else:
+            state = status.state
+            recorded.add(fp)
         tp.actions.append(Action(fp, desired_item.item, desired_item.sources, state))
         tp.summary.count(state)
-    for fp, status in items.items():
-        if fp not in seen and status.target in plans:
-            plans[status.target].orphaned.append(fp)
+    if len(recorded) < len(items):
+        for fp, status in items.items():
+            if fp not in recorded and status.target in plans:
+                plans[status.target].orphaned.append(fp)
     subset = desired.for_targets(names) if wanted else desired
     return Plan(
         targets=[plans[n] for n in names],
@@ -70,12 +77,20 @@ def plan_from_config(
 ) -> tuple[Plan, LoadResult, Ledger]:
     """Load manifests and ledger and diff them. Raises ValidationFailed on bad input."""
     check_targets(config, only_targets)
-    loaded = load_specs(config, paths)
-    if loaded.problems:
-        raise ValidationFailed(loaded.problems)
-    ledger = read_ledger(config.ledger_dir)
-    fingerprint, new_salt = fingerprinter_for(ledger, key, salt_hex)
-    plan = build_plan(config, loaded.desired, ledger, fingerprint, only_targets, new_salt)
+    # Millions of items, records and actions, none of them in a reference cycle: the
+    # cyclic collector would only rescan them again and again as they pile up.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        loaded = load_specs(config, paths)
+        if loaded.problems:
+            raise ValidationFailed(loaded.problems)
+        ledger = read_ledger(config.ledger_dir)
+        fingerprint, new_salt = fingerprinter_for(ledger, key, salt_hex)
+        plan = build_plan(config, loaded.desired, ledger, fingerprint, only_targets, new_salt)
+    finally:
+        if collecting:
+            gc.enable()
     if is_unkeyed(fingerprint):
         plan.warnings.insert(0, UNKEYED_WARNING)
     return plan, loaded, ledger

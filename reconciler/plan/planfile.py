@@ -10,23 +10,26 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
 from reconciler.plan.model import FORMAT_VERSION, Plan
-from reconciler.render.jsonplan import plan_json
+from reconciler.render.jsonplan import write_plan_json
 
 PLAN_KIND = "reconciler-plan"
 
 
-def save_plan(path: Path, plan: Plan) -> None:
-    data = {"kind": PLAN_KIND, **plan_json(plan, show_values=False)}
-    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+def save_plan(path: Path, plan: Plan, also: TextIO | None = None) -> None:
+    """Write the plan to `path` atomically; `also` (e.g. stdout) receives the same JSON
+    without the `kind` field, each action encoded once for both."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
+            streams: list[tuple[TextIO, dict[str, Any]]] = [(handle, {"kind": PLAN_KIND})]
+            if also is not None:
+                streams.append((also, {}))
+            write_plan_json(plan, False, streams)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -7,11 +7,31 @@ from typing import Any
 from reconciler.adapters import REQUESTS
 from reconciler.config import Target
 from reconciler.desired import Item
-from reconciler.masking import map_values, mask
+from reconciler.masking import _NOT_VALUES, map_values, mask
+
+
+def _masked_flat(values: dict[str, Any]) -> dict[str, Any] | None:
+    """`map_values(..., mask)` of a mapping of strings, the common case, without the
+    general walk (a plan renders every item); None when a value is not a plain string."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _NOT_VALUES:
+            out[key] = value
+        elif type(value) is str:
+            out[key] = mask(value)
+        else:
+            return None
+    return out
 
 
 def shown(item: Item, show_values: bool) -> Item:
-    return item if show_values else map_values(item, mask)
+    if show_values:
+        return item
+    locator = _masked_flat(item.locator)
+    removal = _masked_flat(item.removal)
+    if locator is None or removal is None:
+        return map_values(item, mask)
+    return Item(item.target, item.vendor, locator, removal)
 
 
 def _locator(locator: dict[str, Any]) -> str:
@@ -33,7 +53,11 @@ def _locator(locator: dict[str, Any]) -> str:
 
 def describe(item: Item, show_values: bool = False) -> str:
     """`email j***@old-domain.example on user_id u_**01`, and so on for each kind."""
-    it = shown(item, show_values)
+    return describe_shown(shown(item, show_values))
+
+
+def describe_shown(it: Item) -> str:
+    """`describe` of an item whose values are already masked (or meant to be shown)."""
     r = it.removal
     kind = r["kind"]
     where = _locator(it.locator)
@@ -47,15 +71,20 @@ def describe(item: Item, show_values: bool = False) -> str:
     if kind == "attribute_value":
         custom = "custom attribute" if r["custom"] else "attribute"
         return f"value {r['value']} of {custom} {r['name']} on user {where}"
-    if item.vendor == "insider":
+    if it.vendor == "insider":
         return f"identifier {r['type']} {r['value']}"
     return f"{r['type']} {r['value']} on {where}"
 
 
 def request_preview(target: Target, item: Item, show_values: bool = False) -> dict[str, Any]:
     """The request this item becomes on its own (apply may batch it with others)."""
+    return request_preview_shown(target, shown(item, show_values))
+
+
+def request_preview_shown(target: Target, item: Item) -> dict[str, Any]:
+    """`request_preview` of an item whose values are already masked (or meant to be shown)."""
     builder = REQUESTS[item.vendor]
-    request = builder.build(target, [shown(item, show_values)]).as_json()
+    request = builder.build(target, [item]).as_json()
     if builder.max_batch > 1 and builder.batch_key(item) is not None:
         request["batched"] = f"sent in batches of up to {builder.max_batch}"
     return request

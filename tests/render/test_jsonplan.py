@@ -4,6 +4,7 @@ schemas/plan.schema.json."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,10 @@ import jsonschema
 import pytest
 
 from reconciler import __version__
+from reconciler.masking import map_values, mask
+from reconciler.plan.planfile import PLAN_KIND
+from reconciler.render.describe import shown
+from reconciler.render.jsonplan import plan_json, write_plan_json
 from tests.ledger.kit import Proj, run_cli, write_run
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
@@ -168,3 +173,47 @@ def test_json_lists_every_action_however_long(proj: Proj) -> None:
     data = json.loads(run_cli("plan", "--format", "json").out)
     assert len(data["actions"]) == 450
     assert len({a["fingerprint"] for a in data["actions"]}) == 450
+
+
+def test_streamed_json_is_the_plan_model_document(proj: Proj) -> None:
+    """stdout, the saved plan and plan_json() are one document (the saved plan adds
+    `kind`), whether written together or apart."""
+    every_state(proj)
+    plan = proj.plan()
+    expected = plan_json(plan)
+    together = run_cli("plan", "--format", "json", "--out", "a.plan")
+    apart = run_cli("plan", "--format", "json", "--out", "b.plan", "--show-values")
+    assert json.loads(together.out) == expected
+    for name in ("a.plan", "b.plan"):
+        assert json.loads((proj.root / name).read_text()) == {"kind": PLAN_KIND, **expected}
+    shown = json.loads(apart.out)
+    assert shown == plan_json(plan, show_values=True) and shown != expected
+    buffer = io.StringIO()
+    write_plan_json(plan, False, [(buffer, {})])
+    assert json.loads(buffer.getvalue()) == expected
+    # one action a line: greppable, and no line holds the whole plan
+    lines = together.out.splitlines()
+    assert sum(line.startswith('  {"fingerprint": ') for line in lines) == len(expected["actions"])
+
+
+def test_empty_plan_json_is_valid(proj: Proj, validator: jsonschema.Draft202012Validator) -> None:
+    data = json.loads(run_cli("plan", "--format", "json").out)
+    assert data["actions"] == []
+    assert errors(validator, data) == []
+
+
+def test_masked_item_matches_the_general_masking(proj: Proj) -> None:
+    """The renderers' fast masking of flat items equals masking.map_values on every
+    item of every vendor (Insider's numeric attribute values take the general path)."""
+    proj.add_all_vendors()
+    proj.write(
+        "specs/ins-values.yaml",
+        "apiVersion: reconciler/v1\nkind: Removal\nmetadata:\n  name: ins-values\n"
+        "  owner: o\n  reason: r\nspec:\n  target: ins\n  absent:\n"
+        "    - profile: {email: x@example.com}\n      attribute_values: {list_id: [12, 14]}\n",
+    )
+    items = proj.items()
+    assert any(not isinstance(v, str) for i in items for v in i.removal.values())
+    for item in items:
+        assert shown(item, False) == map_values(item, mask)
+        assert shown(item, True) is item

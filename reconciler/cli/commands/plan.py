@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import click
@@ -11,7 +11,7 @@ from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import ledger_key
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.planfile import save_plan
-from reconciler.render.jsonplan import plan_json
+from reconciler.render.jsonplan import write_plan_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
@@ -52,19 +52,25 @@ def plan(
     the_plan, _, _ = plan_from_config(config, ledger_key(config), targets)
     for warning in the_plan.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True, color=color_flag(color))
-    if out is not None:
-        save_plan(out, the_plan)
-    if fmt == "json":
-        click.echo(json.dumps(plan_json(the_plan, show_values), indent=1, ensure_ascii=False))
-    elif fmt == "markdown":
-        click.echo(render_markdown(the_plan, show_values), nl=False)
-    else:
-        click.echo(render_text(the_plan, show_values, full), color=color_flag(color))
+    if fmt == "json" and out is not None and not show_values:
+        # the saved plan is masked too: both are written at once, each action encoded once
+        save_plan(out, the_plan, also=sys.stdout)
+    elif fmt == "json":
         if out is not None:
-            click.echo(
-                f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
-                f"    reconcile apply {out}"
-            )
+            save_plan(out, the_plan)
+        write_plan_json(the_plan, show_values, [(sys.stdout, {})])
+    else:
+        if out is not None:
+            save_plan(out, the_plan)
+        if fmt == "markdown":
+            click.echo(render_markdown(the_plan, show_values), nl=False)
+        else:
+            click.echo(render_text(the_plan, show_values, full), color=color_flag(color))
+            if out is not None:
+                click.echo(
+                    f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
+                    f"    reconcile apply {out}"
+                )
     if detailed_exitcode and the_plan.summary.changes:
         return EXIT_CHANGES
     return 0
