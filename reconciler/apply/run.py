@@ -86,6 +86,10 @@ def run_apply(
                 "lock": lock.id,
                 "items": len(sends),
                 "desired_digest": plan.desired_digest,
+                "targets": {
+                    name: config.targets[name].account
+                    for name in sorted({a.item.target for a in sends})
+                },
             },
         )
         by_target: dict[str, TargetWork] = {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,14 @@ DEFAULT_BASE_URLS = {
     ("segment", "eu"): "https://profiles.euw1.segment.com",
     ("twilio_memory", None): "https://memory.twilio.com",
     ("insider", None): "https://unification.useinsider.com",
+}
+
+# The settings that name the account a target reaches, beside its base URL.
+ACCOUNT_KEYS = {
+    "segment": ("space_id",),
+    "braze": (),
+    "twilio_memory": ("store_id",),
+    "insider": ("partner_name",),
 }
 
 # The secrets each vendor needs, by config key naming the env var.
@@ -54,6 +64,17 @@ class Target:
 
     def secret_env_names(self) -> tuple[str, ...]:
         return tuple(self.settings[k] for k in SECRET_KEYS[self.vendor])
+
+    @property
+    def account(self) -> str:
+        """Which vendor account this target reaches: host plus space, store or partner.
+
+        Fingerprints key items by target name; the ledger also records this, so that a
+        target renamed onto another account cannot inherit "already removed" items.
+        """
+        fields = {k: self.settings[k] for k in ACCOUNT_KEYS[self.vendor]}
+        text = json.dumps([self.vendor, self.base_url, fields], sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

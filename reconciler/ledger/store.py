@@ -101,6 +101,8 @@ class Ledger:
     digest: str = ""
     warnings: list[str] = field(default_factory=list)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # target name -> the account (Target.account) its last run reached
+    target_accounts: dict[str, str] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -214,6 +216,9 @@ def read_ledger(ledger_dir: Path) -> Ledger:
                     items[rec["fp"]] = ItemStatus(DONE, rec["target"], rec["ts"], rec["run"])
             elif kind == RUN:
                 ledger.runs[rec["run"]] = rec
+                accounts = rec.get("targets")
+                if isinstance(accounts, dict):
+                    ledger.target_accounts.update(accounts)
             elif kind == END:
                 run = ledger.runs.get(rec["run"])
                 if run is not None:

@@ -68,6 +68,18 @@ def check_targets(config: Config, names: Sequence[str]) -> None:
             raise ReconcilerError(f"--target {name}: no such target (targets: {known})")
 
 
+def check_accounts(config: Config, ledger: Ledger) -> None:
+    """Refuse when a target name now reaches another account than the ledger recorded."""
+    for name, target in config.targets.items():
+        recorded = ledger.target_accounts.get(name)
+        if recorded is not None and recorded != target.account:
+            raise ReconcilerError(
+                f"target {name} now reaches a different account (base_url, space, store or "
+                "partner changed) than the one the ledger recorded removals at: those items "
+                "were not removed there. Give the new account a new target name"
+            )
+
+
 def plan_from_config(
     config: Config,
     key: bytes | None,
@@ -86,6 +98,7 @@ def plan_from_config(
         if loaded.problems:
             raise ValidationFailed(loaded.problems)
         ledger = read_ledger(config.ledger_dir)
+        check_accounts(config, ledger)
         fingerprint, new_salt = fingerprinter_for(ledger, key, salt_hex)
         plan = build_plan(config, loaded.desired, ledger, fingerprint, only_targets, new_salt)
     finally:
