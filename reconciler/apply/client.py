@@ -117,6 +117,7 @@ class VendorClient:
             content = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         last_error = ""
+        last: Answer | None = None  # the last answer, when the last attempt got one
         for attempt in range(1, policy.max_attempts + 1):
             if attempt > 1 or not paced:
                 await self.pacer.acquire()
@@ -129,11 +130,11 @@ class VendorClient:
                     headers=headers,
                 )
             except httpx.TimeoutException:
-                last_error = f"no answer within {policy.timeout:g}s"
+                last, last_error = None, f"no answer within {policy.timeout:g}s"
                 wait = policy.backoff(attempt, self._rng)
             except httpx.TransportError as exc:
                 # the class name only: messages can carry URLs and we print nothing raw
-                last_error = f"connection failed ({type(exc).__name__})"
+                last, last_error = None, f"connection failed ({type(exc).__name__})"
                 wait = policy.backoff(attempt, self._rng)
             else:
                 answer = _answer(response)
@@ -143,11 +144,9 @@ class VendorClient:
                 wait = hint if hint is not None else policy.backoff(attempt, self._rng)
                 if answer.status == 429:
                     self.pacer.pause(wait)
-                last_error = f"HTTP {answer.status}"
-                if attempt == policy.max_attempts:
-                    return Sent(answer, attempt, f"gave up after {attempt} attempts: {last_error}")
+                last, last_error = answer, f"HTTP {answer.status}"
             elapsed = time.monotonic() - started
             if attempt == policy.max_attempts or elapsed + wait > policy.max_seconds:
-                return Sent(None, attempt, f"gave up after {attempt} attempts: {last_error}")
+                return Sent(last, attempt, f"gave up after {attempt} attempts: {last_error}")
             await asyncio.sleep(wait)
         return Sent(None, policy.max_attempts, last_error)  # pragma: no cover

@@ -226,6 +226,16 @@ def test_total_time_cap_gives_up_instead_of_waiting_past_it():
     assert time.monotonic() - started < 1.0
     assert len(calls) == 1
     assert sent.error is not None and "HTTP 429" in sent.error
+    # the vendor did answer: its status and words are kept for the report
+    assert sent.answer is not None and sent.answer.status == 429
+
+
+def test_giving_up_after_a_timeout_does_not_report_an_earlier_answer():
+    responder, _ = scripted(httpx.Response(503, json={}), httpx.ReadTimeout("slow"))
+    policy = RetryPolicy(max_attempts=2, max_seconds=5, base=0.001, cap=0.001)
+    _, sent = send(SEGMENT, [ITEM], SECRETS, responder, policy=policy)
+    assert sent.answer is None
+    assert sent.error is not None and "no answer within" in sent.error
 
 
 def test_without_a_hint_the_client_waits_its_jittered_backoff():
