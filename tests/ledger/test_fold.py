@@ -141,3 +141,32 @@ def test_every_record_is_one_line_of_json_with_the_previous_hash(proj: Proj) -> 
     for line in lines:
         assert f'"prev":"{prev.hexdigest()}"'.encode() in line
         prev = hashlib.sha256(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "readable"),
+    [
+        (b'{"type":"intent","fp":"%s","target":"seg","ts":"t","run":"x"} trailing', False),
+        (b'{"type":"intent","fp":"%s","target":"seg","ts":"t","run":"x"}{}', False),
+        (b'{"type":"intent","fp":"%s","target":"seg","ts":"t",', False),
+        (b'["not", "a", "record"]', False),
+        (b"\xff\xfe garbage", False),
+        (b'  {"type":"intent","fp":"%s","target":"seg","ts":"t","run":"x"}  ', True),
+        (b'{"type": "intent", "fp": "%s", "target": "seg", "ts": "t", "run": "x"}', True),
+    ],
+)
+def test_fold_reads_records_exactly_as_json_does(proj: Proj, line: bytes, readable: bool) -> None:
+    """Hand-edited lines are read as json.loads reads them: whole, or not at all."""
+    proj.create_ledger()
+    write_run(proj.ledger_dir, [(OTHER, "seg", "done")], "r1")
+    (path,) = (proj.ledger_dir / "runs").iterdir()
+    with path.open("ab") as handle:
+        handle.write((line.replace(b"%s", FP.encode()) if b"%s" in line else line) + b"\n")
+    ledger = read_ledger(proj.ledger_dir)
+    assert ledger.state_of(OTHER) == DONE
+    if readable:
+        assert ledger.state_of(FP) == UNKNOWN
+        assert ledger.warnings == []
+    else:
+        assert FP not in ledger.items
+        assert ledger.warnings == [f"{path.name}:5: unreadable record; ignored"]
