@@ -204,5 +204,6 @@ def test_real_run_a_stalled_event_loop_does_not_release_a_burst():
     asyncio.run(main())
     released.sort()
     gaps = [b - a for a, b in zip(released, released[1:], strict=False)]
-    assert min(gaps) >= 0.9 * pacer.interval
+    # a late wake-up may be made up by at most CATCH_UP; the old way gave gaps of ~0
+    assert min(gaps) >= pacer.interval - pacing.CATCH_UP - 0.002
     assert max_in_window(released) <= 20
