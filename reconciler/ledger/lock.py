@@ -100,14 +100,19 @@ def acquire(ledger_dir: Path, operation: str, who: str) -> LockInfo:
     if not ignore.exists():
         ignore.write_text(f"{LOCK_NAME}\n", encoding="utf-8")
     path = lock_path(ledger_dir)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise LockHeld(read_lock(ledger_dir), path) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    # Written whole under a temporary name, then linked into place: link() fails when
+    # the lock exists, and a kill can never leave a lock file without its content.
+    tmp = ledger_dir / f".lock.{info.id}.tmp"
+    with tmp.open("w", encoding="utf-8") as handle:
         json.dump(asdict(info), handle)
         handle.flush()
         os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise LockHeld(read_lock(ledger_dir), path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return info
 
 
