@@ -68,6 +68,18 @@ def singles(pairs: Sequence[Pair]) -> list[list[Pair]]:
     return [[p] for p in pairs]
 
 
+class OneItemPerRequest:
+    """For vendors whose delete takes exactly one item (Segment, Twilio Memory)."""
+
+    max_batch = 1
+
+    def batch_key(self, item: Item) -> Hashable | None:
+        return None
+
+    def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
+        return singles(pairs)
+
+
 def chunked_by_key(
     pairs: Sequence[Pair], key: Callable[[Item], Hashable], size: int
 ) -> list[list[Pair]]:

@@ -7,15 +7,14 @@ Answers (FACTS 1.1): 200 `success` -> done; 404 `eid_not_found` (identifier abse
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 from reconciler.adapters.requests import (
-    Pair,
+    OneItemPerRequest,
     VendorRequest,
     basic_auth,
     no_redirect,
     segment_part,
-    singles,
 )
 from reconciler.apply.outcome import DONE, Answer, Outcome, by_status
 from reconciler.config import Target
@@ -31,16 +30,9 @@ def _error_code(body: object) -> str | None:
     return None
 
 
-class SegmentRequests:
+class SegmentRequests(OneItemPerRequest):
     # "delete_external_ids is an array with a limit of 1 per request" (FACTS 1.1)
-    max_batch = 1
     redirect = staticmethod(no_redirect)
-
-    def batch_key(self, item: Item) -> Hashable | None:
-        return None
-
-    def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
-        return singles(pairs)
 
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
         (item,) = items

@@ -7,10 +7,15 @@ Location names the canonical profile, followed once. 404 -> done, already absent
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
-from reconciler.adapters.requests import Pair, VendorRequest, basic_auth, segment_part, singles
+from reconciler.adapters.requests import (
+    OneItemPerRequest,
+    VendorRequest,
+    basic_auth,
+    segment_part,
+)
 from reconciler.apply.outcome import ACCEPTED, DONE, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
@@ -19,15 +24,7 @@ PROFILE_ID = re.compile(r"mem_profile_[0-7][0-9a-z]{25}")
 _PROFILE_IN_PATH = re.compile(r"/v1/Stores/(?P<store>[^/]+)/Profiles/(?P<profile>[^/]+)")
 
 
-class TwilioMemoryRequests:
-    max_batch = 1
-
-    def batch_key(self, item: Item) -> Hashable | None:
-        return None
-
-    def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
-        return singles(pairs)
-
+class TwilioMemoryRequests(OneItemPerRequest):
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
         (item,) = items
         store = segment_part(target.settings["store_id"])
@@ -74,4 +71,3 @@ def _message(answer: Answer) -> str | None:
     if isinstance(body, dict):
         return f"{body.get('code')}: {body.get('message')}"
     return None
-
