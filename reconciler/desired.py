@@ -107,36 +107,102 @@ class DesiredItem:
     sources: list[Source]
 
 
-@dataclass
-class DesiredState:
-    """Every desired item once, in first-declared order, with all its sources."""
+_LINE_BITS = 32
+SourceRefs = int | list[int]
+"""Where an item was declared, packed: (index into a SourceTable << 32) | line; a list
+when several places declare it."""
 
-    items: dict[bytes, DesiredItem] = field(default_factory=dict)
+
+class SourceTable:
+    """The (manifest, file) pairs items come from, so each item stores small ints.
+
+    A million CSV rows share one entry; only the line differs.
+    """
+
+    def __init__(self) -> None:
+        self._pairs: list[tuple[str, str]] = []
+        self._index: dict[tuple[str, str], int] = {}
+
+    def pack(self, source: Source) -> int:
+        pair = (source.manifest, source.file)
+        index = self._index.get(pair)
+        if index is None:
+            index = self._index[pair] = len(self._pairs)
+            self._pairs.append(pair)
+        return (index << _LINE_BITS) | source.line
+
+    def unpack(self, ref: int) -> Source:
+        manifest, file = self._pairs[ref >> _LINE_BITS]
+        return Source(manifest, file, ref & ((1 << _LINE_BITS) - 1))
+
+    def expand(self, refs: SourceRefs) -> list[Source]:
+        if isinstance(refs, int):
+            return [self.unpack(refs)]
+        return [self.unpack(r) for r in refs]
+
+
+_load_json = json.JSONDecoder().decode
+
+
+def item_from_canonical(canonical: bytes, vendor: str) -> Item:
+    """The item back from its canonical bytes (the desired state keeps only those)."""
+    target, locator, removal = _load_json(canonical.decode("utf-8"))
+    return Item(target, vendor, locator, removal)
+
+
+class DesiredState:
+    """Every desired item once, in first-declared order, with all its sources.
+
+    Held compactly, for specs of millions of CSV rows: per item only its canonical bytes
+    and packed source refs; items are rebuilt from the bytes when iterated.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[bytes, SourceRefs] = {}
+        self.sources = SourceTable()
+        self.vendors: dict[str, str] = {}  # target -> vendor
 
     def add(self, item: Item, source: Source) -> None:
         key = item.canonical()
-        found = self.items.get(key)
+        self.vendors[item.target] = item.vendor
+        ref = self.sources.pack(source)
+        found = self.entries.get(key)
         if found is None:
-            self.items[key] = DesiredItem(item, [source])
-        elif source not in found.sources:
-            found.sources.append(source)
+            self.entries[key] = ref
+        elif isinstance(found, int):
+            if found != ref:
+                self.entries[key] = [found, ref]
+        elif ref not in found:
+            found.append(ref)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.entries)
+
+    def target_of(self, canonical: bytes) -> str:
+        """The target of an entry, without rebuilding the item."""
+        # canonical is ["<target>",...]: target names are plain ASCII (config schema)
+        end = canonical.index(b'"', 2)
+        return canonical[2:end].decode("ascii")
+
+    def item(self, canonical: bytes) -> Item:
+        return item_from_canonical(canonical, self.vendors[self.target_of(canonical)])
 
     def __iter__(self) -> Iterator[DesiredItem]:
-        return iter(self.items.values())
+        for key, refs in self.entries.items():
+            yield DesiredItem(self.item(key), self.sources.expand(refs))
 
     def for_targets(self, names: Iterable[str]) -> DesiredState:
         wanted = set(names)
         subset = DesiredState()
-        subset.items = {k: v for k, v in self.items.items() if v.item.target in wanted}
+        subset.sources = self.sources
+        subset.vendors = self.vendors
+        subset.entries = {k: v for k, v in self.entries.items() if self.target_of(k) in wanted}
         return subset
 
     def digest(self) -> str:
         """SHA-256 over the sorted canonical items: changes iff the desired set changes."""
         h = hashlib.sha256()
-        for key in sorted(self.items):
+        for key in sorted(self.entries):
             h.update(len(key).to_bytes(4, "big"))
             h.update(key)
         return h.hexdigest()

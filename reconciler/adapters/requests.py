@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -99,6 +101,17 @@ def no_redirect(answer: Answer, request: VendorRequest) -> VendorRequest | None:
     return None
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def segment_part(value: str) -> str:
     """A value placed in a URL path segment, with `/`, `+`, `@` and the rest escaped."""
+    if _PLAIN.fullmatch(value):
+        return value  # nothing to escape: the common case, a plan renders every item
+    return _quote_cached(value)
+
+
+@lru_cache(maxsize=65536)
+def _quote_cached(value: str) -> str:
+    # masked values (`u_**01`) repeat across a plan's items
     return quote(value, safe="")

@@ -88,13 +88,13 @@ def run_apply(
                 "desired_digest": plan.desired_digest,
                 "targets": {
                     name: config.targets[name].account
-                    for name in sorted({a.item.target for a in sends})
+                    for name in sorted({a.target for a in sends})
                 },
             },
         )
         by_target: dict[str, TargetWork] = {}
         for action in sends:
-            target = config.targets[action.item.target]
+            target = config.targets[action.target]
             work = by_target.setdefault(
                 target.name, TargetWork(target, [], secrets.get(target.name, {}))
             )

@@ -31,8 +31,12 @@ def build_plan(
     items = ledger.items
     of_bytes = fingerprint.of_bytes
     # the desired state is keyed by each item's canonical bytes: fingerprint those
-    for canonical, desired_item in desired.items.items():
-        tp = plans.get(desired_item.item.target)
+    vendors = desired.vendors
+    table = desired.sources
+    target_of = desired.target_of
+    for canonical, refs in desired.entries.items():
+        target = target_of(canonical)
+        tp = plans.get(target)
         if tp is None:
             continue
         fp = of_bytes(canonical)
@@ -42,7 +46,7 @@ def build_plan(
         else:
             state = status.state
             recorded.add(fp)
-        tp.actions.append(Action(fp, desired_item.item, desired_item.sources, state))
+        tp.actions.append(Action(fp, canonical, vendors[target], refs, table, state))
         tp.summary.count(state)
     if len(recorded) < len(items):
         for fp, status in items.items():

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import Target
-from reconciler.desired import Item, Source
+from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
 from reconciler.ledger.records import (
     ACCEPTED,
     ACTIONABLE,
@@ -34,10 +34,34 @@ FORMAT_VERSION = "1"
 
 @dataclass(slots=True)
 class Action:
+    """One desired item in a plan. Compact: the item is kept as its canonical bytes
+    (shared with the desired state) and rebuilt when asked for."""
+
     fingerprint: str
-    item: Item
-    sources: list[Source]
+    canonical: bytes
+    vendor: str
+    refs: SourceRefs
+    table: SourceTable
     state: str
+
+    @classmethod
+    def of(cls, fingerprint: str, item: Item, sources: list[Source], state: str) -> Action:
+        table = SourceTable()
+        refs = [table.pack(s) for s in sources]
+        return cls(fingerprint, item.canonical(), item.vendor, refs, table, state)
+
+    @property
+    def item(self) -> Item:
+        return item_from_canonical(self.canonical, self.vendor)
+
+    @property
+    def sources(self) -> list[Source]:
+        return self.table.expand(self.refs)
+
+    @property
+    def target(self) -> str:
+        end = self.canonical.index(b'"', 2)
+        return self.canonical[2:end].decode("ascii")
 
     @property
     def action(self) -> str:
@@ -49,7 +73,8 @@ class Action:
 
     @property
     def irreversible(self) -> bool:
-        return self.item.irreversible_profile_deletion
+        # only Braze deletes whole profiles (removal kind "profile")
+        return self.vendor == "braze"
 
 
 @dataclass

@@ -12,12 +12,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from reconciler import __version__
+from reconciler.desired import Source
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan, TargetPlan
 from reconciler.render.describe import describe_shown, request_preview_shown, shown
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 # actions written per write() call
 CHUNK = 2000
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    return {"manifest": source.manifest, "file": source.file, "line": source.line}
 
 
 def action_json(tp: TargetPlan, action: Action, show_values: bool) -> dict[str, Any]:
@@ -32,9 +37,7 @@ def action_json(tp: TargetPlan, action: Action, show_values: bool) -> dict[str, 
         "state": action.state,
         "action": action.action,
         "irreversible": action.irreversible,
-        "sources": [
-            {"manifest": s.manifest, "file": s.file, "line": s.line} for s in action.sources
-        ],
+        "sources": [source_json(s) for s in action.sources],
         "request": request_preview_shown(tp.target, visible),
     }
 

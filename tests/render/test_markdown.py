@@ -36,7 +36,7 @@ def big_plan(per_target: list[tuple[Target, int]], state: str = "pending") -> Pl
                 item = Item(
                     target.name, "braze", {"external_id": f"ext-{i:07d}"}, {"kind": "profile"}
                 )
-            tp.actions.append(Action(f"{i:064x}", item, src, state))
+            tp.actions.append(Action.of(f"{i:064x}", item, src, state))
             tp.summary.count(state)
         targets.append(tp)
     return Plan(targets, LedgerRef(False, None, 0, "0" * 64), "0" * 64, "hmac-sha256", "0" * 16)
@@ -153,7 +153,7 @@ def test_markdown_mentions_orphans(proj: Proj) -> None:
 def test_fence_in_a_value_cannot_break_out() -> None:
     plan = big_plan([(SEG, 1)])
     action = plan.targets[0].actions[0]
-    plan.targets[0].actions[0] = Action(
+    plan.targets[0].actions[0] = Action.of(
         action.fingerprint,
         Item("seg", "segment", {"user_id": "u_1"}, {"kind": "identifier", "type": "email",
                                                     "value": "a```b@x.example"}),

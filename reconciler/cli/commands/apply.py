@@ -26,7 +26,7 @@ PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 def _secrets(config: Config, sends: list[Action]) -> dict[str, dict[str, str]]:
     """Every secret the sends need, read before anything is sent."""
     out: dict[str, dict[str, str]] = {}
-    for name in sorted({a.item.target for a in sends}):
+    for name in sorted({a.target for a in sends}):
         target = config.targets[name]
         out[name] = {key: secret(target.settings[key]) for key in SECRET_KEYS[target.vendor]}
     return out
