@@ -8,6 +8,7 @@ which the next plan shows as `unknown` and re-sends: every deletion here is idem
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from reconciler.apply.limits import scope_and_rate
 from reconciler.apply.outcome import ACCEPTED, DONE, FAILED, REJECTED, Outcome, error_text
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
-from reconciler.desired import Item
+from reconciler.desired import Fingerprinter, Item
 from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, mask, raw_values
 from reconciler.render.describe import describe
@@ -110,8 +111,11 @@ class Engine:
         policy: RetryPolicy | None = None,
         progress: Progress | None = None,
         transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        fingerprint: Fingerprinter | None = None,
     ) -> None:
         self.writer = writer
+        # keys the request digests in intents; without the ledger's, a key of this run
+        self.fingerprint = fingerprint or Fingerprinter.keyed(secrets.token_bytes(32))
         self.parallelism = max(1, parallelism)
         self.policy = policy or RetryPolicy()
         self.progress = progress
@@ -197,7 +201,7 @@ class Engine:
         # intents) happens inside it and the request leaves when its slot says.
         await client.pacer.acquire()
         request = b.build(target, items)
-        self.writer.intents([fp for fp, _ in batch], target.name, request.digest())
+        self.writer.intents([fp for fp, _ in batch], target.name, request.digest(self.fingerprint))
         sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:

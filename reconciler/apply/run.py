@@ -87,8 +87,7 @@ def run_apply(
                 "items": len(sends),
                 "desired_digest": plan.desired_digest,
                 "targets": {
-                    name: config.targets[name].account
-                    for name in sorted({a.target for a in sends})
+                    name: config.targets[name].account for name in sorted({a.target for a in sends})
                 },
             },
         )
@@ -99,7 +98,7 @@ def run_apply(
                 target.name, TargetWork(target, [], secrets.get(target.name, {}))
             )
             work.pairs.append((action.fingerprint, action.item))
-        engine = Engine(writer, parallelism, policy, progress, transport)
+        engine = Engine(writer, parallelism, policy, progress, transport, fingerprint)
         report = asyncio.run(engine.run(list(by_target.values())))
         return report, run_id
     finally:

@@ -51,7 +51,7 @@ def test_no_raw_value_in_any_ledger_file(any_proj: Proj) -> None:
     for n, item in enumerate(items):
         fp = fingerprint(item)
         request = REQUESTS[item.vendor].build(config.targets[item.target], [item])
-        writer.intent(fp, item.target, request.digest())
+        writer.intent(fp, item.target, request.digest(fingerprint))
         outcome = OUTCOMES[n % len(OUTCOMES)]
         if outcome == "unknown":
             continue
