@@ -199,10 +199,12 @@ class DesiredState:
         subset.entries = {k: v for k, v in self.entries.items() if self.target_of(k) in wanted}
         return subset
 
-    def digest(self) -> str:
-        """SHA-256 over the sorted canonical items: changes iff the desired set changes."""
+    def digest(self, key: Fingerprinter) -> str:
+        """A digest of the sorted canonical items, keyed like fingerprints: changes iff
+        the desired set changes, and cannot be tested against guessed values (a plain
+        hash of a one-item set would be)."""
         h = hashlib.sha256()
-        for key in sorted(self.entries):
-            h.update(len(key).to_bytes(4, "big"))
-            h.update(key)
-        return h.hexdigest()
+        for canonical in sorted(self.entries):
+            h.update(len(canonical).to_bytes(4, "big"))
+            h.update(canonical)
+        return key.of_bytes(h.digest())

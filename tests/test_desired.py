@@ -208,11 +208,14 @@ def test_for_targets_and_digest() -> None:
     a.add(other, src)
     b.add(other, Source("elsewhere", "g.yaml", 5))
     b.add(JANE_EMAIL, src)
-    assert a.digest() == b.digest()  # order and sources do not matter
+    key = Fingerprinter.keyed(b"k")
+    assert a.digest(key) == b.digest(key)  # order and sources do not matter
     assert [d.item for d in a.for_targets(["braze"])] == [other]
     assert len(a.for_targets(["nope"])) == 0
-    assert a.for_targets(["braze"]).digest() != a.digest()
-    assert DesiredState().digest() == hashlib.sha256().hexdigest()
+    assert a.for_targets(["braze"]).digest(key) != a.digest(key)
+    # keyed: without the key, a one-item set's digest cannot be matched to a guess
+    assert a.digest(Fingerprinter.keyed(b"other")) != a.digest(key)
+    assert DesiredState().digest(key) == key.of_bytes(hashlib.sha256().digest())
 
 
 # -- no collisions across the corpus -------------------------------------------------------

@@ -56,7 +56,8 @@ def build_plan(
     return Plan(
         targets=[plans[n] for n in names],
         ledger=LedgerRef(ledger.exists, ledger.lineage, ledger.serial, ledger.digest),
-        desired_digest=subset.digest(),
+        desired_digest=subset.digest(fingerprint),
+        accounts={n: config.targets[n].account for n in names},
         fingerprint_scheme=fingerprint.scheme,
         key_id=fingerprint.key_id,
         target_filter=wanted,

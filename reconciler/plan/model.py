@@ -165,6 +165,8 @@ class Plan:
     fingerprint_scheme: str
     key_id: str
     target_filter: list[str] = field(default_factory=list)
+    # target -> the account it reaches (Target.account): a saved plan is stale if it moves
+    accounts: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     new_ledger_salt: str | None = None
 

@@ -54,7 +54,12 @@ def load_plan(path: Path) -> dict[str, Any]:
     return data
 
 
-def stale_reason(saved: dict[str, Any], ledger: Ledger, desired_digest: str) -> str | None:
+def stale_reason(
+    saved: dict[str, Any],
+    ledger: Ledger,
+    desired_digest: str,
+    accounts: dict[str, str] | None = None,
+) -> str | None:
     """Why a saved plan may no longer be applied, or None when it still holds."""
     then = saved["ledger"]
     if not then["exists"] and ledger.exists:
@@ -73,4 +78,11 @@ def stale_reason(saved: dict[str, Any], ledger: Ledger, desired_digest: str) -> 
         )
     if saved["desired_digest"] != desired_digest:
         return "the manifests changed since the plan was made"
+    if accounts is not None:
+        for name, account in saved.get("accounts", {}).items():
+            if accounts.get(name) != account:
+                return (
+                    f"target {name} now reaches a different account (base_url, space, store "
+                    "or partner changed) than the plan was made for"
+                )
     return None

@@ -62,6 +62,7 @@ def _head(plan: Plan, show_values: bool) -> dict[str, Any]:
         "summary": {**plan.summary.as_json(), "line": plan.summary.line()},
         "ledger": plan.ledger.as_json(),
         "desired_digest": plan.desired_digest,
+        "accounts": plan.accounts,
         "fingerprint": fingerprint,
         "target_filter": plan.target_filter,
         "values_shown": show_values,

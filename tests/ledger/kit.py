@@ -233,9 +233,9 @@ class Proj:
     def read(self) -> Ledger:
         return read_ledger(self.ledger_dir)
 
-    def plan(self, *targets: str) -> Plan:
+    def plan(self, *targets: str, salt: str | None = None) -> Plan:
         key = self.key_bytes()
-        plan, _, _ = plan_from_config(self.config(), key, targets)
+        plan, _, _ = plan_from_config(self.config(), key, targets, salt)
         return plan
 
     def copy_ledger(self, dest: Path) -> Path:

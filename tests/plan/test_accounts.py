@@ -64,3 +64,36 @@ def test_accounts_differ_by_space_and_host_not_by_secret_names(tmp_path):
     )
     b = load_config(tmp_path / "reconciler.yaml").targets["seg"]
     assert a.account == b.account
+
+
+MANIFEST = """\
+apiVersion: reconciler/v1
+kind: Removal
+metadata: {name: m, owner: o, reason: r}
+spec:
+  target: seg
+  absent:
+    - profile: {user_id: u_1}
+      identifiers: [{type: email, value: a@example.com}]
+"""
+
+
+def test_a_saved_plan_is_stale_once_its_target_reaches_another_account(
+    tmp_path, monkeypatch, capsys
+):
+    from reconciler.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path, "spa_one")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "m.yaml").write_text(MANIFEST)
+    with pytest.raises(SystemExit) as planned:
+        main(["plan", "--out", "plan.json"])
+    assert planned.value.code == 0
+    write_config(tmp_path, "spa_other")  # the first apply of this target: no ledger yet
+    with pytest.raises(SystemExit) as applied:
+        main(["apply", "plan.json"])
+    err = capsys.readouterr().err
+    assert applied.value.code == 1
+    assert "Saved plan is stale: target seg now reaches a different account" in err
+    assert not (tmp_path / "state").exists()  # nothing sent, nothing recorded

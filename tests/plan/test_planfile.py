@@ -23,8 +23,11 @@ def save(proj: Proj, *args: str) -> dict[str, Any]:
 
 
 def staleness(proj: Proj, saved: dict[str, Any], *targets: str) -> str | None:
-    """The check apply will make: the saved plan against the ledger and manifests now."""
-    return stale_reason(saved, read_ledger(proj.ledger_dir), proj.plan(*targets).desired_digest)
+    """The check apply will make: the saved plan against the ledger and manifests now
+    (planned with the saved plan's salt when it was made before the ledger existed)."""
+    salt = saved["fingerprint"].get("new_ledger_salt")
+    now = proj.plan(*targets, salt=salt)
+    return stale_reason(saved, read_ledger(proj.ledger_dir), now.desired_digest, now.accounts)
 
 
 @pytest.fixture
