@@ -120,6 +120,11 @@ class Summary:
 
     def line(self) -> str:
         """The public summary line; wrappers parse it, so its wording never changes."""
+        if not self.changes and self.rejected:
+            return (
+                f"No changes. {self.rejected} item(s) were rejected by the vendor and are not "
+                "retried until their manifest entries change."
+            )
         if not self.changes:
             return "No changes. Every declared absence is already recorded in the ledger."
         return (

@@ -45,8 +45,9 @@ SCENARIOS = [
     Scenario("killed apply leaves unknowns", 3, [{0: "done", 1: "unknown", 2: "unknown"}],
              line(0, 1, 2, 0), 2),
     Scenario("failures are retried", 2, [{0: "failed", 1: "done"}], line(0, 1, 0, 1), 2),
-    Scenario("rejected is not retried", 2, [{0: "rejected", 1: "done"}], NO_CHANGES, 0,
-             rejected=1),
+    Scenario("rejected is not retried", 2, [{0: "rejected", 1: "done"}],
+             "No changes. 1 item(s) were rejected by the vendor and are not retried until "
+             "their manifest entries change.", 0, rejected=1),
     Scenario("drifted is removed again", 2, [{0: "done", 1: "done"}, {0: "present"}],
              line(1, 1, 0, 0), 2),
     Scenario("every state at once", 7,
@@ -112,7 +113,12 @@ def test_summary_line_wording_is_fixed() -> None:
     s = Summary(to_remove=1, already_removed=22, unknown=333, to_retry=4444, rejected=5)
     assert s.line() == "Plan: 1 to remove, 22 already removed, 333 unknown, 4444 to retry."
     assert s.changes == 1 + 333 + 4444
-    assert Summary(already_removed=3, rejected=2).line() == NO_CHANGES
+    # "every declared absence is recorded" would be false with rejected items
+    assert Summary(already_removed=3, rejected=2).line() == (
+        "No changes. 2 item(s) were rejected by the vendor and are not retried until "
+        "their manifest entries change."
+    )
+    assert Summary(already_removed=3).line() == NO_CHANGES
 
 
 def test_states_and_actions_per_item(proj: Proj) -> None:
