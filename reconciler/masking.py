@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from reconciler.desired import Item
 
@@ -50,6 +51,10 @@ def map_values(item: Item, fn: Callable[[Any], Any]) -> Item:
     def walk(value: Any, key: str) -> Any:
         if key in _NOT_VALUES:
             return value
+        if key == "custom" and isinstance(value, dict):
+            # {identifier name: value}: every key here is a name, every value a value,
+            # whatever the name (a custom identifier may well be called "name")
+            return {k: walk(v, "value") for k, v in value.items()}
         if isinstance(value, dict):
             return {k: walk(v, k) for k, v in value.items()}
         if isinstance(value, list):
@@ -74,34 +79,25 @@ def raw_values(item: Item) -> list[str]:
 
 
 class Masker:
-    """Replaces known raw values with their masks in strings and JSON values."""
+    """Replaces known raw values with their masks in text (vendor messages, notes).
 
-    def __init__(self, values: Iterable[str] = (), show_values: bool = False) -> None:
-        self.show_values = show_values
+    Vendors echo values in other spellings: percent-encoded from a URL, lower-cased, or
+    `+` as a space. Every spelling is matched, case-insensitively.
+    """
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        raws = {v for v in values if v}
+        self._mask_of: dict[str, str] = {}
+        for raw in raws:
+            for form in (raw, quote(raw, safe=""), quote(raw, safe="@"), quote_plus(raw)):
+                self._mask_of.setdefault(form.lower(), mask(raw))
         # longest first, so a value that contains another is replaced whole
-        self._values = sorted({v for v in values if v}, key=len, reverse=True)
-
-    def value(self, raw: Any) -> str:
-        return str(raw) if self.show_values else mask(raw)
+        forms = sorted(self._mask_of, key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(re.escape(f) for f in forms), re.IGNORECASE) if forms else None
+        )
 
     def text(self, text: str) -> str:
-        if self.show_values:
+        if self._pattern is None:
             return text
-        for raw in self._values:
-            if raw in text:
-                text = text.replace(raw, mask(raw))
-        return text
-
-    def json(self, value: Any) -> Any:
-        if self.show_values:
-            return value
-        if isinstance(value, dict):
-            return {k: self.json(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.json(v) for v in value]
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            text = str(value)
-            return mask(text) if text in self._values else value
-        return value
+        return self._pattern.sub(lambda m: self._mask_of[m.group(0).lower()], text)

@@ -82,6 +82,6 @@ class BrazeRequests:
             return [Outcome(ACCEPTED, answer.status, None, note=note)] * len(items)
         if 200 <= answer.status < 300:
             # a 2xx without the documented count: not proof of anything
-            text = f"unexpected answer without 'deleted': {str(body)[:200]}"
+            text = f"unexpected answer without 'deleted': {body}"
             return [Outcome("failed", answer.status, text)] * len(items)
         return by_status(answer, len(items), ACCEPTED)

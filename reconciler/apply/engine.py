@@ -80,6 +80,8 @@ class ApplyReport:
         )
 
 
+MAX_MESSAGE = 500
+
 Progress = Callable[[str, int, int], None]
 """(target name, items finished, items total)"""
 
@@ -217,9 +219,8 @@ class Engine:
         masker = Masker(v for item in items for v in raw_values(item))
         records = []
         for (fp, item), outcome in zip(batch, outcomes, strict=True):
-            message = redact(masker.text(outcome.message)) if outcome.message else None
-            item_note = outcome.note or note
-            item_note = redact(masker.text(item_note)) if item_note else None
+            message = self._clean(outcome.message, masker, redact)
+            item_note = self._clean(outcome.note or note, masker, redact)
             records.append(
                 result_fields(
                     fp,
@@ -241,6 +242,15 @@ class Engine:
             if outcome.stop_target and target.name not in self.report.stopped:
                 self.report.stopped[target.name] = message or "credentials refused"
         self.writer.results(records)
+
+    @staticmethod
+    def _clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:
+        """A vendor's words as we may store and show them: values masked, secrets
+        removed, then cut to a readable length (cutting first would hide values)."""
+        if not text:
+            return None
+        cleaned = redact(masker.text(text)) or ""
+        return cleaned if len(cleaned) <= MAX_MESSAGE else cleaned[:MAX_MESSAGE] + "..."
 
     @staticmethod
     def _outcomes(b: RequestBuilder, sent: Sent, items: list[Item]) -> list[Outcome]:

@@ -43,7 +43,7 @@ def error_text(body: object) -> str | None:
             if body.get(key):
                 return str(body[key])
     if isinstance(body, str) and body.strip():
-        return body.strip()[:500]
+        return body.strip()  # cut only after masking: a cut value cannot be matched
     return None
 
 

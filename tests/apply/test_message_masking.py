@@ -1,0 +1,53 @@
+"""Vendor words are stored and shown masked, whatever spelling the vendor echoes."""
+
+from __future__ import annotations
+
+from reconciler.apply.engine import MAX_MESSAGE, Engine, Redactor
+from reconciler.desired import Item
+from reconciler.masking import Masker, map_values, mask, raw_values
+from reconciler.render.describe import describe
+
+EMAIL = "Jane.Doe+vip@Example.com"
+
+
+def test_echoed_spellings_of_a_value_are_masked() -> None:
+    masker = Masker([EMAIL])
+    for echoed in (
+        EMAIL,
+        EMAIL.lower(),
+        "Jane.Doe%2Bvip%40Example.com",  # from a URL path
+        "jane.doe%2bvip%40example.com",
+        "Jane.Doe%2Bvip@Example.com",
+        "Jane.Doe+vip%40Example.com".replace("+", "%2B"),
+    ):
+        out = masker.text(f"profile user_id:{echoed} not found")
+        assert echoed not in out, echoed
+        assert mask(EMAIL) in out
+
+
+def test_values_are_masked_before_a_long_message_is_cut() -> None:
+    masker = Masker([EMAIL])
+    message = "x" * (MAX_MESSAGE - 5) + EMAIL + "y" * 100
+    cleaned = Engine._clean(message, masker, Redactor([]))
+    assert cleaned is not None
+    assert len(cleaned) <= MAX_MESSAGE + 3
+    assert "Jane" not in cleaned and "Jane.Doe"[:4] not in cleaned[-20:]
+
+
+def test_a_custom_identifier_named_name_is_a_value() -> None:
+    item = Item(
+        "ins",
+        "insider",
+        {"custom": {"name": "Jane Q Customer"}},
+        {"kind": "attribute", "name": "surname", "custom": False},
+    )
+    masked = map_values(item, mask)
+    assert masked.locator == {"custom": {"name": mask("Jane Q Customer")}}
+    assert masked.removal["name"] == "surname"  # an attribute name is structure
+    assert "Jane Q Customer" in raw_values(item)
+    assert "Jane Q Customer" not in describe(item)
+
+
+def test_secrets_are_redacted_from_vendor_words() -> None:
+    cleaned = Engine._clean("bad token tok-123456789", Masker([]), Redactor(["tok-123456789"]))
+    assert cleaned == "bad token [redacted]"
