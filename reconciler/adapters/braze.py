@@ -35,6 +35,17 @@ def locator_key(item: Item) -> str:
     return next(k for k in item.locator if k in FIELDS)
 
 
+def resend_safe(item: Item) -> bool:
+    """Whether sending this delete again can only delete the same user.
+
+    By external_id, braze_id or alias it can. By email or phone Braze deletes whichever
+    user the prioritization picks: once that user is gone, the same request picks the
+    next match, someone else. Such a request is never retried after it may have reached
+    Braze, and an item whose answer was lost is held for a person to check.
+    """
+    return locator_key(item) not in ("email", "phone")
+
+
 def _entry(item: Item) -> Any:
     key = locator_key(item)
     if key in ("email", "phone"):
@@ -62,9 +73,8 @@ class BrazeRequests:
         key = locator_key(items[0])
         if any(locator_key(i) != key for i in items):
             raise ValueError("a braze request holds one identifier type")
-        return VendorRequest(
-            "POST", "/users/delete", body={FIELDS[key]: [_entry(i) for i in items]}
-        )
+        body = {FIELDS[key]: [_entry(i) for i in items]}
+        return VendorRequest("POST", "/users/delete", body=body, idempotent=resend_safe(items[0]))
 
     def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
         return {"Authorization": f"Bearer {secrets['api_key_env']}"}

@@ -21,6 +21,9 @@ class VendorRequest:
     path: str
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    # False when sending it twice can remove something else the second time (Braze by
+    # email or phone: the prioritization picks the next matching user)
+    idempotent: bool = True
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method, "path": self.path}

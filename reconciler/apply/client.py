@@ -49,6 +49,9 @@ class Sent:
     answer: Answer | None
     attempts: int
     error: str | None = None
+    # no usable answer, and the request may have been acted on (timeout, dropped
+    # connection, 5xx): what happened is unknown
+    maybe_acted: bool = False
 
 
 def wait_hint(answer: Answer, now: Callable[[], float] = time.time) -> float | None:
@@ -129,22 +132,34 @@ class VendorClient:
                     content=content,
                     headers=headers,
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # never reached the vendor: safe to send again, whatever the request
+                last, last_error = None, f"could not connect ({type(exc).__name__})"
+                wait = policy.backoff(attempt, self._rng)
             except httpx.TimeoutException:
                 last, last_error = None, f"no answer within {policy.timeout:g}s"
+                if not request.idempotent:
+                    return Sent(None, attempt, last_error, maybe_acted=True)
                 wait = policy.backoff(attempt, self._rng)
-            except httpx.TransportError as exc:
-                # the class name only: messages can carry URLs and we print nothing raw
-                last, last_error = None, f"connection failed ({type(exc).__name__})"
+            except httpx.HTTPError as exc:
+                # dropped connections, undecodable answers: the class name only, messages
+                # can carry URLs and we print nothing raw
+                last, last_error = None, f"no usable answer ({type(exc).__name__})"
+                if not request.idempotent:
+                    return Sent(None, attempt, last_error, maybe_acted=True)
                 wait = policy.backoff(attempt, self._rng)
             else:
                 answer = _answer(response)
                 if answer.status not in RETRYABLE:
                     return Sent(answer, attempt)
+                last, last_error = answer, f"HTTP {answer.status}"
+                if answer.status != 429 and not request.idempotent:
+                    # a 5xx may come after the vendor acted (a proxy, a timeout inside)
+                    return Sent(answer, attempt, last_error, maybe_acted=True)
                 hint = wait_hint(answer)
                 wait = hint if hint is not None else policy.backoff(attempt, self._rng)
                 if answer.status == 429:
                     self.pacer.pause(wait)
-                last, last_error = answer, f"HTTP {answer.status}"
             elapsed = time.monotonic() - started
             if attempt == policy.max_attempts or elapsed + wait > policy.max_seconds:
                 return Sent(last, attempt, f"gave up after {attempt} attempts: {last_error}")

@@ -52,6 +52,7 @@ class ApplyReport:
     failed: int = 0
     rejected: int = 0
     not_sent: int = 0
+    unknown: int = 0  # sent, no usable answer, not safe to send again: held
     problems: list[ItemProblem] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)
 
@@ -70,7 +71,7 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.rejected or self.not_sent)
+        return not (self.failed or self.rejected or self.not_sent or self.unknown)
 
     def line(self) -> str:
         return (
@@ -215,8 +216,18 @@ class Engine:
                     f" {mask(canonical)}" if canonical else ""
                 )
                 sent = await client.send(follow)
-        outcomes = self._outcomes(b, sent, items)
         masker = Masker(v for item in items for v in raw_values(item))
+        if sent.maybe_acted and not request.idempotent:
+            # No result is recorded: the items stay `unknown`, and plan holds them for a
+            # person, because sending again could remove something else.
+            why = self._clean(f"{sent.error}: the vendor may have acted", masker, redact)
+            self.report.unknown += len(batch)
+            self.report.problems.extend(
+                ItemProblem(target.name, fp, describe(item), "unknown", None, why)
+                for fp, item in batch
+            )
+            return
+        outcomes = self._outcomes(b, sent, items)
         records = []
         for (fp, item), outcome in zip(batch, outcomes, strict=True):
             message = self._clean(outcome.message, masker, redact)

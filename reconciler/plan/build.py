@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError, ValidationFailed
-from reconciler.ledger.records import PENDING
+from reconciler.ledger.records import PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
@@ -46,8 +46,9 @@ def build_plan(
         else:
             state = status.state
             recorded.add(fp)
-        tp.actions.append(Action(fp, canonical, vendors[target], refs, table, state))
-        tp.summary.count(state)
+        action = Action(fp, canonical, vendors[target], refs, table, state)
+        tp.actions.append(action)
+        tp.summary.count(state, state == UNKNOWN and action.held)
     if len(recorded) < len(items):
         for fp, status in items.items():
             if fp not in recorded and status.target in plans:

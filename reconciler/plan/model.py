@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.adapters.braze import resend_safe
 from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
 from reconciler.ledger.records import (
@@ -65,11 +66,17 @@ class Action:
 
     @property
     def action(self) -> str:
-        return ACTION_BY_STATE[self.state]
+        return "hold" if self.held else ACTION_BY_STATE[self.state]
 
     @property
     def will_send(self) -> bool:
-        return self.state in ACTIONABLE
+        return self.state in ACTIONABLE and not self.held
+
+    @property
+    def held(self) -> bool:
+        """Sent, answer lost, and not safe to send again (Braze by email or phone: a
+        second request deletes the next user the prioritization picks). A person checks."""
+        return self.state == UNKNOWN and self.vendor == "braze" and not resend_safe(self.item)
 
     @property
     def irreversible(self) -> bool:
@@ -84,9 +91,12 @@ class Summary:
     unknown: int = 0
     to_retry: int = 0
     rejected: int = 0
+    held: int = 0
 
-    def count(self, state: str) -> None:
-        if state in (PENDING, DRIFTED):
+    def count(self, state: str, held: bool = False) -> None:
+        if held:
+            self.held += 1
+        elif state in (PENDING, DRIFTED):
             self.to_remove += 1
         elif state in (DONE, ACCEPTED):
             self.already_removed += 1
@@ -103,6 +113,7 @@ class Summary:
         self.unknown += other.unknown
         self.to_retry += other.to_retry
         self.rejected += other.rejected
+        self.held += other.held
 
     @property
     def changes(self) -> int:
@@ -116,15 +127,21 @@ class Summary:
             "unknown": self.unknown,
             "to_retry": self.to_retry,
             "rejected": self.rejected,
+            "held": self.held,
         }
 
     def line(self) -> str:
         """The public summary line; wrappers parse it, so its wording never changes."""
-        if not self.changes and self.rejected:
-            return (
-                f"No changes. {self.rejected} item(s) were rejected by the vendor and are not "
-                "retried until their manifest entries change."
-            )
+        if not self.changes and (self.rejected or self.held):
+            notes = []
+            if self.rejected:
+                notes.append(
+                    f"{self.rejected} item(s) were rejected by the vendor and are not retried "
+                    "until their manifest entries change."
+                )
+            if self.held:
+                notes.append(f"{self.held} item(s) are held for review (outcome unknown).")
+            return "No changes. " + " ".join(notes)
         if not self.changes:
             return "No changes. Every declared absence is already recorded in the ledger."
         return (

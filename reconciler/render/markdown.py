@@ -35,6 +35,12 @@ def render_markdown(plan: Plan, show_values: bool = False, limit: int = GITHUB_L
             f"| {s.unknown} | {s.to_retry} | {s.rejected} |"
         )
     head.append("")
+    if summary.held:
+        head.append(
+            f"> ⚠️ {summary.held} item(s) held for review: sent before, answer lost, and not "
+            "safe to send again (Braze by email or phone). Run `reconcile plan` for details."
+        )
+        head.append("")
     if plan.target_filter:
         head.append(f"> ⚠️ `--target` in effect: only {', '.join(plan.target_filter)}.")
         head.append("")

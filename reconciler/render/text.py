@@ -75,6 +75,15 @@ def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[s
         lines.append("  Rejected by the vendor: not retried until the manifest entry changes:")
         for action in rejected[: head or len(rejected)]:
             lines.append(f"  x {describe(action.item, show_values)}")
+    held = [a for a in tp.actions if a.held]
+    if held:
+        lines.append(
+            "  Held, not sent: each was sent before and its answer was lost. Sending again "
+            "could delete another user who matches the prioritization. Check the user in "
+            "Braze, then change the manifest entry (e.g. locate it by external_id) or remove it:"
+        )
+        for action in held[: head or len(held)]:
+            lines.append(f"  # {describe(action.item, show_values)}")
     if tp.orphaned:
         lines.append(
             f"  {len(tp.orphaned)} item(s) in the ledger are no longer declared (orphaned): "

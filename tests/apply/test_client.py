@@ -111,9 +111,10 @@ def test_attempt_cap_then_failed_with_the_last_answer():
     ("exc", "reason"),
     [
         (httpx.ReadTimeout("timed out"), "no answer within"),
-        (httpx.ConnectTimeout("timed out"), "no answer within"),
-        (httpx.ConnectError("refused"), "connection failed (ConnectError)"),
-        (httpx.RemoteProtocolError("reset"), "connection failed (RemoteProtocolError)"),
+        (httpx.ConnectTimeout("timed out"), "could not connect (ConnectTimeout)"),
+        (httpx.ConnectError("refused"), "could not connect (ConnectError)"),
+        (httpx.RemoteProtocolError("reset"), "no usable answer (RemoteProtocolError)"),
+        (httpx.DecodingError("bad gzip"), "no usable answer (DecodingError)"),
     ],
 )
 def test_timeouts_and_dropped_connections_are_retried(exc, reason):

@@ -130,6 +130,7 @@ def test_json_content(proj: Proj) -> None:
         "unknown": 1,
         "to_retry": 1,
         "rejected": 1,
+        "held": 0,
         "line": "Plan: 8 to remove, 2 already removed, 1 unknown, 1 to retry.",
     }
     assert [(t["name"], t["vendor"], t["orphaned"]) for t in data["targets"]] == [

@@ -121,6 +121,12 @@ def apply(
             f"{problem.message or ''}".rstrip(": "),
             err=True,
         )
+    if report.unknown:
+        click.echo(
+            f"{report.unknown} item(s) left unknown: the vendor may have acted and sending "
+            "again could remove something else; the next plan holds them for review.",
+            err=True,
+        )
     if report.not_sent:
         click.echo(f"{report.not_sent} item(s) not sent: they stay pending.", err=True)
     click.echo(f"\n{report.line()} (run {run_id})")
