@@ -12,7 +12,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from reconciler.adapters.requests import Pair, VendorRequest, no_redirect
-from reconciler.apply.outcome import DONE, Answer, Outcome, by_status, error_text
+from reconciler.apply.outcome import DONE, FAILED, Answer, Outcome, by_status, error_text
 from reconciler.config import Target
 from reconciler.desired import Item, canonical_json
 
@@ -110,4 +110,20 @@ class InsiderRequests:
         if answer.status == 404:
             text = error_text(answer.body)
             return [Outcome(DONE, 404, text, already_absent=True)] * len(items)
+        failures = _reported_failures(answer.body)
+        if 200 <= answer.status < 300 and failures:
+            # The Postman example's 200 body lists failures under data.fail without saying
+            # per user which; every item of the batch is failed and retried (attribute
+            # deletes are idempotent) rather than recorded done.
+            text = f"Insider reported failures in this request: {failures}"
+            return [Outcome(FAILED, answer.status, text)] * len(items)
         return by_status(answer, len(items), DONE)
+
+
+def _reported_failures(body: object) -> object:
+    """`data.fail` of a 200 answer when it is not empty (FACTS 4.1 contradiction 13)."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        fail = body["data"].get("fail")
+        if fail:
+            return fail
+    return None

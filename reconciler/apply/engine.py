@@ -21,7 +21,7 @@ from reconciler.apply.limits import scope_and_rate
 from reconciler.apply.outcome import ACCEPTED, DONE, FAILED, REJECTED, Outcome, error_text
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
-from reconciler.desired import Fingerprinter, Item
+from reconciler.desired import Fingerprinter, Item, canonical_json
 from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, mask, raw_values
 from reconciler.render.describe import describe
@@ -53,6 +53,7 @@ class ApplyReport:
     rejected: int = 0
     not_sent: int = 0
     unknown: int = 0  # sent, no usable answer, not safe to send again: held
+    held_back: int = 0  # identity deletes kept back: the user's attribute removals failed
     problems: list[ItemProblem] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)
 
@@ -125,6 +126,7 @@ class Engine:
         self.transport = transport
         self.report = ApplyReport()
         self._pacers: dict[Hashable, Pacer] = {}
+        self._settled: set[str] = set()  # fingerprints done or accepted in this run
 
     def _pacer(self, target: Target, identity: bool = False) -> Pacer:
         scope, rate = scope_and_rate(target, identity)
@@ -167,26 +169,47 @@ class Engine:
         # which then leave together with the next ones.
         for identity in {is_identity(b) for b in batches}:
             client_for(identity)
-        queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
-        for batch in batches:
-            queue.put_nowait(batch)
         total = len(work.pairs)
         finished = 0
+        # Insider: an identifier may be what locates a user whose attributes are removed
+        # in the same run. Deleting it first would leave those attributes unreachable, so
+        # identity deletes go last, and only where that user's attribute removals settled.
+        attributes_of: dict[str, list[str]] = {}
+        for fp, item in work.pairs:
+            if item.vendor == "insider" and item.kind != "identifier":
+                attributes_of.setdefault(canonical_json(item.locator), []).append(fp)
 
-        async def worker() -> None:
+        def blocked(batch: list[Pair]) -> bool:
+            fps = attributes_of.get(canonical_json(batch[0][1].locator), [])
+            return any(fp not in self._settled for fp in fps)
+
+        async def worker(queue: asyncio.Queue[list[Pair]]) -> None:
             nonlocal finished
             while not queue.empty():
                 batch = queue.get_nowait()
                 if target.name in self.report.stopped:
                     self.report.not_sent += len(batch)
                     continue
+                if is_identity(batch) and blocked(batch):
+                    self.report.not_sent += len(batch)
+                    self.report.held_back += len(batch)
+                    continue
                 await self._send(target, builder, client_for(is_identity(batch)), batch, redact)
                 finished += len(batch)
                 if self.progress:
                     self.progress(target.name, finished, total)
 
+        phases = [
+            [b for b in batches if not is_identity(b)],
+            [b for b in batches if is_identity(b)],
+        ]
         try:
-            await asyncio.gather(*(worker() for _ in range(min(self.parallelism, len(batches)))))
+            for phase in phases:
+                queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
+                for batch in phase:
+                    queue.put_nowait(batch)
+                workers = min(self.parallelism, len(phase))
+                await asyncio.gather(*(worker(queue) for _ in range(workers)))
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -244,6 +267,8 @@ class Engine:
                 )
             )
             self.report.count(outcome)
+            if outcome.state in (DONE, ACCEPTED):
+                self._settled.add(fp)
             if outcome.state in (FAILED, REJECTED):
                 self.report.problems.append(
                     ItemProblem(

@@ -127,6 +127,12 @@ def apply(
             "again could remove something else; the next plan holds them for review.",
             err=True,
         )
+    if report.held_back:
+        click.echo(
+            f"{report.held_back} Insider identifier deletion(s) kept back: they locate users "
+            "whose attribute removals did not succeed; they stay pending.",
+            err=True,
+        )
     if report.not_sent:
         click.echo(f"{report.not_sent} item(s) not sent: they stay pending.", err=True)
     click.echo(f"\n{report.line()} (run {run_id})")
