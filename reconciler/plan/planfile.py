@@ -16,6 +16,8 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
 from reconciler.plan.model import FORMAT_VERSION, Plan
 from reconciler.render.jsonplan import write_plan_json
+from reconciler.schemas import schema_errors
+from reconciler.yamlsource import format_path
 
 PLAN_KIND = "reconciler-plan"
 
@@ -24,6 +26,8 @@ def save_plan(path: Path, plan: Plan, also: TextIO | None = None) -> None:
     """Write the plan to `path` atomically; `also` (e.g. stdout) receives the same JSON
     without the `kind` field, each action encoded once for both."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if not path.parent.is_dir():
+        raise ReconcilerError(f"--out {path}: no such folder {path.parent}")
     try:
         with tmp.open("w", encoding="utf-8") as handle:
             streams: list[tuple[TextIO, dict[str, Any]]] = [(handle, {"kind": PLAN_KIND})]
@@ -50,6 +54,29 @@ def load_plan(path: Path) -> dict[str, Any]:
         raise ReconcilerError(
             f"{path}: plan format {data.get('format_version')!r} is not {FORMAT_VERSION}: "
             "make the plan again with this version"
+        )
+    # The schema checks everything but the bulk of the actions (a million actions would
+    # take minutes); of those, apply reads only `fingerprint` and `action`, checked here.
+    actions = data.get("actions")
+    errors = (
+        schema_errors("plan", {**data, "actions": actions[:100]})
+        if isinstance(actions, list)
+        else schema_errors("plan", data)
+    )
+    if not errors and isinstance(actions, list):
+        for i, action in enumerate(actions):
+            if not (
+                isinstance(action, dict)
+                and isinstance(action.get("fingerprint"), str)
+                and isinstance(action.get("action"), str)
+            ):
+                errors = [(("actions", i), "needs a fingerprint and an action")]
+                break
+    if errors:
+        where, message = errors[0]
+        raise ReconcilerError(
+            f"{path}: {format_path(where) or 'plan'}: {message} (the file was edited or "
+            "damaged: make the plan again)"
         )
     return data
 
