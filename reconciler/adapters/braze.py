@@ -12,6 +12,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from reconciler.adapters.requests import (
+    NoPreflight,
     Pair,
     VendorRequest,
     chunked_by_key,
@@ -57,7 +58,7 @@ def _entry(item: Item) -> Any:
     return item.locator[key]
 
 
-class BrazeRequests:
+class BrazeRequests(NoPreflight):
     max_batch = 50
     redirect = staticmethod(no_redirect)
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.adapters.requests import Pair, VendorRequest, no_redirect
+from reconciler.adapters.requests import NoPreflight, Pair, VendorRequest, no_redirect
 from reconciler.apply.outcome import DONE, FAILED, Answer, Outcome, by_status, error_text
 from reconciler.config import Target
 from reconciler.desired import Item, canonical_json
@@ -61,7 +61,7 @@ def is_attribute(item: Item) -> bool:
     return item.kind in ("attribute", "attribute_value")
 
 
-class InsiderRequests:
+class InsiderRequests(NoPreflight):
     # counted in users, not items
     max_batch = MAX_USERS
     redirect = staticmethod(no_redirect)

@@ -69,12 +69,28 @@ class RequestBuilder(Protocol):
         """A request to follow a vendor redirect with, once; None when not followed."""
         ...
 
+    def preflight(self, target: Target) -> VendorRequest | None:
+        """A read sent once before a target's deletes, or None."""
+        ...
+
+    def preflight_problem(self, answer: Answer | None) -> str | None:
+        """Why the target must not be sent to, from the preflight's answer; None: go."""
+        ...
+
 
 def singles(pairs: Sequence[Pair]) -> list[list[Pair]]:
     return [[p] for p in pairs]
 
 
-class OneItemPerRequest:
+class NoPreflight:
+    def preflight(self, target: Target) -> VendorRequest | None:
+        return None
+
+    def preflight_problem(self, answer: Answer | None) -> str | None:
+        return None
+
+
+class OneItemPerRequest(NoPreflight):
     """For vendors whose delete takes exactly one item (Segment, Twilio Memory)."""
 
     max_batch = 1

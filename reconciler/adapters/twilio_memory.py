@@ -36,6 +36,24 @@ class TwilioMemoryRequests(OneItemPerRequest):
     def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
         return {"Authorization": basic_auth(secrets["account_sid_env"], secrets["auth_token_env"])}
 
+    def preflight(self, target: Target) -> VendorRequest | None:
+        # A DELETE answers 404 alike for a missing profile, identifier type or store; the
+        # first two mean "already absent", the last a wrong store_id. Reading the store
+        # first tells them apart.
+        store = segment_part(target.settings["store_id"])
+        return VendorRequest("GET", f"/v1/ControlPlane/Stores/{store}")
+
+    def preflight_problem(self, answer: Answer | None) -> str | None:
+        if answer is None:
+            return "could not read the store before sending (no answer)"
+        if answer.status == 404:
+            return "the store was not found: check store_id (nothing was sent)"
+        if answer.status in (401, 403):
+            return f"credentials refused reading the store: {_message(answer)}"
+        if not 200 <= answer.status < 300:
+            return f"could not read the store (HTTP {answer.status}): {_message(answer)}"
+        return None
+
     def redirect(self, answer: Answer, request: VendorRequest) -> VendorRequest | None:
         """The same removal on the canonical profile the 308 names, in the same store.
 

@@ -199,6 +199,16 @@ class Engine:
                 if self.progress:
                     self.progress(target.name, finished, total)
 
+        check = builder.preflight(target)
+        if check is not None:
+            answer = (await client_for(False).send(check)).answer
+            problem = builder.preflight_problem(answer)
+            if problem is not None:
+                self.report.stopped[target.name] = problem
+                self.report.not_sent += total
+                for client in clients.values():
+                    await client.aclose()
+                return
         phases = [
             [b for b in batches if not is_identity(b)],
             [b for b in batches if is_identity(b)],

@@ -86,6 +86,7 @@ def stale_reason(
     ledger: Ledger,
     desired_digest: str,
     accounts: dict[str, str] | None = None,
+    key: tuple[str, str] | None = None,
 ) -> str | None:
     """Why a saved plan may no longer be applied, or None when it still holds."""
     then = saved["ledger"]
@@ -103,6 +104,9 @@ def stale_reason(
             f"the ledger changed since the plan was made (serial {then['serial']} -> "
             f"{ledger.serial}): another apply or refresh ran"
         )
+    if key is not None and key != (saved["fingerprint"]["scheme"], saved["fingerprint"]["key_id"]):
+        # before the manifests: under another key every keyed digest differs
+        return "the fingerprint key changed since the plan was made"
     if saved["desired_digest"] != desired_digest:
         return "the manifests changed since the plan was made"
     if accounts is not None:

@@ -204,6 +204,42 @@ async def fetch_identifier(request: web.Request) -> web.Response:
     return json_reply(200, {"idType": id_type, "values": list(values)})
 
 
+async def fetch_store(request: web.Request) -> web.Response:
+    """`GET /v1/ControlPlane/Stores/{storeId}`: the store's details (schema `Store`)."""
+    ctx = context_of(request)
+    check = RuleCheck(entry_of(request))
+    creds = parse_basic(request.headers.get("Authorization"))
+    if creds is None or not ctx.credentials.twilio_ok(*creds):
+        check.broke(
+            "twilio_memory.auth",
+            "Basic auth with an Account SID (or API key) and secret",
+            401,
+            error_body(
+                401, 20003, "Failed to complete request due to lack of authentication credentials"
+            ),
+        )
+        return check.response
+    store_id = request.match_info["storeId"]
+    if store_id not in ctx.state.twilio_stores:
+        check.broke(
+            "twilio_memory.store_not_found",
+            "the store must exist",
+            404,
+            error_body(404, 20404, "Not Found"),
+        )
+        return check.response
+    return json_reply(
+        200,
+        {
+            "id": store_id,
+            "displayName": "sandbox",
+            "status": "ACTIVE",
+            "version": 1,
+            "intelligenceServiceId": "GA00000000000000000000000000000000",
+        },
+    )
+
+
 def _unavailable() -> web.Response:
     return _error(503, 20503, "Service Unavailable")
 
@@ -229,6 +265,7 @@ VENDOR = VendorSpec(
         ("DELETE", _IDENTIFIERS + "/{idType}", remove_identifier),
         ("GET", _IDENTIFIERS + "/{idType}", fetch_identifier),
         ("GET", _IDENTIFIERS, list_identifiers),
+        ("GET", "/v1/ControlPlane/Stores/{storeId}", fetch_store),
     ],
     unavailable=_unavailable,
     throttled=_throttled,

@@ -161,6 +161,8 @@ class ItemMap:
 
     def carried(self, entry: dict[str, Any]) -> set[str]:
         """The fingerprints a logged request was about (identity deletes: see below)."""
+        if entry["method"] == "GET":
+            return set()  # reads (Twilio's store check before deletes) remove nothing
         key = (entry["vendor"], entry["path"])
         if key in self.by_path:
             return {self.by_path[key]}

@@ -43,12 +43,9 @@ def _from_saved(
         )
     salt = saved["fingerprint"].get("new_ledger_salt")
     plan, _, ledger = plan_from_config(config, key, saved_targets, salt)
-    reason = stale_reason(saved, ledger, plan.desired_digest, plan.accounts)
-    if reason is None and (plan.fingerprint_scheme, plan.key_id) != (
-        saved["fingerprint"]["scheme"],
-        saved["fingerprint"]["key_id"],
-    ):
-        reason = "the fingerprint key changed since the plan was made"
+    reason = stale_reason(
+        saved, ledger, plan.desired_digest, plan.accounts, (plan.fingerprint_scheme, plan.key_id)
+    )
     if reason is not None:
         raise ReconcilerError(
             f"Saved plan is stale: {reason}. Nothing was sent.\n"
