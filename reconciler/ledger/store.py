@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
-from reconciler.desired import SALTED, Fingerprinter
+from reconciler.desired import KEYED, SALTED, Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.records import (
     ACCEPTED,
@@ -30,6 +30,7 @@ from reconciler.ledger.records import (
     FORMAT_VERSION,
     HEADER,
     INTENT,
+    OBSERVED,
     REFRESH,
     RESULT,
     RESULT_STATES,
@@ -37,6 +38,8 @@ from reconciler.ledger.records import (
     UNKNOWN,
     encode,
     line_hash,
+    record_problem,
+    show,
 )
 
 HEADER_FILE = "header.jsonl"
@@ -146,17 +149,50 @@ def iter_lines(path: Path, warnings: list[str]) -> Iterator[tuple[int, bytes]]:
                 )
 
 
+def header_problem(rec: Any) -> str | None:
+    """What is wrong with a parsed header record, or None when it is a usable header."""
+    if not isinstance(rec, dict):
+        return "not a reconciler ledger header (a JSON object was expected)"
+    version = rec.get("format_version")
+    if rec.get("type") != HEADER or type(version) is not int or version != FORMAT_VERSION:
+        return f"not a reconciler ledger header of format {FORMAT_VERSION}"
+    for name in ("lineage", "scheme", "key_id", "created"):
+        if name not in rec:
+            return f"the ledger header has no '{name}'"
+        if type(rec[name]) is not str:
+            return f"the ledger header's '{name}' is not a string: {show(rec[name])}"
+    if rec["scheme"] not in (KEYED, SALTED):
+        return f"the ledger header names an unknown fingerprint scheme {show(rec['scheme'])}"
+    salt = rec.get("salt")
+    if salt is not None and type(salt) is not str:
+        return f"the ledger header's 'salt' is not a string: {show(salt)}"
+    if rec["scheme"] == SALTED:
+        if salt is None:
+            return "the ledger header has no 'salt' (its scheme is salted SHA-256)"
+        try:
+            bytes.fromhex(salt)
+        except ValueError:
+            return "the ledger header's 'salt' is not hex"
+    return None
+
+
 def _read_header(ledger_dir: Path) -> tuple[Header | None, bytes | None]:
+    """The header, or (None, None) when there is no header file. A header that cannot
+    be read or used raises ReconcilerError, never anything else."""
     path = ledger_dir / HEADER_FILE
     if not path.exists():
         return None, None
-    line = path.read_bytes().split(b"\n", 1)[0]
+    try:
+        line = path.read_bytes().split(b"\n", 1)[0]
+    except OSError as exc:
+        raise ReconcilerError(f"{path}: the ledger header cannot be read ({exc.strerror})") from exc
     try:
         rec = json.loads(line)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ReconcilerError(f"{path}: the ledger header is not valid JSON") from exc
-    if rec.get("type") != HEADER or rec.get("format_version") != FORMAT_VERSION:
-        raise ReconcilerError(f"{path}: not a reconciler ledger header of format {FORMAT_VERSION}")
+    problem = header_problem(rec)
+    if problem is not None:
+        raise ReconcilerError(f"{path}: {problem}")
     header = Header(rec["lineage"], rec["scheme"], rec["key_id"], rec.get("salt"), rec["created"])
     return header, line
 
@@ -164,7 +200,7 @@ def _read_header(ledger_dir: Path) -> tuple[Header | None, bytes | None]:
 _scan = json.JSONDecoder().scan_once
 
 
-def _record(line: bytes) -> Any:
+def parse_record(line: bytes) -> Any:
     """`json.loads(line)`, with the C scanner called directly for the usual record line
     (json.loads would first sniff the encoding of every line)."""
     try:
@@ -177,12 +213,49 @@ def _record(line: bytes) -> Any:
     return value
 
 
+# A result's status, each state one shared string; a missing key is not a result state
+_RESULT_STATE = {state: state for state in RESULT_STATES}
+
+
+def _new_text(seen: dict[str, str], value: Any) -> str:
+    """Remember a string the fold will see again (a target or run id); refuse others."""
+    if type(value) is not str:
+        raise TypeError(value)
+    seen[value] = value
+    return value
+
+
 def read_ledger(ledger_dir: Path) -> Ledger:
-    """Read and fold the whole ledger. A missing folder is an empty ledger."""
+    """Read and fold the whole ledger. A missing folder is an empty ledger.
+
+    Run files are folded in the order of their names, and each file's records in file
+    order; for each item the last record read wins. A run file's name starts with the
+    UTC time its run started (RunWriter), so name order is start order: the fold needs
+    no parsing of timestamps and no walk of the hash chain, and reads a million records
+    in a few seconds.
+
+    Clock skew: a run started on a machine whose clock is behind (a laptop applying
+    after CI) gets a name that sorts before the run that really came first, so its
+    records are folded first and the earlier run's records override them. That matters
+    only for an item both runs recorded: the fold shows the earlier run's state for it
+    (CI's `done` over the laptop's later `failed` or `present`; or CI's `failed` over
+    the laptop's later `done`, which only sends that deletion again: every deletion is
+    idempotent) until a later run records the item again. Items that only one of the
+    runs recorded fold the same in any order. Verifying the hash chain does not depend
+    on file names (see verify.verify_ledger).
+
+    A broken header raises ReconcilerError. A run-file record that is not valid JSON,
+    has an unknown type or lacks a field the fold needs is skipped, with a warning
+    naming its file and line (`reconcile ledger verify` reports it as a break).
+    """
     ledger = Ledger(ledger_dir)
     header, header_line = _read_header(ledger_dir)
+    try:
+        files = run_files(ledger_dir)
+    except OSError as exc:
+        raise ReconcilerError(f"{ledger_dir}: the ledger cannot be read ({exc.strerror})") from exc
     if header is None:
-        if run_files(ledger_dir):
+        if files:
             raise ReconcilerError(f"{ledger_dir}: run files exist but {HEADER_FILE} is missing")
         ledger.digest = hashlib.sha256(b"empty").hexdigest()
         return ledger
@@ -192,60 +265,104 @@ def read_ledger(ledger_dir: Path) -> Ledger:
     digest = hashlib.sha256()
     digest.update(line_hash(header_line).encode())
     items = ledger.items
-    loads = _record
-    # targets, states and run ids repeat on every record: keep one copy of each
-    same = {}.setdefault
-    for path in run_files(ledger_dir):
+    warnings = ledger.warnings
+    loads = parse_record
+    states = _RESULT_STATE
+    observed = OBSERVED
+    # targets and run ids repeat on every record: keep one copy of each; a value not
+    # seen yet is checked to be a string (a non-string never equals a stored key)
+    seen: dict[str, str] = {}
+    text = seen.get
+    for path in files:
         last = b""
         count = 0
-        for number, line in iter_lines(path, ledger.warnings):
-            try:
-                rec = loads(line)
-                kind = rec["type"]
-            except (ValueError, KeyError, TypeError):
-                ledger.warnings.append(f"{path.name}:{number}: unreadable record; ignored")
-                continue
-            count += 1
-            last = line
-            if kind == INTENT:
-                items[rec["fp"]] = ItemStatus(
-                    UNKNOWN,
-                    same(rec["target"], rec["target"]),
-                    rec["ts"],
-                    same(rec["run"], rec["run"]),
-                )
-            elif kind == RESULT:
-                items[rec["fp"]] = ItemStatus(
-                    same(rec["status"], rec["status"]),
-                    same(rec["target"], rec["target"]),
-                    rec["ts"],
-                    same(rec["run"], rec["run"]),
-                    rec.get("code"),
-                    rec.get("message"),
-                )
-            elif kind == REFRESH:
-                present = rec["observed"] == "present"
-                prior = items.get(rec["fp"])
-                if present:
-                    items[rec["fp"]] = ItemStatus(DRIFTED, rec["target"], rec["ts"], rec["run"])
-                elif prior is not None and prior.state in (ACCEPTED, DRIFTED):
-                    items[rec["fp"]] = ItemStatus(DONE, rec["target"], rec["ts"], rec["run"])
-            elif kind == RUN:
-                ledger.runs[rec["run"]] = rec
-                accounts = rec.get("targets")
-                if isinstance(accounts, dict):
-                    ledger.target_accounts.update(accounts)
-            elif kind == END:
-                run = ledger.runs.get(rec["run"])
-                if run is not None:
-                    run["ended"] = rec["ts"]
-            elif kind not in (HEADER,):
-                ledger.warnings.append(f"{path.name}:{number}: unknown record type {kind!r}")
+        try:
+            for number, line in iter_lines(path, warnings):
+                try:
+                    rec = loads(line)
+                except (ValueError, RecursionError):
+                    warnings.append(f"{path.name}:{number}: unreadable record; ignored")
+                    continue
+                try:
+                    kind = rec["type"]
+                except (KeyError, TypeError):
+                    warnings.append(f"{path.name}:{number}: {_problem(rec)}; ignored")
+                    continue
+                count += 1
+                last = line
+                # Each branch reads every field before it changes anything, so a record
+                # that raises below is skipped whole.
+                try:
+                    if kind == INTENT:
+                        fp = rec["fp"]
+                        ts = rec["ts"]
+                        if type(fp) is not str or type(ts) is not str:
+                            raise TypeError(fp, ts)
+                        items[fp] = ItemStatus(
+                            UNKNOWN,
+                            text(rec["target"]) or _new_text(seen, rec["target"]),
+                            ts,
+                            text(rec["run"]) or _new_text(seen, rec["run"]),
+                        )
+                    elif kind == RESULT:
+                        fp = rec["fp"]
+                        ts = rec["ts"]
+                        code = rec.get("code")
+                        message = rec.get("message")
+                        if (
+                            type(fp) is not str
+                            or type(ts) is not str
+                            or (code is not None and type(code) is not int)
+                            or (message is not None and type(message) is not str)
+                        ):
+                            raise TypeError(fp, ts, code, message)
+                        items[fp] = ItemStatus(
+                            states[rec["status"]],
+                            text(rec["target"]) or _new_text(seen, rec["target"]),
+                            ts,
+                            text(rec["run"]) or _new_text(seen, rec["run"]),
+                            code,
+                            message,
+                        )
+                    elif kind == REFRESH:
+                        fp = rec["fp"]
+                        ts = rec["ts"]
+                        if type(fp) is not str or type(ts) is not str:
+                            raise TypeError(fp, ts)
+                        present = observed[rec["observed"]]
+                        target = text(rec["target"]) or _new_text(seen, rec["target"])
+                        run_id = text(rec["run"]) or _new_text(seen, rec["run"])
+                        prior = items.get(fp)
+                        if present:
+                            items[fp] = ItemStatus(DRIFTED, target, ts, run_id)
+                        elif prior is not None and prior.state in (ACCEPTED, DRIFTED):
+                            items[fp] = ItemStatus(DONE, target, ts, run_id)
+                    elif kind == RUN or kind == END:  # a few per run: checked in full
+                        problem = record_problem(rec)
+                        if problem is not None:
+                            warnings.append(f"{path.name}:{number}: {problem}; ignored")
+                        elif kind == RUN:
+                            ledger.runs[rec["run"]] = rec
+                            ledger.target_accounts.update(rec.get("targets") or {})
+                        else:
+                            run = ledger.runs.get(rec["run"])
+                            if run is not None:
+                                run["ended"] = rec["ts"]
+                    else:
+                        warnings.append(f"{path.name}:{number}: {_problem(rec)}; ignored")
+                except (KeyError, TypeError):
+                    warnings.append(f"{path.name}:{number}: {_problem(rec)}; ignored")
+        except OSError as exc:
+            raise ReconcilerError(f"{path}: the run file cannot be read ({exc.strerror})") from exc
         serial += count
         digest.update(f"\n{path.name}:{count}:{line_hash(last)}".encode())
     ledger.serial = serial
     ledger.digest = digest.hexdigest()
     return ledger
+
+
+def _problem(rec: Any) -> str:
+    return record_problem(rec) or "a malformed record"
 
 
 def tip_hash(ledger_dir: Path) -> str:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.ledger.records import GENESIS, HEADER, RECORD_TYPES, RUN, line_hash
-from reconciler.ledger.store import HEADER_FILE, iter_lines, run_files
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.records import GENESIS, RUN, line_hash, record_problem
+from reconciler.ledger.store import HEADER_FILE, header_problem, iter_lines, parse_record, run_files
+
+_JSON_BREAK = "not valid JSON (edited or corrupted)"
+_CHAIN_BREAK = (
+    "hash chain broken: this record does not follow the one before it "
+    "(a line was edited, removed or reordered)"
+)
+_UNKNOWN_START = (
+    "the run's first record points at a record the ledger does not hold "
+    "(a file was removed or edited)"
+)
+# where a hash was found: (index in the run files, or -1 for the header; line number)
+_HEADER = -1
 
 
 @dataclass
@@ -24,98 +36,217 @@ class VerifyReport:
         return not self.breaks
 
 
-def verify_ledger(ledger_dir: Path) -> VerifyReport:
-    """Check every line: JSON, known type, and `prev` matching the line before.
+@dataclass
+class _RunFile:
+    """What verify learns about one run file."""
 
-    The first record of a run file must point at a record the ledger holds (the header
-    or the end of an earlier file): runs made on two branches both point into the
-    shared history, which is how a merged ledger still verifies.
+    name: str
+    start: str | None = None  # the `prev` of its first record: where the run began
+    first: int = 0  # the number of its first complete line (0: it has none)
+    parent: int | None = None  # the file `start` is in (_HEADER: the header)
+    brk: tuple[int, str] | None = None  # its first break: (line, what is wrong)
+
+    def add_break(self, number: int, problem: str) -> None:
+        if self.brk is None or number < self.brk[0]:
+            self.brk = (number, problem)
+
+
+def verify_ledger(ledger_dir: Path) -> VerifyReport:
+    """Check every line: JSON, known type, the fields the fold reads, and `prev`.
+
+    Within a run file each record's `prev` must be the hash of the line before it. The
+    first record of a run file must point at a record the ledger holds (the header, or a
+    record of any other run file): runs made on two branches both point into the shared
+    history, which is how a merged ledger still verifies. File names play no part, so a
+    run whose name sorts before the run it chains from (clock skew between machines)
+    verifies.
+
+    Two passes, so that order does not matter: the first reads where each run file's
+    first record points; the second hashes every line of every file, checks each file's
+    chain and notes where each of those pointers was found. Only those hashes are kept,
+    not one per record. A run file that points into itself, or at a file whose history
+    leads back to it (a cycle), is a break.
+
+    Reports at most one break per file, the first, in file order; never raises.
     """
     report = VerifyReport()
-    header = ledger_dir / HEADER_FILE
-    if not header.exists():
-        if run_files(ledger_dir):
-            report.breaks.append(f"{HEADER_FILE}: missing, but run files exist")
-        return report
-    known: set[str] = set()
-    header_lines = list(iter_lines(header, report.warnings))
-    if len(header_lines) != 1:
-        report.breaks.append(f"{HEADER_FILE}: must hold exactly one record")
-        return report
-    _, line = header_lines[0]
-    if not _check(HEADER_FILE, 1, line, GENESIS, report):
-        return report
-    known.add(line_hash(line))
-    report.records = 1
-    for path in run_files(ledger_dir):
-        report.files += 1
-        prev: str | None = None
-        for number, line in iter_lines(path, report.warnings):
-            expected = prev
-            if expected is None:
-                expected = _first_prev(line)
-                if expected not in known:
-                    report.breaks.append(
-                        f"{path.name}:{number}: the run's first record points at a record "
-                        "the ledger does not hold (a file was removed or edited)"
-                    )
-                    return report
-            if not _check(path.name, number, line, expected, report):
-                return report
-            prev = line_hash(line)
-            known.add(prev)
-            report.records += 1
+    try:
+        _verify(ledger_dir, report)
+    except OSError as exc:
+        where = Path(exc.filename).name if exc.filename else ledger_dir.name
+        report.breaks.append(f"{where}: cannot be read ({exc.strerror})")
     return report
 
 
-def _first_prev(line: bytes) -> str:
-    try:
-        value = json.loads(line).get("prev", "")
-    except (ValueError, AttributeError):
-        return ""
-    return value if isinstance(value, str) else ""
-
-
-def _check(name: str, number: int, line: bytes, expected: str, report: VerifyReport) -> bool:
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        report.breaks.append(f"{name}:{number}: not valid JSON (edited or corrupted)")
-        return False
-    if not isinstance(rec, dict) or rec.get("type") not in RECORD_TYPES:
-        report.breaks.append(f"{name}:{number}: unknown record type {rec.get('type')!r}")
-        return False
-    if rec.get("prev") != expected:
-        report.breaks.append(
-            f"{name}:{number}: hash chain broken: this record does not follow the one before "
-            "it (a line was edited, removed or reordered)"
+def check_chain(ledger_dir: Path) -> None:
+    """Raise ReconcilerError with the first break when the ledger does not verify."""
+    report = verify_ledger(ledger_dir)
+    if not report.ok:
+        raise ReconcilerError(
+            f"the ledger does not verify: {report.breaks[0]}; nothing was sent. "
+            "Run `reconcile ledger verify`"
         )
-        return False
-    if (rec["type"] == HEADER) != (name == HEADER_FILE):
-        report.breaks.append(f"{name}:{number}: a {rec['type']} record is out of place")
-        return False
-    return True
+
+
+def _verify(ledger_dir: Path, report: VerifyReport) -> None:
+    header = ledger_dir / HEADER_FILE
+    paths = run_files(ledger_dir)
+    if not header.exists():
+        if paths:
+            report.breaks.append(f"{HEADER_FILE}: missing, but run files exist")
+        return
+    header_lines = list(iter_lines(header, report.warnings))
+    if len(header_lines) != 1:
+        report.breaks.append(f"{HEADER_FILE}: must hold exactly one record")
+        return
+    _, line = header_lines[0]
+    problem = _header_problem(line)
+    if problem is not None:
+        report.breaks.append(f"{HEADER_FILE}:1: {problem}")
+        return
+    report.records = 1
+
+    # pass 1: where each run begins
+    files = [_RunFile(path.name) for path in paths]
+    for run, path in zip(files, paths, strict=True):
+        run.first, run.start = _first_prev(path)
+    wanted = {run.start for run in files if run.start is not None}
+    found: dict[str, tuple[int, int]] = {}
+    root = line_hash(line)
+    if root in wanted:
+        found[root] = (_HEADER, 1)
+
+    # pass 2: every line of every run file
+    for index, (run, path) in enumerate(zip(files, paths, strict=True)):
+        report.files += 1
+        prev: str | None = None
+        for number, line in iter_lines(path, report.warnings):
+            report.records += 1
+            digest = line_hash(line)
+            if digest in wanted:
+                if digest == run.start:
+                    run.add_break(
+                        run.first,
+                        f"the run's first record points at line {number} of its own file "
+                        "(lines were reordered)",
+                    )
+                found.setdefault(digest, (index, number))
+            if run.brk is None:
+                problem = _line_problem(line, prev)
+                if problem is not None:
+                    run.brk = (number, problem)
+            prev = digest
+
+    # where each run began: a known record of the header or of another file
+    for run in files:
+        if not run.first or (run.brk is not None and run.brk[0] <= run.first):
+            continue
+        place = found.get(run.start) if run.start is not None else None
+        if place is None:
+            run.add_break(run.first, _UNKNOWN_START)
+        else:
+            run.parent = place[0]
+    _find_cycles(files)
+
+    for run in files:
+        if run.brk is not None:
+            report.breaks.append(f"{run.name}:{run.brk[0]}: {run.brk[1]}")
+
+
+def _find_cycles(files: list[_RunFile]) -> None:
+    """Mark as broken each file whose history (first record's file, that file's first
+    record's file, ...) leads back to itself instead of to the header."""
+    new, walking, done = 0, 1, 2
+    state = [new] * len(files)
+    for start in range(len(files)):
+        trail: list[int] = []
+        at: int | None = start
+        while at is not None and at != _HEADER and state[at] == new:
+            state[at] = walking
+            trail.append(at)
+            at = files[at].parent
+        if at is not None and at != _HEADER and state[at] == walking:
+            cycle = trail[trail.index(at) :]
+            for i, index in enumerate(cycle):
+                run = files[index]
+                other = files[cycle[(i + 1) % len(cycle)]]
+                run.add_break(
+                    run.first,
+                    f"the run's first record points into {other.name}, whose run chains "
+                    "back to this one (a cycle: a file was edited)",
+                )
+        for index in trail:
+            state[index] = done
+
+
+def _first_prev(path: Path) -> tuple[int, str | None]:
+    """The number of the file's first complete line (0: none) and the `prev` it holds."""
+    lines = iter_lines(path, [])
+    try:
+        for number, line in lines:
+            try:
+                value = parse_record(line).get("prev")
+            except (ValueError, RecursionError, AttributeError):
+                return number, None
+            return number, value if isinstance(value, str) else None
+    finally:
+        lines.close()
+    return 0, None
+
+
+def _header_problem(line: bytes) -> str | None:
+    try:
+        rec = parse_record(line)
+    except (ValueError, RecursionError):
+        return _JSON_BREAK
+    problem = header_problem(rec)
+    if problem is not None:
+        return problem
+    if rec.get("prev") != GENESIS:
+        return _CHAIN_BREAK
+    return None
+
+
+def _line_problem(line: bytes, expected: str | None) -> str | None:
+    """What is wrong with a run-file line; `expected` is the previous line's hash (None
+    for a file's first line, whose `prev` is checked once every file is hashed)."""
+    try:
+        rec = parse_record(line)
+    except (ValueError, RecursionError):
+        return _JSON_BREAK
+    problem = record_problem(rec)
+    if problem is not None:
+        return problem
+    if expected is not None and rec.get("prev") != expected:
+        return _CHAIN_BREAK
+    return None
 
 
 def history(ledger_dir: Path, fingerprint: str) -> Iterator[dict[str, Any]]:
-    """Every record about one item, oldest first, with its run's details merged in."""
+    """Every record about one item, oldest first, with its run's details merged in.
+
+    Records that are not valid JSON or lack a field are skipped (verify reports them).
+    """
     runs: dict[str, dict[str, Any]] = {}
     needle = fingerprint.encode()
     for path in run_files(ledger_dir):
         for _, line in iter_lines(path, []):
-            if b'"type":"run"' in line:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if rec.get("type") == RUN:
-                    runs[rec["run"]] = rec
-            if needle not in line:
+            is_run = b'"type":"run"' in line
+            if not is_run and needle not in line:
                 continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
+            rec = _readable(line)
+            if rec is None:
                 continue
-            if rec.get("fp") == fingerprint:
-                run = runs.get(rec.get("run", ""), {})
+            if rec["type"] == RUN:
+                runs[rec["run"]] = rec
+            elif rec.get("fp") == fingerprint:
+                run = runs.get(rec["run"], {})
                 yield {**rec, "commit": run.get("commit"), "who": run.get("who")}
+
+
+def _readable(line: bytes) -> dict[str, Any] | None:
+    try:
+        rec = parse_record(line)
+    except (ValueError, RecursionError):
+        return None
+    return rec if record_problem(rec) is None else None

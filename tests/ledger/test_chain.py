@@ -156,7 +156,7 @@ def test_unknown_record_type_breaks_verify_and_is_a_fold_warning(proj: Proj) -> 
     report = verify_ledger(proj.ledger_dir)
     assert report.breaks == [f"{path.name}:9: unknown record type 'mystery'"]
     ledger = read_ledger(proj.ledger_dir)
-    assert ledger.warnings == [f"{path.name}:9: unknown record type 'mystery'"]
+    assert ledger.warnings == [f"{path.name}:9: unknown record type 'mystery'; ignored"]
     assert run_cli("ledger", "verify").code == 1
 
 
