@@ -17,6 +17,7 @@ from reconciler.desired import Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.lock import acquire, release
 from reconciler.ledger.store import RunWriter, create_ledger, read_ledger
+from reconciler.ledger.verify import check_chain
 from reconciler.plan.model import Action, Plan
 
 
@@ -59,6 +60,8 @@ def run_apply(
     writer: RunWriter | None = None
     report = ApplyReport()
     try:
+        # Nothing is sent on top of a ledger whose history was edited or damaged.
+        check_chain(ledger_dir)
         # The ledger may have moved between planning and taking the lock.
         now = read_ledger(ledger_dir)
         then = plan.ledger

@@ -1,0 +1,23 @@
+"""Apply refuses to send on top of a ledger whose history does not verify."""
+
+from __future__ import annotations
+
+from reconciler.ledger.store import run_files
+from tests.e2e.kit import vendor_requests
+
+
+def test_apply_refuses_an_edited_ledger_and_sends_nothing(project, sandbox):
+    first = project.cli("apply", "--auto-approve", "--target", "seg")
+    assert first.code == 0, first.output
+    (run,) = run_files(project.ledger_dir)
+    lines = run.read_text().splitlines(keepends=True)
+    # someone turns a failed result into done, or edits any line: the chain breaks
+    lines[2] = lines[2].replace('"ts":"', '"ts":"1', 1)
+    run.write_text("".join(lines))
+    before = len(vendor_requests(sandbox))
+    second = project.cli("apply", "--auto-approve", "--target", "brz")
+    assert second.code == 1
+    assert "the ledger does not verify" in second.err and "nothing was sent" in second.err
+    assert len(vendor_requests(sandbox)) == before
+    assert len(run_files(project.ledger_dir)) == 1  # no new run was recorded
+    assert not (project.ledger_dir / ".lock").exists()  # and the lock was released
