@@ -56,7 +56,8 @@ def run_apply(
 ) -> tuple[ApplyReport, str]:
     """Send `sends` and record every result. Returns the report and the run id."""
     ledger_dir = config.ledger_dir
-    lock = acquire(ledger_dir, "apply", info.who)
+    run_id = secrets_module.token_hex(6)
+    lock = acquire(ledger_dir, "apply", info.who, run_id)
     writer: RunWriter | None = None
     report = ApplyReport()
     try:
@@ -77,7 +78,6 @@ def run_apply(
             )
         if not now.exists:
             create_ledger(ledger_dir, fingerprint)
-        run_id = secrets_module.token_hex(6)
         writer = RunWriter(
             ledger_dir,
             run_id,

@@ -32,10 +32,12 @@ class LockInfo:
     pid: int
     created: str
     version: str
+    run: str | None = None  # the run id of the apply holding it (its run file's suffix)
 
     def describe(self) -> str:
         return (
-            f"ID: {self.id}\n  Operation: {self.operation}\n  Who: {self.who}\n"
+            f"ID: {self.id}\n  Operation: {self.operation}\n  Run: {self.run or '-'}\n"
+            f"  Who: {self.who}\n"
             f"  PID: {self.pid}\n  Created: {self.created}\n  Version: {self.version}"
         )
 
@@ -84,7 +86,7 @@ def read_lock(ledger_dir: Path) -> LockInfo | None:
         raise LockHeld(None, path) from exc
 
 
-def acquire(ledger_dir: Path, operation: str, who: str) -> LockInfo:
+def acquire(ledger_dir: Path, operation: str, who: str, run: str | None = None) -> LockInfo:
     """Create the lock or raise LockHeld. Atomic: O_CREAT | O_EXCL."""
     ledger_dir.mkdir(parents=True, exist_ok=True)
     info = LockInfo(
@@ -95,6 +97,7 @@ def acquire(ledger_dir: Path, operation: str, who: str) -> LockInfo:
         pid=os.getpid(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         version=__version__,
+        run=run,
     )
     ignore = ledger_dir / GITIGNORE
     if not ignore.exists():

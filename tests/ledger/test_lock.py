@@ -190,3 +190,16 @@ def test_cli_unlock_when_not_locked(proj: Proj) -> None:
     result = run_cli("ledger", "unlock", "0123456789abcdef", "--force")
     assert result.code == 1
     assert "the ledger is not locked" in result.err
+
+
+def test_the_lock_names_the_run_holding_it(tmp_path):
+    from reconciler.ledger.lock import LockHeld, acquire, read_lock
+
+    held = acquire(tmp_path, "apply", "ci@runner", "a1b2c3d4e5f6")
+    assert read_lock(tmp_path).run == "a1b2c3d4e5f6"
+    try:
+        acquire(tmp_path, "apply", "me@laptop")
+    except LockHeld as refused:
+        assert "Run: a1b2c3d4e5f6" in str(refused) and held.id in str(refused)
+    else:  # pragma: no cover - the second acquire must be refused
+        raise AssertionError("a held lock was taken twice")
