@@ -9,11 +9,12 @@ never both identified and unidentified.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.adapters.rules import (
     CsvFormatError,
+    ManifestChecker,
     Report,
     RowToEntry,
     allowed_keys,
@@ -126,3 +127,6 @@ class BrazeRules:
         if key not in LOCATORS:  # pragma: no cover - shapes above are all locators
             raise CsvFormatError(f"unknown locator {key}")
         return lambda row: {"profile": {key: row[key]}}
+
+    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
+        return None

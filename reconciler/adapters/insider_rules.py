@@ -8,18 +8,21 @@ go through the identity API instead, where the identifier locates its own user.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from reconciler.adapters.rules import (
     E164,
+    CsvFormatError,
     Report,
     RowToEntry,
     allowed_keys,
+    name_problem,
     one_locator,
     require_header,
 )
 from reconciler.desired import Item
+from reconciler.masking import mask
 from reconciler.yamlsource import Path
 
 VENDOR = "insider"
@@ -34,7 +37,7 @@ REMOVALS = ("attributes", "attribute_values", "custom_attributes", "custom_attri
 def _check_phone(value: Any, where: Path, report: Report) -> bool:
     if isinstance(value, str) and E164.fullmatch(value):
         return True
-    report(where, f"{value!r} is not an E.164 phone number (e.g. +6598765432)")
+    report(where, f"{mask(value)!r} is not an E.164 phone number (e.g. +6598765432)")
     return False
 
 
@@ -63,6 +66,15 @@ class InsiderRules:
             return None
         if key == "phone_number" and not _check_phone(profile[key], ("profile", key), report):
             return None
+        if key == "custom":
+            ok = True
+            for name in profile[key]:
+                problem = name_problem(name)
+                if problem:
+                    report(("profile", key, name), f"custom identifier name {problem}")
+                    ok = False
+            if not ok:
+                return None
         return {key: profile[key]}
 
     def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
@@ -116,6 +128,10 @@ class InsiderRules:
     def _deletable(
         self, name: str, custom: bool, custom_ids: set[str], where: Path, report: Report
     ) -> bool:
+        problem = name_problem(name)
+        if problem:
+            report(where, f"{'custom ' if custom else ''}attribute name {problem}")
+            return False
         if not custom and name in IDENTIFIER_ATTRIBUTES:
             report(
                 where,
@@ -140,7 +156,18 @@ class InsiderRules:
             report(where, "value is required for insider identifiers")
             return None
         custom_name = id_type[len(CUSTOM_PREFIX) :] if id_type.startswith(CUSTOM_PREFIX) else None
-        if id_type not in IDENTIFIER_TYPES and not custom_name:
+        name_wrong = name_problem(custom_name) if custom_name is not None else None
+        if custom_name == "":
+            report(
+                (*where, "type"),
+                "custom identifier type needs a name after 'custom.' (custom.<name>, "
+                "e.g. custom.loyalty_id)",
+            )
+            ok = False
+        elif name_wrong:
+            report((*where, "type"), f"custom identifier name {name_wrong}")
+            ok = False
+        elif id_type not in IDENTIFIER_TYPES and custom_name is None:
             report(
                 (*where, "type"),
                 f"unknown insider identifier type {id_type!r} "
@@ -158,8 +185,19 @@ class InsiderRules:
             {"kind": "identifier", "type": id_type, "value": value},
         )
 
+    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> LocatorConflicts | None:
+        """Only a manifest that both deletes identifiers and removes attributes is checked."""
+        deletes = any("identifiers" in entry for entry in entries)
+        removes = any(key in entry for entry in entries for key in REMOVALS)
+        return LocatorConflicts() if deletes and removes else None
+
     def csv_reader(self, header: list[str]) -> RowToEntry:
         locator_cols = [c for c in header if c in LOCATORS[:-1] or c.startswith(CUSTOM_PREFIX)]
+        for col in locator_cols:
+            if col.startswith(CUSTOM_PREFIX):
+                problem = name_problem(col[len(CUSTOM_PREFIX) :])
+                if problem:
+                    raise CsvFormatError(f"column {col!r}: custom identifier name {problem}")
         if header and set(header) == {"type", "value"}:
             return lambda row: {"identifiers": [{"type": row["type"], "value": row["value"]}]}
         shapes = [
@@ -187,3 +225,76 @@ class InsiderRules:
             return lambda row: {"profile": locator(row), field: {row[name_col]: [row["value"]]}}
         field = "custom_attributes" if custom else "attributes"
         return lambda row: {"profile": locator(row), field: [row[name_col]]}
+
+
+MAX_CONFLICTS = 50
+_Key = tuple[Any, ...]  # ("email", value) or ("custom", (name, value))
+
+
+def _identifier_name(locator: Mapping[str, Any]) -> str:
+    """The identifier a locator uses, by name only (never its value)."""
+    [(key, value)] = locator.items()
+    if key == "custom" and isinstance(value, Mapping):
+        return f"custom identifier {next(iter(value), '')}"
+    return key
+
+
+class LocatorConflicts:
+    """Within one manifest: an identifier deleted, and attributes removed from the user
+    that the same identifier locates.
+
+    An identifier delete (`identifiers: [{type: email, value: X}]`) and an attribute
+    delete located by it (`profile: {email: X}`) cannot both be done from one apply:
+    once the identifier is gone, the attribute delete can no longer find the user (and
+    within one apply the order is not the manifest's). Kept per manifest: the locator
+    of each deleted identifier, and of each user attributes are removed from, with
+    where each was first declared.
+    """
+
+    def __init__(self) -> None:
+        self._deleted: dict[_Key, int] = {}  # identifier locator -> where first deleted
+        self._located: dict[_Key, int] = {}  # attribute-delete locator -> where first used
+        self._found: list[tuple[int, int, str]] = []  # (attribute where, identifier where, name)
+        self._reported: set[_Key] = set()
+        self.more = 0
+
+    def add(self, item: Item, where: int) -> None:
+        locator = item.locator
+        if len(locator) != 1 or "insider_id" in locator:
+            return  # insider_id is never an identifier we delete
+        [(kind, value)] = locator.items()
+        key: _Key = (kind, *value.items()) if isinstance(value, dict) else (kind, value)
+        if item.removal.get("kind") == "identifier":
+            self._deleted.setdefault(key, where)
+            other = self._located.get(key)
+            if other is not None:
+                self._conflict(key, other, where, locator)
+        else:
+            self._located.setdefault(key, where)
+            other = self._deleted.get(key)
+            if other is not None:
+                self._conflict(key, where, other, locator)
+
+    def _conflict(
+        self, key: _Key, attribute: int, identifier: int, locator: Mapping[str, Any]
+    ) -> None:
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        if len(self._found) < MAX_CONFLICTS:
+            self._found.append((attribute, identifier, _identifier_name(locator)))
+        else:
+            self.more += 1
+
+    def problems(self, describe: Callable[[int], str]) -> Iterator[tuple[int | None, str]]:
+        for attribute, identifier, name in self._found:
+            yield (
+                attribute,
+                f"this user is located by the {name} that is deleted as an identifier at "
+                f"{describe(identifier)}, in the same manifest: once the identifier is deleted, "
+                "the attribute delete can no longer find the user. Split them into two "
+                "manifests applied one after the other: first remove the attributes, then "
+                "delete the identifier",
+            )
+        if self.more:
+            yield None, f"... and {self.more} more users whose identifier is deleted too"

@@ -8,7 +8,7 @@ turned into entries of the same shape first, so a row is checked exactly like YA
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.desired import Item
@@ -18,6 +18,28 @@ Report = Callable[[Path, str], None]
 """Records a problem at a path relative to the entry (or spec) being checked."""
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# Control characters (Unicode Cc) other than tab: never part of an id or a name.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def control_problem(text: str) -> str | None:
+    """Why `text` is refused for holding a control character, naming it (not the text)."""
+    found = CONTROL.search(text)
+    if found is None:
+        return None
+    return (
+        f"contains a control character (U+{ord(found.group()):04X}); only tab is allowed "
+        "(a NUL, line break or escape code is almost always a copy-paste accident)"
+    )
+
+
+def name_problem(name: str) -> str | None:
+    """Why a name (attribute, custom identifier) is refused, or None."""
+    if not name.strip():
+        return "must not be empty or only spaces"
+    if name != name.strip():
+        return "has leading or trailing spaces (names are compared exactly)"
+    return control_problem(name)
 
 
 class CsvFormatError(ValueError):
@@ -25,6 +47,19 @@ class CsvFormatError(ValueError):
 
 
 RowToEntry = Callable[[Mapping[str, str]], dict[str, Any]]
+
+
+class ManifestChecker(Protocol):
+    """Rules across the entries (and CSV rows) of ONE manifest.
+
+    The loader adds every item with an opaque int saying where it was declared; after
+    the manifest, `problems` yields (where to report, message), naming the other place
+    through `describe`; a `where` of None is a note on the whole manifest.
+    """
+
+    def add(self, item: Item, where: int) -> None: ...
+
+    def problems(self, describe: Callable[[int], str]) -> Iterator[tuple[int | None, str]]: ...
 
 
 class VendorRules(Protocol):
@@ -39,6 +74,15 @@ class VendorRules(Protocol):
 
     def csv_reader(self, header: list[str]) -> RowToEntry:
         """How to turn a row under `header` into an entry; CsvFormatError if it does not fit."""
+        ...
+
+    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
+        """A fresh checker for rules across one manifest's items, or None if none apply.
+
+        `entries` are the manifest's entries plus one sample entry per CSV source (made
+        from its header): enough to tell whether the manifest needs checking at all, so
+        a million-row CSV pays nothing when it cannot conflict.
+        """
         ...
 
 

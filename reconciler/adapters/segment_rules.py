@@ -7,13 +7,22 @@ the identifier deleted must differ from the lookup id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.adapters.rules import Report, RowToEntry, allowed_keys, require_header
+from reconciler.adapters.rules import (
+    ManifestChecker,
+    Report,
+    RowToEntry,
+    allowed_keys,
+    require_header,
+)
 from reconciler.desired import Item
 
 VENDOR = "segment"
+# External id types are lowercase names: email, user_id, anonymous_id, ios.idfa, ...
+ID_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.]*$")
 
 
 class SegmentRules:
@@ -58,8 +67,16 @@ class SegmentRules:
                     (*where, "type"), "segment never deletes group_id (individual profiles only)"
                 )
                 ok = False
-            if id_type != id_type.lower():
-                report((*where, "type"), f"identifier types are lowercase in segment ('{id_type}')")
+            if not ID_TYPE.fullmatch(id_type):
+                if ID_TYPE.fullmatch(id_type.lower()):
+                    message = f"identifier types are lowercase in segment ('{id_type}')"
+                else:
+                    message = (
+                        f"{id_type!r} is not a segment identifier type: lowercase letters, "
+                        "digits, '_' and '.', starting with a letter or digit "
+                        "(e.g. email, user_id, ios.idfa)"
+                    )
+                report((*where, "type"), message)
                 ok = False
             if id_type == "user_id" and value is not None and value == user_id:
                 report(
@@ -89,3 +106,6 @@ class SegmentRules:
             }
 
         return to_entry
+
+    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
+        return None

@@ -10,11 +10,18 @@ offer `all_values: true`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.adapters.rules import Report, RowToEntry, allowed_keys, require_header
+from reconciler.adapters.rules import (
+    ManifestChecker,
+    Report,
+    RowToEntry,
+    allowed_keys,
+    require_header,
+)
 from reconciler.desired import Item
+from reconciler.masking import mask
 
 VENDOR = "twilio_memory"
 PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
@@ -53,7 +60,7 @@ class TwilioMemoryRules:
         elif not PROFILE_ID.fullmatch(profile_id):
             report(
                 ("profile", "profile_id"),
-                f"{profile_id!r} does not match ^mem_profile_[0-7][0-9a-z]{{25}}$",
+                f"{mask(profile_id)!r} does not match ^mem_profile_[0-7][0-9a-z]{{25}}$",
             )
             ok = False
         identifiers = entry.get("identifiers")
@@ -94,3 +101,6 @@ class TwilioMemoryRules:
             "profile": {"profile_id": row["profile_id"]},
             "identifiers": [{"type": row["type"], "all_values": True}],
         }
+
+    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
+        return None

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.adapters.rules import CsvFormatError, RowToEntry, VendorRules
+from reconciler.adapters.rules import (
+    CONTROL,
+    CsvFormatError,
+    RowToEntry,
+    VendorRules,
+    control_problem,
+)
 
 MAX_CELL = 1024
 
@@ -52,13 +58,13 @@ def read_rows(path: Path, rules: VendorRules) -> Iterator[CsvRow]:
             raise CsvSourceError(f"line 1: {exc}") from exc
         width = len(header)
         while True:
+            line = reader.line_num + 1  # where the row starts (a quoted cell may span lines)
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except (csv.Error, UnicodeDecodeError) as exc:
                 raise CsvSourceError(f"line {reader.line_num}: {exc}") from exc
-            line = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # blank line
             problems = _cell_problems(header, cells, width)
@@ -66,6 +72,20 @@ def read_rows(path: Path, rules: VendorRules) -> Iterator[CsvRow]:
                 yield CsvRow(line, None, problems)
                 continue
             yield CsvRow(line, to_entry(dict(zip(header, cells, strict=True))), [])
+
+
+def csv_sample(path: Path, rules: VendorRules) -> dict[str, Any] | None:
+    """An entry shaped like those `path`'s rows make, from its header alone (None if
+    it has no usable header: read_rows reports why)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, strict=True), None)
+        if not header:
+            return None
+        header = [h.strip() for h in header]
+        return rules.csv_reader(header)(dict.fromkeys(header, "x"))
+    except (OSError, ValueError, LookupError, csv.Error, CsvFormatError):
+        return None
 
 
 def _cell_problems(header: list[str], cells: list[str], width: int) -> list[tuple[str, str]]:
@@ -80,4 +100,11 @@ def _cell_problems(header: list[str], cells: list[str], width: int) -> list[tupl
             found.append((name, "has leading or trailing spaces (values are compared exactly)"))
         elif len(cell) > MAX_CELL:
             found.append((name, f"is longer than {MAX_CELL} characters"))
+    # one search per row (cheap on millions of rows); which cell only when it hits
+    if CONTROL.search("".join(cells)):
+        reported = {name for name, _ in found}
+        for name, cell in zip(header, cells, strict=True):
+            problem = control_problem(cell)
+            if problem and name not in reported:
+                found.append((name, problem))
     return found

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.adapters import RULES
-from reconciler.adapters.rules import VendorRules
+from reconciler.adapters.rules import ManifestChecker, VendorRules
 from reconciler.config import Config, display
-from reconciler.desired import DesiredState, Source
+from reconciler.desired import DesiredState, Item, Source
 from reconciler.errors import Problem
-from reconciler.manifests.csvsource import CsvSourceError, read_rows
+from reconciler.manifests.csvsource import CsvSourceError, csv_sample, read_rows
 from reconciler.schemas import schema_errors
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 from reconciler.yamlsource import Path as YPath
@@ -46,8 +47,19 @@ class LoadResult:
 
 def manifest_files(config: Config, paths: Iterable[Path] = ()) -> list[Path]:
     """The manifest files to read: `paths` (files or folders), else the specs folder."""
+    return _scan(config, paths)[0]
+
+
+def _scan(config: Config, paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The manifest files to read, and the paths that cannot be read (with why).
+
+    Under a folder: every *.yaml / *.yml, recursively, skipping names that start with a
+    dot; symbolic links to folders are not followed. A manifest-named entry that is a
+    broken link, or a folder that cannot be listed, is reported, never skipped.
+    """
     roots = list(paths) or [config.specs_dir]
     found: list[Path] = []
+    unreadable: list[tuple[Path, str]] = []
     for root in roots:
         try:
             is_file, is_dir = root.is_file(), root.is_dir()
@@ -56,16 +68,77 @@ def manifest_files(config: Config, paths: Iterable[Path] = ()) -> list[Path]:
         if is_file:
             found.append(root)
         elif is_dir:
-            found.extend(
-                p
-                for p in sorted(root.rglob("*"))
-                if p.suffix in MANIFEST_SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            )
+            _walk(root, found, unreadable)
+        elif _is_link(root):
+            unreadable.append((root, _link_problem(root)))
         else:
             found.append(root)  # reported as missing when read
-    return list(dict.fromkeys(_resolved(p) for p in found))
+    return list(dict.fromkeys(_resolved(p) for p in found)), unreadable
+
+
+def _walk(folder: Path, found: list[Path], unreadable: list[tuple[Path, str]]) -> None:
+    """Depth first, names sorted: the order `sorted(folder.rglob("*"))` gives."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        unreadable.append(
+            (folder, f"cannot read this folder ({_why(exc)}): its manifests would be skipped")
+        )
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = folder / entry.name
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _walk(path, found, unreadable)
+            elif Path(entry.name).suffix not in MANIFEST_SUFFIXES:
+                continue
+            elif entry.is_file():  # follows a link to a file
+                found.append(path)
+            elif entry.is_symlink():
+                if not entry.is_dir():  # a link to a folder is not followed
+                    unreadable.append((path, _link_problem(path)))
+            else:
+                unreadable.append((path, "is not a regular file (a manifest must be)"))
+        except OSError as exc:  # a link that loops, say
+            why = _link_problem(path) if entry.is_symlink() else f"cannot read: {_why(exc)}"
+            unreadable.append((path, why))
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except (OSError, ValueError):
+        return False
+
+
+def _link_problem(path: Path) -> str:
+    """Why a symbolic link that is neither a file nor a folder cannot be read."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return f"broken symbolic link: it points to {target}, which does not exist"
+    except OSError as exc:
+        return f"cannot read: {_why(exc)} (a symbolic link to {target})"
+    return f"is not a regular file (a symbolic link to {target})"
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _shown_unresolved(path: Path) -> str:
+    """`path` as display() shows it, but naming a link itself, not where it points."""
+    try:
+        return str(Path(display(path.parent)) / path.name)
+    except (OSError, ValueError):
+        return str(path)
 
 
 def _resolved(path: Path) -> Path:
@@ -79,7 +152,10 @@ def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
     """Read, check and expand every manifest; problems are collected, never raised."""
     result = LoadResult()
     names: dict[str, tuple[str, int]] = {}
-    for path in manifest_files(config, paths):
+    files, unreadable = _scan(config, paths)
+    for path, why in unreadable:
+        result.problems.append(Problem(_shown_unresolved(path), None, "", why))
+    for path in files:
         shown = display(path)
         result.files.append(shown)
         try:
@@ -87,7 +163,10 @@ def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
         except FileNotFoundError:
             result.problems.append(Problem(shown, None, "", "no such file or folder"))
             continue
-        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        except OSError as exc:
+            result.problems.append(Problem(shown, None, "", f"cannot read: {_why(exc)}"))
+            continue
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError; so is a NUL
             result.problems.append(Problem(shown, None, "", f"cannot read: {exc}"))
             continue
         try:
@@ -154,6 +233,13 @@ def _load_document(
     result.manifests.append(manifest)
     rules = RULES[target.vendor]
     rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
+    samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
+    for rel in spec.get("absent_csv", []):
+        sample = csv_sample(path.parent / rel, rules)
+        if sample is not None:
+            samples.append(sample)
+    checker = rules.manifest_checker(samples)
+    places = _Places()
     for i, entry in enumerate(spec.get("absent", [])):
         if i in bad_entries:
             continue
@@ -162,8 +248,22 @@ def _load_document(
         source = Source(name, shown, doc.line_of(base))
         for item in items:
             result.desired.add(item, source)
+            if checker is not None:
+                at: YPath = (*base, *_entry_part(entry, item))
+                checker.add(item, places.pack(shown, format_path(at), doc.line_of(at)))
     for j, rel in enumerate(spec.get("absent_csv", [])):
-        _load_csv(path.parent / rel, rules, manifest, ("spec", "absent_csv", j), report, result)
+        track = None
+        if checker is not None:
+            track = _csv_tracker(checker, places, display(path.parent / rel))
+        _load_csv(
+            path.parent / rel, rules, manifest, ("spec", "absent_csv", j), report, result, track
+        )
+    if checker is not None:
+        for ref, message in checker.problems(places.describe):
+            if ref is None:
+                result.problems.append(Problem(shown, None, "", message))
+            else:
+                result.problems.append(Problem(*places.unpack(ref), message))
 
 
 def _load_csv(
@@ -173,6 +273,7 @@ def _load_csv(
     where: YPath,
     report_manifest: Any,
     result: LoadResult,
+    track: Callable[[Item, int], None] | None = None,
 ) -> None:
     shown = display(csv_path)
     found = 0
@@ -197,6 +298,8 @@ def _load_csv(
             source = Source(manifest.name, shown, row.line)
             for item in items:
                 result.desired.add(item, source)
+                if track is not None:
+                    track(item, row.line)
     except CsvSourceError as exc:
         report_manifest(where, f"{shown}: {exc}")
     if found > MAX_PROBLEMS_PER_CSV:
@@ -225,3 +328,71 @@ def _column(path: YPath) -> str:
         return _ATTRIBUTE_COLUMNS[str(path[0])]
     names = [p for p in path if isinstance(p, str) and p not in ("profile", "identifiers")]
     return names[-1] if names else "row"
+
+
+_LINE_BITS = 32
+
+
+class _Places:
+    """Where items were declared, packed into ints for a ManifestChecker: (file,
+    location) pairs are kept once, so a million CSV rows cost an int each."""
+
+    def __init__(self) -> None:
+        self._pairs: list[tuple[str, str]] = []
+        self._index: dict[tuple[str, str], int] = {}
+
+    def pack(self, file: str, location: str, line: int) -> int:
+        pair = (file, location)
+        index = self._index.get(pair)
+        if index is None:
+            index = self._index[pair] = len(self._pairs)
+            self._pairs.append(pair)
+        return (index << _LINE_BITS) | line
+
+    def unpack(self, ref: int) -> tuple[str, int, str]:
+        file, location = self._pairs[ref >> _LINE_BITS]
+        return file, ref & ((1 << _LINE_BITS) - 1), location
+
+    def describe(self, ref: int) -> str:
+        file, line, location = self.unpack(ref)
+        return f"{file}:{line} ({location})" if location else f"{file}:{line}"
+
+
+def _entry_part(entry: Mapping[str, Any], item: Item) -> YPath:
+    """Where in its entry an item comes from: its identifier, else the profile."""
+    if item.kind == "identifier":
+        wanted = (item.removal.get("type"), item.removal.get("value"))
+        for j, ident in enumerate(entry.get("identifiers", [])):
+            if (ident.get("type"), ident.get("value")) == wanted:
+                return ("identifiers", j)
+        return ("identifiers",)
+    return ("profile",) if "profile" in entry else ()
+
+
+def _csv_tracker(
+    checker: ManifestChecker, places: _Places, shown: str
+) -> Callable[[Item, int], None]:
+    """Feeds a CSV source's items to `checker`, at the row and the column they came from."""
+
+    # every row of one CSV has one shape: the column is looked up once per kind of item
+    column_refs: dict[bool, int] = {}
+
+    def track(item: Item, line: int) -> None:
+        is_identifier = item.kind == "identifier"
+        base = column_refs.get(is_identifier)
+        if base is None:
+            base = column_refs[is_identifier] = places.pack(shown, _csv_column(item), 0)
+        checker.add(item, base | line)
+
+    return track
+
+
+def _csv_column(item: Item) -> str:
+    """The column of a row that an item's problem points at: its value (identifiers),
+    else the locator column (`custom.<name>` for a custom identifier)."""
+    if item.kind == "identifier":
+        return "value"
+    key, value = next(iter(item.locator.items()), ("row", None))
+    if key == "custom" and isinstance(value, Mapping) and value:
+        return f"custom.{next(iter(value))}"
+    return str(key)

@@ -222,3 +222,191 @@ def test_csv_shapes(header, row, entry) -> None:
 def test_csv_header_that_fits_no_shape_is_refused(header) -> None:
     with pytest.raises(CsvFormatError, match="does not fit a insider target"):
         INS.csv_reader(header)
+
+
+# -- names: custom identifier names and attribute names ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "where", "message"),
+    [
+        (
+            {"profile": {"custom": {"": "L1"}}, "attributes": ["name"]},
+            ("profile", "custom", ""),
+            "custom identifier name must not be empty or only spaces",
+        ),
+        (
+            {"profile": {"custom": {" \t": "L1"}}, "attributes": ["name"]},
+            ("profile", "custom", " \t"),
+            "custom identifier name must not be empty or only spaces",
+        ),
+        (
+            {"profile": {"custom": {"loyalty_id ": "L1"}}, "attributes": ["name"]},
+            ("profile", "custom", "loyalty_id "),
+            "custom identifier name has leading or trailing spaces (names are compared exactly)",
+        ),
+        (
+            {"identifiers": [{"type": "custom.", "value": "L1"}]},
+            ("identifiers", 0, "type"),
+            "custom identifier type needs a name after 'custom.' (custom.<name>, "
+            "e.g. custom.loyalty_id)",
+        ),
+        (
+            {"identifiers": [{"type": "custom.  ", "value": "L1"}]},
+            ("identifiers", 0, "type"),
+            "custom identifier name must not be empty or only spaces",
+        ),
+        (
+            {"identifiers": [{"type": "custom.loyalty\x00id", "value": "L1"}]},
+            ("identifiers", 0, "type"),
+            "custom identifier name contains a control character (U+0000)",
+        ),
+        (
+            {"profile": {"uuid": "u"}, "custom_attributes": ["  "]},
+            ("custom_attributes", 0),
+            "custom attribute name must not be empty or only spaces",
+        ),
+        (
+            {"profile": {"uuid": "u"}, "custom_attribute_values": {"": ["x"]}},
+            ("custom_attribute_values", ""),
+            "custom attribute name must not be empty or only spaces",
+        ),
+        (
+            {"profile": {"uuid": "u"}, "attributes": [" name"]},
+            ("attributes", 0),
+            "attribute name has leading or trailing spaces (names are compared exactly)",
+        ),
+        (
+            {"profile": {"uuid": "u"}, "attribute_values": {"list\x1bid": [1]}},
+            ("attribute_values", "list\x1bid"),
+            "attribute name contains a control character (U+001B)",
+        ),
+    ],
+)
+def test_empty_or_odd_names_are_refused(entry, where, message) -> None:
+    items, problems = check(INS, entry)
+    assert items == []
+    assert [p for p, _ in problems] == [where], problems
+    assert problems[0][1].startswith(message), problems
+
+
+def test_a_bad_name_does_not_drop_the_good_attributes() -> None:
+    items, problems = check(INS, {"profile": {"uuid": "u"}, "custom_attributes": ["tier", ""]})
+    assert [p for p, _ in problems] == [("custom_attributes", 1)]
+    assert [i.removal["name"] for i in items] == ["tier"]
+
+
+@pytest.mark.parametrize("column", ["custom.", "custom. ", "custom.a\x00b"])
+def test_csv_custom_locator_column_needs_a_name(column) -> None:
+    with pytest.raises(CsvFormatError, match="custom identifier name"):
+        INS.csv_reader([column, "attribute"])
+
+
+def test_phone_messages_show_the_value_masked() -> None:
+    from reconciler.masking import mask
+
+    raw = "44556677"
+    _, [(_, in_locator)] = check(INS, {"profile": {"phone_number": raw}, "attributes": ["name"]})
+    _, [(_, in_identifier)] = check(INS, {"identifiers": [{"type": "phone_number", "value": raw}]})
+    for message in (in_locator, in_identifier):
+        assert message == f"{mask(raw)!r} is not an E.164 phone number (e.g. +6598765432)"
+        assert raw not in message
+
+
+# -- one manifest may not delete an identifier that locates a user it removes attributes from --
+
+
+def ins_items(entry: dict) -> list[Item]:
+    items, problems = check(INS, entry, target="ins")
+    assert problems == []
+    return items
+
+
+def conflicts(*groups: tuple[int, dict]) -> list[tuple[int | None, str]]:
+    """Feed each entry's items at `where`; the checker's problems, places shown as `@<n>`."""
+    checker = INS.manifest_checker([entry for _, entry in groups])
+    assert checker is not None
+    for where, entry in groups:
+        for item in ins_items(entry):
+            checker.add(item, where)
+    return list(checker.problems(lambda where: f"@{where}"))
+
+
+def test_identifier_deleted_and_locating_attributes_is_refused_at_the_attributes() -> None:
+    found = conflicts(
+        (1, {"profile": {"email": "a@x"}, "attributes": ["name", "city"]}),
+        (2, {"identifiers": [{"type": "email", "value": "a@x"}]}),
+    )
+    assert found == [
+        (
+            1,
+            "this user is located by the email that is deleted as an identifier at @2, in the "
+            "same manifest: once the identifier is deleted, the attribute delete can no longer "
+            "find the user. Split them into two manifests applied one after the other: first "
+            "remove the attributes, then delete the identifier",
+        )
+    ]
+
+
+def test_the_order_of_the_entries_does_not_matter() -> None:
+    found = conflicts(
+        (7, {"identifiers": [{"type": "custom.loyalty_id", "value": "L1"}]}),
+        (8, {"profile": {"custom": {"loyalty_id": "L1"}}, "custom_attribute_values": {"t": [1]}}),
+    )
+    assert [(where, "custom identifier loyalty_id that is deleted" in m) for where, m in found] == [
+        (8, True)
+    ]
+    assert "@7" in found[0][1]
+
+
+@pytest.mark.parametrize(
+    ("attributes_of", "deleted"),
+    [
+        ({"email": "a@x"}, {"type": "email", "value": "b@x"}),  # another user
+        ({"email": "a@x"}, {"type": "uuid", "value": "a@x"}),  # same text, other identifier
+        ({"phone_number": "+6598765432"}, {"type": "email", "value": "a@x"}),
+        ({"insider_id": "a@x"}, {"type": "email", "value": "a@x"}),
+        ({"custom": {"loyalty_id": "L1"}}, {"type": "custom.member_id", "value": "L1"}),
+    ],
+)
+def test_other_identifiers_do_not_conflict(attributes_of, deleted) -> None:
+    found = conflicts(
+        (1, {"profile": attributes_of, "attributes": ["name"]}),
+        (2, {"identifiers": [deleted]}),
+    )
+    assert found == []
+
+
+def test_each_user_is_reported_once_and_the_rest_are_counted() -> None:
+    from reconciler.adapters.insider_rules import MAX_CONFLICTS
+
+    users = [f"u{i}@x" for i in range(MAX_CONFLICTS + 3)]
+    groups = [(i, {"profile": {"email": u}, "attributes": ["a", "b"]}) for i, u in enumerate(users)]
+    groups += [
+        (1000 + i, {"identifiers": [{"type": "email", "value": u}]}) for i, u in enumerate(users)
+    ]
+    groups += [(2000, {"identifiers": [{"type": "email", "value": users[0]}]})]  # again
+    found = conflicts(*groups)
+    assert len(found) == MAX_CONFLICTS + 1
+    assert [where for where, _ in found[:-1]] == list(range(MAX_CONFLICTS))
+    assert found[-1] == (None, "... and 3 more users whose identifier is deleted too")
+
+
+def test_other_vendors_have_no_manifest_checker() -> None:
+    entries = [{"profile": {"user_id": "u"}, "identifiers": [{"type": "email", "value": "a"}]}]
+    for vendor in ("segment", "braze", "twilio_memory"):
+        assert RULES[vendor].manifest_checker(entries) is None
+
+
+@pytest.mark.parametrize(
+    ("entries", "checked"),
+    [
+        ([{"profile": {"email": "a"}, "attributes": ["n"]}], False),
+        ([{"identifiers": [{"type": "email", "value": "a"}]}], False),
+        ([{"profile": {"email": "a"}, "attributes": ["n"]}, {"identifiers": []}], True),
+        ([{"custom_attribute_values": {}, "identifiers": []}], True),
+        ([], False),
+    ],
+)
+def test_only_a_manifest_with_identifiers_and_attributes_is_checked(entries, checked) -> None:
+    assert (INS.manifest_checker(entries) is not None) is checked

@@ -136,3 +136,36 @@ def test_csv_header_must_be_user_id_type_value(header) -> None:
 def test_csv_header_repeating_a_column_is_refused() -> None:
     with pytest.raises(CsvFormatError, match="repeats a column"):
         SEG.csv_reader(["user_id", "type", "value", "type"])
+
+
+@pytest.mark.parametrize(
+    "id_type",
+    ["email", "user_id", "anonymous_id", "phone", "android.id", "ios.idfa", "ga_client_id", "9x"],
+)
+def test_lowercase_external_id_types_are_accepted(id_type) -> None:
+    items, problems = check(
+        SEG, {"profile": {"user_id": "u"}, "identifiers": [{"type": id_type, "value": "v"}]}
+    )
+    assert problems == []
+    assert [i.removal["type"] for i in items] == [id_type]
+
+
+@pytest.mark.parametrize(
+    "id_type",
+    ["e mail", "email ", " email", "ios-idfa", ".email", "_id", "e\tmail", "email\n", "émail", ""],
+)
+def test_identifier_types_with_odd_characters_are_refused(id_type) -> None:
+    items, problems = check(
+        SEG, {"profile": {"user_id": "u"}, "identifiers": [{"type": id_type, "value": "v"}]}
+    )
+    assert items == []
+    [(where, message)] = problems
+    assert where == ("identifiers", 0, "type")
+    assert message.startswith(f"{id_type!r} is not a segment identifier type: lowercase letters")
+
+
+def test_an_uppercase_type_keeps_the_lowercase_hint() -> None:
+    _, [(_, message)] = check(
+        SEG, {"profile": {"user_id": "u"}, "identifiers": [{"type": "Ios.IDFA", "value": "v"}]}
+    )
+    assert message == "identifier types are lowercase in segment ('Ios.IDFA')"

@@ -154,3 +154,16 @@ def test_attribute_removals_are_refused() -> None:
     [(where, message)] = problems
     assert where == ("attributes",)
     assert "not supported for twilio_memory targets" in message
+
+
+def test_a_bad_profile_id_is_shown_masked() -> None:
+    from reconciler.masking import mask
+
+    raw = "mem_profile_9abcdefghijk"
+    _, [(where, message)] = check(
+        MEM,
+        {"profile": {"profile_id": raw}, "identifiers": [{"type": "phone", "all_values": True}]},
+    )
+    assert where == ("profile", "profile_id")
+    assert message == f"{mask(raw)!r} does not match ^mem_profile_[0-7][0-9a-z]{{25}}$"
+    assert raw not in message

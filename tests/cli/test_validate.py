@@ -291,6 +291,46 @@ BAD: list[Bad] = [
         "must be a string, got date",
     ),
     bad(
+        "value-with-nul",
+        seg_ident('{type: email, value: "a\\0@example.com"}'),
+        f"{I0}.value",
+        "must not contain control characters such as NUL, a line break or an escape code (only tab is allowed)",
+    ),
+    bad(
+        "value-with-line-break",
+        seg_ident('{type: email, value: "a@example.com\\r\\n"}'),
+        f"{I0}.value",
+        "must not contain control characters",
+    ),
+    bad(
+        "locator-with-escape-code",
+        seg(
+            f'absent:\n  - profile: {{user_id: "u_1\\e[31m"}}  {MARK}\n    identifiers: [{{type: email, value: a}}]\n'
+        ),
+        f"{E0}.profile.user_id",
+        "must not contain control characters",
+    ),
+    bad(
+        "locator-with-c1-control",
+        seg(
+            f'absent:\n  - profile: {{user_id: "u_1\\x85"}}  {MARK}\n    identifiers: [{{type: email, value: a}}]\n'
+        ),
+        f"{E0}.profile.user_id",
+        "must not contain control characters",
+    ),
+    bad(
+        "alias-with-bell",
+        braze_profile('{user_alias: {alias_name: "v\\a", alias_label: lt}}'),
+        f"{E0}.profile.user_alias.alias_name",
+        "must not contain control characters",
+    ),
+    bad(
+        "attribute-value-with-nul",
+        ins_entry('{profile: {uuid: u}, attribute_values: {list_id: ["a\\0"]}}'),
+        f"{E0}.attribute_values.list_id[0]",
+        "must not contain control characters",
+    ),
+    bad(
         "locator-typo",
         seg(
             f"absent:\n  - profile: {{userid: u_1}}  {MARK}\n    identifiers: [{{type: email, value: a}}]\n"
@@ -494,6 +534,36 @@ BAD: list[Bad] = [
         "identifier types are lowercase in segment ('Email')",
     ),
     bad(
+        "segment-type-with-space",
+        seg_ident("{type: 'e mail', value: a@x}"),
+        f"{I0}.type",
+        "'e mail' is not a segment identifier type: lowercase letters, digits, '_' and '.', starting with a letter or digit",
+    ),
+    bad(
+        "segment-type-trailing-space",
+        seg_ident("{type: 'email ', value: a@x}"),
+        f"{I0}.type",
+        "'email ' is not a segment identifier type",
+    ),
+    bad(
+        "segment-type-with-dash",
+        seg_ident("{type: ios-idfa, value: a}"),
+        f"{I0}.type",
+        "'ios-idfa' is not a segment identifier type",
+    ),
+    bad(
+        "segment-type-starting-with-dot",
+        seg_ident("{type: .email, value: a}"),
+        f"{I0}.type",
+        "'.email' is not a segment identifier type",
+    ),
+    bad(
+        "segment-type-uppercase-with-space",
+        seg_ident("{type: 'E Mail', value: a}"),
+        f"{I0}.type",
+        "'E Mail' is not a segment identifier type",
+    ),
+    bad(
         "segment-delete-profiles",
         seg(f"delete_profiles: true  {MARK}\n" + SEG_OK),
         "spec.delete_profiles",
@@ -604,7 +674,7 @@ BAD: list[Bad] = [
             f"absent:\n  - profile: {{profile_id: mem_profile_123}}  {MARK}\n    identifiers: [{{type: phone, all_values: true}}]\n"
         ),
         f"{E0}.profile.profile_id",
-        "'mem_profile_123' does not match ^mem_profile_[0-7][0-9a-z]{25}$",
+        "does not match ^mem_profile_[0-7][0-9a-z]{25}$",
     ),
     bad(
         "memory-profile-id-trailing-newline",
@@ -612,7 +682,7 @@ BAD: list[Bad] = [
             f'absent:\n  - profile: {{profile_id: "{PID}\\n"}}  {MARK}\n    identifiers: [{{type: phone, all_values: true}}]\n'
         ),
         f"{E0}.profile.profile_id",
-        "does not match ^mem_profile_",
+        "must not contain control characters",
     ),
     bad(
         "memory-type-too-short",
@@ -661,7 +731,7 @@ BAD: list[Bad] = [
         "insider-phone-locator-not-e164",
         ins_entry("{profile: {phone_number: '98765432'}, attributes: [name]}"),
         f"{E0}.profile.phone_number",
-        "'98765432' is not an E.164 phone number",
+        "is not an E.164 phone number",
     ),
     bad(
         "insider-attribute-is-identifier",
@@ -691,7 +761,7 @@ BAD: list[Bad] = [
         "insider-identifier-phone-not-e164",
         ins_entry("{identifiers: [{type: phone_number, value: '+0065'}]}"),
         f"{I0}.value",
-        "'+0065' is not an E.164 phone number",
+        "is not an E.164 phone number",
     ),
     bad(
         "insider-identifier-no-value",
@@ -736,6 +806,90 @@ BAD: list[Bad] = [
         ins_entry("{profile: {email: e, prioritization: [identified]}, attributes: [name]}"),
         f"{E0}.profile.prioritization",
         "prioritization is a braze setting",
+    ),
+    bad(
+        "insider-custom-locator-empty-name",
+        ins_entry("{profile: {custom: {'': L1}}, attributes: [name]}"),
+        f"{E0}.profile.custom.",
+        "custom identifier name must not be empty or only spaces",
+    ),
+    bad(
+        "insider-custom-locator-blank-name",
+        ins_entry("{profile: {custom: {'  ': L1}}, attributes: [name]}"),
+        f"{E0}.profile.custom.  ",
+        "custom identifier name must not be empty or only spaces",
+    ),
+    bad(
+        "insider-custom-locator-padded-name",
+        ins_entry("{profile: {custom: {' loyalty_id': L1}}, attributes: [name]}"),
+        f"{E0}.profile.custom. loyalty_id",
+        "custom identifier name has leading or trailing spaces",
+    ),
+    bad(
+        "insider-identifier-type-custom-no-name",
+        ins_entry("{identifiers: [{type: 'custom.', value: L1}]}"),
+        f"{I0}.type",
+        "custom identifier type needs a name after 'custom.' (custom.<name>, e.g. custom.loyalty_id)",
+    ),
+    bad(
+        "insider-identifier-type-custom-blank-name",
+        ins_entry("{identifiers: [{type: 'custom. ', value: L1}]}"),
+        f"{I0}.type",
+        "custom identifier name must not be empty or only spaces",
+    ),
+    bad(
+        "insider-custom-attribute-empty",
+        ins_entry("{profile: {uuid: u}, custom_attributes: ['']}"),
+        f"{E0}.custom_attributes[0]",
+        "must not be empty",
+    ),
+    bad(
+        "insider-custom-attribute-blank",
+        ins_entry("{profile: {uuid: u}, custom_attributes: [tier, '   ']}"),
+        f"{E0}.custom_attributes[1]",
+        "custom attribute name must not be empty or only spaces",
+    ),
+    bad(
+        "insider-custom-attribute-values-empty-name",
+        ins_entry("{profile: {uuid: u}, custom_attribute_values: {'': [x]}}"),
+        f"{E0}.custom_attribute_values.",
+        "custom attribute name must not be empty or only spaces",
+    ),
+    bad(
+        "insider-attribute-padded",
+        ins_entry("{profile: {uuid: u}, attributes: ['name ']}"),
+        f"{E0}.attributes[0]",
+        "attribute name has leading or trailing spaces",
+    ),
+    bad(
+        "insider-attribute-name-with-newline",
+        ins_entry('{profile: {uuid: u}, attribute_values: {"list\\nid": [1]}}'),
+        f"{E0}.attribute_values.list\\nid",
+        "attribute name contains a control character (U+000A)",
+    ),
+    bad(
+        "insider-identifier-deleted-and-locating-attributes-same-entry",
+        ins_entry(
+            "{profile: {email: a@x}, attributes: [name], identifiers: [{type: email, value: a@x}]}"
+        ),
+        f"{E0}.profile",
+        "this user is located by the email that is deleted as an identifier at specs/bad.yaml:10 "
+        "(spec.absent[0].identifiers[0]), in the same manifest: once the identifier is deleted, "
+        "the attribute delete can no longer find the user. Split them into two manifests applied "
+        "one after the other: first remove the attributes, then delete the identifier",
+    ),
+    bad(
+        "insider-identifier-deleted-and-locating-attributes-two-entries",
+        ins(
+            "absent:\n"
+            "  - identifiers:\n"
+            "      - {type: phone_number, value: '+6598765432'}\n"
+            "      - {type: custom.loyalty_id, value: L1}\n"
+            f"  - {{profile: {{custom: {{loyalty_id: L1}}}}, custom_attribute_values: {{tags: [x]}}}}  {MARK}\n"
+        ),
+        "spec.absent[1].profile",
+        "located by the custom identifier loyalty_id that is deleted as an identifier at "
+        "specs/bad.yaml:12 (spec.absent[0].identifiers[1])",
     ),
     # -- CSV sources ------------------------------------------------------------------------
     bad(
@@ -901,7 +1055,7 @@ BAD: list[Bad] = [
         "specs/rows.csv",
         2,
         "profile_id",
-        "'mem_profile_x' does not match",
+        "does not match ^mem_profile_",
     ),
     with_csv(
         "csv-memory-bad-type",
@@ -937,7 +1091,7 @@ BAD: list[Bad] = [
         "specs/rows.csv",
         2,
         "phone_number",
-        "'12345' is not an E.164 phone number",
+        "is not an E.164 phone number",
     ),
     with_csv(
         "csv-insider-identifier-attribute",
@@ -956,6 +1110,80 @@ BAD: list[Bad] = [
         2,
         "custom_attribute",
         "'loyalty_id' is this user's custom identifier",
+    ),
+    with_csv(
+        "csv-nul-in-cell",
+        "seg",
+        "user_id,type,value\nu_1,email,a@x\nu_2,email,b\x00@x\n",
+        "specs/rows.csv",
+        3,
+        "value",
+        "contains a control character (U+0000); only tab is allowed",
+    ),
+    with_csv(
+        "csv-line-break-in-quoted-cell",
+        "seg",
+        'user_id,type,value\nu_1,email,"a@x\nb@x"\nu_2,email,c@x\n',
+        "specs/rows.csv",
+        2,
+        "value",
+        "contains a control character (U+000A)",
+    ),
+    with_csv(
+        "csv-escape-code-in-cell",
+        "ins",
+        "email,attribute\na@x,na\x1b[0mme\n",
+        "specs/rows.csv",
+        2,
+        "attribute",
+        "contains a control character (U+001B)",
+    ),
+    with_csv(
+        "csv-del-in-locator",
+        "mem",
+        f"profile_id,type\n{PID}\x7f,phone\n",
+        "specs/rows.csv",
+        2,
+        "profile_id",
+        "contains a control character (U+007F)",
+    ),
+    with_csv(
+        "csv-segment-type-with-space",
+        "seg",
+        "user_id,type,value\nu_1,e mail,a\n",
+        "specs/rows.csv",
+        2,
+        "type",
+        "'e mail' is not a segment identifier type",
+    ),
+    with_csv(
+        "csv-insider-identifier-type-custom-no-name",
+        "ins",
+        "type,value\ncustom.,L1\n",
+        "specs/rows.csv",
+        2,
+        "type",
+        "custom identifier type needs a name after 'custom.'",
+    ),
+    with_csv(
+        "csv-insider-custom-column-no-name",
+        "ins",
+        "custom.,attribute\nL1,name\n",
+        BAD_FILE,
+        None,
+        "spec.absent_csv[0]",
+        "specs/rows.csv: line 1: column 'custom.': custom identifier name must not be empty or only spaces",
+    ),
+    with_csv(
+        "csv-insider-identifier-deleted-and-locating-attributes",
+        "ins",
+        "email,attribute\nb@x,name\na@x,city\n",
+        "specs/rows.csv",
+        3,
+        "email",
+        "located by the email that is deleted as an identifier at specs/bad.yaml:10 "
+        "(spec.absent[0].identifiers[0]), in the same manifest",
+        extra="absent:\n  - identifiers: [{type: email, value: a@x}]\n",
     ),
     # -- reconciler.yaml --------------------------------------------------------------------
     cfg(
@@ -1306,3 +1534,118 @@ def test_a_specs_folder_that_cannot_exist_is_a_problem_not_a_crash(
     [problem, summary] = result.err.splitlines()
     assert "cannot read: " in problem and fragment in problem
     assert summary == "Error: 1 problem(s) found."
+
+
+# -- files under specs/ that cannot be read are reported, never skipped -----------------------
+
+
+def test_a_dangling_symlink_under_specs_is_reported(project: Project) -> None:
+    project.write("specs/ok.yaml", SEG)
+    (project.root / "specs" / "gone.yaml").symlink_to("../nowhere/gone.yaml")
+    result = project.run("validate")
+    assert result.code == 1, result.output
+    assert result.err.splitlines() == [
+        "specs/gone.yaml: broken symbolic link: it points to ../nowhere/gone.yaml, "
+        "which does not exist",
+        "Error: 1 problem(s) found.",
+    ]
+
+
+def test_a_dangling_symlink_given_by_name_is_reported_as_the_link(project: Project) -> None:
+    (project.root / "specs" / "gone.yml").symlink_to("/nonexistent/target.yml")
+    result = project.run("validate", "specs/gone.yml")
+    assert result.code == 1, result.output
+    assert result.err.splitlines()[0] == (
+        "specs/gone.yml: broken symbolic link: it points to /nonexistent/target.yml, "
+        "which does not exist"
+    )
+
+
+def test_a_symlink_loop_under_specs_is_reported(project: Project) -> None:
+    specs = project.root / "specs"
+    (specs / "a.yaml").symlink_to("b.yaml")
+    (specs / "b.yaml").symlink_to("a.yaml")
+    result = project.run("validate")
+    assert result.code == 1, result.output
+    lines = result.err.splitlines()
+    assert lines[0].startswith("specs/a.yaml: cannot read: ")
+    assert lines[0].endswith("(a symbolic link to b.yaml)")
+    assert lines[1].startswith("specs/b.yaml: cannot read: ")
+    assert lines[2] == "Error: 2 problem(s) found."
+
+
+def test_a_fifo_named_like_a_manifest_is_reported_not_read(project: Project) -> None:
+    import os
+
+    os.mkfifo(project.root / "specs" / "pipe.yaml")
+    result = project.run("validate")  # reading a FIFO would block forever
+    assert result.code == 1, result.output
+    assert "specs/pipe.yaml: is not a regular file (a manifest must be)" in result.err
+
+
+def test_symlinks_to_files_still_load_and_other_names_are_ignored(project: Project) -> None:
+    project.write("elsewhere/real.yaml", SEG)
+    specs = project.root / "specs"
+    (specs / "linked.yaml").symlink_to("../elsewhere/real.yaml")
+    (specs / "notes.txt").symlink_to("../nowhere.txt")  # not a manifest name: not ours
+    (specs / ".old.yaml").symlink_to("../nowhere.yaml")  # hidden: skipped as before
+    result = project.run("validate")
+    assert result.code == 0, result.output
+    assert result.out.startswith("Success! 1 manifest(s) in 1 file(s)")
+
+
+# -- messages locate a value, they do not repeat it -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        (ins_entry("{profile: {phone_number: '44556677'}, attributes: [name]}"), "44556677"),
+        (ins_entry("{identifiers: [{type: phone_number, value: '+00659876'}]}"), "+00659876"),
+        (
+            mem(
+                "absent:\n  - profile: {profile_id: mem_profile_9zzzzzzzzzz}\n"
+                "    identifiers: [{type: phone, all_values: true}]\n"
+            ),
+            "mem_profile_9zzzzzzzzzz",
+        ),
+    ],
+    ids=["insider-locator-phone", "insider-identifier-phone", "memory-profile-id"],
+)
+def test_rule_messages_show_the_masked_value_not_the_raw_one(
+    project: Project, text: str, raw: str
+) -> None:
+    from reconciler.masking import mask
+
+    project.write(BAD_FILE, text)
+    result = project.run("validate")
+    assert result.code == 1, result.output
+    assert mask(raw) != raw
+    assert f"'{mask(raw)}'" in result.err
+    assert raw not in result.err
+
+
+def test_csv_rule_messages_show_the_masked_value_not_the_raw_one(project: Project) -> None:
+    from reconciler.masking import mask
+
+    raw = "44556677"
+    project.write(BAD_FILE, manifest("absent_csv: [rows.csv]\n", target="ins"))
+    project.write("specs/rows.csv", f"phone_number,attribute\n{raw},name\n")
+    result = project.run("validate")
+    assert result.code == 1, result.output
+    assert f"specs/rows.csv:2: phone_number: '{mask(raw)}' is not an E.164" in result.err
+    assert raw not in result.err
+
+
+# -- values may hold a tab, nothing else that is a control character --------------------------
+
+
+def test_a_tab_in_a_value_is_allowed_in_yaml_and_csv(project: Project) -> None:
+    project.write(BAD_FILE, seg_ident('{type: email, value: "a\\tb@example.com"}'))
+    project.write(
+        "specs/tabs.yaml", manifest("absent_csv: [tabs.csv]\n", target="seg", name="tabs")
+    )
+    project.write("specs/tabs.csv", "user_id,type,value\nu_1,anonymous_id,a\tb\n")
+    result = project.run("validate")
+    assert result.code == 0, result.output
+    assert "2 item(s) declared absent" in result.out

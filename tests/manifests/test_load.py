@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.desired import Source
-from reconciler.manifests import LoadResult
+from reconciler.manifests import LoadResult, load_specs
 from reconciler.manifests.load import MAX_PROBLEMS_PER_CSV, manifest_files
 from tests.conftest import Project, manifest
 
@@ -280,3 +280,221 @@ def test_csv_is_streamed_not_read_whole(project: Project, monkeypatch: pytest.Mo
     result = project.load()
     assert result.problems == []
     assert len(result.desired) == 2000
+
+
+# -- unreadable paths under specs/ --------------------------------------------------------------
+
+
+def test_a_folder_that_cannot_be_listed_is_a_problem_naming_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    body = """
+        absent:
+          - profile: {user_id: u_1}
+            identifiers: [{type: email, value: a@example.com}]
+        """
+    project.write("specs/a.yaml", manifest(body, name="a"))
+    project.write("specs/locked/b.yaml", manifest(body, name="b"))
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.chdir(project.root)
+    monkeypatch.setattr("reconciler.manifests.load.os.scandir", scandir)
+    result = project.load()
+    assert [str(p) for p in result.problems] == [
+        "specs/locked: cannot read this folder (Permission denied): its manifests would be skipped"
+    ]
+    assert [m.name for m in result.manifests] == ["a"]
+
+
+def test_a_manifest_that_cannot_be_read_names_the_reason_not_a_traceback(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    project.write("specs/a.yaml", "kind: x\n")
+    monkeypatch.chdir(project.root)
+
+    def read_text(self: Path, *args: Any, **kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    config = project.config()
+    monkeypatch.setattr(Path, "read_text", read_text)
+    result = load_specs(config)
+    assert [str(p) for p in result.problems] == ["specs/a.yaml: cannot read: Permission denied"]
+
+
+def test_walk_order_is_the_sorted_rglob_order(project: Project) -> None:
+    for rel in ["b.yaml", "a/z.yaml", "a.yaml", "a-b/c.yml", "ab.yaml", "a/b/c.yaml"]:
+        project.write(f"specs/{rel}", "x: 1\n")
+    specs = project.root / "specs"
+    expected = sorted(p for p in specs.rglob("*") if p.suffix in (".yaml", ".yml"))
+    assert manifest_files(project.config()) == [p.resolve() for p in expected]
+
+
+# -- CSV rows: control characters, and the line a row starts on ---------------------------------
+
+
+def test_a_row_spanning_lines_is_reported_at_its_first_line(project: Project) -> None:
+    project.write("specs/rows.csv", 'user_id,type,value\nu_1,email,"a@x\n\nb"\nu_2,email,c@x\n')
+    project.write("specs/x.yaml", manifest("absent_csv: [rows.csv]"))
+    result = project.load()
+    assert [(p.file, p.line, p.location) for p in result.problems] == [
+        ("specs/rows.csv", 2, "value")
+    ]
+    assert [d.sources[0].line for d in result.desired] == [5]
+
+
+def test_a_control_character_in_any_column_is_reported_there(project: Project) -> None:
+    project.write("specs/rows.csv", "user_id,type,value\nu\x001,email,a@x\nu_2,em\x0bail,b@x\n")
+    project.write("specs/x.yaml", manifest("absent_csv: [rows.csv]"))
+    result = project.load()
+    assert [(p.line, p.location, p.message[:43]) for p in result.problems] == [
+        (2, "user_id", "contains a control character (U+0000); only"),
+        (3, "type", "contains a control character (U+000B); only"),
+    ]
+    assert len(result.desired) == 0
+
+
+# -- insider: an identifier deleted and the user it locates, within one manifest -----------------
+
+
+def ins_manifest(body: str, name: str = "ins-x") -> str:
+    return manifest(body, target="ins", name=name)
+
+
+def test_conflict_between_yaml_entries_is_one_problem_per_user(project: Project) -> None:
+    project.write(
+        "specs/x.yaml",
+        ins_manifest(
+            """
+            absent:
+              - profile: {email: a@x}
+                attributes: [name]
+                attribute_values: {list_id: [1, 2]}
+              - identifiers:
+                  - {type: uuid, value: a@x}
+                  - {type: email, value: a@x}
+              - profile: {email: a@x}
+                custom_attributes: [tier]
+            """
+        ),
+    )
+    result = project.load()
+    assert [(p.file, p.line, p.location) for p in result.problems] == [
+        ("specs/x.yaml", 10, "spec.absent[0].profile")
+    ]
+    assert "specs/x.yaml:15 (spec.absent[1].identifiers[1])" in result.problems[0].message
+
+
+def test_conflict_between_two_csvs_of_one_manifest(project: Project) -> None:
+    project.write("specs/ids.csv", "type,value\nemail,z@x\nemail,a@x\n")
+    project.write("specs/attrs.csv", "email,attribute\nb@x,name\na@x,name\n")
+    project.write("specs/x.yaml", ins_manifest("absent_csv: [attrs.csv, ids.csv]"))
+    result = project.load()
+    assert [str(p) for p in result.problems] == [
+        "specs/attrs.csv:3: email: this user is located by the email that is deleted as an "
+        "identifier at specs/ids.csv:3 (value), in the same manifest: once the identifier is "
+        "deleted, the attribute delete can no longer find the user. Split them into two "
+        "manifests applied one after the other: first remove the attributes, then delete "
+        "the identifier"
+    ]
+
+
+def test_custom_identifier_conflict_in_csv_points_at_its_column(project: Project) -> None:
+    project.write("specs/attrs.csv", "custom.loyalty_id,custom_attribute\nL1,tier\n")
+    project.write(
+        "specs/x.yaml",
+        ins_manifest(
+            """
+            absent:
+              - identifiers: [{type: custom.loyalty_id, value: L1}]
+            absent_csv: [attrs.csv]
+            """
+        ),
+    )
+    result = project.load()
+    assert [(p.file, p.line, p.location) for p in result.problems] == [
+        ("specs/attrs.csv", 2, "custom.loyalty_id")
+    ]
+
+
+def test_identifier_and_attributes_in_two_manifests_are_not_refused_here(
+    project: Project,
+) -> None:
+    """Across manifests the apply orders them (attributes first); validate lets it be."""
+    project.write(
+        "specs/a.yaml",
+        ins_manifest("absent:\n  - {profile: {email: a@x}, attributes: [name]}", name="attrs"),
+    )
+    project.write(
+        "specs/b.yaml",
+        ins_manifest("absent:\n  - identifiers: [{type: email, value: a@x}]", name="ids"),
+    )
+    result = project.load()
+    assert result.problems == []
+    assert len(result.desired) == 2
+
+
+def test_conflicts_are_capped_per_manifest(project: Project) -> None:
+    from reconciler.adapters.insider_rules import MAX_CONFLICTS
+
+    n = MAX_CONFLICTS + 4
+    project.write("specs/ids.csv", "type,value\n" + "".join(f"email,u{i}@x\n" for i in range(n)))
+    project.write(
+        "specs/attrs.csv", "email,attribute\n" + "".join(f"u{i}@x,name\n" for i in range(n))
+    )
+    project.write("specs/x.yaml", ins_manifest("absent_csv: [ids.csv, attrs.csv]"))
+    result = project.load()
+    assert len(result.problems) == MAX_CONFLICTS + 1
+    assert {p.file for p in result.problems[:-1]} == {"specs/attrs.csv"}
+    assert [p.line for p in result.problems[:-1]] == list(range(2, MAX_CONFLICTS + 2))
+    last = result.problems[-1]
+    assert (last.file, last.line, last.message) == (
+        "specs/x.yaml",
+        None,
+        "... and 4 more users whose identifier is deleted too",
+    )
+
+
+def test_an_attributes_only_manifest_is_not_tracked_row_by_row(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million-row attribute CSV pays no memory for the check when nothing can conflict."""
+    from reconciler.adapters.insider_rules import LocatorConflicts
+
+    def fail(self: LocatorConflicts, *args: Any) -> None:
+        pytest.fail("tracked a manifest that deletes no identifiers")
+
+    monkeypatch.setattr(LocatorConflicts, "add", fail)
+    project.write("specs/attrs.csv", "email,attribute\na@x,name\nb@x,name\n")
+    project.write(
+        "specs/x.yaml",
+        ins_manifest(
+            "absent:\n  - {profile: {email: c@x}, attributes: [city]}\nabsent_csv: [attrs.csv]"
+        ),
+    )
+    result = project.load()
+    assert result.problems == []
+    assert len(result.desired) == 3
+
+
+def test_a_csv_of_identifiers_alone_makes_the_yaml_attributes_checked(project: Project) -> None:
+    project.write("specs/ids.csv", "value,type\na@x,email\n")
+    project.write(
+        "specs/x.yaml",
+        ins_manifest(
+            "absent:\n  - {profile: {email: a@x}, attributes: [city]}\nabsent_csv: [ids.csv]"
+        ),
+    )
+    result = project.load()
+    assert [(p.file, p.line, p.location) for p in result.problems] == [
+        ("specs/x.yaml", 10, "spec.absent[0].profile")
+    ]
+    assert "specs/ids.csv:2 (value)" in result.problems[0].message
