@@ -149,7 +149,9 @@ def bench_braze(requests: int, scale: float) -> dict[str, float]:
     n = requests * 50
     users = [{"external_id": f"ext_{i}"} for i in range(n)]
     limit_per_min = round(20_000 * scale)
-    options = SandboxOptions(seed={"braze": {"users": users}}, latency_ms=LATENCY_MS, rate_scale=scale)
+    options = SandboxOptions(
+        seed={"braze": {"users": users}}, latency_ms=LATENCY_MS, rate_scale=scale
+    )
     with Sandbox(options, in_subprocess=True) as sb, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         target = {
@@ -183,7 +185,10 @@ def bench_braze(requests: int, scale: float) -> dict[str, float]:
 def bench_insider(requests: int, scale: float) -> dict[str, float]:
     n = requests * 1000
     users = [
-        {"identifiers": {"uuid": f"uu-{i}", "email": f"u{i}@example.com"}, "attributes": {"name": "N"}}
+        {
+            "identifiers": {"uuid": f"uu-{i}", "email": f"u{i}@example.com"},
+            "attributes": {"name": "N"},
+        }
         for i in range(n)
     ]
     limit_per_min = round(25_000 * scale)
@@ -234,11 +239,20 @@ def main() -> None:
     parser.add_argument("--only", choices=["segment", "braze", "insider"])
     args = parser.parse_args()
     if args.only in (None, "segment"):
-        show("segment (documented 100 requests/s per space)", bench_segment(args.segment_items, args.naive_items))
+        show(
+            "segment (documented 100 requests/s per space)",
+            bench_segment(args.segment_items, args.naive_items),
+        )
     if args.only in (None, "braze"):
-        show(f"braze (20,000/min x {args.braze_scale})", bench_braze(args.braze_requests, args.braze_scale))
+        show(
+            f"braze (20,000/min x {args.braze_scale})",
+            bench_braze(args.braze_requests, args.braze_scale),
+        )
     if args.only in (None, "insider"):
-        show(f"insider (25,000/min x {args.insider_scale})", bench_insider(args.insider_requests, args.insider_scale))
+        show(
+            f"insider (25,000/min x {args.insider_scale})",
+            bench_insider(args.insider_requests, args.insider_scale),
+        )
 
 
 if __name__ == "__main__":

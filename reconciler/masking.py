@@ -24,13 +24,19 @@ def mask(value: Any) -> str:
         local, _, domain = text.rpartition("@")
         return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
     if _PHONE.match(text):
-        if len(text) <= 7:
-            return text[:2] + "*" * (len(text) - 2)
-        return text[:5] + "*" * (len(text) - 7) + text[-2:]
+        # +15555550100 -> +1555*****00: country and area code stay, but never more than
+        # half the digits of a short number show
+        if len(text) >= 11:
+            return text[:5] + "*" * (len(text) - 7) + text[-2:]
+        if len(text) >= 8:
+            return text[:2] + "*" * (len(text) - 4) + text[-2:]
+        return text[:2] + "*" * (len(text) - 2)
     ttid = _TTID.match(text)
     if ttid:
         prefix, rest = ttid.groups()
-        return prefix + rest[:2] + "*" * max(len(rest) - 4, 1) + rest[-2:]
+        if len(rest) < 8:
+            return prefix + "*" * len(rest)
+        return prefix + rest[:2] + "*" * (len(rest) - 4) + rest[-2:]
     if len(text) <= 2:
         return "*" * len(text)
     if len(text) < 6:

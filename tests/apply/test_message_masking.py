@@ -51,3 +51,12 @@ def test_a_custom_identifier_named_name_is_a_value() -> None:
 def test_secrets_are_redacted_from_vendor_words() -> None:
     cleaned = Engine._clean("bad token tok-123456789", Masker([]), Redactor(["tok-123456789"]))
     assert cleaned == "bad token [redacted]"
+
+
+def test_short_values_never_show_most_of_themselves() -> None:
+    assert mask("+15555550100") == "+1555*****00"  # the CONTRACT's example
+    assert mask("98765432") == "98****32"
+    assert mask("mem_profile_x") == "mem_profile_*"
+    for value in ("98765432", "+6598765432", "1234567", "u_1001", "ab12cd"):
+        shown = sum(1 for a, b in zip(value, mask(value), strict=True) if a == b)
+        assert shown <= len(value) // 2 + 2, (value, mask(value))
