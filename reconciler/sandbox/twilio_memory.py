@@ -49,21 +49,28 @@ def _error(
     return json_reply(status, error_body(status, code, message), headers)
 
 
+def _authorized(request: web.Request, check: RuleCheck) -> bool:
+    """Basic auth with an Account SID (or API key) and secret; records a 401 if not."""
+    creds = parse_basic(request.headers.get("Authorization"))
+    if creds is not None and context_of(request).credentials.twilio_ok(*creds):
+        return True
+    check.broke(
+        "twilio_memory.auth",
+        "Basic auth with an Account SID (or API key) and secret",
+        401,
+        error_body(
+            401, 20003, "Failed to complete request due to lack of authentication credentials"
+        ),
+    )
+    return False
+
+
 def _resolve(
     request: web.Request, check: RuleCheck
 ) -> tuple[TwilioStore, TwilioProfile] | web.Response | None:
     """Auth, path checks, store and profile lookup; a redirect for a merged profile."""
     ctx = context_of(request)
-    creds = parse_basic(request.headers.get("Authorization"))
-    if creds is None or not ctx.credentials.twilio_ok(*creds):
-        check.broke(
-            "twilio_memory.auth",
-            "Basic auth with an Account SID (or API key) and secret",
-            401,
-            error_body(
-                401, 20003, "Failed to complete request due to lack of authentication credentials"
-            ),
-        )
+    if not _authorized(request, check):
         return None
     store_id = request.match_info["storeId"]
     profile_id = request.match_info["profileId"]
@@ -208,16 +215,7 @@ async def fetch_store(request: web.Request) -> web.Response:
     """`GET /v1/ControlPlane/Stores/{storeId}`: the store's details (schema `Store`)."""
     ctx = context_of(request)
     check = RuleCheck(entry_of(request))
-    creds = parse_basic(request.headers.get("Authorization"))
-    if creds is None or not ctx.credentials.twilio_ok(*creds):
-        check.broke(
-            "twilio_memory.auth",
-            "Basic auth with an Account SID (or API key) and secret",
-            401,
-            error_body(
-                401, 20003, "Failed to complete request due to lack of authentication credentials"
-            ),
-        )
+    if not _authorized(request, check):
         return check.response
     store_id = request.match_info["storeId"]
     if store_id not in ctx.state.twilio_stores:
