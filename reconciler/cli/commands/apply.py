@@ -13,7 +13,7 @@ from reconciler.cli.env import current_commit, ledger_key, secret, who
 from reconciler.cli.progress import ProgressDisplay
 from reconciler.config import SECRET_KEYS, Config
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.store import read_ledger
+from reconciler.ledger.store import Ledger
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.keys import fingerprinter_for
 from reconciler.plan.model import Action, Plan
@@ -34,7 +34,7 @@ def _secrets(config: Config, sends: list[Action]) -> dict[str, dict[str, str]]:
 
 def _from_saved(
     config: Config, key: bytes | None, path: Path, targets: tuple[str, ...]
-) -> tuple[Plan, list[Action]]:
+) -> tuple[Plan, list[Action], Ledger]:
     saved = load_plan(path)
     saved_targets = list(saved["target_filter"])
     if targets and sorted(targets) != sorted(saved_targets):
@@ -52,7 +52,7 @@ def _from_saved(
             "Make a new plan with `reconcile plan --out FILE` and review it."
         )
     allowed = {a["fingerprint"] for a in saved["actions"] if a["action"] != "none"}
-    return plan, plan_sends(plan, allowed)
+    return plan, plan_sends(plan, allowed), ledger
 
 
 @click.command()
@@ -75,9 +75,9 @@ def apply(
     key = ledger_key(config)
     limit = max_deletions if max_deletions is not None else config.max_deletions
     if planfile is not None:
-        the_plan, sends = _from_saved(config, key, planfile, targets)
+        the_plan, sends, ledger = _from_saved(config, key, planfile, targets)
     else:
-        the_plan, _, _ = plan_from_config(config, key, targets)
+        the_plan, _, ledger = plan_from_config(config, key, targets)
         sends = plan_sends(the_plan)
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
@@ -97,7 +97,7 @@ def apply(
         answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
         if answer != "yes":
             raise ReconcilerError("Apply cancelled. Nothing was sent.")
-    ledger = read_ledger(config.ledger_dir)
+    # the ledger as planned: run_apply re-reads it under the lock and refuses if it moved
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
     report, run_id = run_apply(
         config,
