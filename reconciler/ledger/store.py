@@ -369,9 +369,11 @@ def tip_hash(ledger_dir: Path) -> str:
     """The hash of the ledger's newest record: where a new run file chains from."""
     files = run_files(ledger_dir)
     for path in reversed(files):
-        lines = [line for _, line in iter_lines(path, [])]
-        if lines:
-            return line_hash(lines[-1])
+        last = None
+        for _, line in iter_lines(path, []):  # streamed: only the last line is kept
+            last = line
+        if last is not None:
+            return line_hash(last)
     _, header_line = _read_header(ledger_dir)
     if header_line is None:
         raise ReconcilerError(f"{ledger_dir}: no ledger here")
