@@ -248,6 +248,10 @@ class Engine:
                 note = "followed a redirect to the canonical profile" + (
                     f" {mask(canonical)}" if canonical else ""
                 )
+                # the followed request is another request: its own intents, durable first
+                self.writer.intents(
+                    [fp for fp, _ in batch], target.name, follow.digest(self.fingerprint)
+                )
                 sent = await client.send(follow)
         masker = Masker(v for item in items for v in raw_values(item))
         if sent.maybe_acted and not request.idempotent:

@@ -172,6 +172,9 @@ def test_twilio_308_is_followed_once_and_the_canonical_profile_recorded(tmp_path
     assert report.accepted == 1
     (result,) = [r for r in records(ledger_dir) if r["type"] == "result"]
     assert result["status"] == "accepted"
+    # the followed DELETE is another request: it got its own intent before it was sent
+    intents = [r for r in records(ledger_dir) if r["type"] == "intent"]
+    assert len(intents) == 2 and intents[0]["request"] != intents[1]["request"]
     # the canonical id is another profile's identifier: recorded masked, never raw
     assert mask(canonical) in result["note"] and "canonical" in result["note"]
     assert canonical not in result["note"]
