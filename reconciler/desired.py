@@ -131,6 +131,10 @@ class SourceTable:
             self._pairs.append(pair)
         return (index << _LINE_BITS) | source.line
 
+    def split(self, ref: int) -> tuple[tuple[str, str], int]:
+        """((manifest, file), line) of a packed ref, without making a Source."""
+        return self._pairs[ref >> _LINE_BITS], ref & ((1 << _LINE_BITS) - 1)
+
     def unpack(self, ref: int) -> Source:
         manifest, file = self._pairs[ref >> _LINE_BITS]
         return Source(manifest, file, ref & ((1 << _LINE_BITS) - 1))
@@ -141,12 +145,22 @@ class SourceTable:
         return [self.unpack(r) for r in refs]
 
 
-_load_json = json.JSONDecoder().decode
+_scan = json.JSONDecoder().scan_once
+
+
+def load_canonical(canonical: bytes) -> Any:
+    """`json.loads` of canonical bytes, which are compact JSON with no surrounding
+    whitespace: the decoder's scanner alone."""
+    text = canonical.decode("utf-8")
+    value, end = _scan(text, 0)
+    if end != len(text):  # pragma: no cover - canonical bytes are one JSON value
+        raise ValueError("extra data after the canonical item")
+    return value
 
 
 def item_from_canonical(canonical: bytes, vendor: str) -> Item:
     """The item back from its canonical bytes (the desired state keeps only those)."""
-    target, locator, removal = _load_json(canonical.decode("utf-8"))
+    target, locator, removal = load_canonical(canonical)
     return Item(target, vendor, locator, removal)
 
 
