@@ -177,9 +177,11 @@ class DesiredState:
         self.vendors: dict[str, str] = {}  # target -> vendor
 
     def add(self, item: Item, source: Source) -> None:
-        key = item.canonical()
-        self.vendors[item.target] = item.vendor
-        ref = self.sources.pack(source)
+        self.add_canonical(item.canonical(), item.target, item.vendor, self.sources.pack(source))
+
+    def add_canonical(self, key: bytes, target: str, vendor: str, ref: int) -> None:
+        """`add` of an item given as its canonical bytes, its source packed by `sources`."""
+        self.vendors[target] = vendor
         found = self.entries.get(key)
         if found is None:
             self.entries[key] = ref

@@ -16,6 +16,7 @@ from reconciler.adapters.rules import (
     CsvFormatError,
     ManifestChecker,
     Report,
+    RowToCanonical,
     RowToEntry,
     allowed_keys,
     one_locator,
@@ -127,6 +128,9 @@ class BrazeRules:
         if key not in LOCATORS:  # pragma: no cover - shapes above are all locators
             raise CsvFormatError(f"unknown locator {key}")
         return lambda row: {"profile": {key: row[key]}}
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        return None
 
     def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
         return None

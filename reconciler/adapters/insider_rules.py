@@ -15,6 +15,7 @@ from reconciler.adapters.rules import (
     E164,
     CsvFormatError,
     Report,
+    RowToCanonical,
     RowToEntry,
     allowed_keys,
     name_problem,
@@ -184,6 +185,9 @@ class InsiderRules:
             _identifier_locator(id_type, value),
             {"kind": "identifier", "type": id_type, "value": value},
         )
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        return None
 
     def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> LocatorConflicts | None:
         """Only a manifest that both deletes identifiers and removes attributes is checked."""

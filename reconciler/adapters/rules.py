@@ -47,6 +47,8 @@ class CsvFormatError(ValueError):
 
 
 RowToEntry = Callable[[Mapping[str, str]], dict[str, Any]]
+# A CSV row's cells to its one item's canonical bytes, or None: see csv_canonical.
+RowToCanonical = Callable[[list[str]], bytes | None]
 
 
 class ManifestChecker(Protocol):
@@ -74,6 +76,15 @@ class VendorRules(Protocol):
 
     def csv_reader(self, header: list[str]) -> RowToEntry:
         """How to turn a row under `header` into an entry; CsvFormatError if it does not fit."""
+        ...
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        """A fast path for CSV rows under `header` (already fitted by csv_reader) that
+        need no manifest checker: a row's cells (each non-empty, stripped, free of
+        control characters) to the canonical bytes of its one item, byte-identical to
+        `Item.canonical()` of what `items` makes of the row; None for a row that does not
+        make exactly one item without problems (it then takes the general path). None
+        when the vendor has no fast path."""
         ...
 
     def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.adapters.rules import (
     ManifestChecker,
     Report,
+    RowToCanonical,
     RowToEntry,
     allowed_keys,
     require_header,
@@ -106,6 +108,29 @@ class SegmentRules:
             }
 
         return to_entry
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        """A row's canonical bytes without its entry, Item or JSON encoder: the row
+        makes one identifier removal unless `items` would report a problem with it."""
+        user_col, type_col, value_col = (header.index(c) for c in ("user_id", "type", "value"))
+        head = f'[{encode_basestring(target)},{{"user_id":'
+        type_ok = ID_TYPE.fullmatch
+
+        def canonical(cells: list[str]) -> bytes | None:
+            user_id, id_type, value = cells[user_col], cells[type_col], cells[value_col]
+            if (
+                id_type == "group_id"
+                or not type_ok(id_type)
+                or (id_type == "user_id" and value == user_id)
+            ):
+                return None  # items reports why
+            # canonical_json: keys sorted, compact, not ASCII-escaped
+            return (
+                f'{head}{encode_basestring(user_id)}}},{{"kind":"identifier",'
+                f'"type":{encode_basestring(id_type)},"value":{encode_basestring(value)}}}]'
+            ).encode()
+
+        return canonical
 
     def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
         return None

@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.adapters.rules import (
     ManifestChecker,
     Report,
+    RowToCanonical,
     RowToEntry,
     allowed_keys,
     require_header,
@@ -101,6 +102,9 @@ class TwilioMemoryRules:
             "profile": {"profile_id": row["profile_id"]},
             "identifiers": [{"type": row["type"], "all_values": True}],
         }
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        return None
 
     def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,17 @@ class CsvRow:
     problems: list[tuple[str, str]]  # (column, message)
 
 
-def read_rows(path: Path, rules: VendorRules) -> Iterator[CsvRow]:
+# Given the header, a taker of rows without cell problems, or None: a taker returns
+# True when it has used the row (line, cells) itself, which is then not yielded.
+FastRows = Callable[[list[str]], Callable[[int, list[str]], bool] | None]
+
+
+def read_rows(path: Path, rules: VendorRules, fast: FastRows | None = None) -> Iterator[CsvRow]:
     """Yield every data row of `path` as an entry, or the row's problems.
 
-    The file is read as a stream: memory does not grow with its length.
+    The file is read as a stream: memory does not grow with its length. With `fast`,
+    rows its taker uses are not yielded (see FastRows); rows are taken and yielded in
+    file order.
     """
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -57,6 +64,7 @@ def read_rows(path: Path, rules: VendorRules) -> Iterator[CsvRow]:
         except CsvFormatError as exc:
             raise CsvSourceError(f"line 1: {exc}") from exc
         width = len(header)
+        take = fast(header) if fast is not None else None
         while True:
             line = reader.line_num + 1  # where the row starts (a quoted cell may span lines)
             try:
@@ -70,6 +78,8 @@ def read_rows(path: Path, rules: VendorRules) -> Iterator[CsvRow]:
             problems = _cell_problems(header, cells, width)
             if problems:
                 yield CsvRow(line, None, problems)
+                continue
+            if take is not None and take(line, cells):
                 continue
             yield CsvRow(line, to_entry(dict(zip(header, cells, strict=True))), [])
 

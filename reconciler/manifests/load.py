@@ -284,8 +284,28 @@ def _load_csv(
         if found <= MAX_PROBLEMS_PER_CSV:
             result.problems.append(Problem(shown, line, column, message))
 
+    def fast(header: list[str]) -> Callable[[int, list[str]], bool] | None:
+        """Rows that make one item without problems go straight into the desired state."""
+        if track is not None:
+            return None
+        canonical_of = rules.csv_canonical(manifest.target, header)
+        if canonical_of is None:
+            return None
+        add = result.desired.add_canonical
+        target, vendor = manifest.target, rules.vendor
+        base = result.desired.sources.pack(Source(manifest.name, shown, 0))
+
+        def take(line: int, cells: list[str]) -> bool:
+            canonical = canonical_of(cells)
+            if canonical is None:
+                return False
+            add(canonical, target, vendor, base | line)
+            return True
+
+        return take
+
     try:
-        for row in read_rows(csv_path, rules):
+        for row in read_rows(csv_path, rules, fast):
             for column, message in row.problems:
                 report_row(row.line, column, message)
             if row.entry is None:

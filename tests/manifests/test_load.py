@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.adapters import RULES
 from reconciler.desired import Source
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.manifests.load import MAX_PROBLEMS_PER_CSV, manifest_files
@@ -498,3 +499,25 @@ def test_a_csv_of_identifiers_alone_makes_the_yaml_attributes_checked(project: P
         ("specs/x.yaml", 10, "spec.absent[0].profile")
     ]
     assert "specs/ids.csv:2 (value)" in result.problems[0].message
+
+
+def test_csv_fast_path_loads_what_the_general_path_loads(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows taken by a vendor's csv_canonical make the same desired state (items, order,
+    sources) and the same problems as rows that go through entries and items."""
+    lines = []
+    for i in range(300):
+        id_type = ["email", "user_id", "group_id", "Email", "phone"][i % 5]
+        value = f"u_{i % 7}" if i % 11 == 0 else f"v{i % 40}@example.com"
+        lines.append(f"u_{i % 7},{id_type},{value}\n" if i % 13 else f"u_{i},email,\n")
+    project.write("specs/rows.csv", "user_id,type,value\n" + "".join(lines))
+    project.write("specs/again.csv", "value,user_id,type\n" + "".join(lines[::-1]))
+    project.write("specs/x.yaml", manifest("absent_csv: [rows.csv, again.csv]"))
+    fast = project.load()
+    monkeypatch.setattr(type(RULES["segment"]), "csv_canonical", lambda self, t, h: None)
+    slow = project.load()
+    assert len(fast.desired) > 50
+    assert list(fast.desired.entries) == list(slow.desired.entries)
+    assert [d.sources for d in fast.desired] == [d.sources for d in slow.desired]
+    assert fast.problems == slow.problems
