@@ -107,7 +107,7 @@ class DesiredItem:
     sources: list[Source]
 
 
-_LINE_BITS = 32
+LINE_BITS = 32
 SourceRefs = int | list[int]
 """Where an item was declared, packed: (index into a SourceTable << 32) | line; a list
 when several places declare it."""
@@ -129,15 +129,15 @@ class SourceTable:
         if index is None:
             index = self._index[pair] = len(self._pairs)
             self._pairs.append(pair)
-        return (index << _LINE_BITS) | source.line
+        return (index << LINE_BITS) | source.line
 
     def split(self, ref: int) -> tuple[tuple[str, str], int]:
         """((manifest, file), line) of a packed ref, without making a Source."""
-        return self._pairs[ref >> _LINE_BITS], ref & ((1 << _LINE_BITS) - 1)
+        return self._pairs[ref >> LINE_BITS], ref & ((1 << LINE_BITS) - 1)
 
     def unpack(self, ref: int) -> Source:
-        manifest, file = self._pairs[ref >> _LINE_BITS]
-        return Source(manifest, file, ref & ((1 << _LINE_BITS) - 1))
+        manifest, file = self._pairs[ref >> LINE_BITS]
+        return Source(manifest, file, ref & ((1 << LINE_BITS) - 1))
 
     def expand(self, refs: SourceRefs) -> list[Source]:
         if isinstance(refs, int):

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from reconciler import __version__
 from reconciler.adapters.requests import segment_part
-from reconciler.desired import Source, SourceRefs, SourceTable, load_canonical
+from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable, load_canonical
 from reconciler.masking import mask
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan, TargetPlan
 from reconciler.render.describe import describe_shown, request_preview_shown, shown
@@ -22,6 +22,7 @@ from reconciler.render.describe import describe_shown, request_preview_shown, sh
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 # `_encode` of a str, without the encoder's per-call overhead (same C function)
 _str: Callable[[str], str] = encode_basestring
+LINE_MASK = (1 << LINE_BITS) - 1
 # actions written per write() call
 CHUNK = 2000
 
@@ -97,21 +98,35 @@ class _ActionEncoder:
         self.show_values = show_values
         self.mask: Callable[[str], str] = _unmasked if show_values else mask
         self.source_heads: dict[tuple[str, str], str] = {}
-        self.space: str | None = None  # Segment: the space's path segment, once
+        # a one-source list's head by (table, packed pair index): actions share tables
+        self.single_heads: dict[tuple[SourceTable, int], str] = {}
+        # Segment: fields encoded once per target, per state, and the space's path
+        self.segment_heads: dict[str, str] = {}
+        self.segment_states: dict[str, str] = {}
+        self.segment_path: str | None = None
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
-        heads = self.source_heads
-        parts = []
-        for ref in (refs,) if isinstance(refs, int) else refs:
-            pair, line = table.split(ref)
-            head = heads.get(pair)
+        if type(refs) is int:
+            key = (table, refs >> LINE_BITS)
+            head = self.single_heads.get(key)
             if head is None:
-                manifest, file = pair
-                head = f'{{"manifest": {_str(manifest)}, "file": {_str(file)}, "line": '
-                heads[pair] = head
-            parts.append(f"{head}{line}}}")
+                head = self.single_heads[key] = "[" + self._source_head(table.split(refs)[0])
+            return f"{head}{refs & LINE_MASK}}}]"
+        parts = []
+        for ref in refs:
+            pair, line = table.split(ref)
+            parts.append(f"{self._source_head(pair)}{line}}}")
         return "[" + ", ".join(parts) + "]"
+
+    def _source_head(self, pair: tuple[str, str]) -> str:
+        """A source's encoding up to its line number."""
+        head = self.source_heads.get(pair)
+        if head is None:
+            manifest, file = pair
+            head = f'{{"manifest": {_str(manifest)}, "file": {_str(file)}, "line": '
+            self.source_heads[pair] = head
+        return head
 
     def encode(self, action: Action) -> str:
         if action.vendor == "segment":
@@ -136,24 +151,34 @@ class _ActionEncoder:
             and type(value) is str
         ):
             return None
-        space = self.space
-        if space is None:
-            space = self.space = segment_part(self.tp.target.settings["space_id"])
+        path = self.segment_path
+        if path is None:
+            space = segment_part(self.tp.target.settings["space_id"])
+            path = self.segment_path = f"/v1/spaces/{space}/collections/users/profiles/user_id:"
+        head = self.segment_heads.get(target)
+        if head is None:
+            head = self.segment_heads[target] = (
+                f', "target": {_str(target)}, "vendor": "segment", "kind": "identifier", '
+                '"description": '
+            )
+        state = action.state
+        middle = self.segment_states.get(state)
+        if middle is None:
+            # action.action of a Segment action depends on its state alone (only Braze
+            # actions are ever held)
+            middle = self.segment_states[state] = (
+                f', "state": {_str(state)}, "action": {_str(action.action)}, '
+                '"irreversible": false, "sources": '
+            )
         mask = self.mask
         shown_user = mask(user_id)
         shown_value = mask(value)
-        path = (
-            f"/v1/spaces/{space}/collections/users/profiles/user_id:{segment_part(shown_user)}"
-            "/external_ids/delete"
-        )
         return (
-            f'{{"fingerprint": {_str(action.fingerprint)}, "target": {_str(target)}, '
-            f'"vendor": "segment", "kind": "identifier", '
-            f'"description": {_str(f"{id_type} {shown_value} on user_id {shown_user}")}, '
-            f'"state": {_str(action.state)}, "action": {_str(action.action)}, '
-            f'"irreversible": false, "sources": {self.sources(action.table, action.refs)}, '
-            f'"request": {{"method": "POST", "path": {_str(path)}, "body": '
-            f'{{"delete_external_ids": [{{"id": {_str(shown_value)}, '
+            f'{{"fingerprint": {_str(action.fingerprint)}{head}'
+            f"{_str(f'{id_type} {shown_value} on user_id {shown_user}')}{middle}"
+            f'{self.sources(action.table, action.refs)}, "request": {{"method": "POST", '
+            f'"path": {_str(f"{path}{segment_part(shown_user)}/external_ids/delete")}, '
+            f'"body": {{"delete_external_ids": [{{"id": {_str(shown_value)}, '
             f'"type": {_str(id_type)}}}]}}}}}}'
         )
 
