@@ -207,3 +207,17 @@ def test_official_twilio_library_deletes_through_the_sandbox(sb):
     (entry, *_) = sb.control.requests(vendor="twilio_memory")
     assert entry["method"] == "DELETE" and entry["query"] == "removeAll=true"
     assert entry["violations"] == []
+
+
+def test_the_store_read_conforms_and_404s_for_an_unknown_store(spec, sb, http):
+    base = f"{sb.urls['twilio_memory']}/v1/ControlPlane/Stores"
+    found = validated(spec, sb, http, "GET", f"{base}/{STORE}")
+    assert found.status_code == 200
+    assert found.json()["id"] == STORE and found.json()["status"] == "ACTIVE"
+    missing = validated(spec, sb, http, "GET", f"{base}/mem_store_0{'z' * 25}")
+    assert missing.status_code == 404
+    assert missing.json() == twilio_error(404, 20404)
+    # the spec lists no 401 for this path; Twilio answers a missing login with 401/20003
+    unauthorized = http.get(f"{base}/{STORE}")
+    assert unauthorized.status_code == 401
+    assert unauthorized.json()["code"] == 20003
