@@ -24,8 +24,8 @@ def mask(value: Any) -> str:
         local, _, domain = text.rpartition("@")
         return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
     if _PHONE.match(text):
-        # +15555550100 -> +1555*****00: country and area code stay, but never more than
-        # half the digits of a short number show
+        # +15555550100 -> +1555*****00: country and area code stay; a number shorter
+        # than E.164's usual 11+ characters shows only its first and last two
         if len(text) >= 11:
             return text[:5] + "*" * (len(text) - 7) + text[-2:]
         if len(text) >= 8:
@@ -96,7 +96,7 @@ class Masker:
         self._mask_of: dict[str, str] = {}
         for raw in raws:
             for form in (raw, quote(raw, safe=""), quote(raw, safe="@"), quote_plus(raw)):
-                self._mask_of.setdefault(form.lower(), mask(raw))
+                self._mask_of.setdefault(form.casefold(), mask(raw))
         # longest first, so a value that contains another is replaced whole
         forms = sorted(self._mask_of, key=len, reverse=True)
         self._pattern = (
@@ -106,4 +106,8 @@ class Masker:
     def text(self, text: str) -> str:
         if self._pattern is None:
             return text
-        return self._pattern.sub(lambda m: self._mask_of[m.group(0).lower()], text)
+        # IGNORECASE and casefold() can disagree (final sigma, long s): never fail here,
+        # this runs after a request has left
+        return self._pattern.sub(
+            lambda m: self._mask_of.get(m.group(0).casefold()) or mask(m.group(0)), text
+        )

@@ -18,7 +18,7 @@ from reconciler.adapters.requests import (
     chunked_by_key,
     no_redirect,
 )
-from reconciler.apply.outcome import ACCEPTED, Answer, Outcome, by_status
+from reconciler.apply.outcome import ACCEPTED, FAILED, UNKNOWN, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
 
@@ -94,5 +94,8 @@ class BrazeRequests(NoPreflight):
         if 200 <= answer.status < 300:
             # a 2xx without the documented count: not proof of anything
             text = f"unexpected answer without 'deleted': {body}"
-            return [Outcome("failed", answer.status, text)] * len(items)
+            # Braze may well have queued the deletes (its generic success is
+            # {"message": "success"}): safe to send again only where it is idempotent.
+            state = FAILED if resend_safe(items[0]) else UNKNOWN
+            return [Outcome(state, answer.status, text)] * len(items)
         return by_status(answer, len(items), ACCEPTED)

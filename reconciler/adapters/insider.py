@@ -124,6 +124,8 @@ def _reported_failures(body: object) -> object:
     """`data.fail` of a 200 answer when it is not empty (FACTS 4.1 contradiction 13)."""
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         fail = body["data"].get("fail")
+        if isinstance(fail, dict) and set(fail) <= {"count"} and not fail.get("count"):
+            return None  # {"count": 0}: the mirror of successful.count, nothing failed
         if fail:
             return fail
     return None

@@ -150,12 +150,14 @@ class VendorClient:
                 wait = policy.backoff(attempt, self._rng)
             else:
                 answer = _answer(response)
-                if answer.status not in RETRYABLE:
+                status = answer.status
+                if not request.idempotent and not (200 <= status < 300 or 400 <= status < 500):
+                    # Only a 4xx (429 included) shows the vendor refused without acting; a
+                    # 5xx or 3xx may come after it acted (a proxy, a timeout inside).
+                    return Sent(answer, attempt, f"HTTP {status}", maybe_acted=True)
+                if status not in RETRYABLE:
                     return Sent(answer, attempt)
-                last, last_error = answer, f"HTTP {answer.status}"
-                if answer.status != 429 and not request.idempotent:
-                    # a 5xx may come after the vendor acted (a proxy, a timeout inside)
-                    return Sent(answer, attempt, last_error, maybe_acted=True)
+                last, last_error = answer, f"HTTP {status}"
                 hint = wait_hint(answer)
                 wait = hint if hint is not None else policy.backoff(attempt, self._rng)
                 if answer.status == 429:

@@ -18,7 +18,15 @@ from reconciler.adapters import REQUESTS
 from reconciler.adapters.requests import Pair, RequestBuilder
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
 from reconciler.apply.limits import scope_and_rate
-from reconciler.apply.outcome import ACCEPTED, DONE, FAILED, REJECTED, Outcome, error_text
+from reconciler.apply.outcome import (
+    ACCEPTED,
+    DONE,
+    FAILED,
+    REJECTED,
+    UNKNOWN,
+    Outcome,
+    error_text,
+)
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item, canonical_json
@@ -86,6 +94,12 @@ MAX_MESSAGE = 500
 
 Progress = Callable[[str, int, int], None]
 """(target name, items finished, items total)"""
+
+
+def _user(item: Item) -> str:
+    """Who an Insider item locates, case-folded: Insider normalises emails, and keeping
+    back one identity delete too many is the safe way to be wrong."""
+    return canonical_json(item.locator).casefold()
 
 
 class Redactor:
@@ -177,10 +191,10 @@ class Engine:
         attributes_of: dict[str, list[str]] = {}
         for fp, item in work.pairs:
             if item.vendor == "insider" and item.kind != "identifier":
-                attributes_of.setdefault(canonical_json(item.locator), []).append(fp)
+                attributes_of.setdefault(_user(item), []).append(fp)
 
         def blocked(batch: list[Pair]) -> bool:
-            fps = attributes_of.get(canonical_json(batch[0][1].locator), [])
+            fps = attributes_of.get(_user(batch[0][1]), [])
             return any(fp not in self._settled for fp in fps)
 
         async def worker(queue: asyncio.Queue[list[Pair]]) -> None:
@@ -204,7 +218,7 @@ class Engine:
             answer = (await client_for(False).send(check)).answer
             problem = builder.preflight_problem(answer)
             if problem is not None:
-                self.report.stopped[target.name] = problem
+                self.report.stopped[target.name] = self._clean(problem, Masker(), redact) or ""
                 self.report.not_sent += total
                 for client in clients.values():
                     await client.aclose()
@@ -269,6 +283,13 @@ class Engine:
         for (fp, item), outcome in zip(batch, outcomes, strict=True):
             message = self._clean(outcome.message, masker, redact)
             item_note = self._clean(outcome.note or note, masker, redact)
+            if outcome.state == UNKNOWN:
+                # no result: the item stays `unknown` and plan holds it for a person
+                self.report.unknown += 1
+                self.report.problems.append(
+                    ItemProblem(target.name, fp, describe(item), UNKNOWN, outcome.code, message)
+                )
+                continue
             records.append(
                 result_fields(
                     fp,
@@ -291,7 +312,8 @@ class Engine:
                 )
             if outcome.stop_target and target.name not in self.report.stopped:
                 self.report.stopped[target.name] = message or "credentials refused"
-        self.writer.results(records)
+        if records:
+            self.writer.results(records)
 
     @staticmethod
     def _clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:

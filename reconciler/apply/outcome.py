@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 from reconciler.ledger.records import ACCEPTED, DONE, FAILED, REJECTED
 
+# Not a result state: the answer does not say whether the vendor acted, and sending again
+# is not safe, so no result is recorded and the item stays `unknown` (held by plan).
+UNKNOWN = "unknown"
+
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # done, accepted, failed, rejected
+    state: str  # done, accepted, failed, rejected; or UNKNOWN: record no result
     code: int | None
     message: str | None = None
     already_absent: bool = False
@@ -61,4 +65,4 @@ def by_status(answer: Answer, n: int, ok_state: str) -> list[Outcome]:
     return [Outcome(FAILED, status, message)] * n
 
 
-__all__ = ["ACCEPTED", "DONE", "FAILED", "REJECTED", "Answer", "Outcome", "by_status"]
+__all__ = ["ACCEPTED", "DONE", "FAILED", "REJECTED", "UNKNOWN", "Answer", "Outcome", "by_status"]

@@ -67,3 +67,28 @@ def test_a_200_listing_failures_is_not_done(tmp_path):
     assert report.failed == 1
     raw = json.dumps(records(tmp_path / "l"))
     assert "jane@example.com" not in raw  # the vendor's words are masked
+
+
+def test_a_fail_count_of_zero_is_a_success(tmp_path):
+    body = {"data": {"successful": {"count": 1}, "fail": {"count": 0}}}
+    report = run_engine(
+        tmp_path / "l",
+        [insider_attribute(JANE, "surname"), insider_identifier("email", "jane@example.com")],
+        lambda request, _: httpx.Response(200, json=body),
+    )
+    assert set(states(tmp_path / "l").values()) == {"done"}
+    assert report.removed == 2 and report.held_back == 0
+
+
+def test_identity_deletes_are_kept_back_whatever_the_email_case(tmp_path):
+    def handler(request, _):
+        if request.url.path.endswith("/attribute/delete"):
+            return httpx.Response(400, json={"success": False, "message": "bad"})
+        return httpx.Response(200, json={})
+
+    items = [
+        insider_attribute({"email": "Jane@Example.com"}, "surname"),
+        insider_identifier("email", "jane@example.com"),
+    ]
+    report = run_engine(tmp_path / "l", items, handler)
+    assert report.held_back == 1

@@ -60,3 +60,9 @@ def test_short_values_never_show_most_of_themselves() -> None:
     for value in ("98765432", "+6598765432", "1234567", "u_1001", "ab12cd"):
         shown = sum(1 for a, b in zip(value, mask(value), strict=True) if a == b)
         assert shown <= len(value) // 2 + 2, (value, mask(value))
+
+
+def test_case_folding_disagreements_never_crash_the_masker() -> None:
+    # re.IGNORECASE matches 'σ' against a final 'ς'; str.lower() does not map them alike
+    out = Masker(["ΟΔΥΣΣΕΑΣ", "ſtraße@example.com"]).text("user οδυσσεασ and STRASSE@example.com")
+    assert "οδυσσεασ" not in out

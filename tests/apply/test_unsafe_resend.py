@@ -85,3 +85,31 @@ def test_the_plan_holds_an_unknown_unsafe_item_and_resends_a_safe_one():
     summary.count("unknown", held=True)
     assert summary.changes == 0 and summary.held == 1
     assert summary.line() == ("No changes. 1 item(s) are held for review (outcome unknown).")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.Response(200, json={"message": "success"}),  # Braze's generic success
+        httpx.Response(201, text="queued"),
+        httpx.Response(524, text="origin timed out"),
+        httpx.Response(520, text="unknown error"),
+        httpx.Response(501, text="not implemented"),
+        httpx.Response(302, headers={"Location": "/elsewhere"}),
+    ],
+)
+def test_answers_that_do_not_prove_braze_did_nothing_leave_unsafe_items_unknown(tmp_path, reply):
+    report = run_engine(tmp_path / "ledger", [BY_EMAIL], lambda request, _: reply)
+    kinds = [r["type"] for r in records(tmp_path / "ledger") if r["type"] in ("intent", "result")]
+    assert kinds == ["intent"]  # no `failed` result that the next apply would retry
+    assert report.unknown == 1 and report.failed == 0
+
+
+def test_a_2xx_without_the_count_is_failed_and_retried_when_resending_is_safe(tmp_path):
+    report = run_engine(
+        tmp_path / "ledger",
+        [BY_ID],
+        lambda request, _: httpx.Response(200, json={"message": "success"}),
+    )
+    results = [r for r in records(tmp_path / "ledger") if r["type"] == "result"]
+    assert [r["status"] for r in results] == ["failed"] and report.failed == 1

@@ -20,6 +20,9 @@ from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import load_plan, stale_reason
 from reconciler.render.text import render_text
 
+# the actions of a saved plan that apply may send (never "hold" or "none")
+SENT_ACTIONS = frozenset({"remove", "resend", "retry"})
+
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 
 
@@ -51,7 +54,7 @@ def _from_saved(
             f"Saved plan is stale: {reason}. Nothing was sent.\n"
             "Make a new plan with `reconcile plan --out FILE` and review it."
         )
-    allowed = {a["fingerprint"] for a in saved["actions"] if a["action"] != "none"}
+    allowed = {a["fingerprint"] for a in saved["actions"] if a["action"] in SENT_ACTIONS}
     return plan, plan_sends(plan, allowed), ledger
 
 
