@@ -108,6 +108,27 @@ def allowed_keys(
             )
 
 
+def sole_locator(
+    entry: Mapping[str, Any], key: str, vendor: str, report: Report, why: str = ""
+) -> tuple[Any, bool] | None:
+    """For vendors that locate a profile by one key only (Segment user_id, Twilio
+    profile_id): (its value or None, whether every rule held); None without a profile."""
+    profile = entry.get("profile")
+    if profile is None:
+        report((), f"profile is required for {vendor} targets (profile: {{{key}: ...}})")
+        return None
+    ok = True
+    for other in profile:
+        if other != key:
+            report(("profile", other), f"{vendor} locates profiles only by {key}{why}")
+            ok = False
+    value = profile.get(key)
+    if value is None:
+        report(("profile",), f"{key} is required for {vendor} targets")
+        ok = False
+    return value, ok
+
+
 def one_locator(
     profile: Mapping[str, Any], allowed: tuple[str, ...], vendor: str, report: Report
 ) -> str | None:

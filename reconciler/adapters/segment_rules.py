@@ -19,6 +19,7 @@ from reconciler.adapters.rules import (
     RowToEntry,
     allowed_keys,
     require_header,
+    sole_locator,
 )
 from reconciler.desired import Item
 
@@ -36,19 +37,10 @@ class SegmentRules:
 
     def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
         allowed_keys(entry, {"profile", "identifiers"}, VENDOR, report)
-        profile = entry.get("profile")
-        if profile is None:
-            report((), "profile is required for segment targets (profile: {user_id: ...})")
+        located = sole_locator(entry, "user_id", VENDOR, report, " (the delete API takes user_id:)")
+        if located is None:
             return []
-        for key in profile:
-            if key != "user_id":
-                report(
-                    ("profile", key),
-                    "segment locates profiles only by user_id (the delete API takes user_id:)",
-                )
-        user_id = profile.get("user_id")
-        if user_id is None:
-            report(("profile",), "user_id is required for segment targets")
+        user_id, _ = located
         identifiers = entry.get("identifiers")
         if not identifiers:
             report((), "identifiers is required for segment targets: what must be absent")

@@ -20,6 +20,7 @@ from reconciler.adapters.rules import (
     RowToEntry,
     allowed_keys,
     require_header,
+    sole_locator,
 )
 from reconciler.desired import Item
 from reconciler.masking import mask
@@ -45,20 +46,11 @@ class TwilioMemoryRules:
 
     def items(self, target: str, entry: Mapping[str, Any], report: Report) -> list[Item]:
         allowed_keys(entry, {"profile", "identifiers"}, VENDOR, report)
-        profile = entry.get("profile")
-        if profile is None:
-            report((), "profile is required for twilio_memory targets (profile: {profile_id: ...})")
+        located = sole_locator(entry, "profile_id", VENDOR, report)
+        if located is None:
             return []
-        ok = True
-        for key in profile:
-            if key != "profile_id":
-                report(("profile", key), "twilio_memory locates profiles only by profile_id")
-                ok = False
-        profile_id = profile.get("profile_id")
-        if profile_id is None:
-            report(("profile",), "profile_id is required for twilio_memory targets")
-            ok = False
-        elif not PROFILE_ID.fullmatch(profile_id):
+        profile_id, ok = located
+        if profile_id is not None and not PROFILE_ID.fullmatch(profile_id):
             report(
                 ("profile", "profile_id"),
                 f"{mask(profile_id)!r} does not match ^mem_profile_[0-7][0-9a-z]{{25}}$",
