@@ -76,11 +76,6 @@ def describe_shown(it: Item) -> str:
     return f"{r['type']} {r['value']} on {where}"
 
 
-def request_preview(target: Target, item: Item, show_values: bool = False) -> dict[str, Any]:
-    """The request this item becomes on its own (apply may batch it with others)."""
-    return request_preview_shown(target, shown(item, show_values))
-
-
 def request_preview_shown(target: Target, item: Item) -> dict[str, Any]:
     """`request_preview` of an item whose values are already masked (or meant to be shown)."""
     builder = REQUESTS[item.vendor]
