@@ -135,6 +135,15 @@ def _moved(request: web.Request, store: TwilioStore, profile: TwilioProfile) -> 
     )
 
 
+def _found(
+    check: RuleCheck, resolved: tuple[TwilioStore, TwilioProfile] | web.Response | None
+) -> tuple[TwilioStore, TwilioProfile] | web.Response:
+    """The store and profile, or the answer to send instead (a broken rule, a redirect)."""
+    if check.failed or resolved is None:
+        return check.response
+    return resolved
+
+
 async def remove_identifier(request: web.Request) -> web.Response:
     ctx = context_of(request)
     check = RuleCheck(entry_of(request))
@@ -147,12 +156,10 @@ async def remove_identifier(request: web.Request) -> web.Response:
             400,
             error_body(400, 400, "Invalid value for removeAll: expected true or false"),
         )
-    if check.failed:
-        return check.response
-    if isinstance(resolved, web.Response):
-        return resolved
-    assert resolved is not None
-    store, profile = resolved
+    found = _found(check, resolved)
+    if isinstance(found, web.Response):
+        return found
+    store, profile = found
     id_type = request.match_info["idType"]
     if not profile.identifiers.get(id_type):
         # Not documented: the sandbox answers 404 (one of the documented statuses) when the
@@ -179,12 +186,10 @@ async def remove_identifier(request: web.Request) -> web.Response:
 async def list_identifiers(request: web.Request) -> web.Response:
     check = RuleCheck(entry_of(request))
     resolved = _resolve(request, check)
-    if check.failed:
-        return check.response
-    if isinstance(resolved, web.Response):
-        return resolved
-    assert resolved is not None
-    _, profile = resolved
+    found = _found(check, resolved)
+    if isinstance(found, web.Response):
+        return found
+    _, profile = found
     sets = [{"idType": t, "values": list(v)} for t, v in profile.identifiers.items() if v]
     return json_reply(200, {"identifiers": sets})
 
@@ -192,12 +197,10 @@ async def list_identifiers(request: web.Request) -> web.Response:
 async def fetch_identifier(request: web.Request) -> web.Response:
     check = RuleCheck(entry_of(request))
     resolved = _resolve(request, check)
-    if check.failed:
-        return check.response
-    if isinstance(resolved, web.Response):
-        return resolved
-    assert resolved is not None
-    _, profile = resolved
+    found = _found(check, resolved)
+    if isinstance(found, web.Response):
+        return found
+    _, profile = found
     id_type = request.match_info["idType"]
     values = profile.identifiers.get(id_type)
     if not values:
