@@ -44,6 +44,28 @@ def mask(value: Any) -> str:
     return text[:2] + "*" * (len(text) - 4) + text[-2:]
 
 
+# A short name (an identifier type, a vendor, an attribute) is shown as written in a
+# message: that is what makes a typo findable. A name is lowercase letters and digits, or
+# letters with no digit at all (spaces and `_.-` allowed); anything else is masked.
+_PLAIN_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,31}|(?:[^\W\d]|[\s.-]){0,32}")
+FRAGMENT_CAP = 40
+
+
+def fragment(value: Any) -> str:
+    """A value from a user's file as a message may quote it: repr-quoted, a short
+    lowercase name as written, anything else masked; never over FRAGMENT_CAP characters.
+
+    Messages are printed in CI logs and pull-request checks, and a file read by mistake
+    (or by a hostile manifest) could hold secrets: no message quotes more than this.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not (isinstance(value, str) and _PLAIN_NAME.fullmatch(text)):
+        text = mask(text)
+    if len(text) > FRAGMENT_CAP:
+        text = text[: FRAGMENT_CAP - 3] + "..."
+    return repr(text)
+
+
 _NOT_VALUES = frozenset({"kind", "type", "name", "prioritization", "alias_label"})
 
 

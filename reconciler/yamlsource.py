@@ -7,11 +7,15 @@ value's path to its 1-based line. Duplicate mapping keys are reported, never mer
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from reconciler.masking import fragment
 
 Path = tuple[str | int, ...]
 
@@ -45,24 +49,53 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 # Aliases share one node; we build a value per path, so `&a [*a, *a, ...]` nested a few
 # levels deep ("billion laughs") would expand without bound. Real manifests reuse little.
 MAX_ALIAS_EXPANSION = 100_000
+# ...and an alias of one long string, repeated, expands to gigabytes without many nodes:
+# the characters of every scalar built are counted too, aliases expanded.
+MAX_EXPANDED_CHARS = 32 * 1024 * 1024
+# Deeper than any manifest needs; past it jsonschema and the canonical form would recurse
+# towards Python's limit.
+MAX_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _construct(constructor: yaml.constructor.SafeConstructor, node: yaml.Node) -> Any:
-    """A scalar's (or key's) value; a value its tag cannot hold is a located YAML error."""
+    """A scalar's (or key's) value; a value its tag cannot hold, or one that JSON cannot
+    (NaN, infinity, a lone surrogate), is a located YAML error."""
     try:
-        return constructor.construct_object(node, deep=True)
+        value = constructor.construct_object(node, deep=True)
     except yaml.YAMLError:
         raise
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         # e.g. `!!int abc`, `!!timestamp soon`, an integer over Python's 4300-digit limit
-        shown = node.value if isinstance(node, yaml.ScalarNode) else "..."
-        if isinstance(shown, str) and len(shown) > 40:
-            shown = shown[:40] + "..."
+        shown = fragment(node.value) if isinstance(node, yaml.ScalarNode) else "'...'"
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        detail = f": {exc}" if isinstance(exc, ValueError) else ""
+        if not _TAG.fullmatch(tag):
+            tag = fragment(tag)
+        # Python's own words, when they quote nothing of the file ("month must be in
+        # 1..12", "Exceeds the limit (4300 digits) ...")
+        text = str(exc)
+        detail = f": {text}" if isinstance(exc, ValueError) and not _QUOTES.search(text) else ""
         raise YamlSyntaxError(
-            node.start_mark.line + 1, f"YAML error: cannot read {shown!r} as {tag}{detail}"
+            node.start_mark.line + 1, f"YAML error: cannot read {shown} as {tag}{detail}"
         ) from exc
+    line = node.start_mark.line + 1
+    if isinstance(value, float) and not math.isfinite(value):
+        raise YamlSyntaxError(
+            line, "YAML error: NaN and infinity are not values (JSON cannot hold them): quote it"
+        )
+    if isinstance(value, str) and _SURROGATE.search(value):
+        found = _SURROGATE.search(value)
+        assert found is not None
+        raise YamlSyntaxError(
+            line,
+            f"YAML error: a lone surrogate escape (\\u{ord(found.group()):04x}) is not a "
+            "character: write the character itself",
+        )
+    return value
+
+
+_TAG = re.compile(r"!!?[A-Za-z0-9_.:/-]{0,40}")
+_QUOTES = re.compile(r"['\"]")
 
 
 class _Builder:
@@ -73,9 +106,14 @@ class _Builder:
         self._seen: set[int] = set()
         self._active: set[int] = set()
         self._expanded = 0
+        self._chars = 0
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.lines[path] = node.start_mark.line + 1
+        if len(path) > MAX_DEPTH:
+            raise YamlSyntaxError(
+                node.start_mark.line + 1, f"YAML error: nested more than {MAX_DEPTH} levels deep"
+            )
         if id(node) in self._active:
             raise YamlSyntaxError(
                 node.start_mark.line + 1, "YAML error: an alias refers to a node that contains it"
@@ -89,6 +127,13 @@ class _Builder:
                 )
         self._seen.add(id(node))
         if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self._chars += len(node.value)
+            if self._chars > MAX_EXPANDED_CHARS:
+                raise YamlSyntaxError(
+                    node.start_mark.line + 1,
+                    f"YAML error: the document expands to more than {MAX_EXPANDED_CHARS:,} "
+                    "characters (aliases of long values)",
+                )
             return _construct(self._constructor, node)
         self._active.add(id(node))
         try:
@@ -175,7 +220,9 @@ def load_documents(text: str) -> Iterator[Document]:
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(_mark_line(exc), _describe(exc)) from exc
     except RecursionError as exc:
-        raise YamlSyntaxError(None, "YAML error: nested too deeply") from exc
+        # PyYAML composes nodes recursively: where its reader stood is where it got deep
+        line = loader.get_mark().line + 1
+        raise YamlSyntaxError(line, "YAML error: nested too deeply") from exc
     finally:
         loader.dispose()
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.adapters.rules import (
+    E164,
     CsvFormatError,
     ManifestChecker,
     Report,
@@ -23,6 +24,7 @@ from reconciler.adapters.rules import (
     require_header,
 )
 from reconciler.desired import Item
+from reconciler.masking import fragment
 
 VENDOR = "braze"
 LOCATORS = ("external_id", "braze_id", "user_alias", "email", "phone")
@@ -40,7 +42,8 @@ def check_prioritization(value: Any, report: Report) -> bool:
     for v in value:
         if v not in PRIORITIES:
             report(
-                ("profile", "prioritization"), f"unknown value {v!r} (use {', '.join(PRIORITIES)})"
+                ("profile", "prioritization"),
+                f"unknown value {fragment(v)} (use {', '.join(PRIORITIES)})",
             )
             ok = False
     if len(set(value)) != len(value):
@@ -90,6 +93,12 @@ class BrazeRules:
                 ("profile", "prioritization"),
                 f"prioritization applies only to email and phone, not {key}",
             )
+            ok = False
+        if key == "phone" and not (isinstance(profile[key], str) and E164.fullmatch(profile[key])):
+            # /users/export/ids takes `phone` "in E.164 format" (FACTS 2.2), and the delete
+            # entry follows it: a number in another format would match nobody, or the wrong
+            # user. Stricter than the delete page, which shows no phone example.
+            report(("profile", "phone"), f"{fragment(profile[key])} is not an E.164 phone number")
             ok = False
         if not ok or key is None:
             return []

@@ -23,7 +23,7 @@ from reconciler.adapters.rules import (
     require_header,
 )
 from reconciler.desired import Item
-from reconciler.masking import mask
+from reconciler.masking import fragment, mask
 from reconciler.yamlsource import Path
 
 VENDOR = "insider"
@@ -171,7 +171,7 @@ class InsiderRules:
         elif id_type not in IDENTIFIER_TYPES and custom_name is None:
             report(
                 (*where, "type"),
-                f"unknown insider identifier type {id_type!r} "
+                f"unknown insider identifier type {fragment(id_type)} "
                 f"(use {', '.join(IDENTIFIER_TYPES)} or custom.<name>)",
             )
             ok = False
@@ -201,7 +201,9 @@ class InsiderRules:
             if col.startswith(CUSTOM_PREFIX):
                 problem = name_problem(col[len(CUSTOM_PREFIX) :])
                 if problem:
-                    raise CsvFormatError(f"column {col!r}: custom identifier name {problem}")
+                    raise CsvFormatError(
+                        f"column {fragment(col)}: custom identifier name {problem}"
+                    )
         if header and set(header) == {"type", "value"}:
             return lambda row: {"identifiers": [{"type": row["type"], "value": row["value"]}]}
         shapes = [

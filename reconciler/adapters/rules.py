@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.desired import Item
+from reconciler.masking import fragment
 from reconciler.yamlsource import Path
 
 Report = Callable[[Path, str], None]
@@ -159,5 +160,17 @@ def require_header(header: list[str], allowed: list[list[str]], vendor: str) -> 
             return shape
     shapes = "; ".join(",".join(s) for s in allowed)
     raise CsvFormatError(
-        f"header {','.join(header)!s} does not fit a {vendor} target (expected columns: {shapes})"
+        f"header {quoted_header(header)} does not fit a {vendor} target (expected columns: "
+        f"{shapes})"
     )
+
+
+MAX_HEADER_SHOWN = 8
+
+
+def quoted_header(header: list[str]) -> str:
+    """A header row as a message may quote it: column names as written when they are
+    plain names, anything else masked (a first line may be anything, secrets included)."""
+    shown = ", ".join(fragment(h) for h in header[:MAX_HEADER_SHOWN])
+    more = len(header) - MAX_HEADER_SHOWN
+    return f"[{shown}{f', ... {more} more' if more > 0 else ''}]"

@@ -22,6 +22,7 @@ from reconciler.adapters.rules import (
     sole_locator,
 )
 from reconciler.desired import Item
+from reconciler.masking import fragment
 
 VENDOR = "segment"
 # External id types are lowercase names: email, user_id, anonymous_id, ios.idfa, ...
@@ -63,10 +64,10 @@ class SegmentRules:
                 ok = False
             if not ID_TYPE.fullmatch(id_type):
                 if ID_TYPE.fullmatch(id_type.lower()):
-                    message = f"identifier types are lowercase in segment ('{id_type}')"
+                    message = f"identifier types are lowercase in segment ({fragment(id_type)})"
                 else:
                     message = (
-                        f"{id_type!r} is not a segment identifier type: lowercase letters, "
+                        f"{fragment(id_type)} is not a segment identifier type: lowercase letters, "
                         "digits, '_' and '.', starting with a letter or digit "
                         "(e.g. email, user_id, ios.idfa)"
                     )

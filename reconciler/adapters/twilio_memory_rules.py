@@ -23,7 +23,7 @@ from reconciler.adapters.rules import (
     sole_locator,
 )
 from reconciler.desired import Item
-from reconciler.masking import mask
+from reconciler.masking import fragment, mask
 
 VENDOR = "twilio_memory"
 PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
@@ -68,7 +68,8 @@ class TwilioMemoryRules:
             if not ID_TYPE.fullmatch(id_type):
                 report(
                     (*where, "type"),
-                    f"{id_type!r} is not a Memory identifier type (2-30 letters, digits, '-', '_')",
+                    f"{fragment(id_type)} is not a Memory identifier type "
+                    "(2-30 letters, digits, '-', '_')",
                 )
                 good = False
             if "value" in ident:

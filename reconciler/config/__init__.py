@@ -5,12 +5,21 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.errors import Problem, ReconcilerError, ValidationFailed
+from reconciler.inputs import (
+    MAX_CONFIG_BYTES,
+    InputRefused,
+    confine,
+    decode_utf8,
+    read_bounded,
+    relative_reference,
+)
 from reconciler.schemas import schema_errors
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 
@@ -105,7 +114,7 @@ def find_config(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / CONFIG_NAME
-        if candidate.is_file():
+        if os.path.lexists(candidate):  # a link or special file is refused when read
             return candidate
     raise ReconcilerError(
         f"no {CONFIG_NAME} in {display(here)} or any parent folder (use --config PATH)"
@@ -123,12 +132,14 @@ def is_loopback(host: str) -> bool:
 
 def _read_document(path: Path) -> Document:
     shown = display(path)
+    # The config may be a link, but not one that leaves its folder: a reconciler.yaml
+    # committed as a link to /proc/self/environ would otherwise be read and quoted.
+    folder = path.absolute().parent
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ReconcilerError(f"{shown}: no such file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReconcilerError(f"{shown}: cannot read: {exc}") from exc
+        resolved = confine(path, folder, shown, "config file", hidden_ok=True)
+        text = decode_utf8(read_bounded(resolved, MAX_CONFIG_BYTES, shown), shown)
+    except InputRefused as exc:
+        raise ReconcilerError(str(exc)) from exc
     try:
         docs = list(load_documents(text))
     except YamlSyntaxError as exc:
@@ -138,6 +149,28 @@ def _read_document(path: Path) -> Document:
             [Problem(shown, None, "", f"must hold exactly one YAML document, found {len(docs)}")]
         )
     return docs[0]
+
+
+def _folder(
+    doc: Document,
+    shown: str,
+    root: Path,
+    where: tuple[str, ...],
+    value: str,
+    problems: list[Problem],
+) -> Path:
+    """A folder the config names, confined to the repository (the config's folder).
+
+    The ledger folder may be hidden (it is written, never read as a source); the specs
+    folder may not, since nothing hidden is ever read as a manifest.
+    """
+    key = ".".join(where)
+    try:
+        relative_reference(value, key, "folder")
+        return confine(root / value, root, key, "folder", hidden_ok=where[0] == "ledger")
+    except InputRefused as exc:
+        problems.append(Problem(shown, doc.line_of(where), key, exc.reason))
+        return root / value
 
 
 def load_config(path: Path) -> Config:
@@ -197,11 +230,17 @@ def load_config(path: Path) -> Config:
     if problems:
         raise ValidationFailed(problems)
     ledger = data.get("ledger", {})
+    specs_dir = _folder(doc, shown, root, ("specs",), data.get("specs", "specs"), problems)
+    ledger_dir = _folder(
+        doc, shown, root, ("ledger", "path"), ledger.get("path", "state/ledger"), problems
+    )
+    if problems:
+        raise ValidationFailed(problems)
     return Config(
         path=path.resolve(),
         root=root,
-        specs_dir=root / data.get("specs", "specs"),
-        ledger_dir=root / ledger.get("path", "state/ledger"),
+        specs_dir=specs_dir,
+        ledger_dir=ledger_dir,
         key_env=ledger.get("key_env"),
         targets=targets,
         max_deletions=data.get("max_deletions"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.inputs import create_exclusive
 
 LOCK_NAME = ".lock"
 # Written beside the lock: the user's repository has no ignore rule of ours, and a lock
@@ -100,13 +101,15 @@ def acquire(ledger_dir: Path, operation: str, who: str, run: str | None = None) 
         run=run,
     )
     ignore = ledger_dir / GITIGNORE
-    if not ignore.exists():
-        ignore.write_text(f"{LOCK_NAME}\n", encoding="utf-8")
+    if not os.path.lexists(ignore):
+        # never through a link: a dangling one committed here would write elsewhere
+        with os.fdopen(create_exclusive(ignore), "w", encoding="utf-8") as handle:
+            handle.write(f"{LOCK_NAME}\n")
     path = lock_path(ledger_dir)
     # Written whole under a temporary name, then linked into place: link() fails when
     # the lock exists, and a kill can never leave a lock file without its content.
     tmp = ledger_dir / f".lock.{info.id}.tmp"
-    with tmp.open("w", encoding="utf-8") as handle:
+    with os.fdopen(create_exclusive(tmp), "w", encoding="utf-8") as handle:
         json.dump(asdict(info), handle)
         handle.flush()
         os.fsync(handle.fileno())

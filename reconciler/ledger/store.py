@@ -22,6 +22,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.desired import KEYED, SALTED, Fingerprinter
 from reconciler.errors import ReconcilerError
+from reconciler.inputs import create_exclusive
 from reconciler.ledger.records import (
     ACCEPTED,
     DONE,
@@ -409,7 +410,7 @@ def create_ledger(
     if fingerprinter.scheme == SALTED:
         record["salt"] = fingerprinter.secret.hex()
     tmp = ledger_dir / f".{HEADER_FILE}.{os.getpid()}.tmp"
-    with tmp.open("wb") as handle:
+    with os.fdopen(create_exclusive(tmp), "wb") as handle:
         handle.write(encode(record) + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -450,6 +451,10 @@ class RunWriter:
 
     def __init__(self, ledger_dir: Path, run_id: str, info: dict[str, Any]) -> None:
         runs = ledger_dir / RUNS_DIR
+        if runs.is_symlink():
+            raise ReconcilerError(
+                f"{runs} is a symbolic link: the ledger is never written through one"
+            )
         runs.mkdir(parents=True, exist_ok=True)
         self.run_id = run_id
         self._prev = tip_hash(ledger_dir)

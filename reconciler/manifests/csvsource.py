@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from reconciler.adapters.rules import (
     VendorRules,
     control_problem,
 )
+from reconciler.inputs import MAX_CSV_BYTES, InputRefused, open_regular
 
 MAX_CELL = 1024
 
@@ -43,13 +45,9 @@ def read_rows(path: Path, rules: VendorRules, fast: FastRows | None = None) -> I
     file order.
     """
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise CsvSourceError("no such file") from exc
-    except OSError as exc:
-        raise CsvSourceError(f"cannot read: {exc.strerror}") from exc
-    except ValueError as exc:  # a NUL in the path
-        raise CsvSourceError(f"cannot read: {exc}") from exc
+        handle = _open_text(path)
+    except InputRefused as exc:
+        raise CsvSourceError(exc.reason) from exc
     with handle:
         reader = csv.reader(handle, strict=True)
         try:
@@ -88,14 +86,20 @@ def csv_sample(path: Path, rules: VendorRules) -> dict[str, Any] | None:
     """An entry shaped like those `path`'s rows make, from its header alone (None if
     it has no usable header: read_rows reports why)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with _open_text(path) as handle:
             header = next(csv.reader(handle, strict=True), None)
         if not header:
             return None
         header = [h.strip() for h in header]
         return rules.csv_reader(header)(dict.fromkeys(header, "x"))
-    except (OSError, ValueError, LookupError, csv.Error, CsvFormatError):
+    except (OSError, ValueError, LookupError, csv.Error, CsvFormatError, InputRefused):
         return None
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    """The CSV as text, opened only if it is a regular file within the size bound."""
+    raw = open_regular(path, MAX_CSV_BYTES, str(path))
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def _cell_problems(header: list[str], cells: list[str], width: int) -> list[tuple[str, str]]:

@@ -13,6 +13,14 @@ from reconciler.adapters.rules import ManifestChecker, VendorRules
 from reconciler.config import Config, display
 from reconciler.desired import DesiredState, Item, Source
 from reconciler.errors import Problem
+from reconciler.inputs import (
+    MAX_MANIFEST_BYTES,
+    InputRefused,
+    confine,
+    decode_utf8,
+    read_bounded,
+    relative_reference,
+)
 from reconciler.manifests.csvsource import CsvSourceError, csv_sample, read_rows
 from reconciler.schemas import schema_errors
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
@@ -73,7 +81,11 @@ def _scan(config: Config, paths: Iterable[Path]) -> tuple[list[Path], list[tuple
             unreadable.append((root, _link_problem(root)))
         else:
             found.append(root)  # reported as missing when read
-    return list(dict.fromkeys(_resolved(p) for p in found)), unreadable
+    # one entry per file, however many links lead to it; named as first found
+    firsts: dict[Path, Path] = {}
+    for p in found:
+        firsts.setdefault(_resolved(p), p)
+    return list(firsts.values()), unreadable
 
 
 def _walk(folder: Path, found: list[Path], unreadable: list[tuple[Path, str]]) -> None:
@@ -156,19 +168,15 @@ def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
     for path, why in unreadable:
         result.problems.append(Problem(_shown_unresolved(path), None, "", why))
     for path in files:
-        shown = display(path)
+        shown = _shown_unresolved(path)
         result.files.append(shown)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            result.problems.append(Problem(shown, None, "", "no such file or folder"))
+            resolved = confine(path, config.root, shown, "manifest")
+            text = decode_utf8(read_bounded(resolved, MAX_MANIFEST_BYTES, shown), shown)
+        except InputRefused as exc:
+            result.problems.append(Problem(shown, exc.line, "", exc.reason))
             continue
-        except OSError as exc:
-            result.problems.append(Problem(shown, None, "", f"cannot read: {_why(exc)}"))
-            continue
-        except ValueError as exc:  # UnicodeDecodeError is a ValueError; so is a NUL
-            result.problems.append(Problem(shown, None, "", f"cannot read: {exc}"))
-            continue
+        path = resolved
         try:
             documents = list(load_documents(text))
         except YamlSyntaxError as exc:
@@ -234,8 +242,13 @@ def _load_document(
     rules = RULES[target.vendor]
     rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
-    for rel in spec.get("absent_csv", []):
-        sample = csv_sample(path.parent / rel, rules)
+    csv_paths: list[tuple[Path, str] | None] = []
+    for j, rel in enumerate(spec.get("absent_csv", [])):
+        csv_paths.append(
+            _csv_source(config, path, rel, lambda m, j=j: report(("spec", "absent_csv", j), m))
+        )
+    for found in csv_paths:
+        sample = csv_sample(found[0], rules) if found is not None else None
         if sample is not None:
             samples.append(sample)
     checker = rules.manifest_checker(samples)
@@ -251,13 +264,15 @@ def _load_document(
             if checker is not None:
                 at: YPath = (*base, *_entry_part(entry, item))
                 checker.add(item, places.pack(shown, format_path(at), doc.line_of(at)))
-    for j, rel in enumerate(spec.get("absent_csv", [])):
+    for j, found in enumerate(csv_paths):
+        if found is None:
+            continue
+        csv_path, csv_shown = found
         track = None
         if checker is not None:
-            track = _csv_tracker(checker, places, display(path.parent / rel))
-        _load_csv(
-            path.parent / rel, rules, manifest, ("spec", "absent_csv", j), report, result, track
-        )
+            track = _csv_tracker(checker, places, csv_shown)
+        where: YPath = ("spec", "absent_csv", j)
+        _load_csv(csv_path, csv_shown, rules, manifest, where, report, result, track)
     if checker is not None:
         for ref, message in checker.problems(places.describe):
             if ref is None:
@@ -266,8 +281,23 @@ def _load_document(
                 result.problems.append(Problem(*places.unpack(ref), message))
 
 
+def _csv_source(
+    config: Config, manifest_path: Path, rel: str, report: Callable[[str], None]
+) -> tuple[Path, str] | None:
+    """Where a manifest's `absent_csv` entry points, confined to the repository, and
+    how to name it (as written, beside its manifest); None (reported) when refused."""
+    shown = rel if os.path.isabs(rel) else os.path.join(display(manifest_path.parent), rel)
+    try:
+        relative_reference(rel, shown, "CSV source")
+        return confine(manifest_path.parent / rel, config.root, shown, "CSV source"), shown
+    except InputRefused as exc:
+        report(str(exc))
+        return None
+
+
 def _load_csv(
     csv_path: Path,
+    shown: str,
     rules: VendorRules,
     manifest: Manifest,
     where: YPath,
@@ -275,7 +305,6 @@ def _load_csv(
     result: LoadResult,
     track: Callable[[Item, int], None] | None = None,
 ) -> None:
-    shown = display(csv_path)
     found = 0
 
     def report_row(line: int, column: str, message: str) -> None:

@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reconciler.errors import ReconcilerError
+from reconciler.inputs import (
+    MAX_PLAN_BYTES,
+    InputRefused,
+    check_output,
+    create_exclusive,
+    read_bounded,
+)
 from reconciler.ledger.store import Ledger
 from reconciler.plan.model import FORMAT_VERSION, Plan
 from reconciler.render.jsonplan import write_plan_json
@@ -26,10 +33,12 @@ def save_plan(path: Path, plan: Plan, also: TextIO | None = None) -> None:
     """Write the plan to `path` atomically; `also` (e.g. stdout) receives the same JSON
     without the `kind` field, each action encoded once for both."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if not path.parent.is_dir():
-        raise ReconcilerError(f"--out {path}: no such folder {path.parent}")
     try:
-        with tmp.open("w", encoding="utf-8") as handle:
+        check_output(path, f"--out {path}")
+    except InputRefused as exc:
+        raise ReconcilerError(str(exc)) from exc
+    try:
+        with os.fdopen(create_exclusive(tmp), "w", encoding="utf-8") as handle:
             streams: list[tuple[TextIO, dict[str, Any]]] = [(handle, {"kind": PLAN_KIND})]
             if also is not None:
                 streams.append((also, {}))
@@ -37,17 +46,27 @@ def save_plan(path: Path, plan: Plan, also: TextIO | None = None) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise ReconcilerError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def load_plan(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ReconcilerError(f"{path}: no such plan file") from exc
-    except (OSError, ValueError) as exc:
-        raise ReconcilerError(f"{path}: not a saved plan ({exc})") from exc
+        raw = read_bounded(path, MAX_PLAN_BYTES, str(path))
+    except InputRefused as exc:
+        if exc.reason == "no such file":
+            raise ReconcilerError(f"{path}: no such plan file") from exc
+        raise ReconcilerError(str(exc)) from exc
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ReconcilerError(f"{path}: not a saved plan (not valid JSON)") from exc
     if not isinstance(data, dict) or data.get("kind") != PLAN_KIND:
         raise ReconcilerError(f"{path}: not a saved plan (made by `reconcile plan --out`)")
     if data.get("format_version") != FORMAT_VERSION:

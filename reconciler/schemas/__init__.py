@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 
+from reconciler.masking import fragment
 from reconciler.yamlsource import Path
 
 _TYPE_NAMES = {
@@ -89,7 +90,7 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
         return path, f"{missing} is required"
     if "propertyNames" in list(error.schema_path)[-2:] and isinstance(inst, str):
         # the instance is the key itself: report it at the key, so the line is the key's
-        return (*path, inst), f"invalid name {inst!r}: {custom or error.message}"
+        return (*path, inst), f"invalid name {fragment(inst)}: {custom or _generic(error)}"
     if custom and v != "type":  # x-message explains a pattern; a wrong type says so plainly
         return path, custom
     if v == "type":
@@ -102,7 +103,7 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
         return path, msg
     if v in ("enum", "const"):
         options = error.validator_value if v == "enum" else [error.validator_value]
-        return path, f"must be one of {', '.join(map(str, options))}, got {inst!r}"
+        return path, f"must be one of {', '.join(map(str, options))}, got {fragment(inst)}"
     if v == "minItems":
         return path, "must not be empty" if error.validator_value == 1 else error.message
     if v == "minProperties":
@@ -112,12 +113,29 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
     if v == "maxLength":
         return path, f"is longer than {error.validator_value} characters"
     if v == "pattern":
-        return path, f"{inst!r} does not match {error.validator_value}"
+        return path, f"{fragment(inst)} does not match {error.validator_value}"
     if v == "uniqueItems":
         return path, "must not repeat a value"
-    if v == "anyOf":
-        return path, error.message
-    return path, error.message
+    return path, _generic(error)
+
+
+def _generic(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message without the instance it quotes (which may be anything from
+    the user's file): what rule was broken, and its bound."""
+    v, bound = error.validator, error.validator_value
+    words = {
+        "maxItems": f"has too many items (at most {bound})",
+        "maxProperties": f"has too many keys (at most {bound})",
+        "minimum": f"must be at least {bound}",
+        "maximum": f"must be at most {bound}",
+        "exclusiveMinimum": f"must be more than {bound}",
+        "exclusiveMaximum": f"must be less than {bound}",
+        "anyOf": "does not fit any of the allowed shapes",
+        "oneOf": "must fit exactly one of the allowed shapes",
+        "not": "is not allowed here",
+        "format": f"is not a valid {bound}",
+    }
+    return words.get(str(v), f"is not valid here ({v})")
 
 
 def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[Path, str]]:
@@ -125,7 +143,9 @@ def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[Path, str]]:
     path: Path = tuple(error.absolute_path)
     allowed = set(error.schema.get("properties", {}))
     hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
-    return [((*path, k), f"unknown key '{k}'{hint}") for k in error.instance if k not in allowed]
+    return [
+        ((*path, k), f"unknown key {fragment(k)}{hint}") for k in error.instance if k not in allowed
+    ]
 
 
 def schema_errors(name: str, instance: Any) -> list[tuple[Path, str]]:

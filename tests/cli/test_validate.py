@@ -908,7 +908,7 @@ BAD: list[Bad] = [
         "csv-is-a-folder",
         {BAD_FILE: seg(f"absent_csv: [rows.csv]  {MARK}\n"), "specs/rows.csv/readme.txt": "x"},
         "spec.absent_csv[0]",
-        "specs/rows.csv: cannot read: Is a directory",
+        "specs/rows.csv: is a folder, not a regular file",
     ),
     with_csv(
         "csv-bad-header",
@@ -917,7 +917,7 @@ BAD: list[Bad] = [
         BAD_FILE,
         None,
         "spec.absent_csv[0]",
-        "specs/rows.csv: line 1: header user,type,value does not fit a segment target (expected columns: user_id,type,value)",
+        "specs/rows.csv: line 1: header ['user', 'type', 'value'] does not fit a segment target (expected columns: user_id,type,value)",
     ),
     with_csv(
         "csv-header-of-another-vendor",
@@ -1311,7 +1311,7 @@ BAD: list[Bad] = [
         "token_env: INSIDER_REQUEST_TOKEN",
         f"token_env: INSIDER_REQUEST_TOKEN\n    rate_limit: {{requests: 0, per: second}}  {MARK}",
         "targets.ins.rate_limit.requests",
-        "less than the minimum of 1",
+        "must be at least 1",
     ),
     cfg(
         "config-space-id-a-number",
@@ -1391,7 +1391,7 @@ def test_validate_only_the_paths_given(project: Project) -> None:
 def test_a_missing_path_is_reported(project: Project) -> None:
     result = project.run("validate", "specs/nope.yaml")
     assert result.code == 1
-    assert "specs/nope.yaml: no such file or folder" in result.err
+    assert "specs/nope.yaml: no such file" in result.err
 
 
 def test_an_empty_manifest_file_is_reported(project: Project) -> None:
@@ -1493,7 +1493,7 @@ def test_bad_input_in_a_subprocess_has_no_traceback(project: Project) -> None:
     )
     assert completed.returncode == 1
     assert completed.stderr.splitlines() == [
-        "specs/bad.yaml:5: YAML error: cannot read 'team' as !!int: invalid literal for int() with base 10: 'team'",
+        "specs/bad.yaml:5: YAML error: cannot read 'team' as !!int",
         "Error: 1 problem(s) found.",
     ]
 
@@ -1502,7 +1502,7 @@ def test_a_manifest_that_is_not_utf8_is_reported(project: Project) -> None:
     project.write(BAD_FILE, SEG.replace("team-test", "\u00e9quipe").encode("latin-1"))
     result = project.run("validate")
     assert result.code == 1
-    assert result.err.startswith("specs/bad.yaml: cannot read: 'utf-8' codec can't decode")
+    assert result.err.startswith("specs/bad.yaml:5: is not UTF-8 text (byte 0xe9")
     assert "Traceback" not in result.output
 
 
@@ -1515,7 +1515,7 @@ def test_control_characters_in_keys_and_values_cannot_split_a_problem_line(
     result = project.run("validate")
     assert result.code == 1
     assert result.err.splitlines() == [
-        "specs/bad.yaml:3: a\\rb\\x1b[31m: unknown key 'a\\rb\\x1b[31m' "
+        "specs/bad.yaml:3: a\\rb\\x1b[31m: unknown key 'a\\r****1m' "
         "(allowed: apiVersion, kind, metadata, spec)",
         "Error: 1 problem(s) found.",
     ]

@@ -317,16 +317,21 @@ def test_a_folder_that_cannot_be_listed_is_a_problem_naming_it(
 def test_a_manifest_that_cannot_be_read_names_the_reason_not_a_traceback(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pathlib import Path
 
     project.write("specs/a.yaml", "kind: x\n")
     monkeypatch.chdir(project.root)
 
-    def read_text(self: Path, *args: Any, **kwargs: Any) -> str:
-        raise PermissionError(13, "Permission denied", str(self))
+    import os
+
+    real_open = os.open
+
+    def refusing_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith("a.yaml"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
 
     config = project.config()
-    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(os, "open", refusing_open)
     result = load_specs(config)
     assert [str(p) for p in result.problems] == ["specs/a.yaml: cannot read: Permission denied"]
 
