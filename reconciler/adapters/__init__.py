@@ -12,6 +12,7 @@ from reconciler.adapters.segment import SegmentRequests
 from reconciler.adapters.segment_rules import SegmentRules
 from reconciler.adapters.twilio_memory import TwilioMemoryRequests
 from reconciler.adapters.twilio_memory_rules import TwilioMemoryRules
+from reconciler.config import Target
 
 RULES: dict[str, VendorRules] = {
     "segment": SegmentRules(),
@@ -19,6 +20,12 @@ RULES: dict[str, VendorRules] = {
     "twilio_memory": TwilioMemoryRules(),
     "insider": InsiderRules(),
 }
+
+
+def rules_for(target: Target) -> VendorRules:
+    """A target's vendor rules, refined by its settings (identifier types, attributes)."""
+    return RULES[target.vendor].for_target(target.settings)
+
 
 REQUESTS: dict[str, RequestBuilder] = {
     "segment": SegmentRequests(),

@@ -1,9 +1,25 @@
-"""Braze: `POST /users/delete`, up to 50 identifiers of ONE type per request.
+"""Braze: `POST /users/delete`.
 
-The answer `{"deleted": n}` counts users queued for deletion (asynchronous), so items are
-`accepted`, not done. When n is below the batch size Braze matched fewer users than we
-named and does not say which: every item of the batch is accepted with that note and a
-later refresh settles them.
+Batching (FACTS 2.1): up to 50 ids of ONE type a request. By external_id, braze_id or
+alias, 50 a request; by email or phone ONE a request, so that the answer's `deleted`
+count belongs to one item: Braze deletes nothing when more than one user matches the
+prioritization, and a batch's count would not say which entry that was.
+
+Evidence: `{"deleted": n}` counts users *queued* for deletion (asynchronous), so an item
+is `accepted`, never `done`, until a read confirms it (refresh).
+
+- 2xx `{"deleted": 1}` for one email/phone: accepted
+- 2xx `{"deleted": 0}` for one email/phone: Braze deleted no user: a read
+  (`/users/export/ids`) tells whether none holds it (done: absent) or several do
+  (rejected: ambiguous)
+- 2xx `{"deleted": n}` for a batch of ids: accepted; n below the batch size is noted on
+  each item ("count unconfirmed"), for refresh to settle
+- 2xx without `deleted`: proves nothing: failed (ids), unknown (email/phone: Braze may
+  have acted)
+- 401, 403: credentials or permission: the target stops
+- 404: "Not Found: invalid URL" (FACTS 2.3): the target stops
+- other 4xx: rejected
+- anything not JSON: not Braze's answer: the target stops
 """
 
 from __future__ import annotations
@@ -12,15 +28,32 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from reconciler.adapters.requests import (
-    NoPreflight,
+    PROBE_ID,
     Pair,
+    Preflight,
     VendorRequest,
     chunked_by_key,
     no_redirect,
+    preflight_reading,
 )
-from reconciler.apply.outcome import ACCEPTED, FAILED, UNKNOWN, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.evidence import (
+    UNKNOWN,
+    Answer,
+    Outcome,
+    absent,
+    accepted,
+    credentials_refused,
+    error_text,
+    failed,
+    not_the_vendor,
+    rejected,
+    stop,
+)
+
+LABEL = "Braze"
+MAX_IDS = 50
 
 # locator key -> request field (FACTS 2.1)
 FIELDS = {
@@ -30,6 +63,9 @@ FIELDS = {
     "email": "email_addresses",
     "phone": "phone_numbers",
 }
+# locator key -> the `/users/export/ids` field that looks one up (FACTS 2.2)
+EXPORT_FIELDS = {"email": "email_address", "phone": "phone"}
+EXPORT_PATH = "/users/export/ids"
 
 
 def locator_key(item: Item) -> str:
@@ -58,44 +94,150 @@ def _entry(item: Item) -> Any:
     return item.locator[key]
 
 
-class BrazeRequests(NoPreflight):
-    max_batch = 50
+def _batch_size(key: str) -> int:
+    return MAX_IDS if key not in ("email", "phone") else 1
+
+
+def is_braze_body(body: object) -> bool:
+    """Braze's JSON answers are objects ({"deleted"}, {"message", "errors"})."""
+    return isinstance(body, dict)
+
+
+class BrazeRequests:
+    vendor_label = LABEL
+    max_batch = MAX_IDS
     redirect = staticmethod(no_redirect)
 
     def batch_key(self, item: Item) -> Hashable | None:
-        return locator_key(item)
+        key = locator_key(item)
+        return key if _batch_size(key) > 1 else None
 
     def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
-        return chunked_by_key(pairs, locator_key, self.max_batch)
+        out: list[list[Pair]] = []
+        for group in chunked_by_key(pairs, locator_key, MAX_IDS):
+            size = _batch_size(locator_key(group[0][1]))
+            out.extend(group[i : i + size] for i in range(0, len(group), size))
+        return out
 
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
-        if not items or len(items) > self.max_batch:
-            raise ValueError(f"a braze request holds 1 to {self.max_batch} ids")
+        if not items:
+            raise ValueError("a braze request holds at least one id")
         key = locator_key(items[0])
         if any(locator_key(i) != key for i in items):
             raise ValueError("a braze request holds one identifier type")
+        if len(items) > _batch_size(key):
+            raise ValueError(f"a braze request holds at most {_batch_size(key)} {key} entries")
         body = {FIELDS[key]: [_entry(i) for i in items]}
         return VendorRequest("POST", "/users/delete", body=body, idempotent=resend_safe(items[0]))
 
     def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
         return {"Authorization": f"Bearer {secrets['api_key_env']}"}
 
-    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
+    def preflight(self, target: Target) -> list[VendorRequest]:
+        # An export of an external_id nobody has (FACTS 2.2): proves host, key and the
+        # users.export.ids permission; users.delete is proven by the first delete.
+        body = {"external_ids": [PROBE_ID], "fields_to_export": ["external_id"]}
+        return [VendorRequest("POST", EXPORT_PATH, body=body)]
+
+    def preflight_result(self, target: Target, answers: Sequence[Answer | None]) -> Preflight:
+        (answer,) = answers
+        return preflight_reading(
+            LABEL,
+            answer,
+            lambda a: 200 <= a.status < 300 and isinstance(a.body, dict) and "users" in a.body,
+            "a /users/export/ids read",
+        )
+
+    def admissible(self, item: Item, facts: dict[str, Any]) -> str | None:
+        return None
+
+    def interpret(
+        self,
+        answer: Answer,
+        request: VendorRequest,
+        items: Sequence[Item],
+        facts: dict[str, Any],
+    ) -> list[Outcome]:
         body = answer.body
-        if 200 <= answer.status < 300 and isinstance(body, dict) and "deleted" in body:
-            deleted = body.get("deleted")
-            note = None
-            if isinstance(deleted, int) and deleted < len(items):
-                note = (
-                    f"Braze queued {deleted} of the {len(items)} users in this request and does "
-                    "not say which; refresh settles them"
-                )
-            return [Outcome(ACCEPTED, answer.status, None, note=note)] * len(items)
+        n = len(items)
+        if not answer.json or not is_braze_body(body):
+            return [_not_braze(answer, items)] * n
+        assert isinstance(body, dict)
         if 200 <= answer.status < 300:
-            # a 2xx without the documented count: not proof of anything
-            text = f"unexpected answer without 'deleted': {body}"
-            # Braze may well have queued the deletes (its generic success is
-            # {"message": "success"}): safe to send again only where it is idempotent.
-            state = FAILED if resend_safe(items[0]) else UNKNOWN
-            return [Outcome(state, answer.status, text)] * len(items)
-        return by_status(answer, len(items), ACCEPTED)
+            deleted = body.get("deleted")
+            if type(deleted) is not int:
+                # a 2xx without the documented count proves nothing; Braze may well have
+                # queued the deletes: safe to send again only where that is idempotent
+                text = "a success answer without the documented 'deleted' count"
+                if resend_safe(items[0]):
+                    return [failed(answer.status, text)] * n
+                return [Outcome(UNKNOWN, answer.status, text)] * n
+            if not resend_safe(items[0]):
+                (item,) = items
+                if deleted == 1:
+                    return [accepted(answer.status, vendor_code="deleted:1")]
+                return [_ambiguous_check(answer, item, deleted)]
+            note = None
+            if deleted != n:
+                note = (
+                    f"Braze queued {deleted} of the {n} users in this request and does "
+                    "not say which: count unconfirmed, refresh settles them"
+                )
+            return [accepted(answer.status, note, f"deleted:{deleted}")] * n
+        detail = error_text(body)
+        if answer.status in (401, 403):
+            return [credentials_refused(answer, detail)] * n
+        if answer.status == 404:
+            return [stop(404, "Braze answered Not Found: invalid URL (check base_url)")] * n
+        if 400 <= answer.status < 500:
+            return [rejected(answer.status, detail or f"HTTP {answer.status}")] * n
+        return [stop(answer.status, f"unexpected answer HTTP {answer.status}: {detail}")] * n
+
+    def settle(self, answer: Answer | None, item: Item, outcome: Outcome) -> Outcome:
+        """After `{"deleted": 0}`: how many users hold the email or phone?"""
+        key = locator_key(item)
+        if answer is None or not (200 <= answer.status < 300) or not isinstance(answer.body, dict):
+            return rejected(
+                outcome.code,
+                f"Braze deleted no user for this {key}, and the read that would say why "
+                "failed: check the user in Braze",
+                outcome.vendor_code,
+            )
+        users = answer.body.get("users")
+        count = len(users) if isinstance(users, list) else None
+        if count == 0:
+            return absent(outcome.code or 200, "deleted:0", f"no Braze user has this {key}")
+        if count is None:
+            text = f"Braze deleted no user for this {key}"
+        elif count == 1:
+            text = (
+                f"Braze deleted no user: the one user with this {key} does not match the "
+                "prioritization"
+            )
+        else:
+            text = (
+                f"Braze deleted no user: {count} users have this {key} and Braze deletes none "
+                "when several match the prioritization. Locate the user by external_id "
+                "(reconcile resolve lists them)"
+            )
+        return rejected(outcome.code, text, outcome.vendor_code)
+
+
+def _ambiguous_check(answer: Answer, item: Item, deleted: int) -> Outcome:
+    key = locator_key(item)
+    body = {EXPORT_FIELDS[key]: item.locator[key], "fields_to_export": ["external_id"]}
+    return Outcome(
+        "rejected",
+        answer.status,
+        vendor_code=f"deleted:{deleted}",
+        check=VendorRequest("POST", EXPORT_PATH, body=body),
+    )
+
+
+def _not_braze(answer: Answer, items: Sequence[Item]) -> Outcome:
+    outcome = not_the_vendor(answer, LABEL)
+    if resend_safe(items[0]) or 400 <= answer.status < 500:
+        return outcome
+    # A page that is not Braze's after a delete by email or phone: a proxy may have
+    # passed it on. The target stops, and the item is held, never sent again blindly.
+    return Outcome(UNKNOWN, answer.status, outcome.message, stop=outcome.stop)

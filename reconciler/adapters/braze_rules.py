@@ -61,6 +61,9 @@ def check_prioritization(value: Any, report: Report) -> bool:
 class BrazeRules:
     vendor = VENDOR
 
+    def for_target(self, settings: Mapping[str, Any]) -> BrazeRules:
+        return self
+
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         if spec.get("delete_profiles") is not True:
             report(

@@ -1,8 +1,20 @@
 """Insider: attribute deletes batched by user (up to 1,000 users and 5 MB a request);
 identifier deletes one request each (`DELETE /api/user/v1/identity`).
 
-200 -> done. The identity API's 400 for a user's sole identifier -> rejected. 404 (no
-such user) -> done, already absent. 403 stops the target.
+Evidence (FACTS 4.1, 4.2, 4.4; the Academy page's sample responses): Insider does not
+say whether either delete is synchronous, nor does a 200 say whether the attribute or
+identifier was there (a delete of attributes a user lacks succeeds the same way). So a
+200 is `accepted`: acknowledged, confirmed later by a profile read (refresh).
+
+- 200 `{}` (or the Postman body with an empty `fail`): accepted
+- 200 listing `data.fail`: failed: Insider reported failures without saying which user
+- 400 `Partner is invalid.`, 401, 403: the partner name or token: the target stops
+- 400 sole identifier (identity delete): rejected: a user's only identifier cannot go
+- other 400: rejected
+- 404 on the identity delete: undocumented: the profile read decides (its documented 404
+  `no such user`: done, already absent)
+- 404 on the attribute delete, or an answer that is not Insider's JSON: a wrong base
+  URL: the target stops
 """
 
 from __future__ import annotations
@@ -11,11 +23,30 @@ import json
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.adapters.requests import NoPreflight, Pair, VendorRequest, no_redirect
-from reconciler.apply.outcome import DONE, FAILED, Answer, Outcome, by_status, error_text
+from reconciler.adapters.requests import (
+    PROBE_ID,
+    Pair,
+    Preflight,
+    VendorRequest,
+    no_redirect,
+    preflight_reading,
+)
 from reconciler.config import Target
 from reconciler.desired import Item, canonical_json
+from reconciler.evidence import (
+    Answer,
+    Outcome,
+    absent,
+    accepted,
+    credentials_refused,
+    error_text,
+    failed,
+    not_the_vendor,
+    rejected,
+    stop,
+)
 
+LABEL = "Insider"
 MAX_USERS = 1000
 # "must not exceed 5 MB" (FACTS 4.1) without saying which MB: the smaller, 5,000,000 bytes
 MAX_BYTES = 5_000_000
@@ -23,6 +54,9 @@ MAX_BYTES = 5_000_000
 ENVELOPE = 16
 ATTRIBUTE_PATH = "/api/user/v1/attribute/delete"
 IDENTITY_PATH = "/api/user/v1/identity"
+PROFILE_PATH = "/api/user/v1/profile"
+PARTNER_INVALID = "Partner is invalid."
+NO_USER = "no such user for these identifiers"
 
 
 def _user_ref(locator: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +95,23 @@ def is_attribute(item: Item) -> bool:
     return item.kind in ("attribute", "attribute_value")
 
 
-class InsiderRequests(NoPreflight):
+def is_insider_body(body: object) -> bool:
+    """Insider's JSON answers are objects: `{}`, `{"data": ...}`, `{"success", "message"}`
+    or `{"error": "..."}` (FACTS 4.1, 4.2, 4.4)."""
+    if not isinstance(body, dict):
+        return False
+    return not body or "data" in body or "message" in body or isinstance(body.get("error"), str)
+
+
+def _profile_read(identifiers: dict[str, Any]) -> VendorRequest:
+    # "At least one of attributes or events is required" (FACTS 4.4)
+    return VendorRequest(
+        "POST", PROFILE_PATH, body={"identifiers": identifiers, "attributes": ["email"]}
+    )
+
+
+class InsiderRequests:
+    vendor_label = LABEL
     # counted in users, not items
     max_batch = MAX_USERS
     redirect = staticmethod(no_redirect)
@@ -106,18 +156,96 @@ class InsiderRequests(NoPreflight):
             "X-REQUEST-TOKEN": secrets["token_env"],
         }
 
-    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
+    def preflight(self, target: Target) -> list[VendorRequest]:
+        # A profile read of a uuid nobody has: the documented 404 `no such user` proves
+        # the host, the partner name and the token.
+        return [_profile_read({"uuid": PROBE_ID})]
+
+    def preflight_result(self, target: Target, answers: Sequence[Answer | None]) -> Preflight:
+        (answer,) = answers
+        if answer is not None and _partner_invalid(answer):
+            return Preflight("Insider says the partner is invalid (HTTP 400)", "check partner_name")
+        return preflight_reading(
+            LABEL,
+            answer,
+            lambda a: (
+                (a.status == 200 and isinstance(a.body, dict))
+                or (a.status == 404 and NO_USER in str(error_text(a.body)))
+            ),
+            "a profile read",
+        )
+
+    def admissible(self, item: Item, facts: dict[str, Any]) -> str | None:
+        return None
+
+    def interpret(
+        self,
+        answer: Answer,
+        request: VendorRequest,
+        items: Sequence[Item],
+        facts: dict[str, Any],
+    ) -> list[Outcome]:
+        n = len(items)
+        body = answer.body
+        identity = request.path == IDENTITY_PATH
+        if not answer.json or not is_insider_body(body):
+            if answer.status == 200 and identity and body in (None, ""):
+                # the identity delete's 200 body is not documented (the Postman example
+                # has none): an empty 200 is Insider's answer
+                return [accepted(200, _ACKNOWLEDGED)]
+            return [not_the_vendor(answer, LABEL)] * n
+        detail = error_text(body)
+        if answer.status == 200:
+            failures = _reported_failures(body)
+            if failures:
+                # The Postman example's 200 lists failures under data.fail without saying
+                # per user which: every item of the batch is failed and retried (attribute
+                # deletes are idempotent) rather than recorded done.
+                text = f"Insider reported failures in this request: {failures}"
+                return [failed(200, text)] * n
+            return [accepted(200, _ACKNOWLEDGED)] * n
+        if _partner_invalid(answer):
+            return [stop(400, "Insider says the partner is invalid: check partner_name")] * n
+        if answer.status in (401, 403):
+            return [credentials_refused(answer, detail)] * n
+        if answer.status == 404 and identity:
+            (item,) = items
+            return [
+                Outcome(
+                    "failed",
+                    404,
+                    detail,
+                    check=_profile_read(dict(item.locator)),
+                )
+            ]
         if answer.status == 404:
-            text = error_text(answer.body)
-            return [Outcome(DONE, 404, text, already_absent=True)] * len(items)
-        failures = _reported_failures(answer.body)
-        if 200 <= answer.status < 300 and failures:
-            # The Postman example's 200 body lists failures under data.fail without saying
-            # per user which; every item of the batch is failed and retried (attribute
-            # deletes are idempotent) rather than recorded done.
-            text = f"Insider reported failures in this request: {failures}"
-            return [Outcome(FAILED, answer.status, text)] * len(items)
-        return by_status(answer, len(items), DONE)
+            return [stop(404, "Insider answered 404 to an attribute delete: check base_url")] * n
+        if 400 <= answer.status < 500:
+            return [rejected(answer.status, detail or f"HTTP {answer.status}")] * n
+        return [stop(answer.status, f"unexpected answer HTTP {answer.status}: {detail}")] * n
+
+    def settle(self, answer: Answer | None, item: Item, outcome: Outcome) -> Outcome:
+        """After an identity delete's (undocumented) 404: does any user hold it?"""
+        if answer is not None and answer.status == 404 and NO_USER in str(error_text(answer.body)):
+            return absent(404, None, "no Insider user holds this identifier (profile read)")
+        if answer is not None and answer.status == 200:
+            return failed(
+                404,
+                "Insider answered 404 to the identifier delete, but a profile read finds a "
+                "user with it: not removed",
+            )
+        seen = answer.describe() if answer is not None else "no answer"
+        return failed(404, f"a 404 that the profile read could not explain ({seen})")
+
+
+_ACKNOWLEDGED = (
+    "Insider acknowledged the delete; it does not say whether the value was there or when "
+    "it is gone: refresh confirms"
+)
+
+
+def _partner_invalid(answer: Answer) -> bool:
+    return answer.status == 400 and PARTNER_INVALID in str(error_text(answer.body))
 
 
 def _reported_failures(body: object) -> object:

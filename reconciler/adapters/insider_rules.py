@@ -8,6 +8,8 @@ go through the identity API instead, where the identifier locates its own user.
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +36,63 @@ CUSTOM_PREFIX = "custom."
 IDENTIFIER_ATTRIBUTES = frozenset({"email", "phone_number", "uuid", "insider_id", "iid"})
 REMOVALS = ("attributes", "attribute_values", "custom_attributes", "custom_attribute_values")
 
+# The standard attributes the Delete User Attribute page documents, with their types
+# (insider-delete-user-attribute.txt, "Body Parameters"; FACTS 4.1). Only arrays can lose
+# one value (`partial`); list_id is a number array, so its values are sent as numbers.
+STANDARD_ATTRIBUTES = {
+    "email_optin": "boolean",
+    "gdpr_optin": "boolean",
+    "sms_optin": "boolean",
+    "name": "string",
+    "surname": "string",
+    "birthday": "date",
+    "gender": "string",
+    "age": "number",
+    "language": "string",
+    "country": "string",
+    "city": "string",
+    "list_id": "number_array",
+}
+ARRAY_TYPES = ("string_array", "number_array")
+
+
+def custom_attribute_types(declared: Sequence[Any]) -> dict[str, str | None]:
+    """A target's `custom_attributes` setting: name -> type (None when not given)."""
+    out: dict[str, str | None] = {}
+    for entry in declared:
+        if isinstance(entry, str):
+            out[entry] = None
+        else:
+            out[entry["name"]] = entry.get("type")
+    return out
+
+
+def typed_value(value: Any, kind: str | None) -> tuple[Any, str | None]:
+    """A value to remove from an array attribute, in the array's element type: numbers
+    for a number array (a CSV cell "12" is the number 12), text for a string array.
+    (value, None), or (value, why it cannot be converted)."""
+    if kind == "number_array":
+        if isinstance(value, bool):
+            return value, "must be a number (the attribute is a number array)"
+        if isinstance(value, int):
+            return value, None
+        if isinstance(value, float):
+            return (int(value) if value.is_integer() else value), None
+        if isinstance(value, str):
+            try:
+                number = float(value) if any(c in value for c in ".eE") else int(value)
+            except ValueError:
+                return value, f"{fragment(value)} is not a number (the attribute is a number array)"
+            if isinstance(number, float):
+                if not math.isfinite(number):
+                    return value, "must be a finite number"
+                number = int(number) if number.is_integer() else number
+            return number, None
+        return value, "must be a number (the attribute is a number array)"
+    if kind == "string_array" and not isinstance(value, str):
+        return value, "must be text (the attribute is a string array)"
+    return value, None
+
 
 def _check_phone(value: Any, where: Path, report: Report) -> bool:
     if isinstance(value, str) and E164.fullmatch(value):
@@ -50,6 +109,19 @@ def _identifier_locator(id_type: str, value: str) -> dict[str, Any]:
 
 class InsiderRules:
     vendor = VENDOR
+
+    def __init__(self, custom: dict[str, str | None] | None = None) -> None:
+        # the target's declared custom attributes (None: not declared, any name goes)
+        self.custom = custom
+
+    def for_target(self, settings: Mapping[str, Any]) -> InsiderRules:
+        declared = settings.get("custom_attributes")
+        return InsiderRules(custom_attribute_types(declared) if declared is not None else None)
+
+    def _type_of(self, name: str, custom: bool) -> str | None:
+        if not custom:
+            return STANDARD_ATTRIBUTES.get(name)
+        return (self.custom or {}).get(name)
 
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         if spec.get("delete_profiles"):
@@ -111,7 +183,20 @@ class InsiderRules:
             for name, values in entry.get(field, {}).items():
                 if not self._deletable(name, custom, custom_ids, (field, name), report):
                     continue
-                for value in values:
+                kind = self._type_of(name, custom)
+                if kind is not None and kind not in ARRAY_TYPES:
+                    report(
+                        (field, name),
+                        f"'{name}' is a {kind} attribute, not an array: only an array loses one "
+                        f"value; remove the whole attribute with "
+                        f"{'custom_attributes' if custom else 'attributes'}: [{name}]",
+                    )
+                    continue
+                for j, raw in enumerate(values):
+                    value, why = typed_value(raw, kind)
+                    if why is not None:
+                        report((field, name, j), why)
+                        continue
                     if locator:
                         removal = {
                             "kind": "attribute_value",
@@ -142,6 +227,23 @@ class InsiderRules:
             return False
         if custom and name in custom_ids:
             report(where, f"'{name}' is this user's custom identifier: list it under identifiers")
+            return False
+        known = self.custom if custom else STANDARD_ATTRIBUTES
+        if known is not None and name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            if custom:
+                report(
+                    where,
+                    f"{fragment(name)} is not one of the target's custom_attributes in "
+                    f"reconciler.yaml{hint}",
+                )
+            else:
+                report(
+                    where,
+                    f"{fragment(name)} is not a standard Insider attribute{hint} (a custom "
+                    "attribute goes under custom_attributes / custom_attribute_values)",
+                )
             return False
         return True
 

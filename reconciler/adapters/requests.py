@@ -10,9 +10,9 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from reconciler.apply.outcome import Answer, Outcome
 from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item, canonical_json
+from reconciler.evidence import Answer, Outcome
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,28 @@ class VendorRequest:
 Pair = tuple[str, Item]
 """(fingerprint, item): what batching moves around."""
 
+# A user id no vendor holds: the preflight reads it to prove host, account and
+# credentials without reading anyone's data.
+PROBE_ID = "reconciler-preflight-probe-0000"
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a target's preflight reads proved: `problem` (why nothing may be sent) and
+    `fix` (what the user should change), or facts later answers are read against
+    (Twilio: the store's configured identifier types)."""
+
+    problem: str | None = None
+    fix: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
 
 class RequestBuilder(Protocol):
+    vendor_label: str  # the vendor's name as users know it, for messages
     max_batch: int
 
     def batch_key(self, item: Item) -> Hashable | None:
@@ -61,36 +81,77 @@ class RequestBuilder(Protocol):
         """Headers carrying the credentials, from {config key: secret value}."""
         ...
 
-    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
-        """One outcome per item, in order, from a final (non-retryable) answer."""
+    def interpret(
+        self,
+        answer: Answer,
+        request: VendorRequest,
+        items: Sequence[Item],
+        facts: dict[str, Any],
+    ) -> list[Outcome]:
+        """One outcome per item, in order, from the final (non-retryable) answer to
+        `request`, read by the vendor's evidence rules; `facts`: what the preflight
+        proved."""
+        ...
+
+    def settle(self, answer: Answer | None, item: Item, outcome: Outcome) -> Outcome:
+        """The item's outcome once the read an outcome asked for (`outcome.check`) was
+        answered (None: no usable answer). Only called for outcomes with a check."""
         ...
 
     def redirect(self, answer: Answer, request: VendorRequest) -> VendorRequest | None:
         """A request to follow a vendor redirect with, once; None when not followed."""
         ...
 
-    def preflight(self, target: Target) -> VendorRequest | None:
-        """A read sent once before a target's deletes, or None."""
+    def preflight(self, target: Target) -> list[VendorRequest]:
+        """Harmless reads sent before a target's first delete (and by `reconcile check`)."""
         ...
 
-    def preflight_problem(self, answer: Answer | None) -> str | None:
-        """Why the target must not be sent to, from the preflight's answer; None: go."""
+    def preflight_result(self, target: Target, answers: Sequence[Answer | None]) -> Preflight:
+        """What the preflight's answers prove (one answer, or None, per read)."""
         ...
+
+    def admissible(self, item: Item, facts: dict[str, Any]) -> str | None:
+        """Why an item must not be sent at all (it stays pending), or None."""
+        ...
+
+
+class NoCheck:
+    """For vendors whose every answer decides on its own."""
+
+    def settle(self, answer: Answer | None, item: Item, outcome: Outcome) -> Outcome:
+        raise AssertionError("no outcome of this vendor asks for a check")
+
+    def admissible(self, item: Item, facts: dict[str, Any]) -> str | None:
+        return None
+
+
+def preflight_reading(
+    label: str, answer: Answer | None, expected: Callable[[Answer], bool], what: str
+) -> Preflight:
+    """The common reading of one preflight read: `expected` says whether the answer is
+    the vendor's documented answer to it (host, account and credentials proven)."""
+    if answer is None:
+        return Preflight(f"could not reach {label} ({what})", "check base_url, the network and DNS")
+    if answer.status == 401:
+        return Preflight(f"{label} refused the credentials (HTTP 401)", "check the secret")
+    if answer.status == 403:
+        return Preflight(
+            f"{label} refused the permission (HTTP 403)",
+            "give the key the permissions this target needs",
+        )
+    if expected(answer):
+        return Preflight()
+    return Preflight(
+        f"the answer to {what} is not {label}'s API ({answer.describe()})",
+        "check the target's base_url",
+    )
 
 
 def singles(pairs: Sequence[Pair]) -> list[list[Pair]]:
     return [[p] for p in pairs]
 
 
-class NoPreflight:
-    def preflight(self, target: Target) -> VendorRequest | None:
-        return None
-
-    def preflight_problem(self, answer: Answer | None) -> str | None:
-        return None
-
-
-class OneItemPerRequest(NoPreflight):
+class OneItemPerRequest:
     """For vendors whose delete takes exactly one item (Segment, Twilio Memory)."""
 
     max_batch = 1

@@ -8,6 +8,7 @@ turned into entries of the same shape first, so a row is checked exactly like YA
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -32,6 +33,93 @@ def control_problem(text: str) -> str | None:
         f"contains a control character (U+{ord(found.group()):04X}); only tab is allowed "
         "(a NUL, line break or escape code is almost always a copy-paste accident)"
     )
+
+
+# Characters that make a value look like another: invisible ones (zero-width, word
+# joiner, BOM, soft hyphen), bidi controls, and spaces that are not the ASCII space. A
+# value holding one is sent, comes back "already absent", and the real one stays.
+LOOKALIKE = re.compile(
+    "[\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
+_CONFUSABLE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
+ALLOW_LOOKALIKES = "allow_lookalikes"
+
+
+def lookalike_problem(text: str) -> str | None:
+    """Why `text` could be mistaken for another value: an invisible or unusual character
+    (named by its code point), or letters of two confusable scripts (Latin `a` and
+    Cyrillic `а`). None for plain text. ASCII text is never refused."""
+    if text.isascii():
+        return None
+    found = LOOKALIKE.search(text)
+    if found is not None:
+        char = found.group()
+        name = unicodedata.name(char, "an invisible character").lower()
+        return (
+            f"contains U+{ord(char):04X} ({name}), which looks like nothing or like a "
+            "plain space: the vendor would not find this value"
+        )
+    letters: dict[str, list[str]] = {}
+    for c in text:
+        if c.isalpha():
+            script = "LATIN" if c.isascii() else unicodedata.name(c, "?").split(" ", 1)[0]
+            if script in _CONFUSABLE_SCRIPTS:
+                letters.setdefault(script, []).append(c)
+    if len(letters) > 1:
+        # the odd one out: the first letter of the script with the fewest letters
+        odd = min(letters.values(), key=len)[0]
+        names = " and ".join(sorted(s.title() for s in letters))
+        return (
+            f"mixes {names} letters (U+{ord(odd):04X} {unicodedata.name(odd, '?').lower()}): "
+            "a look-alike of another value"
+        )
+    return None
+
+
+def value_problem(
+    value: object, is_email: bool = False, allow_lookalikes: bool = False
+) -> str | None:
+    """Why an identifying value cannot be what its author meant, or None."""
+    if not isinstance(value, str):
+        return None
+    if value != value.strip():
+        return "has leading or trailing spaces (values are compared exactly)"
+    if is_email and "@" not in value:
+        return "is not an email address (no @)"
+    if allow_lookalikes:
+        return None
+    problem = lookalike_problem(value)
+    if problem is None:
+        return None
+    return f"{problem} (if this value is really meant, set {ALLOW_LOOKALIKES}: true on its entry)"
+
+
+def item_value_problems(item: Item, allow_lookalikes: bool = False) -> list[tuple[str, str]]:
+    """(field, why) for each identifying value of `item` that `value_problem` refuses:
+    locator values, and the removed value (an email when its type says so)."""
+    found = []
+    for key, value in _values(item.locator):
+        problem = value_problem(value, key == "email", allow_lookalikes)
+        if problem:
+            found.append((key, problem))
+    removal = item.removal
+    if "value" in removal:
+        is_email = removal.get("type") == "email"
+        problem = value_problem(removal["value"], is_email, allow_lookalikes)
+        if problem:
+            found.append(("value", problem))
+    return found
+
+
+def _values(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for key, value in mapping.items():
+        if key == "prioritization":
+            continue
+        if isinstance(value, Mapping):
+            yield from _values(value)
+        else:
+            yield key, value
 
 
 def name_problem(name: str) -> str | None:
@@ -68,6 +156,10 @@ class ManifestChecker(Protocol):
 class VendorRules(Protocol):
     vendor: str
 
+    def for_target(self, settings: Mapping[str, Any]) -> VendorRules:
+        """These rules as a target's settings refine them (e.g. its identifier types)."""
+        ...
+
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         """Spec-level rules (for example Braze's `delete_profiles: true`)."""
 
@@ -82,7 +174,8 @@ class VendorRules(Protocol):
     def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
         """A fast path for CSV rows under `header` (already fitted by csv_reader) that
         need no manifest checker: a row's cells (each non-empty, stripped, free of
-        control characters) to the canonical bytes of its one item, byte-identical to
+        control characters and look-alikes) to the canonical bytes of its one item, and
+        free of any problem `item_value_problems` reports, byte-identical to
         `Item.canonical()` of what `items` makes of the row; None for a row that does not
         make exactly one item without problems (it then takes the general path). None
         when the vendor has no fast path."""

@@ -1,45 +1,85 @@
 """Segment: `POST .../profiles/user_id:{id}/external_ids/delete`, one identifier each.
 
-Answers (FACTS 1.1): 200 `success` -> done; 404 `eid_not_found` (identifier absent) and
-404 `not_found` (profile absent) -> done, already absent; 401/403 stop the target; other
-4xx -> rejected. 429 and 5xx are retried by the client before we see them.
+Evidence (FACTS 1.1, the delete page's response table; every error in the Profile API
+envelope `{"error": {"code", "message"}}`):
+
+- 200 (JSON, code `success` or none): done: removed ("Segment deleted the identifier
+  from the real-time Identity Graph")
+- 404 `eid_not_found`: done: already absent ("External identifier not found")
+- 404 `not_found`: proves nothing about the identifier: the profile (or the URL) was not
+  found; rejected with "check the user_id"
+- 404 `source_id_not_found`, 403 `forbidden`, 401: the space or the token: the target
+  stops
+- 400 `unsupported_eid_type` / `bad_request`: rejected: this identifier cannot be
+  deleted as asked
+- anything else: an HTML page, JSON without the envelope: not Segment's answer (a wrong
+  base URL): the target stops
+
+429 and 5xx are retried by the client before an answer reaches `interpret`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from reconciler.adapters.requests import (
+    PROBE_ID,
+    NoCheck,
     OneItemPerRequest,
+    Preflight,
     VendorRequest,
     basic_auth,
     no_redirect,
+    preflight_reading,
     segment_part,
 )
-from reconciler.apply.outcome import DONE, Answer, Outcome, by_status
 from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.evidence import (
+    Answer,
+    Outcome,
+    absent,
+    credentials_refused,
+    not_the_vendor,
+    rejected,
+    removed,
+    stop,
+)
 
-ALREADY_ABSENT = ("eid_not_found", "not_found")
+LABEL = "Segment"
+TARGET_LEVEL = {"source_id_not_found", "forbidden", "unauthorized"}
 
 
-def _error_code(body: object) -> str | None:
+def error_code(body: object) -> str | None:
+    """The code of a Profile API error envelope, or None when the body is not one."""
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         code = body["error"].get("code")
-        return str(code) if code else None
+        return str(code) if isinstance(code, str) and code else None
     return None
 
 
-class SegmentRequests(OneItemPerRequest):
+def _message(body: object) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("message")
+        return str(message) if message else None
+    return None
+
+
+def _profile_path(target: Target, user_id: str) -> str:
+    space = segment_part(target.settings["space_id"])
+    # A `+` must be %2B in the lookup (FACTS 1.2); quote() escapes it and the rest.
+    return f"/v1/spaces/{space}/collections/users/profiles/user_id:{segment_part(user_id)}"
+
+
+class SegmentRequests(OneItemPerRequest, NoCheck):
     # "delete_external_ids is an array with a limit of 1 per request" (FACTS 1.1)
+    vendor_label = LABEL
     redirect = staticmethod(no_redirect)
 
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
         (item,) = items
-        space = segment_part(target.settings["space_id"])
-        # A `+` must be %2B in the lookup (FACTS 1.2); quote() escapes it and the rest.
-        user = segment_part(str(item.locator["user_id"]))
-        path = f"/v1/spaces/{space}/collections/users/profiles/user_id:{user}/external_ids/delete"
+        path = _profile_path(target, str(item.locator["user_id"])) + "/external_ids/delete"
         body = {
             "delete_external_ids": [{"id": item.removal["value"], "type": item.removal["type"]}]
         }
@@ -49,13 +89,58 @@ class SegmentRequests(OneItemPerRequest):
         # Basic auth: the access token is the username, the password is empty
         return {"Authorization": basic_auth(secrets["token_env"], "")}
 
-    def interpret(self, answer: Answer, items: Sequence[Item]) -> list[Outcome]:
-        request_id = answer.header("request-id")
-        if answer.status == 404 and _error_code(answer.body) in ALREADY_ABSENT:
-            code = _error_code(answer.body)
-            return [Outcome(DONE, 404, code, already_absent=True, request_id=request_id)]
-        outcomes = by_status(answer, len(items), DONE)
-        return [
-            Outcome(o.state, o.code, o.message, o.already_absent, o.note, request_id, o.stop_target)
-            for o in outcomes
-        ]
+    def preflight(self, target: Target) -> list[VendorRequest]:
+        # The Profile API read of a user nobody has (FACTS 1.2): a 404 `not_found` in
+        # Segment's envelope proves the host and the token. It cannot prove the delete
+        # permission (no delete is harmless): a 403 on the first delete stops the target.
+        path = _profile_path(target, PROBE_ID) + "/external_ids"
+        return [VendorRequest("GET", path, query={"limit": "1"})]
+
+    def preflight_result(self, target: Target, answers: Sequence[Answer | None]) -> Preflight:
+        (answer,) = answers
+        return preflight_reading(
+            LABEL,
+            answer,
+            lambda a: a.status == 200 or (a.status == 404 and error_code(a.body) == "not_found"),
+            "a Profile API read",
+        )
+
+    def interpret(
+        self,
+        answer: Answer,
+        request: VendorRequest,
+        items: Sequence[Item],
+        facts: dict[str, Any],
+    ) -> list[Outcome]:
+        (item,) = items
+        return [_read(answer, item).with_request_id(answer.header("request-id"))]
+
+
+def _read(answer: Answer, item: Item) -> Outcome:
+    status, body = answer.status, answer.body
+    code = error_code(body)
+    if status == 200:
+        if not answer.json or not isinstance(body, dict) or "error" in body:
+            return not_the_vendor(answer, LABEL)
+        if body.get("code") not in (None, "success"):
+            return not_the_vendor(answer, LABEL)
+        return removed(200, "success")
+    if code is None:
+        return not_the_vendor(answer, LABEL)
+    message = _message(body)
+    if status == 404 and code == "eid_not_found":
+        return absent(404, code)
+    if status == 404 and code == "not_found":
+        return rejected(
+            404,
+            "profile not found: no profile has this user_id (user_ids are case-sensitive): "
+            "check the user_id; nothing was removed",
+            code,
+        )
+    if status in (401, 403) or code in TARGET_LEVEL:
+        if status in (401, 403):
+            return credentials_refused(answer, f"{code}: {message}")
+        return stop(status, f"{code}: {message} (check the space_id)", code)
+    if 400 <= status < 500:
+        return rejected(status, f"{code}: {message}", code)
+    return stop(status, f"unexpected answer {status} {code}", code)

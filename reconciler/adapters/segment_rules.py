@@ -7,6 +7,7 @@ the identifier deleted must differ from the lookup id.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
@@ -27,10 +28,36 @@ from reconciler.masking import fragment
 VENDOR = "segment"
 # External id types are lowercase names: email, user_id, anonymous_id, ios.idfa, ...
 ID_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.]*$")
+# Segment's default externalIDs (segment-docs externalids.md; cross_domain_id from the
+# Profile API's example answer, FACTS 1.2). group_id is one too, but never deletable.
+STANDARD_TYPES = frozenset(
+    {
+        "user_id",
+        "email",
+        "anonymous_id",
+        "android.id",
+        "android.idfa",
+        "android.push_token",
+        "ios.id",
+        "ios.idfa",
+        "ios.push_token",
+        "ga_client_id",
+        "cross_domain_id",
+    }
+)
 
 
 class SegmentRules:
     vendor = VENDOR
+
+    def __init__(self, extra_types: frozenset[str] = frozenset()) -> None:
+        # the types a manifest may delete: Segment's standard ones plus the target's
+        # `identifier_types` (a typo such as `emial` passes no API check: it would only
+        # come back "not found")
+        self.known_types = STANDARD_TYPES | extra_types
+
+    def for_target(self, settings: Mapping[str, Any]) -> SegmentRules:
+        return SegmentRules(frozenset(settings.get("identifier_types") or ()))
 
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         if spec.get("delete_profiles"):
@@ -73,6 +100,9 @@ class SegmentRules:
                     )
                 report((*where, "type"), message)
                 ok = False
+            elif id_type not in self.known_types and id_type != "group_id":
+                report((*where, "type"), self._unknown_type(id_type))
+                ok = False
             if id_type == "user_id" and value is not None and value == user_id:
                 report(
                     where,
@@ -91,6 +121,14 @@ class SegmentRules:
                 )
         return items
 
+    def _unknown_type(self, id_type: str) -> str:
+        near = difflib.get_close_matches(id_type, sorted(self.known_types), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        return (
+            f"{fragment(id_type)} is not an identifier type of this space{hint} (Segment's "
+            "standard types, plus the target's identifier_types in reconciler.yaml)"
+        )
+
     def csv_reader(self, header: list[str]) -> RowToEntry:
         require_header(header, [["user_id", "type", "value"]], VENDOR)
 
@@ -107,14 +145,14 @@ class SegmentRules:
         makes one identifier removal unless `items` would report a problem with it."""
         user_col, type_col, value_col = (header.index(c) for c in ("user_id", "type", "value"))
         head = f'[{encode_basestring(target)},{{"user_id":'
-        type_ok = ID_TYPE.fullmatch
+        known = self.known_types
 
         def canonical(cells: list[str]) -> bytes | None:
             user_id, id_type, value = cells[user_col], cells[type_col], cells[value_col]
             if (
-                id_type == "group_id"
-                or not type_ok(id_type)
+                id_type not in known
                 or (id_type == "user_id" and value == user_id)
+                or (id_type == "email" and "@" not in value)
             ):
                 return None  # items reports why
             # canonical_json: keys sorted, compact, not ASCII-escaped

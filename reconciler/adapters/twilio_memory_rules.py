@@ -40,6 +40,9 @@ VALUE_REFUSED = (
 class TwilioMemoryRules:
     vendor = VENDOR
 
+    def for_target(self, settings: Mapping[str, Any]) -> TwilioMemoryRules:
+        return self
+
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         if spec.get("delete_profiles"):
             report(("delete_profiles",), "twilio_memory targets remove identifiers, not profiles")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ import httpx
 
 from reconciler import __version__
 from reconciler.adapters.requests import VendorRequest
-from reconciler.apply.outcome import Answer
 from reconciler.apply.pacing import Pacer
+from reconciler.evidence import Answer
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
@@ -52,6 +54,62 @@ class Sent:
     # no usable answer, and the request may have been acted on (timeout, dropped
     # connection, 5xx): what happened is unknown
     maybe_acted: bool = False
+    # why the whole target must stop (DNS or TLS failure, the circuit breaker opened);
+    # the request was not acted on unless maybe_acted says so
+    stop: str | None = None
+
+
+class Breaker:
+    """A circuit breaker for one target: after `threshold` consecutive attempts that
+    failed to connect, timed out or got a 5xx, it opens, and no more requests go out.
+
+    An apply against a vendor that cannot be reached ends in seconds, not hours; the
+    items not sent stay pending for the next apply.
+    """
+
+    DEFAULT_THRESHOLD = 10
+
+    def __init__(self, threshold: int = DEFAULT_THRESHOLD) -> None:
+        self.threshold = max(1, threshold)
+        self.failures = 0
+        self.reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.reason is not None
+
+    def success(self) -> None:
+        if self.reason is None:
+            self.failures = 0
+
+    def failure(self, what: str) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold and self.reason is None:
+            self.reason = (
+                f"{self.failures} consecutive attempts failed (last: {what}): stopped sending "
+                "to this target (breaker.consecutive_failures in reconciler.yaml sets the limit)"
+            )
+
+    def trip(self, why: str) -> None:
+        if self.reason is None:
+            self.reason = why
+
+
+def connection_stop(exc: BaseException) -> str | None:
+    """Why a connection error is about the target and not a passing fault: a name that
+    does not resolve, a TLS handshake or certificate that fails. None otherwise."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return "the host name does not resolve (DNS): check base_url"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "the TLS certificate does not verify: check base_url"
+        if isinstance(cause, ssl.SSLError):
+            return "the TLS handshake failed: check base_url"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def wait_hint(answer: Answer, now: Callable[[], float] = time.time) -> float | None:
@@ -77,10 +135,12 @@ def wait_hint(answer: Answer, now: Callable[[], float] = time.time) -> float | N
 def _answer(response: httpx.Response) -> Answer:
     headers = {k.lower(): v for k, v in response.headers.items()}
     text = response.text
+    if not text:
+        return Answer(response.status_code, headers, None, json=False)
     try:
-        body: object = json.loads(text) if text else None
+        body: object = json.loads(text)
     except ValueError:
-        body = text
+        return Answer(response.status_code, headers, text, json=False)
     return Answer(response.status_code, headers, body)
 
 
@@ -94,9 +154,11 @@ class VendorClient:
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
+        breaker: Breaker | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
         self.pacer = pacer
+        self.breaker = breaker or Breaker()
         self._rng = rng or random.Random()
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -121,7 +183,10 @@ class VendorClient:
             headers["Content-Type"] = "application/json"
         last_error = ""
         last: Answer | None = None  # the last answer, when the last attempt got one
+        breaker = self.breaker
         for attempt in range(1, policy.max_attempts + 1):
+            if breaker.open:
+                return Sent(last, attempt - 1, breaker.reason, stop=breaker.reason)
             if attempt > 1 or not paced:
                 await self.pacer.acquire()
             try:
@@ -134,35 +199,50 @@ class VendorClient:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # never reached the vendor: safe to send again, whatever the request
+                why = connection_stop(exc)
+                if why is not None:
+                    breaker.trip(why)
+                    return Sent(None, attempt, why, stop=why)
                 last, last_error = None, f"could not connect ({type(exc).__name__})"
+                breaker.failure(last_error)
                 wait = policy.backoff(attempt, self._rng)
             except httpx.TimeoutException:
                 last, last_error = None, f"no answer within {policy.timeout:g}s"
+                breaker.failure(last_error)
                 if not request.idempotent:
-                    return Sent(None, attempt, last_error, maybe_acted=True)
+                    return Sent(None, attempt, last_error, maybe_acted=True, stop=breaker.reason)
                 wait = policy.backoff(attempt, self._rng)
             except httpx.HTTPError as exc:
                 # dropped connections, undecodable answers: the class name only, messages
                 # can carry URLs and we print nothing raw
                 last, last_error = None, f"no usable answer ({type(exc).__name__})"
+                breaker.failure(last_error)
                 if not request.idempotent:
-                    return Sent(None, attempt, last_error, maybe_acted=True)
+                    return Sent(None, attempt, last_error, maybe_acted=True, stop=breaker.reason)
                 wait = policy.backoff(attempt, self._rng)
             else:
                 answer = _answer(response)
                 status = answer.status
+                if status >= 500:
+                    breaker.failure(f"HTTP {status}")
+                else:
+                    breaker.success()
                 if not request.idempotent and not (200 <= status < 300 or 400 <= status < 500):
                     # Only a 4xx (429 included) shows the vendor refused without acting; a
                     # 5xx or 3xx may come after it acted (a proxy, a timeout inside).
-                    return Sent(answer, attempt, f"HTTP {status}", maybe_acted=True)
+                    return Sent(
+                        answer, attempt, f"HTTP {status}", maybe_acted=True, stop=breaker.reason
+                    )
                 if status not in RETRYABLE:
                     return Sent(answer, attempt)
                 last, last_error = answer, f"HTTP {status}"
                 hint = wait_hint(answer)
                 wait = hint if hint is not None else policy.backoff(attempt, self._rng)
                 if answer.status == 429:
-                    self.pacer.pause(wait)
+                    self.pacer.slow_down(wait)
             elapsed = time.monotonic() - started
+            if breaker.open:
+                return Sent(last, attempt, breaker.reason, stop=breaker.reason)
             if attempt == policy.max_attempts or elapsed + wait > policy.max_seconds:
                 return Sent(last, attempt, f"gave up after {attempt} attempts: {last_error}")
             await asyncio.sleep(wait)

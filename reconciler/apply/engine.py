@@ -1,8 +1,14 @@
-"""Sending one plan's items: batches, concurrency per target, ledger records per item.
+"""Sending one plan's items: preflight, batches, concurrency per target, ledger records.
 
-For every request: an `intent` per item (fsynced) before it is sent, a `result` per item
-(fsynced) after the final answer. A kill at any instant leaves intents without results,
-which the next plan shows as `unknown` and re-sends: every deletion here is idempotent.
+Per target: a preflight (harmless reads proving host, account, credentials) before the
+first delete, and nothing is sent when it fails; items the preflight shows cannot be
+right (Twilio: an identifier type the store does not know) are not sent. For every
+request: an `intent` per item (fsynced) before it is sent, a `result` per item (fsynced)
+after the final answer, read by the vendor's evidence rules. An answer about the whole
+target (credentials, a wrong base URL, an open circuit breaker) stops that target at
+once; its remaining items stay pending. A kill at any instant leaves intents without
+results, which the next plan shows as `unknown` and re-sends, or holds where sending
+twice is not safe.
 """
 
 from __future__ import annotations
@@ -11,28 +17,35 @@ import asyncio
 import secrets
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from reconciler.adapters import REQUESTS
-from reconciler.adapters.requests import Pair, RequestBuilder
-from reconciler.apply.client import RetryPolicy, Sent, VendorClient
-from reconciler.apply.limits import scope_and_rate
-from reconciler.apply.outcome import (
+from reconciler.adapters.requests import Pair, RequestBuilder, VendorRequest
+from reconciler.apply.client import Breaker, RetryPolicy, Sent, VendorClient
+from reconciler.apply.limits import DELETE, IDENTITY, READ, scope_and_rate
+from reconciler.apply.pacing import Pacer
+from reconciler.config import Target
+from reconciler.desired import Fingerprinter, Item, canonical_json
+from reconciler.evidence import (
     ACCEPTED,
     DONE,
     FAILED,
     REJECTED,
     UNKNOWN,
+    Answer,
     Outcome,
     error_text,
 )
-from reconciler.apply.pacing import Pacer
-from reconciler.config import Target
-from reconciler.desired import Fingerprinter, Item, canonical_json
 from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, mask, raw_values
 from reconciler.render.describe import describe
+
+# A target whose items come back "already absent" this often usually has wrong values or
+# points at the wrong account: apply says so at the end.
+ABSENT_SHARE_WARNING = 0.5
+ABSENT_WARNING_MIN_ITEMS = 10
 
 
 @dataclass
@@ -53,17 +66,12 @@ class ItemProblem:
 
 
 @dataclass
-class ApplyReport:
+class Counts:
     removed: int = 0
     accepted: int = 0
     already_absent: int = 0
     failed: int = 0
     rejected: int = 0
-    not_sent: int = 0
-    unknown: int = 0  # sent, no usable answer, not safe to send again: held
-    held_back: int = 0  # identity deletes kept back: the user's attribute removals failed
-    problems: list[ItemProblem] = field(default_factory=list)
-    stopped: dict[str, str] = field(default_factory=dict)
 
     def count(self, outcome: Outcome) -> None:
         if outcome.state == DONE:
@@ -78,9 +86,49 @@ class ApplyReport:
         elif outcome.state == REJECTED:
             self.rejected += 1
 
+
+@dataclass(frozen=True)
+class Rate:
+    """How fast a target's deletes went: effective requests/s against the scope's limit."""
+
+    effective: float | None
+    limit: float
+    throttled: int
+
+
+@dataclass
+class ApplyReport(Counts):
+    not_sent: int = 0
+    unknown: int = 0  # sent, no usable answer, not safe to send again: held
+    held_back: int = 0  # identity deletes kept back: the user's attribute removals failed
+    problems: list[ItemProblem] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)
+    by_target: dict[str, Counts] = field(default_factory=dict)
+    rates: dict[str, Rate] = field(default_factory=dict)
+
+    def record(self, target: str, outcome: Outcome) -> None:
+        self.count(outcome)
+        self.by_target.setdefault(target, Counts()).count(outcome)
+
     @property
     def ok(self) -> bool:
         return not (self.failed or self.rejected or self.not_sent or self.unknown)
+
+    def warnings(self) -> list[str]:
+        """Targets whose items mostly came back already absent."""
+        out = []
+        for name, c in sorted(self.by_target.items()):
+            settled = c.removed + c.already_absent + c.accepted
+            if (
+                settled >= ABSENT_WARNING_MIN_ITEMS
+                and c.already_absent >= ABSENT_SHARE_WARNING * settled
+            ):
+                out.append(
+                    f"{name}: {c.already_absent} of {settled} items were already absent. That "
+                    "usually means wrong values (a typo, another format) or the wrong target: "
+                    "check the manifests and the target's account"
+                )
+        return out
 
     def line(self) -> str:
         return (
@@ -121,6 +169,64 @@ class Redactor:
         return text
 
 
+def clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:
+    """A vendor's words as we may store and show them: values masked, secrets removed,
+    then cut to a readable length (cutting first would hide values)."""
+    if not text:
+        return None
+    cleaned = redact(masker.text(text)) or ""
+    return cleaned if len(cleaned) <= MAX_MESSAGE else cleaned[:MAX_MESSAGE] + "..."
+
+
+class _TargetRun:
+    """One target's share of an apply: its clients, breaker and preflight facts."""
+
+    def __init__(self, engine: Engine, work: TargetWork) -> None:
+        self.engine = engine
+        self.target = work.target
+        self.builder: RequestBuilder = REQUESTS[work.target.vendor]
+        self.headers = self.builder.auth_headers(work.target, work.secrets)
+        # the Authorization header's own form too: Basic base64 is the secret, encoded
+        encoded = [v.split()[-1] for k, v in self.headers.items() if k.lower() == "authorization"]
+        self.redact = Redactor([*work.secrets.values(), *encoded])
+        configured = work.target.settings.get("breaker") or {}
+        self.breaker = Breaker(configured.get("consecutive_failures", Breaker.DEFAULT_THRESHOLD))
+        self.clients: dict[str, VendorClient] = {}
+        self.facts: dict[str, Any] = {}
+
+    def client(self, kind: str) -> VendorClient:
+        if kind not in self.clients:
+            engine = self.engine
+            self.clients[kind] = VendorClient(
+                self.target.base_url,
+                self.headers,
+                engine.pacer(self.target, kind),
+                engine.policy,
+                transport=engine.transport() if engine.transport else None,
+                max_connections=engine.parallelism,
+                breaker=self.breaker,
+            )
+        return self.clients[kind]
+
+    def kind_of(self, batch: list[Pair]) -> str:
+        return IDENTITY if self.target.vendor == "insider" and _is_identity(batch) else DELETE
+
+    @property
+    def stopped(self) -> bool:
+        return self.target.name in self.engine.report.stopped
+
+    def stop(self, why: str) -> None:
+        self.engine.report.stopped.setdefault(self.target.name, why)
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+
+def _is_identity(batch: list[Pair]) -> bool:
+    return batch[0][1].kind == "identifier"
+
+
 class Engine:
     def __init__(
         self,
@@ -130,6 +236,7 @@ class Engine:
         progress: Progress | None = None,
         transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
         fingerprint: Fingerprinter | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.writer = writer
         # keys the request digests in intents; without the ledger's, a key of this run
@@ -138,12 +245,14 @@ class Engine:
         self.policy = policy or RetryPolicy()
         self.progress = progress
         self.transport = transport
+        # asked before each batch is taken: True stops every target between requests
+        self.should_stop = should_stop or (lambda: False)
         self.report = ApplyReport()
         self._pacers: dict[Hashable, Pacer] = {}
         self._settled: set[str] = set()  # fingerprints done or accepted in this run
 
-    def _pacer(self, target: Target, identity: bool = False) -> Pacer:
-        scope, rate = scope_and_rate(target, identity)
+    def pacer(self, target: Target, kind: str = DELETE) -> Pacer:
+        scope, rate = scope_and_rate(target, kind)
         pacer = self._pacers.get(scope)
         if pacer is None:
             pacer = self._pacers[scope] = Pacer(rate)
@@ -154,42 +263,70 @@ class Engine:
         return self.report
 
     async def _run_target(self, work: TargetWork) -> None:
-        target = work.target
-        builder = REQUESTS[target.vendor]
-        headers = builder.auth_headers(target, work.secrets)
-        # the Authorization header's own form too: Basic base64 is the secret, encoded
-        encoded = [v.split()[-1] for k, v in headers.items() if k.lower() == "authorization"]
-        redact = Redactor([*work.secrets.values(), *encoded])
-        clients: dict[bool, VendorClient] = {}
+        run = _TargetRun(self, work)
+        try:
+            if not await self._preflight(run, len(work.pairs)):
+                return
+            pairs = self._admitted(run, work.pairs)
+            await self._send_all(run, pairs)
+        finally:
+            await run.close()
+            pacer = self.pacer(run.target, DELETE)
+            self.report.rates[run.target.name] = Rate(
+                pacer.effective_rate(), pacer.limit, pacer.throttled
+            )
 
-        def client_for(identity: bool) -> VendorClient:
-            if identity not in clients:
-                clients[identity] = VendorClient(
-                    target.base_url,
-                    headers,
-                    self._pacer(target, identity),
-                    self.policy,
-                    transport=self.transport() if self.transport else None,
-                    max_connections=self.parallelism,
-                )
-            return clients[identity]
+    async def _preflight(self, run: _TargetRun, total: int) -> bool:
+        """Send the target's preflight reads; False (and the target stopped, nothing
+        sent) when they do not prove the target can be sent to."""
+        reads = run.builder.preflight(run.target)
+        if not reads:
+            return True
+        answers: list[Answer | None] = []
+        for request in reads:
+            sent = await run.client(READ).send(request)
+            answers.append(sent.answer if sent.error is None else None)
+            if answers[-1] is None:
+                break
+        answers += [None] * (len(reads) - len(answers))
+        result = run.builder.preflight_result(run.target, answers)
+        if result.ok:
+            run.facts = result.facts
+            return True
+        why = f"preflight: {result.problem}" + (f" ({result.fix})" if result.fix else "")
+        run.stop(clean(why, Masker(), run.redact) or "preflight failed")
+        self.report.not_sent += total
+        return False
 
-        def is_identity(batch: list[Pair]) -> bool:
-            return target.vendor == "insider" and batch[0][1].kind == "identifier"
+    def _admitted(self, run: _TargetRun, pairs: list[Pair]) -> list[Pair]:
+        """The pairs the preflight's facts allow; the others stay pending, reported."""
+        kept = []
+        for fp, item in pairs:
+            why = run.builder.admissible(item, run.facts)
+            if why is None:
+                kept.append((fp, item))
+                continue
+            self.report.not_sent += 1
+            self.report.problems.append(
+                ItemProblem(run.target.name, fp, describe(item), "not sent", None, why)
+            )
+        return kept
 
-        batches = builder.batches(work.pairs)
+    async def _send_all(self, run: _TargetRun, pairs: list[Pair]) -> None:
+        target = run.target
+        batches = run.builder.batches(pairs)
         # Build the clients before any request is paced: building one blocks the event
         # loop (an SSL context, tens of ms) and would hold back requests already let go,
         # which then leave together with the next ones.
-        for identity in {is_identity(b) for b in batches}:
-            client_for(identity)
-        total = len(work.pairs)
+        for kind in {run.kind_of(b) for b in batches}:
+            run.client(kind)
+        total = len(pairs)
         finished = 0
         # Insider: an identifier may be what locates a user whose attributes are removed
         # in the same run. Deleting it first would leave those attributes unreachable, so
         # identity deletes go last, and only where that user's attribute removals settled.
         attributes_of: dict[str, list[str]] = {}
-        for fp, item in work.pairs:
+        for fp, item in pairs:
             if item.vendor == "insider" and item.kind != "identifier":
                 attributes_of.setdefault(_user(item), []).append(fp)
 
@@ -201,57 +338,41 @@ class Engine:
             nonlocal finished
             while not queue.empty():
                 batch = queue.get_nowait()
-                if target.name in self.report.stopped:
+                if run.breaker.open:
+                    run.stop(run.breaker.reason or "circuit breaker open")
+                if run.stopped or self.should_stop():
                     self.report.not_sent += len(batch)
                     continue
-                if is_identity(batch) and blocked(batch):
+                identity = run.kind_of(batch) == IDENTITY
+                if identity and blocked(batch):
                     self.report.not_sent += len(batch)
                     self.report.held_back += len(batch)
                     continue
-                await self._send(target, builder, client_for(is_identity(batch)), batch, redact)
+                await self._send(run, run.client(run.kind_of(batch)), batch)
                 finished += len(batch)
                 if self.progress:
                     self.progress(target.name, finished, total)
 
-        check = builder.preflight(target)
-        if check is not None:
-            answer = (await client_for(False).send(check)).answer
-            problem = builder.preflight_problem(answer)
-            if problem is not None:
-                self.report.stopped[target.name] = self._clean(problem, Masker(), redact) or ""
-                self.report.not_sent += total
-                for client in clients.values():
-                    await client.aclose()
-                return
         phases = [
-            [b for b in batches if not is_identity(b)],
-            [b for b in batches if is_identity(b)],
+            [b for b in batches if run.kind_of(b) != IDENTITY],
+            [b for b in batches if run.kind_of(b) == IDENTITY],
         ]
-        try:
-            for phase in phases:
-                queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
-                for batch in phase:
-                    queue.put_nowait(batch)
-                workers = min(self.parallelism, len(phase))
-                await asyncio.gather(*(worker(queue) for _ in range(workers)))
-        finally:
-            for client in clients.values():
-                await client.aclose()
+        for phase in phases:
+            queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
+            for batch in phase:
+                queue.put_nowait(batch)
+            workers = min(self.parallelism, len(phase))
+            await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
-    async def _send(
-        self,
-        target: Target,
-        b: RequestBuilder,
-        client: VendorClient,
-        batch: list[Pair],
-        redact: Redactor,
-    ) -> None:
+    async def _send(self, run: _TargetRun, client: VendorClient, batch: list[Pair]) -> None:
+        target, b = run.target, run.builder
         items = [item for _, item in batch]
+        fps = [fp for fp, _ in batch]
         # Take the rate-limit slot first, so the work below (building, the fsynced
         # intents) happens inside it and the request leaves when its slot says.
         await client.pacer.acquire()
         request = b.build(target, items)
-        self.writer.intents([fp for fp, _ in batch], target.name, request.digest(self.fingerprint))
+        self.writer.intents(fps, target.name, request.digest(self.fingerprint))
         sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:
@@ -263,26 +384,28 @@ class Engine:
                     f" {mask(canonical)}" if canonical else ""
                 )
                 # the followed request is another request: its own intents, durable first
-                self.writer.intents(
-                    [fp for fp, _ in batch], target.name, follow.digest(self.fingerprint)
-                )
+                self.writer.intents(fps, target.name, follow.digest(self.fingerprint))
+                request = follow
                 sent = await client.send(follow)
         masker = Masker(v for item in items for v in raw_values(item))
         if sent.maybe_acted and not request.idempotent:
             # No result is recorded: the items stay `unknown`, and plan holds them for a
             # person, because sending again could remove something else.
-            why = self._clean(f"{sent.error}: the vendor may have acted", masker, redact)
+            why = clean(f"{sent.error}: the vendor may have acted", masker, run.redact)
             self.report.unknown += len(batch)
             self.report.problems.extend(
-                ItemProblem(target.name, fp, describe(item), "unknown", None, why)
+                ItemProblem(target.name, fp, describe(item), UNKNOWN, None, why)
                 for fp, item in batch
             )
+            if sent.stop:
+                run.stop(sent.stop)
             return
-        outcomes = self._outcomes(b, sent, items)
+        outcomes = await self._outcomes(run, sent, request, items)
         records = []
         for (fp, item), outcome in zip(batch, outcomes, strict=True):
-            message = self._clean(outcome.message, masker, redact)
-            item_note = self._clean(outcome.note or note, masker, redact)
+            message = clean(outcome.message, masker, run.redact)
+            if outcome.stop is not None:
+                run.stop(clean(outcome.stop, masker, run.redact) or "stopped")
             if outcome.state == UNKNOWN:
                 # no result: the item stays `unknown` and plan holds it for a person
                 self.report.unknown += 1
@@ -290,18 +413,21 @@ class Engine:
                     ItemProblem(target.name, fp, describe(item), UNKNOWN, outcome.code, message)
                 )
                 continue
-            records.append(
-                result_fields(
-                    fp,
-                    target.name,
-                    outcome.state,
-                    outcome.code,
-                    message,
-                    outcome.request_id,
-                    item_note,
-                )
+            fields = result_fields(
+                fp,
+                target.name,
+                outcome.state,
+                outcome.code,
+                message,
+                outcome.request_id,
+                clean(outcome.note or note, masker, run.redact),
             )
-            self.report.count(outcome)
+            if outcome.evidence is not None:
+                fields["evidence"] = outcome.evidence
+            if outcome.vendor_code is not None:
+                fields["vendor_code"] = clean(outcome.vendor_code, masker, run.redact)
+            records.append(fields)
+            self.report.record(target.name, outcome)
             if outcome.state in (DONE, ACCEPTED):
                 self._settled.add(fp)
             if outcome.state in (FAILED, REJECTED):
@@ -310,26 +436,28 @@ class Engine:
                         target.name, fp, describe(item), outcome.state, outcome.code, message
                     )
                 )
-            if outcome.stop_target and target.name not in self.report.stopped:
-                self.report.stopped[target.name] = message or "credentials refused"
         if records:
             self.writer.results(records)
 
-    @staticmethod
-    def _clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:
-        """A vendor's words as we may store and show them: values masked, secrets
-        removed, then cut to a readable length (cutting first would hide values)."""
-        if not text:
-            return None
-        cleaned = redact(masker.text(text)) or ""
-        return cleaned if len(cleaned) <= MAX_MESSAGE else cleaned[:MAX_MESSAGE] + "..."
-
-    @staticmethod
-    def _outcomes(b: RequestBuilder, sent: Sent, items: list[Item]) -> list[Outcome]:
+    async def _outcomes(
+        self, run: _TargetRun, sent: Sent, request: VendorRequest, items: list[Item]
+    ) -> list[Outcome]:
         if sent.error is not None:
             code = sent.answer.status if sent.answer else None
             vendor = error_text(sent.answer.body) if sent.answer is not None else None
             message = sent.error + (f": {vendor}" if vendor else "")
+            if sent.stop is not None:
+                return [Outcome(FAILED, code, message, stop=sent.stop)] * len(items)
             return [Outcome(FAILED, code, message)] * len(items)
         assert sent.answer is not None
-        return b.interpret(sent.answer, items)
+        outcomes = run.builder.interpret(sent.answer, request, items, run.facts)
+        settled = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.check is None:
+                settled.append(outcome)
+                continue
+            # the answer alone proves nothing: a documented read decides
+            read = await run.client(READ).send(outcome.check)
+            answer = read.answer if read.error is None else None
+            settled.append(run.builder.settle(answer, item, outcome))
+        return settled

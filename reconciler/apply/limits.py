@@ -18,16 +18,34 @@ INSIDER_IDENTITY = 1_000 / 60
 TWILIO_DEFAULT = 20.0
 
 
-def scope_and_rate(target: Target, identity: bool = False) -> tuple[Hashable, float]:
-    """(the scope a limit is shared in, requests/s we may send in it)."""
+# Reads (preflight, the reads that settle an answer, refresh):
+BRAZE_EXPORT = 250 / 60  # /users/export/ids: 250/min since 2024-08-22 (FACTS 2.2)
+INSIDER_PROFILE = 1_000 / 60  # profile reads: 1,000 quota units/min (FACTS 4.4)
+
+DELETE = "delete"
+IDENTITY = "identity"  # Insider identity deletes: their own, lower limit
+READ = "read"
+
+
+def scope_and_rate(target: Target, kind: str = DELETE) -> tuple[Hashable, float]:
+    """(the scope a limit is shared in, requests/s we may send in it) for a kind of
+    request: a delete, an Insider identity delete, or a read."""
     s = target.settings
     if target.vendor == "segment":
+        # deletes and Profile API reads: 100/s each per space, perhaps shared (FACTS 1.1):
+        # the stricter reading, one budget
         scope: Hashable = ("segment", target.base_url, s["space_id"])
         rate = SEGMENT_PER_SPACE
     elif target.vendor == "braze":
-        scope, rate = ("braze", target.base_url), BRAZE_SHARED
+        if kind == READ:
+            scope, rate = ("braze-export", target.base_url), BRAZE_EXPORT
+        else:
+            scope, rate = ("braze", target.base_url), BRAZE_SHARED
     elif target.vendor == "insider":
-        if identity:
+        if kind == READ:
+            scope = ("insider-profile", target.base_url, s["partner_name"])
+            rate = INSIDER_PROFILE
+        elif kind == IDENTITY:
             scope, rate = ("insider-identity", target.base_url, s["partner_name"]), INSIDER_IDENTITY
         else:
             scope, rate = ("insider", target.base_url, s["partner_name"]), INSIDER_ATTRIBUTES
@@ -36,6 +54,6 @@ def scope_and_rate(target: Target, identity: bool = False) -> tuple[Hashable, fl
         if target.rate_limit is not None:
             return scope, target.rate_limit.per_second
         rate = TWILIO_DEFAULT
-    if target.rate_limit is not None:
+    if target.rate_limit is not None and kind != READ:
         rate = min(rate, target.rate_limit.per_second)
     return scope, rate

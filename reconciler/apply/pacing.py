@@ -1,9 +1,17 @@
-"""Smooth pacing under a rate limit: requests are spaced evenly, never in bursts.
+"""Smooth pacing under a rate limit that adapts to a budget shared with other traffic.
 
 A generic cell rate algorithm in a few lines: a caller goes when `interval` has passed
 since the previous one went, measured when it goes. Hand-written rather than aiolimiter
 because that is a leaky bucket that lets a full bucket go out at once, which bursts over
 per-second windows like Segment's; this never does.
+
+Vendors' limits are often shared: Braze's 20,000/min with identify and merge, Insider's
+25,000/min with User Upsert, Segment's 100/s perhaps with Profile API reads. So the rate
+adapts, additive increase and multiplicative decrease (AIMD) as TCP does: a 429 halves
+the rate and caps the ceiling a little under the rate that drew it; the rate then climbs
+back linearly to that ceiling, and after a long quiet spell the ceiling itself climbs
+back towards the documented limit. Production traffic in the same workspace keeps its
+share, and at steady state we stay under what is left of the budget without 429s.
 """
 
 from __future__ import annotations
@@ -21,16 +29,64 @@ HEADROOM = 0.985
 # evenly spaced schedule, which still fits any 1-second window: (1 + 0.01) * HEADROOM < 1.
 CATCH_UP = 0.01
 
+# AIMD: a 429 halves the rate, never below FLOOR of the limit; the ceiling becomes
+# CEILING_MARGIN of the rate the 429 came at; the rate climbs INCREASE of the limit per
+# second back to the ceiling; after QUIET seconds without a 429 the ceiling climbs too.
+DECREASE = 0.5
+FLOOR = 0.02
+CEILING_MARGIN = 0.9
+INCREASE = 0.05
+QUIET = 30.0
+# 429s within this many seconds of the one that lowered the rate are answers to requests
+# already in flight: they pause, but do not lower the rate again.
+SETTLE = 1.0
+
 
 class Pacer:
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         if per_second <= 0:
             raise ValueError("a rate must be positive")
-        self.per_second = per_second
-        self.interval = 1.0 / (per_second * HEADROOM)
+        self.limit = per_second
         self._clock = clock
         self._next = 0.0
         self._paused_until = 0.0
+        self._rate = per_second
+        self._ceiling = per_second
+        self._last_change = clock()
+        self._last_429: float | None = None
+        self.throttled = 0  # 429s seen in this scope
+        self.released = 0
+        self._first: float | None = None
+        self._last: float | None = None
+
+    @property
+    def per_second(self) -> float:
+        """The rate the pacer sends at now (the limit until a 429 lowers it)."""
+        self._adapt(self._clock())
+        return self._rate
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / (self.per_second * HEADROOM)
+
+    def effective_rate(self) -> float | None:
+        """Requests released per second, first to last (None before two releases)."""
+        if self._first is None or self._last is None or self.released < 2:
+            return None
+        span = self._last - self._first
+        return (self.released - 1) / span if span > 0 else None
+
+    def _adapt(self, now: float) -> None:
+        """Additive increase since the last change, towards the ceiling (and the
+        ceiling towards the limit after a quiet spell)."""
+        elapsed = now - self._last_change
+        if elapsed <= 0:
+            return
+        step = INCREASE * self.limit * elapsed
+        if self._last_429 is not None and now - self._last_429 > QUIET:
+            self._ceiling = min(self.limit, self._ceiling + step)
+        self._rate = min(self._ceiling, self._rate + step)
+        self._last_change = now
 
     async def acquire(self) -> None:
         # A slot is claimed when it is taken, never reserved ahead: callers that slept
@@ -40,13 +96,31 @@ class Pacer:
             now = self._clock()
             free = max(self._next, self._paused_until)
             if free <= now:
+                self._adapt(now)
                 # A wake-up a little late is made up (the next turn counts from when
                 # this one was due); a longer stall restarts the schedule from now.
                 due = free if now - free <= CATCH_UP else now
-                self._next = due + self.interval
+                self._next = due + 1.0 / (self._rate * HEADROOM)
+                self.released += 1
+                if self._first is None:
+                    self._first = now
+                self._last = now
                 return
             await asyncio.sleep(free - now)
 
     def pause(self, seconds: float) -> None:
-        """The vendor said slow down (429): nobody sends on this scope for `seconds`."""
+        """Nobody sends on this scope for `seconds`."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def slow_down(self, seconds: float) -> None:
+        """The vendor said slow down (429): pause, then halve the rate (AIMD)."""
+        now = self._clock()
+        self.throttled += 1
+        self.pause(seconds)
+        if self._last_429 is not None and now - self._last_429 < SETTLE:
+            return
+        self._adapt(now)
+        self._ceiling = max(self.limit * FLOOR, self._rate * CEILING_MARGIN)
+        self._rate = max(self.limit * FLOOR, self._rate * DECREASE)
+        self._last_change = now
+        self._last_429 = now

@@ -15,6 +15,7 @@ from reconciler.adapters.rules import (
     RowToEntry,
     VendorRules,
     control_problem,
+    lookalike_problem,
 )
 from reconciler.inputs import MAX_CSV_BYTES, InputRefused, open_regular
 
@@ -114,8 +115,15 @@ def _cell_problems(header: list[str], cells: list[str], width: int) -> list[tupl
             found.append((name, "has leading or trailing spaces (values are compared exactly)"))
         elif len(cell) > MAX_CELL:
             found.append((name, f"is longer than {MAX_CELL} characters"))
+    joined = "".join(cells)
+    if not joined.isascii():  # look-alikes need a character past ASCII
+        reported = {name for name, _ in found}
+        for name, cell in zip(header, cells, strict=True):
+            problem = lookalike_problem(cell)
+            if problem and name not in reported:
+                found.append((name, problem))
     # one search per row (cheap on millions of rows); which cell only when it hits
-    if CONTROL.search("".join(cells)):
+    if CONTROL.search(joined):
         reported = {name for name, _ in found}
         for name, cell in zip(header, cells, strict=True):
             problem = control_problem(cell)

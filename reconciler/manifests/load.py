@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.adapters import RULES
-from reconciler.adapters.rules import ManifestChecker, VendorRules
+from reconciler.adapters import rules_for
+from reconciler.adapters.rules import (
+    ALLOW_LOOKALIKES,
+    ManifestChecker,
+    VendorRules,
+    item_value_problems,
+)
 from reconciler.config import Config, display
 from reconciler.desired import DesiredState, Item, Source
 from reconciler.errors import Problem
@@ -239,7 +244,7 @@ def _load_document(
         name, meta["owner"], meta["reason"], meta.get("ticket"), target_name, shown, doc.start_line
     )
     result.manifests.append(manifest)
-    rules = RULES[target.vendor]
+    rules = rules_for(target)
     rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
     csv_paths: list[tuple[Path, str] | None] = []
@@ -257,9 +262,16 @@ def _load_document(
         if i in bad_entries:
             continue
         base: YPath = ("spec", "absent", i)
+        allow = entry.get(ALLOW_LOOKALIKES) is True
+        entry = {k: v for k, v in entry.items() if k != ALLOW_LOOKALIKES}
         items = rules.items(target_name, entry, lambda p, m, b=base: report((*b, *p), m))
         source = Source(name, shown, doc.line_of(base))
         for item in items:
+            refused = item_value_problems(item, allow)
+            for key, why in refused:
+                report((*base, *_entry_part(entry, item), key), why)
+            if refused:
+                continue
             result.desired.add(item, source)
             if checker is not None:
                 at: YPath = (*base, *_entry_part(entry, item))
@@ -346,6 +358,11 @@ def _load_csv(
             )
             source = Source(manifest.name, shown, row.line)
             for item in items:
+                refused = item_value_problems(item)
+                for key, why in refused:
+                    report_row(row.line, _column((key,)), why)
+                if refused:
+                    continue
                 result.desired.add(item, source)
                 if track is not None:
                     track(item, row.line)

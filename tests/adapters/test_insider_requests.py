@@ -8,10 +8,8 @@ import httpx
 import pytest
 
 from reconciler.adapters.insider import InsiderRequests
-from reconciler.apply.outcome import DONE, FAILED, REJECTED
 from tests.apply.wire import (
     INSIDER,
-    answer,
     insider_attribute,
     insider_identifier,
     insider_value,
@@ -149,34 +147,6 @@ def test_on_the_wire_partner_and_token_headers_and_a_json_delete_body():
 
 ATTRS = [insider_attribute(JANE, "name"), insider_attribute(JANE, "surname")]
 IDENT = [insider_identifier("email", "solo@example.com")]
-
-
-@pytest.mark.parametrize("body", [{}, {"data": {"successful": {"count": 1}, "fail": {}}}, None])
-def test_200_is_done_whatever_the_documented_body(body):
-    outcomes = INS.interpret(answer(200, body), ATTRS)
-    assert [(o.state, o.already_absent) for o in outcomes] == [(DONE, False)] * 2
-
-
-def test_400_sole_identifier_is_rejected_with_the_vendor_words():
-    body = {"error": "you cannot delete the sole identifier specified for a user: bad request"}
-    (outcome,) = INS.interpret(answer(400, body), IDENT)
-    assert outcome.state == REJECTED
-    assert outcome.message == body["error"]
-
-
-def test_403_fails_and_stops_the_target():
-    body = {"success": False, "message": "Access Denied. You do not have sufficient access."}
-    outcomes = INS.interpret(answer(403, body), ATTRS)
-    assert [o.state for o in outcomes] == [FAILED] * 2
-    assert all(o.stop_target for o in outcomes)
-    assert "Access Denied" in (outcomes[0].message or "")
-
-
-def test_404_no_such_user_is_done_already_absent():
-    body = {"error": "no such user for these identifiers: no data"}
-    (outcome,) = INS.interpret(answer(404, body), IDENT)
-    assert outcome.state == DONE
-    assert outcome.already_absent
 
 
 def test_wire_answer_400_is_not_retried():

@@ -18,7 +18,7 @@ def test_attributes_and_values_become_one_item_each() -> None:
         {
             "profile": {"uuid": "u-1"},
             "attributes": ["name"],
-            "attribute_values": {"list_id": [1, "two"]},
+            "attribute_values": {"list_id": [1, "2"]},
             "custom_attributes": ["tier"],
             "custom_attribute_values": {"tags": [True]},
         },
@@ -39,7 +39,8 @@ def test_attributes_and_values_become_one_item_each() -> None:
             "ins",
             "insider",
             loc,
-            {"kind": "attribute_value", "name": "list_id", "value": "two", "custom": False},
+            # a number array's values are numbers, "2" as written in YAML or a CSV included
+            {"kind": "attribute_value", "name": "list_id", "value": 2, "custom": False},
         ),
         Item(
             "ins",
@@ -381,7 +382,9 @@ def test_each_user_is_reported_once_and_the_rest_are_counted() -> None:
     from reconciler.adapters.insider_rules import MAX_CONFLICTS
 
     users = [f"u{i}@x" for i in range(MAX_CONFLICTS + 3)]
-    groups = [(i, {"profile": {"email": u}, "attributes": ["a", "b"]}) for i, u in enumerate(users)]
+    groups = [
+        (i, {"profile": {"email": u}, "attributes": ["name", "city"]}) for i, u in enumerate(users)
+    ]
     groups += [
         (1000 + i, {"identifiers": [{"type": "email", "value": u}]}) for i, u in enumerate(users)
     ]

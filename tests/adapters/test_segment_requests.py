@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
 
 from reconciler.adapters.segment import SegmentRequests
-from reconciler.apply.outcome import DONE, FAILED, REJECTED
-from tests.apply.wire import SEGMENT, answer, seg_item, send
+from tests.apply.wire import SEGMENT, seg_item, send
 
 SEG = SegmentRequests()
 TOKEN = "sgp_SEGMENT-unit-token-5f1c0e9a"
@@ -66,76 +64,3 @@ def test_on_the_wire_basic_auth_with_token_and_empty_password_and_json():
 
 
 ITEM = seg_item("u_1001", "email", "jane@old-domain.example")
-
-
-def test_200_success_is_done():
-    (outcome,) = SEG.interpret(answer(200, {"code": "success"}, request_id="req-1"), [ITEM])
-    assert (outcome.state, outcome.code, outcome.already_absent) == (DONE, 200, False)
-    assert outcome.request_id == "req-1"
-
-
-@pytest.mark.parametrize("code", ["eid_not_found", "not_found"])
-def test_404_identifier_or_profile_not_found_is_done_already_absent(code):
-    body = {"error": {"code": code, "message": "External identifier not found."}}
-    (outcome,) = SEG.interpret(answer(404, body), [ITEM])
-    assert outcome.state == DONE
-    assert outcome.already_absent is True
-    assert outcome.code == 404
-
-
-def test_404_source_id_not_found_is_not_absence():
-    body = {"error": {"code": "source_id_not_found", "message": "No source attached"}}
-    (outcome,) = SEG.interpret(answer(404, body), [ITEM])
-    assert outcome.state == REJECTED
-    assert outcome.already_absent is False
-    assert "source_id_not_found" in (outcome.message or "")
-
-
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [
-        ("bad_request", "External id specification must differ from lookup id."),
-        ("unsupported_eid_type", "Unsupported external id type."),
-    ],
-)
-def test_400_is_rejected_with_the_vendor_message(code, message):
-    (outcome,) = SEG.interpret(answer(400, {"error": {"code": code, "message": message}}), [ITEM])
-    assert outcome.state == REJECTED
-    assert outcome.code == 400
-    assert outcome.message == f"{code}: {message}"
-    assert not outcome.stop_target
-
-
-@pytest.mark.parametrize(
-    ("status", "code", "message"),
-    [
-        (401, "unauthorized", "The specified token is invalid."),
-        (403, "forbidden", "Deleted identifier not activated for space_id spa_9aXb2."),
-    ],
-)
-def test_401_and_403_fail_and_stop_the_target(status, code, message):
-    body = {"error": {"code": code, "message": message}}
-    (outcome,) = SEG.interpret(answer(status, body), [ITEM])
-    assert outcome.state == FAILED
-    assert outcome.stop_target is True
-    assert outcome.code == status
-    assert message in (outcome.message or "")
-
-
-def test_an_unexpected_5xx_that_reaches_interpret_is_failed_not_rejected():
-    (outcome,) = SEG.interpret(answer(500, "oops"), [ITEM])
-    assert outcome.state == FAILED
-
-
-def test_wire_answer_404_eid_not_found_round_trip():
-    def responder(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            404,
-            json={"error": {"code": "eid_not_found", "message": "External identifier not found."}},
-        )
-
-    _, sent = send(SEGMENT, [ITEM], {"token_env": TOKEN}, responder)
-    assert sent.error is None and sent.attempts == 1
-    assert sent.answer is not None
-    (outcome,) = SEG.interpret(sent.answer, [ITEM])
-    assert outcome.already_absent

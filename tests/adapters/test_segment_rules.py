@@ -140,14 +140,29 @@ def test_csv_header_repeating_a_column_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "id_type",
-    ["email", "user_id", "anonymous_id", "phone", "android.id", "ios.idfa", "ga_client_id", "9x"],
+    ["email", "user_id", "anonymous_id", "android.id", "ios.idfa", "ga_client_id", "phone", "9x"],
 )
-def test_lowercase_external_id_types_are_accepted(id_type) -> None:
+def test_standard_and_declared_types_are_accepted(id_type) -> None:
+    rules = SEG.for_target({"identifier_types": ["phone", "9x"]})
     items, problems = check(
-        SEG, {"profile": {"user_id": "u"}, "identifiers": [{"type": id_type, "value": "v"}]}
+        rules, {"profile": {"user_id": "u"}, "identifiers": [{"type": id_type, "value": "v@x"}]}
     )
     assert problems == []
     assert [i.removal["type"] for i in items] == [id_type]
+
+
+@pytest.mark.parametrize(
+    ("id_type", "hint"),
+    [("emial", "did you mean 'email'?"), ("phone", ""), ("anonymousid", "'anonymous_id'")],
+)
+def test_a_type_the_space_does_not_have_is_refused_with_a_suggestion(id_type, hint) -> None:
+    entry = {"profile": {"user_id": "u"}, "identifiers": [{"type": id_type, "value": "v"}]}
+    items, [(where, message)] = check(SEG, entry)
+    assert items == []
+    assert where == ("identifiers", 0, "type")
+    assert message.startswith(f"'{id_type}' is not an identifier type of this space")
+    assert hint in message
+    assert "identifier_types in reconciler.yaml" in message
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from reconciler.adapters.twilio_memory import TwilioMemoryRequests
-from reconciler.apply.outcome import ACCEPTED, DONE, FAILED, REJECTED
 from tests.apply.wire import TWILIO, answer, send, twilio_item
 
 MEM = TwilioMemoryRequests()
@@ -59,32 +58,6 @@ def test_on_the_wire_basic_sid_and_token_query_and_no_body():
     assert sent.answer is not None and sent.answer.status == 202
 
 
-def test_202_is_accepted():
-    (outcome,) = MEM.interpret(answer(202, {"message": "Identifier removal accepted."}), [ITEM])
-    assert (outcome.state, outcome.code) == (ACCEPTED, 202)
-
-
-def test_404_is_done_already_absent():
-    body = {"code": 20404, "message": "Not Found", "more_info": "x", "status": 404}
-    (outcome,) = MEM.interpret(answer(404, body), [ITEM])
-    assert outcome.state == DONE
-    assert outcome.already_absent is True
-
-
-def test_400_is_rejected_with_the_vendor_message():
-    body = {"code": 400, "message": "Invalid idType", "more_info": "x", "status": 400}
-    (outcome,) = MEM.interpret(answer(400, body), [ITEM])
-    assert outcome.state == REJECTED
-    assert "Invalid idType" in (outcome.message or "")
-
-
-def test_401_fails_and_stops_the_target():
-    body = {"code": 20003, "message": "Authenticate", "more_info": "x", "status": 401}
-    (outcome,) = MEM.interpret(answer(401, body), [ITEM])
-    assert outcome.state == FAILED
-    assert outcome.stop_target
-
-
 def _moved(location: str) -> object:
     return answer(
         308,
@@ -129,11 +102,3 @@ def test_308_to_another_store_or_a_bad_id_is_not_followed():
 def test_no_redirect_for_other_statuses():
     request = MEM.build(TWILIO, [ITEM])
     assert MEM.redirect(answer(202, {}, location="https://x/y"), request) is None
-
-
-def test_a_second_308_after_following_fails():
-    (outcome,) = MEM.interpret(
-        _moved(f"https://memory.twilio.com/v1/Stores/{STORE}/Profiles/{CANONICAL}"), [ITEM]
-    )
-    assert outcome.state == FAILED
-    assert outcome.code == 308

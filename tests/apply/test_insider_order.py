@@ -30,7 +30,8 @@ def test_identity_deletes_go_after_the_attribute_deletes_they_would_orphan(tmp_p
         ("POST", "/api/user/v1/attribute/delete"),
         ("DELETE", "/api/user/v1/identity"),
     ]
-    assert report.removed == 2 and report.ok
+    # Insider's 200 does not say the values were there: acknowledged, not proven removed
+    assert report.accepted == 2 and report.removed == 0 and report.ok
 
 
 def test_an_identity_delete_is_kept_back_when_the_users_attributes_failed(tmp_path):
@@ -50,7 +51,7 @@ def test_an_identity_delete_is_kept_back_when_the_users_attributes_failed(tmp_pa
     ]
     report = run_engine(tmp_path / "l", items, handler)
     assert sent.count("/api/user/v1/identity") == 1  # only the unrelated identifier
-    assert report.held_back == 1 and report.rejected == 1 and report.removed == 1
+    assert report.held_back == 1 and report.rejected == 1 and report.accepted == 1
     assert not report.ok
     intents = [r for r in records(tmp_path / "l") if r["type"] == "intent"]
     assert len(intents) == 2  # nothing recorded for the identity delete kept back
@@ -76,8 +77,8 @@ def test_a_fail_count_of_zero_is_a_success(tmp_path):
         [insider_attribute(JANE, "surname"), insider_identifier("email", "jane@example.com")],
         lambda request, _: httpx.Response(200, json=body),
     )
-    assert set(states(tmp_path / "l").values()) == {"done"}
-    assert report.removed == 2 and report.held_back == 0
+    assert set(states(tmp_path / "l").values()) == {"accepted"}
+    assert report.accepted == 2 and report.held_back == 0
 
 
 def test_identity_deletes_are_kept_back_whatever_the_email_case(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.apply.engine import Engine
-from reconciler.apply.limits import scope_and_rate
+from reconciler.apply.limits import DELETE, IDENTITY, READ, scope_and_rate
 from reconciler.config import Target
 from tests.apply.wire import BRAZE, INSIDER, SEGMENT, TWILIO, with_rate
 
@@ -15,24 +15,27 @@ def renamed(target: Target, name: str, **settings: str) -> Target:
 
 
 @pytest.mark.parametrize(
-    ("target", "identity", "rate"),
+    ("target", "kind", "rate"),
     [
-        (SEGMENT, False, 100.0),  # 100 deletion requests/s per space
-        (BRAZE, False, 20_000 / 60),  # 20,000/min shared
-        (INSIDER, False, 25_000 / 60),  # attribute delete, shared with upsert
-        (INSIDER, True, 1_000 / 60),  # identity delete: the stricter of the two documented
-        (TWILIO, False, 20.0),  # none published: a conservative default
+        (SEGMENT, DELETE, 100.0),  # 100 deletion requests/s per space
+        (SEGMENT, READ, 100.0),  # Profile API reads: the same 100/s, perhaps shared
+        (BRAZE, DELETE, 20_000 / 60),  # 20,000/min shared
+        (BRAZE, READ, 250 / 60),  # /users/export/ids: 250/min
+        (INSIDER, DELETE, 25_000 / 60),  # attribute delete, shared with upsert
+        (INSIDER, IDENTITY, 1_000 / 60),  # identity delete: the stricter of the two documented
+        (INSIDER, READ, 1_000 / 60),  # profile reads: 1,000 quota units/min
+        (TWILIO, DELETE, 20.0),  # none published: a conservative default
     ],
 )
-def test_documented_rates(target, identity, rate):
-    assert scope_and_rate(target, identity)[1] == pytest.approx(rate)
+def test_documented_rates(target, kind, rate):
+    assert scope_and_rate(target, kind)[1] == pytest.approx(rate)
 
 
 def test_a_target_rate_limit_lowers_but_never_raises_a_documented_limit():
     assert scope_and_rate(with_rate(SEGMENT, 30, 1.0))[1] == pytest.approx(30)
     assert scope_and_rate(with_rate(SEGMENT, 500, 1.0))[1] == pytest.approx(100)
     assert scope_and_rate(with_rate(BRAZE, 5_000, 60.0))[1] == pytest.approx(5_000 / 60)
-    assert scope_and_rate(with_rate(INSIDER, 600, 60.0), True)[1] == pytest.approx(10)
+    assert scope_and_rate(with_rate(INSIDER, 600, 60.0), IDENTITY)[1] == pytest.approx(10)
 
 
 def test_twilio_rate_limit_replaces_the_default():
@@ -49,12 +52,15 @@ def test_scopes_segment_per_space_braze_per_instance_insider_per_partner():
     assert scope_and_rate(INSIDER)[0] == scope_and_rate(renamed(INSIDER, "ins-3"))[0]
     assert scope_and_rate(INSIDER)[0] != scope_and_rate(other_partner)[0]
     # identity deletes have their own bucket, apart from attribute deletes
-    assert scope_and_rate(INSIDER, True)[0] != scope_and_rate(INSIDER, False)[0]
+    assert scope_and_rate(INSIDER, IDENTITY)[0] != scope_and_rate(INSIDER, DELETE)[0]
+    # Braze's export has its own budget; Segment reads share the deletes' (stricter)
+    assert scope_and_rate(BRAZE, READ)[0] != scope_and_rate(BRAZE, DELETE)[0]
+    assert scope_and_rate(SEGMENT, READ)[0] == scope_and_rate(SEGMENT, DELETE)[0]
 
 
 def test_targets_sharing_a_scope_share_one_pacer():
     engine = Engine(writer=None, parallelism=1)  # type: ignore[arg-type]
-    a = engine._pacer(SEGMENT)
-    assert engine._pacer(renamed(SEGMENT, "seg-2")) is a
-    assert engine._pacer(renamed(SEGMENT, "seg-3", space_id="spa_other")) is not a
-    assert engine._pacer(INSIDER, True) is not engine._pacer(INSIDER, False)
+    a = engine.pacer(SEGMENT)
+    assert engine.pacer(renamed(SEGMENT, "seg-2")) is a
+    assert engine.pacer(renamed(SEGMENT, "seg-3", space_id="spa_other")) is not a
+    assert engine.pacer(INSIDER, IDENTITY) is not engine.pacer(INSIDER, DELETE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.apply.engine import MAX_MESSAGE, Engine, Redactor
+from reconciler.apply.engine import MAX_MESSAGE, Redactor, clean
 from reconciler.desired import Item
 from reconciler.masking import Masker, map_values, mask, raw_values
 from reconciler.render.describe import describe
@@ -28,7 +28,7 @@ def test_echoed_spellings_of_a_value_are_masked() -> None:
 def test_values_are_masked_before_a_long_message_is_cut() -> None:
     masker = Masker([EMAIL])
     message = "x" * (MAX_MESSAGE - 5) + EMAIL + "y" * 100
-    cleaned = Engine._clean(message, masker, Redactor([]))
+    cleaned = clean(message, masker, Redactor([]))
     assert cleaned is not None
     assert len(cleaned) <= MAX_MESSAGE + 3
     assert "Jane" not in cleaned and "Jane.Doe"[:4] not in cleaned[-20:]
@@ -49,7 +49,7 @@ def test_a_custom_identifier_named_name_is_a_value() -> None:
 
 
 def test_secrets_are_redacted_from_vendor_words() -> None:
-    cleaned = Engine._clean("bad token tok-123456789", Masker([]), Redactor(["tok-123456789"]))
+    cleaned = clean("bad token tok-123456789", Masker([]), Redactor(["tok-123456789"]))
     assert cleaned == "bad token [redacted]"
 
 

@@ -14,9 +14,9 @@ import httpx
 
 from reconciler.adapters import REQUESTS
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
-from reconciler.apply.outcome import Answer
 from reconciler.config import RateLimit, Target
 from reconciler.desired import Item
+from reconciler.evidence import Answer
 
 # A policy that retries fast: tests must not sleep for real backoffs.
 FAST = RetryPolicy(max_attempts=4, max_seconds=10.0, base=0.001, cap=0.01, timeout=2.0)
@@ -102,7 +102,17 @@ def insider_identifier(id_type: str, value: str) -> Item:
 
 
 def answer(status: int, body: object = None, **headers: str) -> Answer:
-    return Answer(status, {k.lower().replace("_", "-"): v for k, v in headers.items()}, body)
+    """A JSON answer (or an empty one when body is None)."""
+    shown = {k.lower().replace("_", "-"): v for k, v in headers.items()}
+    return Answer(status, shown, body, json=body is not None)
+
+
+PAGE = "<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+
+
+def page(status: int = 404, text: str = PAGE) -> Answer:
+    """An HTML page: what a wrong base URL or a proxy answers."""
+    return Answer(status, {"content-type": "text/html"}, text, json=False)
 
 
 class NoPacer:
@@ -116,6 +126,9 @@ class NoPacer:
         self.acquired += 1
 
     def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+    def slow_down(self, seconds: float) -> None:
         self.pauses.append(seconds)
 
 
@@ -166,3 +179,22 @@ def send(
             await client.aclose()
 
     return wire, asyncio.run(go())
+
+
+def preflight_answer(request: httpx.Request) -> httpx.Response | None:
+    """Each vendor's documented answer to its preflight read (a probe of a user nobody
+    has; Twilio's store and its identifier settings), or None for other requests."""
+    path = request.url.path
+    if request.method == "GET" and path.endswith("/external_ids") and "reconciler-preflight" in path:
+        body = {"error": {"code": "not_found", "message": "Profile was not found."}}
+        return httpx.Response(404, json=body)
+    if path.endswith("/users/export/ids") and b"reconciler-preflight" in request.content:
+        return httpx.Response(201, json={"users": [], "invalid_user_ids": ["p"], "message": "ok"})
+    if request.method == "GET" and path.endswith("/IdentityResolutionSettings"):
+        configs = [{"idType": t} for t in ("email", "phone", "externalId")]
+        return httpx.Response(200, json={"identifierConfigs": configs, "version": 1})
+    if request.method == "GET" and "/ControlPlane/Stores/" in path:
+        return httpx.Response(200, json={"id": "store", "status": "ACTIVE"})
+    if path.endswith("/api/user/v1/profile") and b"reconciler-preflight" in request.content:
+        return httpx.Response(404, json={"error": "no such user for these identifiers: no data"})
+    return None

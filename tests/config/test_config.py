@@ -37,6 +37,7 @@ def test_the_shared_project_config_loads_with_defaults(project: Project) -> None
         "vendor": "segment",
         "space_id": "spa_test1",
         "token_env": "SEGMENT_TOKEN",
+        "identifier_types": ["phone"],
     }
     assert config.targets["braze"].base_url == "https://rest.iad-01.braze.com"
     assert config.targets["mem"].base_url == "https://memory.twilio.com"
@@ -199,5 +200,5 @@ def test_every_config_problem_is_reported_at_once(project: Project) -> None:
     # the schema problems come first; the http:// check needs a schema-valid file
     assert [(p.line, p.location) for p in info.value.problems] == [
         (8, "targets.seg.space_id"),
-        (21, "targets.ins.partner_name"),
+        (22, "targets.ins.partner_name"),
     ]

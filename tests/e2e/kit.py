@@ -221,6 +221,7 @@ def config(
         "seg": {
             "vendor": "segment",
             "space_id": SPACE,
+            "identifier_types": ["phone"],
             "token_env": "E2E_SEGMENT_TOKEN",
             "base_url": urls["segment"],
         },

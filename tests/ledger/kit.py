@@ -35,6 +35,7 @@ ledger:
     vendor: segment
     space_id: spa_test1
     token_env: SEGMENT_TOKEN
+    identifier_types: [phone]
   braze:
     vendor: braze
     base_url: https://rest.iad-01.braze.com
