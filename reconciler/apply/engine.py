@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from reconciler.adapters import REQUESTS
-from reconciler.adapters.requests import Pair, RequestBuilder, VendorRequest
+from reconciler.adapters.requests import Pair, Preflight, RequestBuilder, VendorRequest
 from reconciler.apply.client import Breaker, RetryPolicy, Sent, VendorClient
 from reconciler.apply.limits import DELETE, IDENTITY, READ, scope_and_rate
 from reconciler.apply.pacing import Pacer
@@ -227,6 +227,20 @@ def _is_identity(batch: list[Pair]) -> bool:
     return batch[0][1].kind == "identifier"
 
 
+async def preflight(builder: RequestBuilder, target: Target, client: VendorClient) -> Preflight:
+    """Send a target's preflight reads in order (stopping at the first without an
+    answer) and read what they prove."""
+    reads = builder.preflight(target)
+    answers: list[Answer | None] = []
+    for request in reads:
+        sent = await client.send(request)
+        answers.append(sent.answer if sent.error is None else None)
+        if answers[-1] is None:
+            break
+    answers += [None] * (len(reads) - len(answers))
+    return builder.preflight_result(target, answers) if reads else Preflight()
+
+
 class Engine:
     def __init__(
         self,
@@ -279,17 +293,7 @@ class Engine:
     async def _preflight(self, run: _TargetRun, total: int) -> bool:
         """Send the target's preflight reads; False (and the target stopped, nothing
         sent) when they do not prove the target can be sent to."""
-        reads = run.builder.preflight(run.target)
-        if not reads:
-            return True
-        answers: list[Answer | None] = []
-        for request in reads:
-            sent = await run.client(READ).send(request)
-            answers.append(sent.answer if sent.error is None else None)
-            if answers[-1] is None:
-                break
-        answers += [None] * (len(reads) - len(answers))
-        result = run.builder.preflight_result(run.target, answers)
+        result = await preflight(run.builder, run.target, run.client(READ))
         if result.ok:
             run.facts = result.facts
             return True

@@ -6,8 +6,9 @@ import getpass
 import os
 import socket
 import subprocess
+from collections.abc import Iterable
 
-from reconciler.config import Config
+from reconciler.config import SECRET_KEYS, Config
 from reconciler.errors import ReconcilerError
 
 
@@ -25,10 +26,34 @@ def ledger_key(config: Config) -> bytes | None:
 
 
 def secret(name: str) -> str:
+    """A secret from the environment, refused (by name, never by value) when it is
+    missing or could not be sent as it is: HTTP headers carry printable ASCII only, and a
+    trailing newline or space (a secret pasted or read from a file) would be sent as part
+    of it and refused by the vendor after the request left."""
     value = os.environ.get(name, "")
     if not value:
         raise ReconcilerError(f"environment variable {name} is not set (it holds a secret)")
+    if value != value.strip():
+        raise ReconcilerError(
+            f"environment variable {name} starts or ends with whitespace (a newline from a "
+            "file?): remove it; nothing was sent"
+        )
+    if not value.isascii() or not value.isprintable():
+        raise ReconcilerError(
+            f"environment variable {name} holds a character that is not printable ASCII: "
+            "vendor credentials never do; nothing was sent"
+        )
     return value
+
+
+def target_secrets(config: Config, names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Every secret the named targets need, {target: {config key: value}}, read (and
+    checked) before anything is sent."""
+    out: dict[str, dict[str, str]] = {}
+    for name in sorted(set(names)):
+        target = config.targets[name]
+        out[name] = {key: secret(target.settings[key]) for key in SECRET_KEYS[target.vendor]}
+    return out
 
 
 def who() -> str:

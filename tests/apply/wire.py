@@ -185,7 +185,11 @@ def preflight_answer(request: httpx.Request) -> httpx.Response | None:
     """Each vendor's documented answer to its preflight read (a probe of a user nobody
     has; Twilio's store and its identifier settings), or None for other requests."""
     path = request.url.path
-    if request.method == "GET" and path.endswith("/external_ids") and "reconciler-preflight" in path:
+    if (
+        request.method == "GET"
+        and path.endswith("/external_ids")
+        and "reconciler-preflight" in path
+    ):
         body = {"error": {"code": "not_found", "message": "Profile was not found."}}
         return httpx.Response(404, json=body)
     if path.endswith("/users/export/ids") and b"reconciler-preflight" in request.content:

@@ -135,8 +135,11 @@ def test_find_by_value(small: Proj) -> None:
     lines = result.out.splitlines()
     assert lines[0] == "email j***@old-domain.example on user_id u_**01"
     assert lines[1] == f"  fingerprint: {fp}"
-    assert lines[2].startswith("  state: done (since ")
-    assert re.fullmatch(r"  \S+ result done, HTTP 200 \(run r1, commit c0ffee1\)", lines[3])
+    assert lines[2].startswith("  REMOVED: the vendor confirmed the deletion (")
+    assert "run r1, commit c0ffee1)" in lines[2]
+    assert re.fullmatch(
+        r"  \S+ result done \(removed\), HTTP 200 \(run r1, commit c0ffee1\)", lines[3]
+    )
 
 
 def test_find_reports_the_vendor_answer_of_each_attempt(small: Proj) -> None:
@@ -145,7 +148,7 @@ def test_find_reports_the_vendor_answer_of_each_attempt(small: Proj) -> None:
     assert "result failed, HTTP 503, vendor said: Service Unavailable (run r1, commit c0ffee1)" in (
         result.out
     )
-    assert "result done, HTTP 200 (run r2, commit beef002)" in result.out
+    assert "result done (removed), HTTP 200 (run r2, commit beef002)" in result.out
 
 
 def test_find_by_profile(small: Proj) -> None:
@@ -158,13 +161,14 @@ def test_find_by_profile(small: Proj) -> None:
     assert seg.out.count("fingerprint:") == 1
     braze = run_cli("ledger", "find", "--target", "braze", "--profile", "external_id=loadtest-0001")
     assert braze.code == 0
-    assert "state: accepted" in braze.out and "result accepted, HTTP 202" in braze.out
+    assert "ACCEPTED, NOT CONFIRMED: the vendor queued or acknowledged it" in braze.out
+    assert "result accepted, HTTP 202" in braze.out
     mem = run_cli(
         "ledger", "find", "--target", "mem", "--profile", f"profile_id={MEM_ID}",
         "--type", "phone",
     )  # fmt: skip
     assert mem.code == 0
-    assert "state: unknown" in mem.out
+    assert "UNKNOWN: sent, no answer recorded" in mem.out
     assert MEM_ID not in mem.out
 
 
@@ -172,7 +176,7 @@ def test_find_something_never_sent(small: Proj) -> None:
     result = run_cli("ledger", "find", "--target", "ins", "--value", "+6598765432")
     assert result.code == 1
     assert "identifier phone_number +6598****32" in result.out
-    assert "not in the ledger: never sent" in result.out
+    assert "NOT FOUND in the ledger: never sent" in result.out
     undeclared = run_cli("ledger", "find", "--target", "seg", "--value", "nobody@example.com")
     assert undeclared.code == 1
     assert "No declared item holds that value at this target." in undeclared.out
@@ -197,3 +201,33 @@ def test_verify_counts(small: Proj) -> None:
     assert result.code == 0
     # header + r1 (run, 4 intents, 4 results, end) + r2 (run, 2 intents, 1 result, end)
     assert "The ledger verifies: 16 record(s) in 2 run file(s)." in result.out
+
+
+def test_find_tells_removed_from_already_absent_accepted_and_never_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj = make_proj(tmp_path, monkeypatch)
+    proj.add_all_vendors()
+    proj.create_ledger()
+    seg, braze = proj.items("seg"), proj.items("braze")
+    write_run(
+        proj.ledger_dir,
+        [
+            (proj.fp(seg[0]), "seg", "done"),
+            (proj.fp(seg[1]), "seg", "done-absent"),
+            (proj.fp(braze[0]), "braze", "accepted"),
+        ],
+        run_id="r1",
+    )
+
+    def verdict(*args: str) -> str:
+        result = run_cli("ledger", "find", *args)
+        return result.out.splitlines()[2]
+
+    assert verdict("--target", "seg", "--value", JANE).startswith("  REMOVED: the vendor confirmed")
+    absent = verdict("--target", "seg", "--value", "+15555550100")
+    assert absent.startswith("  ALREADY ABSENT: the vendor's answer proves it was not there")
+    accepted = verdict("--target", "braze", "--profile", "external_id=loadtest-0001")
+    assert accepted.startswith("  ACCEPTED, NOT CONFIRMED")
+    never = run_cli("ledger", "find", "--target", "ins", "--value", "+6598765432")
+    assert never.code == 1 and "NOT FOUND in the ledger: never sent" in never.out

@@ -18,7 +18,14 @@ from click.testing import CliRunner
 from reconciler.cli.main import main
 from reconciler.config import Config, load_config
 from reconciler.desired import DesiredState, Fingerprinter, Item
-from reconciler.ledger.store import Header, Ledger, RunWriter, create_ledger, read_ledger
+from reconciler.ledger.store import (
+    Header,
+    Ledger,
+    RunWriter,
+    create_ledger,
+    read_ledger,
+    result_fields,
+)
 from reconciler.manifests import load_specs
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.model import Plan
@@ -253,7 +260,8 @@ def write_run(
 ) -> RunWriter:
     """One apply or refresh run, written as apply will: for each (fingerprint, target,
     outcome), `unknown` writes an intent only (killed before the answer), a result state
-    writes intent then result, `present`/`absent` writes a refresh observation."""
+    writes intent then result (`done` with evidence `removed`; `done-absent`: done, the
+    vendor proved it was not there), `present`/`absent` writes a refresh observation."""
     run_id = run_id or secrets.token_hex(4)
     writer = RunWriter(ledger_dir, run_id, {"op": "apply", "commit": commit, "who": "tester@ci"})
     for fp, target, outcome in outcomes:
@@ -263,9 +271,15 @@ def write_run(
         writer.intent(fp, target, "d" * 64)
         if outcome == "unknown":
             continue
-        code = {"accepted": 202, "done": 200, "failed": 503, "rejected": 400}[outcome]
+        evidence = {"done": "removed", "done-absent": "absent"}.get(outcome)
+        state = "done" if evidence else outcome
+        code = {"accepted": 202, "done": 200, "failed": 503, "rejected": 400}.get(state, 404)
+        code = 404 if outcome == "done-absent" else code
         message = {"failed": "Service Unavailable", "rejected": "invalid identifier"}.get(outcome)
-        writer.result(fp, target, outcome, code, message, request_id=f"req-{fp[:6]}")
+        fields = result_fields(fp, target, state, code, message, f"req-{fp[:6]}")
+        if evidence:
+            fields["evidence"] = evidence
+        writer.results([fields])
     if close:
         writer.close(sent=len(outcomes))
     return writer

@@ -9,9 +9,9 @@ import click
 
 from reconciler.apply.run import RunInfo, check_max_deletions, plan_sends, run_apply
 from reconciler.cli.context import Globals, pass_globals
-from reconciler.cli.env import current_commit, ledger_key, secret, who
+from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
 from reconciler.cli.progress import ProgressDisplay
-from reconciler.config import SECRET_KEYS, Config
+from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
 from reconciler.plan.build import plan_from_config
@@ -24,15 +24,6 @@ from reconciler.render.text import render_text
 SENT_ACTIONS = frozenset({"remove", "resend", "retry"})
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
-
-
-def _secrets(config: Config, sends: list[Action]) -> dict[str, dict[str, str]]:
-    """Every secret the sends need, read before anything is sent."""
-    out: dict[str, dict[str, str]] = {}
-    for name in sorted({a.target for a in sends}):
-        target = config.targets[name]
-        out[name] = {key: secret(target.settings[key]) for key in SECRET_KEYS[target.vendor]}
-    return out
 
 
 def _from_saved(
@@ -90,7 +81,7 @@ def apply(
         return 0
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
-    secrets = _secrets(config, sends)
+    secrets = target_secrets(config, {a.target for a in sends})
     if planfile is None and not auto_approve:
         if not sys.stdin.isatty():
             raise ReconcilerError(
@@ -115,7 +106,13 @@ def apply(
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
     for problem in report.problems:
-        code = f"HTTP {problem.code}" if problem.code else "no answer"
+        code = (
+            f"HTTP {problem.code}"
+            if problem.code
+            else "not sent"
+            if problem.state == "not sent"
+            else "no answer"
+        )
         click.echo(
             f"{problem.state}: {problem.target}: {problem.description}: {code}: "
             f"{problem.message or ''}".rstrip(": "),
@@ -135,5 +132,14 @@ def apply(
         )
     if report.not_sent:
         click.echo(f"{report.not_sent} item(s) not sent: they stay pending.", err=True)
+    for warning in report.warnings():
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    for name, rate in sorted(report.rates.items()):
+        if rate.effective is not None:
+            throttled = f", {rate.throttled} answered 429" if rate.throttled else ""
+            click.echo(
+                f"{name}: {rate.effective:.1f} requests/s (limit {rate.limit:.1f}/s){throttled}",
+                err=True,
+            )
     click.echo(f"\n{report.line()} (run {run_id})")
     return 0 if report.ok else 1

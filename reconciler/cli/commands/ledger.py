@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -148,6 +149,37 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
     return 0
 
 
+VERDICTS = {
+    "removed": "REMOVED: the vendor confirmed the deletion",
+    "absent": "ALREADY ABSENT: the vendor's answer proves it was not there",
+    "confirmed": "REMOVED: a read of the vendor confirmed it is gone",
+    "resolved": "DONE by a person's decision",
+}
+
+
+def verdict(state: str, records: list[dict[str, Any]]) -> str:
+    """One line answering "was it removed?" from the item's state and its last result."""
+    last = next((r for r in reversed(records) if r["type"] in ("result", "refresh")), None)
+    when = (
+        f" ({last['ts']}, run {last['run']}, commit {last.get('commit') or 'unknown'})"
+        if last
+        else ""
+    )
+    if state == "done":
+        evidence = (last or {}).get("evidence")
+        return VERDICTS.get(str(evidence), "DONE (recorded before evidence kinds were kept)") + when
+    if state == "accepted":
+        return (
+            "ACCEPTED, NOT CONFIRMED: the vendor queued or acknowledged it; a refresh "
+            f"confirms it is gone{when}"
+        )
+    if state == "drifted":
+        return f"BACK AGAIN: a read found it present after removal{when}"
+    if state == "unknown":
+        return "UNKNOWN: sent, no answer recorded (the next plan re-sends or holds it)"
+    return f"NOT REMOVED: {state}{when}"
+
+
 def _parse_profile(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
@@ -192,14 +224,19 @@ def find(
         status = led.items.get(fp)
         click.echo(f"{describe(item)}\n  fingerprint: {fp}")
         if status is None:
-            click.echo("  not in the ledger: never sent")
+            click.echo("  NOT FOUND in the ledger: never sent")
             continue
         found_any = True
-        click.echo(f"  state: {status.state} (since {status.ts})")
-        for rec in history(config.ledger_dir, fp):
+        records = list(history(config.ledger_dir, fp))
+        click.echo(f"  {verdict(status.state, records)}")
+        for rec in records:
             if rec["type"] in ("result", "refresh"):
                 answer = rec.get("status") or rec.get("observed")
+                if rec.get("evidence"):
+                    answer = f"{answer} ({rec['evidence']})"
                 extra = f", HTTP {rec['code']}" if rec.get("code") else ""
+                if rec.get("vendor_code"):
+                    extra += f" {rec['vendor_code']}"
                 msg = f", vendor said: {rec['message']}" if rec.get("message") else ""
                 click.echo(
                     f"  {rec['ts']} {rec['type']} {answer}{extra}{msg} "
