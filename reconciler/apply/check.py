@@ -21,9 +21,7 @@ from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
 from reconciler.masking import Masker
 
-# a preflight is a handful of reads: a short, bounded retry policy, so `check` against an
-# unreachable host answers in seconds
-CHECK_POLICY = RetryPolicy(max_attempts=3, max_seconds=20.0, timeout=10.0)
+CHECK_POLICY = RetryPolicy(timeout=10.0)  # the preflight reads use PREFLIGHT_POLICY
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,11 @@ class RetryPolicy:
         return rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
 
 
+# A preflight is a handful of reads: a few quick attempts, so a target that cannot be
+# reached is known in seconds.
+PREFLIGHT_POLICY = RetryPolicy(max_attempts=3, max_seconds=20.0, base=0.5, cap=2.0, timeout=10.0)
+
+
 @dataclass(frozen=True)
 class Sent:
     """The final answer to a request, or why there is none (retries exhausted)."""
@@ -172,9 +177,12 @@ class VendorClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def send(self, request: VendorRequest, paced: bool = False) -> Sent:
-        """The final answer; `paced`: the caller already took the first attempt's slot."""
-        policy = self.policy
+    async def send(
+        self, request: VendorRequest, paced: bool = False, policy: RetryPolicy | None = None
+    ) -> Sent:
+        """The final answer; `paced`: the caller already took the first attempt's slot;
+        `policy` replaces the client's retry policy for this request."""
+        policy = policy or self.policy
         started = time.monotonic()
         content = None
         headers = {}

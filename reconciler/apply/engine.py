@@ -23,7 +23,7 @@ import httpx
 
 from reconciler.adapters import REQUESTS
 from reconciler.adapters.requests import Pair, Preflight, RequestBuilder, VendorRequest
-from reconciler.apply.client import Breaker, RetryPolicy, Sent, VendorClient
+from reconciler.apply.client import PREFLIGHT_POLICY, Breaker, RetryPolicy, Sent, VendorClient
 from reconciler.apply.limits import DELETE, IDENTITY, READ, scope_and_rate
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
@@ -233,7 +233,7 @@ async def preflight(builder: RequestBuilder, target: Target, client: VendorClien
     reads = builder.preflight(target)
     answers: list[Answer | None] = []
     for request in reads:
-        sent = await client.send(request)
+        sent = await client.send(request, policy=PREFLIGHT_POLICY)
         answers.append(sent.answer if sent.error is None else None)
         if answers[-1] is None:
             break
