@@ -9,17 +9,21 @@ run takes under a minute, the target's `rate_limit` set to match). `reconcile ap
 request rate (first to last request), reported as a fraction of the limit. The naive
 baseline is what the vendor's FAQ suggests: one blocking httpx request after another.
 Targets: Segment >= 95% of its limit and >= 4x the naive loop; Braze and Insider >= 90%
-of theirs with full batches.
+of theirs with full batches. `shared`: Segment's budget shared with a second client
+sending reads at 30% of it; AIMD should settle under what is left with no 429 at steady
+state (the second half of the run).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -145,6 +149,87 @@ def bench_segment(items: int, naive_items: int) -> dict[str, float]:
     }
 
 
+def bench_shared_budget(items: int, share: float) -> dict[str, float]:
+    """Segment's 100/s per space shared with another client sending at `share` of it (a
+    second job reading profiles): AIMD must settle under what is left, without 429s."""
+    profiles = [
+        {
+            "external_ids": [
+                {"type": "user_id", "id": f"u_{i}"},
+                {"type": "email", "id": f"user{i}@old.example"},
+            ]
+        }
+        for i in range(items)
+    ]
+    seed = {"segment": {"spaces": {SPACE: {"profiles": profiles}}}}
+    options = SandboxOptions(seed=seed, latency_ms=LATENCY_MS)
+    stop = threading.Event()
+    auth = base64.b64encode(f"{SECRETS['SEG_TOKEN']}:".encode()).decode()
+
+    def other_job(base_url: str) -> None:
+        """Reads at a fixed rate, each sent without waiting for the one before (a job
+        with its own concurrency), so the 50 ms latency does not slow it down."""
+
+        async def run() -> None:
+            interval = 1.0 / (100.0 * share)
+            headers = {"Authorization": f"Basic {auth}"}
+            async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+                tasks = set()
+                next_at = time.perf_counter()
+                i = 0
+                while not stop.is_set():
+                    path = f"/v1/spaces/{SPACE}/collections/users/profiles/user_id:u_{i % items}"
+                    task = asyncio.create_task(client.get(f"{path}/external_ids"))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    i += 1
+                    next_at += interval
+                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run(run())
+
+    with Sandbox(options, in_subprocess=True) as sb, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        target = {
+            "vendor": "segment",
+            "space_id": SPACE,
+            "token_env": "SEG_TOKEN",
+            "base_url": sb.urls["segment"],
+        }
+        absent = [
+            {
+                "profile": {"user_id": f"u_{i}"},
+                "identifiers": [{"type": "email", "value": f"user{i}@old.example"}],
+            }
+            for i in range(items)
+        ]
+        write_project(root, target, [manifest({"target": "bench", "absent": absent})])
+        other = threading.Thread(target=other_job, args=(sb.urls["segment"],), daemon=True)
+        other.start()
+        time.sleep(1.0)  # the other job is already running when apply starts
+        run_apply(root)
+        stop.set()
+        other.join()
+        log = sb.control.requests("segment")
+    ours = [e for e in log if e["method"] == "POST"]
+    theirs = [e for e in log if e["method"] == "GET"]
+    times = sorted(e["time"] for e in ours)
+    half = times[len(times) // 2]
+    steady = [e for e in ours if e["time"] >= half]
+    return {
+        "items": items,
+        "other_job_share": share,
+        "apply_steady_requests_per_s": steady_rate(steady),
+        "left_for_apply_per_s": 100.0 * (1 - share),
+        "fraction_of_what_is_left": steady_rate(steady) / (100.0 * (1 - share)),
+        "apply_429s": throttled(ours),
+        "apply_429s_second_half": throttled(steady),
+        "other_job_429s": throttled(theirs),
+        "other_job_requests": len(theirs),
+    }
+
+
 def bench_braze(requests: int, scale: float) -> dict[str, float]:
     n = requests * 50
     users = [{"external_id": f"ext_{i}"} for i in range(n)]
@@ -236,12 +321,19 @@ def main() -> None:
     parser.add_argument("--braze-scale", type=float, default=0.006)
     parser.add_argument("--insider-requests", type=int, default=20)
     parser.add_argument("--insider-scale", type=float, default=0.002)
-    parser.add_argument("--only", choices=["segment", "braze", "insider"])
+    parser.add_argument("--shared-items", type=int, default=3000)
+    parser.add_argument("--shared-share", type=float, default=0.3)
+    parser.add_argument("--only", choices=["segment", "shared", "braze", "insider"])
     args = parser.parse_args()
     if args.only in (None, "segment"):
         show(
             "segment (documented 100 requests/s per space)",
             bench_segment(args.segment_items, args.naive_items),
+        )
+    if args.only in (None, "shared"):
+        show(
+            f"segment, budget shared with a job sending at {args.shared_share:.0%} of it",
+            bench_shared_budget(args.shared_items, args.shared_share),
         )
     if args.only in (None, "braze"):
         show(

@@ -31,12 +31,14 @@ CATCH_UP = 0.01
 
 # AIMD: a 429 halves the rate, never below FLOOR of the limit; the ceiling becomes
 # CEILING_MARGIN of the rate the 429 came at; the rate climbs INCREASE of the limit per
-# second back to the ceiling; after QUIET seconds without a 429 the ceiling climbs too.
+# second back to the ceiling; after QUIET seconds without a 429 the ceiling climbs too,
+# but slowly (PROBE of the limit per second): the other traffic may have stopped.
 DECREASE = 0.5
 FLOOR = 0.02
 CEILING_MARGIN = 0.9
 INCREASE = 0.05
-QUIET = 30.0
+QUIET = 60.0
+PROBE = 0.01
 # 429s within this many seconds of the one that lowered the rate are answers to requests
 # already in flight: they pause, but do not lower the rate again.
 SETTLE = 1.0
@@ -82,10 +84,9 @@ class Pacer:
         elapsed = now - self._last_change
         if elapsed <= 0:
             return
-        step = INCREASE * self.limit * elapsed
         if self._last_429 is not None and now - self._last_429 > QUIET:
-            self._ceiling = min(self.limit, self._ceiling + step)
-        self._rate = min(self._ceiling, self._rate + step)
+            self._ceiling = min(self.limit, self._ceiling + PROBE * self.limit * elapsed)
+        self._rate = min(self._ceiling, self._rate + INCREASE * self.limit * elapsed)
         self._last_change = now
 
     async def acquire(self) -> None:

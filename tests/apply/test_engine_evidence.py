@@ -176,7 +176,11 @@ def test_aimd_halves_on_a_429_and_climbs_back_to_a_ceiling_under_it():
     assert pacer.per_second == 75.0
     now[0] += 10.0  # ...up to 90% of the rate the 429 came at
     assert pacer.per_second == 90.0
-    now[0] += 60.0  # after a quiet spell the ceiling climbs back to the limit
+    now[0] += 45.0  # quiet for a minute: the ceiling climbs back, slowly (1% a second)
+    assert pacer.per_second == 90.0
+    now[0] += 5.0
+    assert pacer.per_second == 95.0
+    now[0] += 100.0
     assert pacer.per_second == 100.0
 
 
