@@ -160,11 +160,19 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
-    """Read, check and expand every manifest; problems are collected, never raised."""
+def load_specs(
+    config: Config, paths: Iterable[Path] = (), names_elsewhere: bool = False
+) -> LoadResult:
+    """Read, check and expand every manifest; problems are collected, never raised.
+
+    With `paths` and `names_elsewhere`, the manifest names of every other file under the
+    specs folder are read too (names only), so a name given twice is reported even when
+    only one of the two files is checked.
+    """
     result = LoadResult()
-    names: dict[str, tuple[str, int]] = {}
+    paths = list(paths)
     files, unreadable = _scan(config, paths)
+    names = other_names(config, files) if paths and names_elsewhere else {}
     for path, why in unreadable:
         result.problems.append(Problem(_shown_unresolved(path), None, "", why))
     for path in files:
@@ -190,6 +198,30 @@ def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
     # by file, then line; file-wide notes (no line, e.g. "... and 7 more") after the rest
     result.problems.sort(key=lambda p: (p.file, p.line is None, p.line or 0))
     return result
+
+
+def other_names(config: Config, files: list[Path]) -> dict[str, tuple[str, int]]:
+    """metadata.name -> (file, line) of every manifest under the specs folder outside
+    `files`. Only names are read; a file that cannot be read or parsed is passed over
+    (checking it is a run of its own)."""
+    given = {_resolved(p) for p in files}
+    names: dict[str, tuple[str, int]] = {}
+    for path in _scan(config, [])[0]:
+        if _resolved(path) in given:
+            continue
+        shown = _shown_unresolved(path)
+        try:
+            resolved = confine(path, config.root, shown, "manifest")
+            text = decode_utf8(read_bounded(resolved, MAX_MANIFEST_BYTES, shown), shown)
+            documents = list(load_documents(text))
+        except (InputRefused, YamlSyntaxError):
+            continue
+        for doc in documents:
+            meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+            name = meta.get("name") if isinstance(meta, dict) else None
+            if isinstance(name, str):
+                names.setdefault(name, (shown, doc.line_of(("metadata", "name"))))
+    return names
 
 
 def _load_document(
