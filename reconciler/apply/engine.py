@@ -130,8 +130,11 @@ class Engine:
         progress: Progress | None = None,
         transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
         fingerprint: Fingerprinter | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.writer = writer
+        # asked before each batch is taken (e.g. --max-duration): True leaves it unsent
+        self.should_stop = should_stop
         # keys the request digests in intents; without the ledger's, a key of this run
         self.fingerprint = fingerprint or Fingerprinter.keyed(secrets.token_bytes(32))
         self.parallelism = max(1, parallelism)
@@ -201,7 +204,7 @@ class Engine:
             nonlocal finished
             while not queue.empty():
                 batch = queue.get_nowait()
-                if target.name in self.report.stopped:
+                if target.name in self.report.stopped or (self.should_stop and self.should_stop()):
                     self.report.not_sent += len(batch)
                     continue
                 if is_identity(batch) and blocked(batch):
