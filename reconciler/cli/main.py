@@ -14,6 +14,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.commands.apply import apply
+from reconciler.cli.commands.diff import diff
 from reconciler.cli.commands.github import github
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
@@ -45,6 +46,7 @@ cli.add_command(plan)
 cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(github)
+cli.add_command(diff)
 
 
 def _register_optional() -> None:
