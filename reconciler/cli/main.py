@@ -16,6 +16,7 @@ from reconciler import __version__
 from reconciler.cli.commands.apply import apply
 from reconciler.cli.commands.diff import diff
 from reconciler.cli.commands.github import github
+from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.validate import validate
@@ -47,6 +48,7 @@ cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(github)
 cli.add_command(diff)
+cli.add_command(init)
 
 
 def _register_optional() -> None:
