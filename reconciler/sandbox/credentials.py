@@ -105,6 +105,10 @@ class Credentials:
             return False
         return self.twilio_accounts is None or self.twilio_accounts.get(user) == password
 
+    def insider_partner_known(self, partner: str) -> bool:
+        """True unless partners are pinned and ``partner`` is not one of them."""
+        return self.insider_partners is None or partner in self.insider_partners
+
     def insider_ok(self, partner: str, token: str) -> bool:
         if not token:
             return False
