@@ -313,14 +313,9 @@ def _throttled(decision: Decision | None) -> web.Response:
     return json_reply(429, _fatal("Rate Limited"), headers)
 
 
-def _not_found() -> web.Response:
-    return json_reply(404, _fatal("Not Found"))
-
-
 VENDOR = VendorSpec(
     name="braze",
     routes=[("POST", "/users/delete", delete_users), ("POST", "/users/export/ids", export_ids)],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
 )

@@ -44,7 +44,6 @@ class VendorSpec:
     routes: list[tuple[str, str, Handler]]  # (method, vendor path, handler)
     unavailable: Callable[[], web.Response]
     throttled: Callable[[Decision | None], web.Response]
-    not_found: Callable[[], web.Response]
 
 
 @dataclass

@@ -376,10 +376,6 @@ def _throttled(_: Decision | None) -> web.Response:
     return json_reply(429, TOO_MANY)
 
 
-def _not_found() -> web.Response:
-    return json_reply(404, {"error": "not found"})
-
-
 VENDOR = VendorSpec(
     name="insider",
     routes=[
@@ -389,5 +385,4 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
 )

@@ -307,10 +307,6 @@ def _throttled(_: Decision | None) -> web.Response:
     return _error(429, "rate_limit_error", DELETE_RATE_MESSAGE)
 
 
-def _not_found() -> web.Response:
-    return _error(404, "not_found", "The resource was not found.")
-
-
 _PROFILE = "/v1/spaces/{space}/collections/{collection}/profiles/{lookup}"
 VENDOR = VendorSpec(
     name="segment",
@@ -320,5 +316,4 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
 )

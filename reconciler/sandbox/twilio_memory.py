@@ -255,10 +255,6 @@ def _throttled(decision: Decision | None) -> web.Response:
     )
 
 
-def _not_found() -> web.Response:
-    return _error(404, 20404, "Not Found")
-
-
 _IDENTIFIERS = "/v1/Stores/{storeId}/Profiles/{profileId}/Identifiers"
 VENDOR = VendorSpec(
     name="twilio_memory",
@@ -270,5 +266,4 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
 )
