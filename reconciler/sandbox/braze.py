@@ -103,15 +103,22 @@ async def delete_users(request: web.Request) -> web.Response:
     _check_entries(check, field, entries, headers)
     if check.failed:
         return check.response
+    ctx.state.settle_braze(ctx.clock())
+    # A user already queued is no longer a candidate: a re-sent email delete picks the
+    # next user that matches, which is what makes these deletes non-idempotent.
+    live = [u for u in ctx.state.braze_users if not u.queued]
     doomed: list[BrazeUser] = []
     for entry in entries:
-        for user in _select(ctx.state.braze_users, field, entry):
-            if user not in doomed:
+        for user in _select(live, field, entry):
+            if not any(user is d for d in doomed):
                 doomed.append(user)
-    ctx.state.braze_users = [u for u in ctx.state.braze_users if u not in doomed]
-    # "number of user IDs queued for deletion"; the success status is not documented:
-    # Braze answers its other accepted POSTs with 201, which the sandbox uses, so clients
-    # must accept any 2xx.
+    # "number of user IDs queued for deletion": the users stay (exports still find them)
+    # until the removal delay has passed or /_sandbox/settle is called.
+    due = ctx.clock() + ctx.options.braze_removal_delay
+    for user in doomed:
+        user.deletion_due = due
+    # The success status is not documented: Braze answers its other accepted POSTs with
+    # 201, which the sandbox uses, so clients must accept any 2xx.
     return json_reply(201, {"deleted": len(doomed), "message": "success"}, headers)
 
 
@@ -235,7 +242,8 @@ async def export_ids(request: web.Request) -> web.Response:
     _check_export(check, body, headers)
     if check.failed:
         return check.response
-    users = ctx.state.braze_users
+    ctx.state.settle_braze(ctx.clock())
+    users = ctx.state.braze_users  # queued deletions included until they are applied
     found: list[BrazeUser] = []
     invalid: list[str] = []
     for external_id in body.get("external_ids", []):

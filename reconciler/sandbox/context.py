@@ -33,6 +33,7 @@ class SandboxOptions:
     credentials: str | Path | None = None
     rate_scale: float = 1.0
     twilio_removal_delay: float = 1.0  # seconds before an accepted Twilio DELETE takes effect
+    braze_removal_delay: float = 1.0  # seconds before a queued Braze deletion takes effect
     max_logged_requests: int = 100_000
 
 

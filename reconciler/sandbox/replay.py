@@ -42,7 +42,8 @@ def reintroduce(state: SandboxState, payload: dict[str, Any]) -> None:
         if vendor == "segment":
             _segment(state, payload)
         elif vendor == "braze":
-            state.braze_users.append(_seed_braze_user(payload["user"]))
+            index = f"replay-{len(state.braze_users)}"
+            state.braze_users.append(_seed_braze_user(payload["user"], index))
         elif vendor == "twilio_memory":
             _twilio(state, payload)
         elif vendor == "insider":

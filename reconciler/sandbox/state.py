@@ -124,6 +124,13 @@ class BrazeUser:
     user_aliases: list[tuple[str, str]] = field(default_factory=list)
     updated_at: str = "2026-01-01T00:00:00Z"
     attributes: dict[str, Any] = field(default_factory=dict)
+    # Set when /users/delete queues the user: the user stays (exports still find it) until
+    # this time (epoch seconds) has passed, then it is gone.
+    deletion_due: float | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.deletion_due is not None
 
     def export(self, fields: list[str] | None) -> dict[str, Any]:
         full: dict[str, Any] = {
@@ -221,7 +228,9 @@ class SandboxState:
         seed = copy.deepcopy(seed)
         state = cls()
         state.segment_spaces = _seed_segment(_section(seed, "segment"))
-        state.braze_users = [_seed_braze_user(u) for u in _section(seed, "braze").get("users", [])]
+        state.braze_users = [
+            _seed_braze_user(u, i) for i, u in enumerate(_section(seed, "braze").get("users", []))
+        ]
         state.twilio_stores = _seed_twilio(_section(seed, "twilio_memory"))
         state.insider_users = [
             _seed_insider_user(u, i)
@@ -229,13 +238,28 @@ class SandboxState:
         ]
         return state
 
-    def settle_twilio(self, now: float) -> None:
+    def settle(self, now: float) -> int:
+        """Apply every queued Braze deletion and accepted Twilio removal due by ``now``;
+        returns how many were applied."""
+        return self.settle_braze(now) + self.settle_twilio(now)
+
+    def braze_queued(self) -> list[BrazeUser]:
+        return [u for u in self.braze_users if u.queued]
+
+    def settle_braze(self, now: float) -> int:
+        """Remove every Braze user whose queued deletion is due."""
+        due = [u for u in self.braze_users if u.deletion_due is not None and u.deletion_due <= now]
+        if due:
+            self.braze_users = [u for u in self.braze_users if not any(u is d for d in due)]
+        return len(due)
+
+    def settle_twilio(self, now: float) -> int:
         """Apply every accepted Twilio removal whose delay has passed."""
         if not self.twilio_pending:
-            return
+            return 0
         due = [r for r in self.twilio_pending if r.due <= now]
         if not due:
-            return
+            return 0
         self.twilio_pending = [r for r in self.twilio_pending if r.due > now]
         for removal in sorted(due, key=lambda r: r.due):
             store = self.twilio_stores.get(removal.store_id)
@@ -249,6 +273,27 @@ class SandboxState:
                 values.pop()  # lifo: the newest value goes first
             else:
                 values.pop(0)  # fifo: the oldest value goes first
+        return len(due)
+
+    def pending(self) -> dict[str, Any]:
+        """What is accepted but not applied yet (not part of the seed-shaped snapshot)."""
+        return {
+            "braze": [
+                {"braze_id": u.braze_id, "external_id": u.external_id, "due": u.deletion_due}
+                for u in self.braze_users
+                if u.queued
+            ],
+            "twilio_memory": [
+                {
+                    "store_id": r.store_id,
+                    "profile_id": r.profile_id,
+                    "id_type": r.id_type,
+                    "remove_all": r.remove_all,
+                    "due": r.due,
+                }
+                for r in self.twilio_pending
+            ],
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """The state as seed-shaped data (a saved snapshot re-seeds the same state)."""
@@ -345,10 +390,12 @@ def _seed_segment(section: dict[str, Any]) -> dict[str, SegmentSpace]:
     return spaces
 
 
-def _seed_braze_user(raw: dict[str, Any]) -> BrazeUser:
+def _seed_braze_user(raw: dict[str, Any], index: int | str) -> BrazeUser:
+    """A user from its seed entry; a generated braze_id also hashes ``index`` (the entry's
+    place), so two users with the same fields still get different ids."""
     aliases = [(str(a["alias_name"]), str(a["alias_label"])) for a in raw.get("user_aliases") or []]
     braze_id = raw.get("braze_id") or _stable_id(
-        "", raw.get("external_id"), raw.get("email"), raw.get("phone"), aliases
+        "", index, raw.get("external_id"), raw.get("email"), raw.get("phone"), aliases
     )
     return BrazeUser(
         braze_id=str(braze_id),
