@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from reconciler.sandbox.context import SandboxContext, SandboxOptions
+from reconciler.sandbox.seed import SeedError
 from reconciler.sandbox.server import READY_PREFIX, bind_socket, serve, url_host, vendor_urls
-from reconciler.sandbox.state import SeedError
 
 DEFAULT_PORT = 12111
 

@@ -25,7 +25,7 @@ from aiohttp import web
 from reconciler.sandbox.context import context_of
 from reconciler.sandbox.replay import reintroduce
 from reconciler.sandbox.replies import json_reply, read_json
-from reconciler.sandbox.state import SeedError
+from reconciler.sandbox.seed import SeedError
 
 PREFIX = "/_sandbox"
 
@@ -98,7 +98,7 @@ async def post_reset(request: web.Request) -> web.Response:
         return json_reply(400, {"error": "the body, if any, must be a seed object"})
     try:
         ctx.reseed(body)
-    except (SeedError, KeyError, TypeError) as exc:
+    except SeedError as exc:
         return json_reply(400, {"error": f"bad seed: {exc}"})
     return json_reply(200, {"reset": True})
 

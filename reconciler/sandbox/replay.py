@@ -21,17 +21,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.state import InsiderUser as _InsiderUser
+from reconciler.sandbox.seed import SeedError, seed_braze_user
 from reconciler.sandbox.state import (
+    InsiderUser,
     SandboxState,
-    SeedError,
     SegmentExternalId,
     SegmentProfile,
     SegmentSpace,
     TwilioProfile,
     TwilioStore,
-    _seed_braze_user,
-    _stable_id,
+    stable_id,
 )
 
 
@@ -43,7 +42,7 @@ def reintroduce(state: SandboxState, payload: dict[str, Any]) -> None:
             _segment(state, payload)
         elif vendor == "braze":
             index = f"replay-{len(state.braze_users)}"
-            state.braze_users.append(_seed_braze_user(payload["user"], index))
+            state.braze_users.append(seed_braze_user(payload["user"], index, ("user",)))
         elif vendor == "twilio_memory":
             _twilio(state, payload)
         elif vendor == "insider":
@@ -61,7 +60,7 @@ def _segment(state: SandboxState, payload: dict[str, Any]) -> None:
     profile = space.find("user_id", user_id)
     if profile is None:
         profile = SegmentProfile(
-            _stable_id("use_", space_id, user_id), [SegmentExternalId("user_id", user_id)]
+            stable_id("use_", space_id, user_id), [SegmentExternalId("user_id", user_id)]
         )
         space.profiles.append(profile)
     id_type, value = str(payload["type"]), str(payload["id"])
@@ -88,7 +87,7 @@ def _insider(state: SandboxState, payload: dict[str, Any]) -> None:
     if user is None:
         if "identifier" not in payload:
             raise SeedError("no insider user matches the locator")
-        user = _InsiderUser(str(locator.get("insider_id") or _stable_id("iid_", locator, payload)))
+        user = InsiderUser(str(locator.get("insider_id") or stable_id("iid_", locator, payload)))
         state.insider_users.append(user)
     if "identifier" in payload:
         id_type, value = str(payload["identifier"]["type"]), str(payload["identifier"]["value"])

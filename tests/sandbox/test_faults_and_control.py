@@ -217,9 +217,9 @@ def test_example_seed_loads_and_json_seeds_work(tmp_path, http):
 
 
 def test_a_malformed_seed_is_refused():
-    from reconciler.sandbox.state import SandboxState, SeedError
+    from reconciler.sandbox.seed import SeedError, state_from_seed
 
     with pytest.raises(SeedError):
-        SandboxState.from_seed({"salesforce": {}})
+        state_from_seed({"salesforce": {}})
     with pytest.raises(SeedError):
-        SandboxState.from_seed({"segment": {"spaces": {"s": {"profiles": [{"external_ids": []}]}}}})
+        state_from_seed({"segment": {"spaces": {"s": {"profiles": [{"external_ids": []}]}}}})
