@@ -13,8 +13,10 @@ Payloads (the body of ``POST /_sandbox/reintroduce``), one per vendor::
     {"vendor": "insider", "locator": {...}, "attribute": {"name": "name", "value": "Jane"}}
     {"vendor": "insider", "locator": {...}, "custom_attribute": {"name": "tier", "value": "gold"}}
 
-A Segment profile or Twilio profile that does not exist yet is created; an Insider user
-that does not exist is created when an identifier is reintroduced.
+A Segment profile or Twilio profile that does not exist yet is created (a new Twilio
+store is configured for the idType given); a Twilio idType the store is not configured
+for is refused, as Memory promotes configured idTypes only. An Insider user that does
+not exist is created when an identifier is reintroduced.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from reconciler.sandbox.state import (
     SegmentExternalId,
     SegmentProfile,
     SegmentSpace,
+    TwilioIdentifierConfig,
     TwilioProfile,
     TwilioStore,
     stable_id,
@@ -69,11 +72,20 @@ def _segment(state: SandboxState, payload: dict[str, Any]) -> None:
 
 
 def _twilio(state: SandboxState, payload: dict[str, Any]) -> None:
-    store_id = str(payload["store_id"])
-    store = state.twilio_stores.setdefault(store_id, TwilioStore(store_id))
+    store_id, id_type = str(payload["store_id"]), str(payload["id_type"])
+    store = state.twilio_stores.get(store_id)
+    if store is None:
+        store = TwilioStore(store_id, [TwilioIdentifierConfig(id_type)])
+        state.twilio_stores[store_id] = store
+    elif store.config(id_type) is None:
+        # Memory promotes values of configured idTypes only (case-sensitive).
+        raise SeedError(
+            f"store {store_id} has no identifier config for idType {id_type!r} "
+            "(idTypes are case-sensitive)"
+        )
     profile_id = str(payload["profile_id"])
     profile = store.profiles.setdefault(profile_id, TwilioProfile(profile_id))
-    values = profile.identifiers.setdefault(str(payload["id_type"]), [])
+    values = profile.identifiers.setdefault(id_type, [])
     if str(payload["value"]) not in values:
         values.append(str(payload["value"]))
 

@@ -24,10 +24,15 @@ Seed file format (every section optional; see ``example_seed.yaml``)::
     twilio_memory:
       stores:
         mem_store_0aaaaaaaaaaaaaaaaaaaaaaaaa:
-          limit_policy: {email: fifo}      # per idType, fifo (default) or lifo
+          identifier_configs:              # the spec's IdentifierConfig; default: one per
+            - {idType: email, limitPolicy: fifo}   # idType the profiles hold
+            - {idType: phone}
+          # limit_policy: {email: fifo}    # shorthand when identifier_configs is left out
           profiles:
             mem_profile_0aaaaaaaaaaaaaaaaaaaaaaaaa:
               identifiers: {email: [a@example.com, b@example.com], phone: ["+15555550100"]}
+              traits: {Contact: {firstName: Jane}}
+              created_at: "2026-01-01T00:00:00Z"
             mem_profile_0bbbbbbbbbbbbbbbbbbbbbbbbb:
               merged_into: mem_profile_0aaaaaaaaaaaaaaaaaaaaaaaaa   # answers 301/308
     insider:
@@ -46,14 +51,15 @@ the wrong type or a dangling reference is a :class:`SeedError` naming the place.
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any
 
 from reconciler.sandbox.datafile import (
     DataFileError,
     DataPath,
+    choice,
     flag,
+    integer,
     mapping,
     optional_text,
     read_data_file,
@@ -64,6 +70,11 @@ from reconciler.sandbox.datafile import (
 )
 from reconciler.sandbox.state import (
     INSIDER_DEFAULT_IDENTIFIERS,
+    TWILIO_ID_TYPE,
+    TWILIO_MAX_ID_TYPES,
+    TWILIO_NORMALIZATION,
+    TWILIO_PROFILE_ID,
+    TWILIO_STORE_ID,
     VENDORS,
     BrazeUser,
     InsiderUser,
@@ -71,6 +82,7 @@ from reconciler.sandbox.state import (
     SegmentExternalId,
     SegmentProfile,
     SegmentSpace,
+    TwilioIdentifierConfig,
     TwilioProfile,
     TwilioStore,
     stable_id,
@@ -78,8 +90,6 @@ from reconciler.sandbox.state import (
 
 # A seed that does not have the documented shape (file, line, place and reason).
 SeedError = DataFileError
-STORE_ID = re.compile(r"^mem_(store|service)_[0-7][0-9a-z]{25}$")
-PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
 LIMIT_POLICIES = ("fifo", "lifo")
 
 
@@ -210,44 +220,161 @@ def _unique_braze_ids(users: list[BrazeUser]) -> None:
         seen.add(user.braze_id)
 
 
+_STORE_KEYS = ("identifier_configs", "limit_policy", "profiles")
+_CONFIG_KEYS = (
+    "idType",
+    "matchingAlgo",
+    "matchingThreshold",
+    "limit",
+    "limitPolicy",
+    "enforceUnique",
+    "normalization",
+)
+_PROFILE_KEYS = ("identifiers", "merged_into", "traits", "created_at")
+
+
 def _twilio_stores(raw: Any, path: DataPath) -> dict[str, TwilioStore]:
     stores: dict[str, TwilioStore] = {}
     for store_id, value in mapping(raw, path).items():
         where = (*path, store_id)
-        if not STORE_ID.match(store_id):
-            raise SeedError(f"a store id matches {STORE_ID.pattern}", where)
-        store = mapping(value, where, ("limit_policy", "profiles"))
-        policies = mapping(store.get("limit_policy"), (*where, "limit_policy"))
-        for id_type, policy in policies.items():
-            if policy not in LIMIT_POLICIES:
-                raise SeedError("must be fifo or lifo", (*where, "limit_policy", id_type))
-        stores[store_id] = TwilioStore(store_id, dict(policies))
-        profiles = mapping(store.get("profiles"), (*where, "profiles"))
-        for profile_id, p in profiles.items():
-            stores[store_id].profiles[profile_id] = _twilio_profile(
-                profile_id, p, (*where, "profiles", profile_id)
-            )
-        for profile_id, profile in stores[store_id].profiles.items():
+        if not TWILIO_STORE_ID.match(store_id):
+            raise SeedError(f"a store id matches {TWILIO_STORE_ID.pattern}", where)
+        store = mapping(value, where, _STORE_KEYS)
+        raw_profiles = mapping(store.get("profiles"), (*where, "profiles"))
+        profiles = {
+            profile_id: _twilio_profile(profile_id, p, (*where, "profiles", profile_id))
+            for profile_id, p in raw_profiles.items()
+        }
+        for profile_id, profile in profiles.items():
             if profile.merged_into and profile.merged_into not in profiles:
                 raise SeedError(
                     "merged_into must name a profile of the same store",
                     (*where, "profiles", profile_id, "merged_into"),
                 )
+        if "identifier_configs" in store:
+            if "limit_policy" in store:
+                raise SeedError(
+                    "give limitPolicy inside identifier_configs, not limit_policy as well",
+                    (*where, "limit_policy"),
+                )
+            configs = _identifier_configs(
+                store["identifier_configs"], (*where, "identifier_configs")
+            )
+            _only_configured(profiles, configs, (*where, "profiles"))
+        else:
+            configs = _derived_configs(store.get("limit_policy"), profiles, where)
+        stores[store_id] = TwilioStore(store_id, configs, profiles)
     return stores
 
 
+def _identifier_configs(raw: Any, path: DataPath) -> list[TwilioIdentifierConfig]:
+    entries = sequence(raw, path)
+    if not 1 <= len(entries) <= TWILIO_MAX_ID_TYPES:
+        raise SeedError(f"a store has 1 to {TWILIO_MAX_ID_TYPES} identifier configs", path)
+    configs: list[TwilioIdentifierConfig] = []
+    for i, entry in enumerate(entries):
+        where = (*path, i)
+        config = mapping(entry, where, _CONFIG_KEYS)
+        required(config, ("idType",), where)
+        id_type = _id_type(config["idType"], (*where, "idType"))
+        if any(c.id_type == id_type for c in configs):
+            raise SeedError("idType configured twice", (*where, "idType"))
+        threshold = config.get("matchingThreshold")
+        configs.append(
+            TwilioIdentifierConfig(
+                id_type=id_type,
+                matching_algo=choice(
+                    config.get("matchingAlgo", "exact"),
+                    ("exact", "fuzzy"),
+                    (*where, "matchingAlgo"),
+                ),
+                matching_threshold=(
+                    None
+                    if threshold is None
+                    else integer(threshold, 50, 99, (*where, "matchingThreshold"))
+                ),
+                limit=integer(config.get("limit", 100), 1, 100, (*where, "limit")),
+                limit_policy=choice(
+                    config.get("limitPolicy", "fifo"), LIMIT_POLICIES, (*where, "limitPolicy")
+                ),
+                enforce_unique=flag(config, "enforceUnique", where, True),
+                normalization=choice(
+                    config.get("normalization", TWILIO_NORMALIZATION.get(id_type, "trim")),
+                    ("phone", "email", "trim", "none"),
+                    (*where, "normalization"),
+                ),
+            )
+        )
+    return configs
+
+
+def _derived_configs(
+    raw_policies: Any, profiles: dict[str, TwilioProfile], where: DataPath
+) -> list[TwilioIdentifierConfig]:
+    """Configs for the idTypes named in ``limit_policy`` and held by the seeded profiles
+    (in that order), or for email and phone (the spec's example) when there are none."""
+    policies = mapping(raw_policies, (*where, "limit_policy"))
+    for id_type, policy in policies.items():
+        _id_type(id_type, (*where, "limit_policy", id_type))
+        choice(policy, LIMIT_POLICIES, (*where, "limit_policy", id_type))
+    id_types = list(policies)
+    for profile in profiles.values():
+        id_types += [t for t in profile.identifiers if t not in id_types]
+    if len(id_types) > TWILIO_MAX_ID_TYPES:
+        raise SeedError(f"a store has at most {TWILIO_MAX_ID_TYPES} idTypes", where)
+    return [
+        TwilioIdentifierConfig(t, limit_policy=policies.get(t, "fifo"))
+        for t in id_types or ["email", "phone"]
+    ]
+
+
+def _only_configured(
+    profiles: dict[str, TwilioProfile], configs: list[TwilioIdentifierConfig], path: DataPath
+) -> None:
+    configured = {c.id_type for c in configs}
+    for profile_id, profile in profiles.items():
+        for id_type in profile.identifiers:
+            if id_type not in configured:
+                raise SeedError(
+                    "this idType is not in the store's identifier_configs (idTypes are "
+                    "case-sensitive)",
+                    (*path, profile_id, "identifiers", id_type),
+                )
+
+
+def _id_type(value: Any, path: DataPath) -> str:
+    id_type = text(value, path)
+    if not TWILIO_ID_TYPE.match(id_type):
+        raise SeedError("an idType is 2 to 30 letters, digits, '-' or '_'", path)
+    return id_type
+
+
 def _twilio_profile(profile_id: str, raw: Any, path: DataPath) -> TwilioProfile:
-    if not PROFILE_ID.match(profile_id):
-        raise SeedError(f"a profile id matches {PROFILE_ID.pattern}", path)
-    profile = mapping(raw, path, ("identifiers", "merged_into"))
+    if not TWILIO_PROFILE_ID.match(profile_id):
+        raise SeedError(f"a profile id matches {TWILIO_PROFILE_ID.pattern}", path)
+    profile = mapping(raw, path, _PROFILE_KEYS)
     identifiers: dict[str, list[str]] = {}
     for id_type, values in mapping(profile.get("identifiers"), (*path, "identifiers")).items():
         where = (*path, "identifiers", id_type)
+        _id_type(id_type, where)
         identifiers[id_type] = [text(v, (*where, i)) for i, v in enumerate(sequence(values, where))]
+    traits = {
+        group: dict(mapping(values, (*path, "traits", group)))
+        for group, values in mapping(profile.get("traits"), (*path, "traits")).items()
+    }
     merged_into = optional_text(profile, "merged_into", path)
-    if merged_into and identifiers:
-        raise SeedError("a merged profile holds no identifiers (its canonical one does)", path)
-    return TwilioProfile(profile_id, identifiers, merged_into)
+    if merged_into and (identifiers or traits):
+        raise SeedError("a merged profile holds nothing itself (its canonical one does)", path)
+    created_at = profile.get("created_at")
+    return TwilioProfile(
+        profile_id,
+        identifiers,
+        merged_into,
+        traits,
+        "2026-01-01T00:00:00Z"
+        if created_at is None
+        else timestamp(created_at, (*path, "created_at")),
+    )
 
 
 def _insider_user(raw: Any, index: int, path: DataPath) -> InsiderUser:

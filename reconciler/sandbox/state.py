@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,13 +130,80 @@ class TwilioProfile:
     profile_id: str
     identifiers: dict[str, list[str]] = field(default_factory=dict)
     merged_into: str | None = None
+    traits: dict[str, dict[str, Any]] = field(default_factory=dict)  # trait group -> traits
+    created_at: str = "2026-01-01T00:00:00Z"
+
+    def seed_shape(self) -> dict[str, Any]:
+        if self.merged_into:
+            return {"merged_into": self.merged_into}
+        shape: dict[str, Any] = {
+            "identifiers": copy.deepcopy(self.identifiers),
+            "created_at": self.created_at,
+        }
+        if self.traits:
+            shape["traits"] = copy.deepcopy(self.traits)
+        return shape
+
+
+# Path parameter patterns of twilio_memory_v1.openapi.json. The spec only bounds idType
+# to 2..30 characters; the limits page adds "alphanumeric, hyphens, and underscores". The
+# sandbox enforces both (the stricter rule).
+TWILIO_STORE_ID = re.compile(r"^mem_(store|service)_[0-7][0-9a-z]{25}$")
+TWILIO_PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
+TWILIO_ID_TYPE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
+TWILIO_MAX_ID_TYPES = 15  # "Up to 15 identifier configs"
+# The spec's example settings normalize these idTypes their own way; others are trimmed.
+TWILIO_NORMALIZATION = {"email": "email", "phone": "phone"}
+
+
+@dataclass
+class TwilioIdentifierConfig:
+    """One entry of a store's identity resolution settings (schema ``IdentifierConfig``)."""
+
+    id_type: str
+    matching_algo: str = "exact"
+    matching_threshold: int | None = None
+    limit: int = 100
+    limit_policy: str = "fifo"
+    enforce_unique: bool = True
+    normalization: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.normalization:
+            self.normalization = TWILIO_NORMALIZATION.get(self.id_type, "trim")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config with the spec's field names (the seed uses the same names)."""
+        out: dict[str, Any] = {"idType": self.id_type, "matchingAlgo": self.matching_algo}
+        if self.matching_threshold is not None:
+            out["matchingThreshold"] = self.matching_threshold
+        out |= {
+            "limit": self.limit,
+            "limitPolicy": self.limit_policy,
+            "enforceUnique": self.enforce_unique,
+            "normalization": self.normalization,
+        }
+        return out
 
 
 @dataclass
 class TwilioStore:
     store_id: str
-    limit_policy: dict[str, str] = field(default_factory=dict)
+    # The idTypes the store is configured for (case-sensitive), in order; a profile holds
+    # values of these types only.
+    identifier_configs: list[TwilioIdentifierConfig] = field(default_factory=list)
     profiles: dict[str, TwilioProfile] = field(default_factory=dict)
+
+    def config(self, id_type: str) -> TwilioIdentifierConfig | None:
+        return next((c for c in self.identifier_configs if c.id_type == id_type), None)
+
+    def settings(self) -> dict[str, Any]:
+        """The store's identity resolution settings (schema ``IdentityResolutionSettings``)."""
+        return {
+            "identifierConfigs": [c.as_dict() for c in self.identifier_configs],
+            "matchingRules": [c.id_type for c in self.identifier_configs],
+            "version": 1,
+        }
 
 
 @dataclass(frozen=True)
@@ -220,7 +288,7 @@ class SandboxState:
             values = profile.identifiers.get(removal.id_type, [])
             if removal.remove_all or len(values) <= 1:
                 profile.identifiers.pop(removal.id_type, None)
-            elif store.limit_policy.get(removal.id_type, "fifo") == "lifo":
+            elif (config := store.config(removal.id_type)) and config.limit_policy == "lifo":
                 values.pop()  # lifo: the newest value goes first
             else:
                 values.pop(0)  # fifo: the oldest value goes first
@@ -271,15 +339,8 @@ class SandboxState:
             "twilio_memory": {
                 "stores": {
                     sid: {
-                        "limit_policy": dict(s.limit_policy),
-                        "profiles": {
-                            pid: (
-                                {"merged_into": p.merged_into}
-                                if p.merged_into
-                                else {"identifiers": copy.deepcopy(p.identifiers)}
-                            )
-                            for pid, p in s.profiles.items()
-                        },
+                        "identifier_configs": [c.as_dict() for c in s.identifier_configs],
+                        "profiles": {pid: p.seed_shape() for pid, p in s.profiles.items()},
                     }
                     for sid, s in self.twilio_stores.items()
                 }

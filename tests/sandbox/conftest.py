@@ -72,7 +72,12 @@ SEED: dict[str, Any] = {
                         "identifiers": {
                             "email": ["old@example.com", "new@example.com"],
                             "phone": ["+15555550100", "+15555550101"],
-                        }
+                        },
+                        "traits": {
+                            "Contact": {"firstName": "Jane", "email": "new@example.com"},
+                            "Loyalty": {"tier": "gold", "points": 120},
+                        },
+                        "created_at": "2025-06-01T12:00:00Z",
                     },
                     MERGED: {"merged_into": PROFILE},
                 },
