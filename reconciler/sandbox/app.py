@@ -15,6 +15,7 @@ from aiohttp import web
 
 from reconciler.sandbox import braze, control, insider, segment, twilio_memory
 from reconciler.sandbox.context import CONTEXT, CURRENT_ENTRY, Handler, SandboxContext, VendorSpec
+from reconciler.sandbox.echo import echo_response
 from reconciler.sandbox.faults import Fault
 from reconciler.sandbox.replies import web_server_not_found
 from reconciler.sandbox.requestlog import Violation
@@ -59,6 +60,8 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
         response: web.StreamResponse = spec.unavailable()
     elif fault is Fault.THROTTLED:
         response = spec.throttled(None)
+    elif fault is Fault.ECHO:
+        response = await echo_response(ctx, spec, request, profile.echo_status)
     else:
         if fault is Fault.SLOW:
             await asyncio.sleep(profile.slow_ms / 1000)

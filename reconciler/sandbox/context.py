@@ -40,12 +40,18 @@ class SandboxOptions:
 
 @dataclass(frozen=True)
 class VendorSpec:
-    """One emulated vendor: its routes and how it words the faults the sandbox injects."""
+    """One emulated vendor: its routes, how it words the faults the sandbox injects, and
+    what it holds about the profile a request names (for the echo fault)."""
 
     name: str
     routes: list[tuple[str, str, Handler]]  # (method, vendor path, handler)
     unavailable: Callable[[], web.Response]
     throttled: Callable[[Decision | None], web.Response]
+    # The vendor's error body for (status, message, message parts): the echo fault's shape.
+    error: Callable[[int, str, list[str]], Any]
+    # Every identifier the state holds for the profiles or users a request names
+    # (from its path match and parsed JSON body, None when it has none).
+    related: Callable[[SandboxState, web.Request, Any], list[str]]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from aiohttp import web
 from reconciler.sandbox.context import VendorSpec, context_of, entry_of
 from reconciler.sandbox.ratelimit import Decision, Limit
 from reconciler.sandbox.replies import RuleCheck, json_reply, read_json
-from reconciler.sandbox.state import INSIDER_DEFAULT_IDENTIFIERS, InsiderUser
+from reconciler.sandbox.state import INSIDER_DEFAULT_IDENTIFIERS, InsiderUser, SandboxState
 
 MAX_USERS = 1_000
 # "The entire request must not exceed 5 MB": read as 5,000,000 bytes, the smaller of the
@@ -376,6 +376,30 @@ def _throttled(_: Decision | None) -> web.Response:
     return json_reply(429, TOO_MANY)
 
 
+def _error_body(_: int, message: str, __: list[str]) -> dict[str, Any]:
+    return _bad(message)
+
+
+def _related(state: SandboxState, request: web.Request, body: Any) -> list[str]:
+    """Every identifier of the users a body locates (its ``users`` or the body itself)."""
+    del request
+    if not isinstance(body, dict):
+        return []
+    users = body.get("users")
+    locators = [u for u in users if isinstance(u, dict)] if isinstance(users, list) else [body]
+    out: list[str] = []
+    for locator in locators:
+        identifiers = locator.get("identifiers")
+        if "insider_id" not in locator and not (isinstance(identifiers, dict) and identifiers):
+            continue
+        if identifiers is not None and not isinstance(identifiers, dict):
+            continue
+        user = _find(state.insider_users, locator)
+        if user is not None:
+            out += [user.insider_id, *user.identifiers.values(), *user.custom_identifiers.values()]
+    return out
+
+
 VENDOR = VendorSpec(
     name="insider",
     routes=[
@@ -385,4 +409,6 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
+    error=_error_body,
+    related=_related,
 )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -32,6 +33,7 @@ from reconciler.sandbox.state import (
     TWILIO_ID_TYPE,
     TWILIO_PROFILE_ID,
     TWILIO_STORE_ID,
+    SandboxState,
     TwilioProfile,
     TwilioRemoval,
     TwilioStore,
@@ -327,6 +329,26 @@ def _throttled(decision: Decision | None) -> web.Response:
     )
 
 
+_ERROR_CODES = {401: 20003, 404: 20404, 409: 20409, 429: 20429, 500: 20500, 503: 20503}
+
+
+def _error_body(status: int, message: str, _: list[str]) -> dict[str, object]:
+    return error_body(status, _ERROR_CODES.get(status, status), message)
+
+
+def _related(state: SandboxState, request: web.Request, _: Any) -> list[str]:
+    """Every identifier value of the profile the path names (and of its canonical one)."""
+    store = state.twilio_stores.get(request.match_info.get("storeId", ""))
+    profile = store.profiles.get(request.match_info.get("profileId", "")) if store else None
+    out: list[str] = []
+    seen: set[str] = set()
+    while store is not None and profile is not None and profile.profile_id not in seen:
+        seen.add(profile.profile_id)
+        out += [v for values in profile.identifiers.values() for v in values]
+        profile = store.profiles.get(profile.merged_into or "")
+    return out
+
+
 _IDENTIFIERS = "/v1/Stores/{storeId}/Profiles/{profileId}/Identifiers"
 VENDOR = VendorSpec(
     name="twilio_memory",
@@ -344,4 +366,6 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
+    error=_error_body,
+    related=_related,
 )
