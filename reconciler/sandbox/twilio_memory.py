@@ -58,6 +58,21 @@ def _error(
     return json_reply(status, error_body(status, code, message), headers)
 
 
+def _bad_parameter(check: RuleCheck, rule: str, explanation: str, message: str) -> None:
+    """Record a path or query parameter the spec refuses: 400 (code 400)."""
+    check.broke(rule, explanation, 400, error_body(400, 400, message))
+
+
+def _check_store_id(check: RuleCheck, store_id: str) -> None:
+    if not TWILIO_STORE_ID.match(store_id):
+        _bad_parameter(
+            check,
+            "twilio_memory.store_id",
+            f"storeId matches {TWILIO_STORE_ID.pattern}",
+            f"Invalid storeId: {store_id[:64]}",
+        )
+
+
 def _authorized(request: web.Request, check: RuleCheck) -> bool:
     """Basic auth with an Account SID (or API key) and secret; records a 401 if not."""
     creds = parse_basic(request.headers.get("Authorization"))
@@ -84,26 +99,20 @@ def _resolve(
     store_id = request.match_info["storeId"]
     profile_id = request.match_info["profileId"]
     id_type = request.match_info.get("idType")
-    if not TWILIO_STORE_ID.match(store_id):
-        check.broke(
-            "twilio_memory.store_id",
-            "storeId matches ^mem_(store|service)_[0-7][0-9a-z]{25}$",
-            400,
-            error_body(400, 400, f"Invalid storeId: {store_id[:64]}"),
-        )
+    _check_store_id(check, store_id)
     if not TWILIO_PROFILE_ID.match(profile_id):
-        check.broke(
+        _bad_parameter(
+            check,
             "twilio_memory.profile_id",
             "profileId matches ^mem_profile_[0-7][0-9a-z]{25}$",
-            400,
-            error_body(400, 400, f"Invalid profileId: {profile_id[:64]}"),
+            f"Invalid profileId: {profile_id[:64]}",
         )
     if id_type is not None and not TWILIO_ID_TYPE.match(id_type):
-        check.broke(
+        _bad_parameter(
+            check,
             "twilio_memory.id_type",
             "idType is 2..30 letters, digits, '-' or '_'",
-            400,
-            error_body(400, 400, f"Invalid idType: {id_type[:64]}"),
+            f"Invalid idType: {id_type[:64]}",
         )
     if check.failed:
         return None
@@ -159,11 +168,11 @@ async def remove_identifier(request: web.Request) -> web.Response:
     raw_remove_all = request.query.get("removeAll", "false")
     resolved = _resolve(request, check)
     if raw_remove_all not in ("true", "false"):
-        check.broke(
+        _bad_parameter(
+            check,
             "twilio_memory.remove_all",
             "removeAll is a boolean (true or false)",
-            400,
-            error_body(400, 400, "Invalid value for removeAll: expected true or false"),
+            "Invalid value for removeAll: expected true or false",
         )
     found = _found(check, resolved)
     if isinstance(found, web.Response):
@@ -242,11 +251,11 @@ async def fetch_profile(request: web.Request) -> web.Response:
     groups = request.query.get("traitGroups")
     resolved = _resolve(request, check)
     if groups is not None and not 1 <= len(groups) <= 256:
-        check.broke(
+        _bad_parameter(
+            check,
             "twilio_memory.trait_groups",
             "traitGroups is 1..256 characters",
-            400,
-            error_body(400, 400, "Invalid value for traitGroups"),
+            "Invalid value for traitGroups",
         )
     found = _found(check, resolved)
     if isinstance(found, web.Response):
@@ -278,13 +287,8 @@ def _control_plane_store(request: web.Request) -> TwilioStore | web.Response:
     if not _authorized(request, check):
         return check.response
     store_id = request.match_info["storeId"]
-    if not TWILIO_STORE_ID.match(store_id):
-        check.broke(
-            "twilio_memory.store_id",
-            "storeId matches ^mem_(store|service)_[0-7][0-9a-z]{25}$",
-            400,
-            error_body(400, 400, f"Invalid storeId: {store_id[:64]}"),
-        )
+    _check_store_id(check, store_id)
+    if check.failed:
         return check.response
     store = ctx.state.twilio_stores.get(store_id)
     if store is None:
