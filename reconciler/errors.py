@@ -17,11 +17,11 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         if self.location:
-            return _printable(f"{where}: {self.location}: {self.message}")
-        return _printable(f"{where}: {self.message}")
+            return one_line(f"{where}: {self.location}: {self.message}")
+        return one_line(f"{where}: {self.message}")
 
 
-def _printable(text: str) -> str:
+def one_line(text: str) -> str:
     """One line, whatever a key or value held: control characters are shown escaped."""
     if text.isprintable():
         return text

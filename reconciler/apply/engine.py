@@ -259,7 +259,8 @@ class Engine:
         self.policy = policy or RetryPolicy()
         self.progress = progress
         self.transport = transport
-        # asked before each batch is taken: True stops every target between requests
+        # asked before each batch is taken (e.g. --max-duration): True stops every target
+        # between requests, the rest left pending
         self.should_stop = should_stop or (lambda: False)
         self.report = ApplyReport()
         self._pacers: dict[Hashable, Pacer] = {}

@@ -53,8 +53,12 @@ def run_apply(
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[ApplyReport, str]:
-    """Send `sends` and record every result. Returns the report and the run id."""
+    """Send `sends` and record every result. Returns the report and the run id.
+
+    `should_stop` (e.g. a Deadline) is asked before each batch is taken: once it says
+    True, the remaining batches are not sent and stay pending."""
     ledger_dir = config.ledger_dir
     run_id = secrets_module.token_hex(6)
     lock = acquire(ledger_dir, "apply", info.who, run_id)
@@ -101,7 +105,9 @@ def run_apply(
                 target.name, TargetWork(target, [], secrets.get(target.name, {}))
             )
             work.pairs.append((action.fingerprint, action.item))
-        engine = Engine(writer, parallelism, policy, progress, transport, fingerprint)
+        engine = Engine(
+            writer, parallelism, policy, progress, transport, fingerprint, should_stop=should_stop
+        )
         report = asyncio.run(engine.run(list(by_target.values())))
         return report, run_id
     finally:

@@ -15,6 +15,9 @@ import click
 from reconciler import __version__
 from reconciler.cli.commands.apply import apply
 from reconciler.cli.commands.check import check
+from reconciler.cli.commands.diff import diff
+from reconciler.cli.commands.github import github
+from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.validate import validate
@@ -45,6 +48,9 @@ cli.add_command(plan)
 cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(check)
+cli.add_command(github)
+cli.add_command(diff)
+cli.add_command(init)
 
 
 def _register_optional() -> None:

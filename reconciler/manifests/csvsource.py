@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reconciler.adapters.rules import (
     CONTROL,
@@ -33,12 +33,18 @@ class CsvRow:
     problems: list[tuple[str, str]]  # (column, message)
 
 
+# Opens a CSV source's bytes (a file of the working tree, a blob of a git revision);
+# raises InputRefused when it cannot be read.
+CsvOpener = Callable[[], BinaryIO]
+
 # Given the header, a taker of rows without cell problems, or None: a taker returns
 # True when it has used the row (line, cells) itself, which is then not yielded.
 FastRows = Callable[[list[str]], Callable[[int, list[str]], bool] | None]
 
 
-def read_rows(path: Path, rules: VendorRules, fast: FastRows | None = None) -> Iterator[CsvRow]:
+def read_rows(
+    path: Path | CsvOpener, rules: VendorRules, fast: FastRows | None = None
+) -> Iterator[CsvRow]:
     """Yield every data row of `path` as an entry, or the row's problems.
 
     The file is read as a stream: memory does not grow with its length. With `fast`,
@@ -83,7 +89,7 @@ def read_rows(path: Path, rules: VendorRules, fast: FastRows | None = None) -> I
             yield CsvRow(line, to_entry(dict(zip(header, cells, strict=True))), [])
 
 
-def csv_sample(path: Path, rules: VendorRules) -> dict[str, Any] | None:
+def csv_sample(path: Path | CsvOpener, rules: VendorRules) -> dict[str, Any] | None:
     """An entry shaped like those `path`'s rows make, from its header alone (None if
     it has no usable header: read_rows reports why)."""
     try:
@@ -97,9 +103,10 @@ def csv_sample(path: Path, rules: VendorRules) -> dict[str, Any] | None:
         return None
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
-    """The CSV as text, opened only if it is a regular file within the size bound."""
-    raw = open_regular(path, MAX_CSV_BYTES, str(path))
+def _open_text(path: Path | CsvOpener) -> io.TextIOWrapper:
+    """The CSV as text: a path is opened only if it is a regular file within the size
+    bound; an opener (see CsvOpener) checks that itself."""
+    raw = open_regular(path, MAX_CSV_BYTES, str(path)) if isinstance(path, Path) else path()
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 

@@ -19,14 +19,16 @@ from reconciler.config import Config, display
 from reconciler.desired import DesiredState, Item, Source
 from reconciler.errors import Problem
 from reconciler.inputs import (
+    MAX_CSV_BYTES,
     MAX_MANIFEST_BYTES,
     InputRefused,
     confine,
     decode_utf8,
+    open_regular,
     read_bounded,
     relative_reference,
 )
-from reconciler.manifests.csvsource import CsvSourceError, csv_sample, read_rows
+from reconciler.manifests.csvsource import CsvOpener, CsvSourceError, csv_sample, read_rows
 from reconciler.schemas import schema_errors
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 from reconciler.yamlsource import Path as YPath
@@ -44,6 +46,14 @@ class Manifest:
     target: str
     file: str
     line: int
+    # the document without its entries (spec.absent): what `reconcile diff` compares as
+    # fields; the entries are compared as items
+    fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+# Where a manifest's `absent_csv` entry points: (opener of its bytes, how to name it), or
+# None after reporting why it cannot be read. Given the entry and a reporter.
+CsvLocator = Callable[[str, Callable[[str], None]], "tuple[CsvOpener, str] | None"]
 
 
 @dataclass
@@ -165,41 +175,90 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def load_specs(config: Config, paths: Iterable[Path] = ()) -> LoadResult:
-    """Read, check and expand every manifest; problems are collected, never raised."""
+def load_specs(
+    config: Config, paths: Iterable[Path] = (), names_elsewhere: bool = False
+) -> LoadResult:
+    """Read, check and expand every manifest; problems are collected, never raised.
+
+    With `paths` and `names_elsewhere`, the manifest names of every other file under the
+    specs folder are read too (names only), so a name given twice is reported even when
+    only one of the two files is checked.
+    """
     result = LoadResult()
-    names: dict[str, tuple[str, int]] = {}
+    paths = list(paths)
     files, unreadable = _scan(config, paths)
+    names = other_names(config, files) if paths and names_elsewhere else {}
     for path, why in unreadable:
         result.problems.append(Problem(_shown_unresolved(path), None, "", why))
     for path in files:
         shown = _shown_unresolved(path)
-        result.files.append(shown)
         try:
             resolved = confine(path, config.root, shown, "manifest")
             text = decode_utf8(read_bounded(resolved, MAX_MANIFEST_BYTES, shown), shown)
         except InputRefused as exc:
+            result.files.append(shown)
             result.problems.append(Problem(shown, exc.line, "", exc.reason))
             continue
-        path = resolved
-        try:
-            documents = list(load_documents(text))
-        except YamlSyntaxError as exc:
-            result.problems.append(Problem(shown, exc.line, "", exc.message))
-            continue
-        if not any(doc.data is not None for doc in documents):
-            result.problems.append(Problem(shown, None, "", "holds no manifest (empty file)"))
-        for doc in documents:
-            if doc.data is not None:
-                _load_document(config, path, shown, doc, names, result)
+        load_text(config, shown, text, _file_csv_locator(config, resolved), names, result)
+    sort_problems(result)
+    return result
+
+
+def sort_problems(result: LoadResult) -> None:
     # by file, then line; file-wide notes (no line, e.g. "... and 7 more") after the rest
     result.problems.sort(key=lambda p: (p.file, p.line is None, p.line or 0))
-    return result
+
+
+def other_names(config: Config, files: list[Path]) -> dict[str, tuple[str, int]]:
+    """metadata.name -> (file, line) of every manifest under the specs folder outside
+    `files`. Only names are read; a file that cannot be read or parsed is passed over
+    (checking it is a run of its own)."""
+    given = {_resolved(p) for p in files}
+    names: dict[str, tuple[str, int]] = {}
+    for path in _scan(config, [])[0]:
+        if _resolved(path) in given:
+            continue
+        shown = _shown_unresolved(path)
+        try:
+            resolved = confine(path, config.root, shown, "manifest")
+            text = decode_utf8(read_bounded(resolved, MAX_MANIFEST_BYTES, shown), shown)
+            documents = list(load_documents(text))
+        except (InputRefused, YamlSyntaxError):
+            continue
+        for doc in documents:
+            meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+            name = meta.get("name") if isinstance(meta, dict) else None
+            if isinstance(name, str):
+                names.setdefault(name, (shown, doc.line_of(("metadata", "name"))))
+    return names
+
+
+def load_text(
+    config: Config,
+    shown: str,
+    text: str,
+    locate: CsvLocator,
+    names: dict[str, tuple[str, int]],
+    result: LoadResult,
+) -> None:
+    """Check and expand one manifest file's text into `result` (a file from anywhere:
+    the working tree or a git revision, whose CSV sources `locate` finds)."""
+    result.files.append(shown)
+    try:
+        documents = list(load_documents(text))
+    except YamlSyntaxError as exc:
+        result.problems.append(Problem(shown, exc.line, "", exc.message))
+        return
+    if not any(doc.data is not None for doc in documents):
+        result.problems.append(Problem(shown, None, "", "holds no manifest (empty file)"))
+    for doc in documents:
+        if doc.data is not None:
+            _load_document(config, locate, shown, doc, names, result)
 
 
 def _load_document(
     config: Config,
-    path: Path,
+    locate: CsvLocator,
     shown: str,
     doc: Document,
     names: dict[str, tuple[str, int]],
@@ -240,18 +299,25 @@ def _load_document(
             f"unknown target '{target_name}' (targets in {config.display_path()}: {known})",
         )
         return
+    fields = {k: v for k, v in data.items() if k != "spec"}
+    fields["spec"] = {k: v for k, v in spec.items() if k != "absent"}
     manifest = Manifest(
-        name, meta["owner"], meta["reason"], meta.get("ticket"), target_name, shown, doc.start_line
+        name,
+        meta["owner"],
+        meta["reason"],
+        meta.get("ticket"),
+        target_name,
+        shown,
+        doc.start_line,
+        fields,
     )
     result.manifests.append(manifest)
     rules = rules_for(target)
     rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
-    csv_paths: list[tuple[Path, str] | None] = []
+    csv_paths: list[tuple[CsvOpener, str] | None] = []
     for j, rel in enumerate(spec.get("absent_csv", [])):
-        csv_paths.append(
-            _csv_source(config, path, rel, lambda m, j=j: report(("spec", "absent_csv", j), m))
-        )
+        csv_paths.append(locate(rel, lambda m, j=j: report(("spec", "absent_csv", j), m)))
     for found in csv_paths:
         sample = csv_sample(found[0], rules) if found is not None else None
         if sample is not None:
@@ -293,22 +359,30 @@ def _load_document(
                 result.problems.append(Problem(*places.unpack(ref), message))
 
 
+def _file_csv_locator(config: Config, manifest_path: Path) -> CsvLocator:
+    def locate(rel: str, report: Callable[[str], None]) -> tuple[CsvOpener, str] | None:
+        return _csv_source(config, manifest_path, rel, report)
+
+    return locate
+
+
 def _csv_source(
     config: Config, manifest_path: Path, rel: str, report: Callable[[str], None]
-) -> tuple[Path, str] | None:
+) -> tuple[CsvOpener, str] | None:
     """Where a manifest's `absent_csv` entry points, confined to the repository, and
     how to name it (as written, beside its manifest); None (reported) when refused."""
     shown = rel if os.path.isabs(rel) else os.path.join(display(manifest_path.parent), rel)
     try:
         relative_reference(rel, shown, "CSV source")
-        return confine(manifest_path.parent / rel, config.root, shown, "CSV source"), shown
+        path = confine(manifest_path.parent / rel, config.root, shown, "CSV source")
+        return (lambda: open_regular(path, MAX_CSV_BYTES, str(path))), shown
     except InputRefused as exc:
         report(str(exc))
         return None
 
 
 def _load_csv(
-    csv_path: Path,
+    csv_path: CsvOpener,
     shown: str,
     rules: VendorRules,
     manifest: Manifest,

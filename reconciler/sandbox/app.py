@@ -2,6 +2,9 @@
 
 A vendor's base URL is ``http://HOST:PORT/<vendor>`` (``segment``, ``braze``,
 ``twilio_memory``, ``insider``); below it the paths are exactly the vendor's paths.
+Any other path, below a vendor's prefix or not, answers the HTML 404 of a web server
+(``replies.web_server_not_found``), never a vendor's JSON envelope: a wrong base URL
+must not look like the vendor's documented "not found".
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from aiohttp import web
 
 from reconciler.sandbox import braze, control, insider, segment, twilio_memory
 from reconciler.sandbox.context import CONTEXT, CURRENT_ENTRY, Handler, SandboxContext, VendorSpec
+from reconciler.sandbox.echo import echo_response
 from reconciler.sandbox.faults import Fault
+from reconciler.sandbox.replies import web_server_not_found
 from reconciler.sandbox.requestlog import Violation
 
 VENDOR_SPECS: dict[str, VendorSpec] = {
@@ -20,6 +25,8 @@ VENDOR_SPECS: dict[str, VendorSpec] = {
 }
 # Insider accepts 5 MB bodies; the sandbox must read more than that to answer "too big".
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# The log's vendor for a request below no vendor's prefix (a wrong base URL).
+UNKNOWN_VENDOR = "unknown"
 
 
 def _vendor_of(path: str) -> str | None:
@@ -31,9 +38,11 @@ def _vendor_of(path: str) -> str | None:
 async def vendor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log every vendor request and inject the vendor's faults before its logic runs."""
     vendor = _vendor_of(request.path)
-    if vendor is None:
-        return await handler(request)
     ctx = request.app[CONTEXT]
+    if vendor is None:
+        if request.path == control.PREFIX or request.path.startswith(control.PREFIX + "/"):
+            return await handler(request)
+        return _unknown_prefix(ctx, request)
     spec = VENDOR_SPECS[vendor]
     entry = ctx.log.open(ctx.clock(), vendor, request.method, request.path, request.query_string)
     CURRENT_ENTRY.set(entry)
@@ -51,6 +60,8 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
         response: web.StreamResponse = spec.unavailable()
     elif fault is Fault.THROTTLED:
         response = spec.throttled(None)
+    elif fault is Fault.ECHO:
+        response = await echo_response(ctx, spec, request, profile.echo_status)
     else:
         if fault is Fault.SLOW:
             await asyncio.sleep(profile.slow_ms / 1000)
@@ -58,10 +69,21 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
             response = await handler(request)
         except web.HTTPNotFound:
             entry.violations.append(Violation(f"{vendor}.route", "no such path at this vendor"))
-            response = spec.not_found()
+            response = web_server_not_found()
         except web.HTTPMethodNotAllowed as exc:
             entry.violations.append(Violation(f"{vendor}.method", f"{request.method} not allowed"))
             response = exc
+    entry.status = response.status
+    return response
+
+
+def _unknown_prefix(ctx: SandboxContext, request: web.Request) -> web.Response:
+    """A path below no vendor: logged (so a wrong base URL shows), answered by the web server."""
+    entry = ctx.log.open(
+        ctx.clock(), UNKNOWN_VENDOR, request.method, request.path, request.query_string
+    )
+    entry.violations.append(Violation("sandbox.route", "no vendor is served below this path"))
+    response = web_server_not_found()
     entry.status = response.status
     return response
 

@@ -17,7 +17,7 @@ from reconciler.sandbox.context import VendorSpec, context_of, entry_of
 from reconciler.sandbox.credentials import parse_bearer
 from reconciler.sandbox.ratelimit import Decision, Limit
 from reconciler.sandbox.replies import RuleCheck, is_json_content, json_reply, read_json
-from reconciler.sandbox.state import BrazeUser
+from reconciler.sandbox.state import BrazeUser, SandboxState
 
 # 20,000/min shared with /users/alias/new, /users/identify, /users/merge, /users/alias/update.
 DELETE_LIMIT = Limit(20_000, 60.0)
@@ -103,15 +103,22 @@ async def delete_users(request: web.Request) -> web.Response:
     _check_entries(check, field, entries, headers)
     if check.failed:
         return check.response
+    ctx.state.settle_braze(ctx.clock())
+    # A user already queued is no longer a candidate: a re-sent email delete picks the
+    # next user that matches, which is what makes these deletes non-idempotent.
+    live = [u for u in ctx.state.braze_users if not u.queued]
     doomed: list[BrazeUser] = []
     for entry in entries:
-        for user in _select(ctx.state.braze_users, field, entry):
-            if user not in doomed:
+        for user in _select(live, field, entry):
+            if not any(user is d for d in doomed):
                 doomed.append(user)
-    ctx.state.braze_users = [u for u in ctx.state.braze_users if u not in doomed]
-    # "number of user IDs queued for deletion"; the success status is not documented:
-    # Braze answers its other accepted POSTs with 201, which the sandbox uses, so clients
-    # must accept any 2xx.
+    # "number of user IDs queued for deletion": the users stay (exports still find them)
+    # until the removal delay has passed or /_sandbox/settle is called.
+    due = ctx.clock() + ctx.options.braze_removal_delay
+    for user in doomed:
+        user.deletion_due = due
+    # The success status is not documented: Braze answers its other accepted POSTs with
+    # 201, which the sandbox uses, so clients must accept any 2xx.
     return json_reply(201, {"deleted": len(doomed), "message": "success"}, headers)
 
 
@@ -235,7 +242,8 @@ async def export_ids(request: web.Request) -> web.Response:
     _check_export(check, body, headers)
     if check.failed:
         return check.response
-    users = ctx.state.braze_users
+    ctx.state.settle_braze(ctx.clock())
+    users = ctx.state.braze_users  # queued deletions included until they are applied
     found: list[BrazeUser] = []
     invalid: list[str] = []
     for external_id in body.get("external_ids", []):
@@ -313,8 +321,50 @@ def _throttled(decision: Decision | None) -> web.Response:
     return json_reply(429, _fatal("Rate Limited"), headers)
 
 
-def _not_found() -> web.Response:
-    return json_reply(404, _fatal("Not Found"))
+def _error_body(_: int, message: str, parts: list[str]) -> dict[str, Any]:
+    return {"message": message, "errors": parts}
+
+
+def _related(state: SandboxState, request: web.Request, body: Any) -> list[str]:
+    """Every identifier of the users a delete or export body names."""
+    del request
+    if not isinstance(body, dict):
+        return []
+    out: list[str] = []
+    for user in state.braze_users:
+        if _named(user, body):
+            out += [v for v in (user.external_id, user.braze_id, user.email, user.phone) if v]
+            out += [name for name, _ in user.user_aliases]
+    return out
+
+
+def _named(user: BrazeUser, body: dict[str, Any]) -> bool:
+    def entries(key: str) -> list[Any]:
+        value = body.get(key)
+        return value if isinstance(value, list) else []
+
+    def contact(key: str, field: str) -> list[Any]:
+        return [e.get(field) for e in entries(key) if isinstance(e, dict)]
+
+    aliases = [
+        (a.get("alias_name"), a.get("alias_label"))
+        for a in entries("user_aliases")
+        if isinstance(a, dict)
+    ]
+    return (
+        (user.external_id is not None and user.external_id in entries("external_ids"))
+        or user.braze_id in entries("braze_ids")
+        or user.braze_id == body.get("braze_id")
+        or (
+            user.email is not None
+            and user.email in [*contact("email_addresses", "email"), body.get("email_address")]
+        )
+        or (
+            user.phone is not None
+            and user.phone in [*contact("phone_numbers", "phone"), body.get("phone")]
+        )
+        or any(alias in user.user_aliases for alias in aliases)
+    )
 
 
 VENDOR = VendorSpec(
@@ -322,5 +372,6 @@ VENDOR = VendorSpec(
     routes=[("POST", "/users/delete", delete_users), ("POST", "/users/export/ids", export_ids)],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
+    error=_error_body,
+    related=_related,
 )

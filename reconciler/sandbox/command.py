@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from reconciler.sandbox.context import SandboxContext, SandboxOptions
+from reconciler.sandbox.seed import SeedError
 from reconciler.sandbox.server import READY_PREFIX, bind_socket, serve, url_host, vendor_urls
-from reconciler.sandbox.state import SeedError
 
 DEFAULT_PORT = 12111
 
@@ -75,6 +75,13 @@ DEFAULT_PORT = 12111
     show_default=True,
     help="Seconds before an accepted Twilio removal takes effect.",
 )
+@click.option(
+    "--braze-removal-delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds before a queued Braze user deletion takes effect.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -85,6 +92,7 @@ def sandbox(
     credentials_path: Path | None,
     rate_scale: float,
     twilio_removal_delay: float,
+    braze_removal_delay: float,
 ) -> None:
     """Serve an emulator of the Segment, Braze, Twilio Memory and Insider APIs on loopback."""
     options = SandboxOptions(
@@ -97,6 +105,7 @@ def sandbox(
         credentials=credentials_path,
         rate_scale=rate_scale,
         twilio_removal_delay=twilio_removal_delay,
+        braze_removal_delay=braze_removal_delay,
     )
     try:
         ctx = SandboxContext.create(options)

@@ -15,7 +15,8 @@ from reconciler.sandbox.credentials import Credentials
 from reconciler.sandbox.faults import FaultInjector, FaultProfile
 from reconciler.sandbox.ratelimit import Decision, RateLimiter
 from reconciler.sandbox.requestlog import LoggedRequest, RequestLog
-from reconciler.sandbox.state import VENDORS, SandboxState, load_seed
+from reconciler.sandbox.seed import load_seed_file, state_from_seed
+from reconciler.sandbox.state import VENDORS, SandboxState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,18 +34,24 @@ class SandboxOptions:
     credentials: str | Path | None = None
     rate_scale: float = 1.0
     twilio_removal_delay: float = 1.0  # seconds before an accepted Twilio DELETE takes effect
+    braze_removal_delay: float = 1.0  # seconds before a queued Braze deletion takes effect
     max_logged_requests: int = 100_000
 
 
 @dataclass(frozen=True)
 class VendorSpec:
-    """One emulated vendor: its routes and how it words the faults the sandbox injects."""
+    """One emulated vendor: its routes, how it words the faults the sandbox injects, and
+    what it holds about the profile a request names (for the echo fault)."""
 
     name: str
     routes: list[tuple[str, str, Handler]]  # (method, vendor path, handler)
     unavailable: Callable[[], web.Response]
     throttled: Callable[[Decision | None], web.Response]
-    not_found: Callable[[], web.Response]
+    # The vendor's error body for (status, message, message parts): the echo fault's shape.
+    error: Callable[[int, str, list[str]], Any]
+    # Every identifier the state holds for the profiles or users a request names
+    # (from its path match and parsed JSON body, None when it has none).
+    related: Callable[[SandboxState, web.Request, Any], list[str]]
 
 
 @dataclass
@@ -67,17 +74,18 @@ class SandboxContext:
         seed = options.seed
         if seed is None:
             seed_data: dict[str, Any] = {}
+            state = SandboxState()
         elif isinstance(seed, dict):
-            seed_data = seed
+            seed_data, state = seed, state_from_seed(seed)
         else:
-            seed_data = load_seed(seed)
+            seed_data, state = load_seed_file(seed)
         default_faults = FaultProfile().updated(
             {"latency_ms": options.latency_ms, "fail_rate": options.fail_rate}
         )
         return cls(
             options=options,
             seed_data=seed_data,
-            state=SandboxState.from_seed(seed_data),
+            state=state,
             credentials=(
                 Credentials.load(options.credentials) if options.credentials else Credentials()
             ),
@@ -87,10 +95,12 @@ class SandboxContext:
         )
 
     def reseed(self, seed_data: dict[str, Any] | None = None) -> None:
-        """Back to the seed (or a new one): state, counters, faults and log."""
+        """Back to the seed (or a new one): state, counters, faults and log. A new seed
+        that is malformed raises SeedError and changes nothing."""
+        state = state_from_seed(self.seed_data if seed_data is None else seed_data)
         if seed_data is not None:
             self.seed_data = seed_data
-        self.state = SandboxState.from_seed(self.seed_data)
+        self.state = state
         self.limiter.reset()
         self.faults.reset()
         self.log.clear()

@@ -9,7 +9,9 @@
   (``*`` for all): ``{"latency_ms", "fail_rate", "throttle_rate", "slow_rate", "slow_ms",
   "reset_rate"}``
 - ``POST   /_sandbox/reintroduce``               put data back (see ``replay.py``)
-- ``POST   /_sandbox/settle``                    apply pending Twilio removals now
+- ``POST   /_sandbox/settle``                    apply queued Braze deletions and pending
+  Twilio removals now: ``{"applied": n, "braze": b, "twilio_memory": t}``
+- ``GET    /_sandbox/pending``                   what is queued and when it applies
 - ``GET    /_sandbox/state``                     the state, seed-shaped
 - ``POST   /_sandbox/reset``                     back to the seed (or to a seed in the body)
 """
@@ -23,7 +25,7 @@ from aiohttp import web
 from reconciler.sandbox.context import context_of
 from reconciler.sandbox.replay import reintroduce
 from reconciler.sandbox.replies import json_reply, read_json
-from reconciler.sandbox.state import SeedError
+from reconciler.sandbox.seed import SeedError
 
 PREFIX = "/_sandbox"
 
@@ -72,15 +74,20 @@ async def post_reintroduce(request: web.Request) -> web.Response:
 
 
 async def post_settle(request: web.Request) -> web.Response:
+    state = context_of(request).state
+    braze, twilio = state.settle_braze(math.inf), state.settle_twilio(math.inf)
+    return json_reply(200, {"applied": braze + twilio, "braze": braze, "twilio_memory": twilio})
+
+
+async def get_pending(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    pending = len(ctx.state.twilio_pending)
-    ctx.state.settle_twilio(math.inf)
-    return json_reply(200, {"applied": pending})
+    ctx.state.settle(ctx.clock())
+    return json_reply(200, ctx.state.pending())
 
 
 async def get_state(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    ctx.state.settle_twilio(ctx.clock())
+    ctx.state.settle(ctx.clock())
     return json_reply(200, ctx.state.snapshot())
 
 
@@ -91,7 +98,7 @@ async def post_reset(request: web.Request) -> web.Response:
         return json_reply(400, {"error": "the body, if any, must be a seed object"})
     try:
         ctx.reseed(body)
-    except (SeedError, KeyError, TypeError) as exc:
+    except SeedError as exc:
         return json_reply(400, {"error": f"bad seed: {exc}"})
     return json_reply(200, {"reset": True})
 
@@ -103,6 +110,7 @@ ROUTES = [
     ("POST", "/faults/{vendor}", set_faults),
     ("POST", "/reintroduce", post_reintroduce),
     ("POST", "/settle", post_settle),
+    ("GET", "/pending", get_pending),
     ("GET", "/state", get_state),
     ("POST", "/reset", post_reset),
 ]

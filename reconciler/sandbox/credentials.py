@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from reconciler.sandbox.datafile import DataFileError, mapping, read_data_file, sequence, text
 
 BRAZE_PERMISSIONS = ("users.delete", "users.export.ids")
 # Twilio authenticates with an Account SID (AC...) or an API key SID (SK...) as the user.
@@ -70,25 +70,44 @@ class Credentials:
 
     @classmethod
     def load(cls, path: str | Path) -> Credentials:
-        """Read a credentials file (YAML or JSON, see the module docstring)."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: the credentials file must be a mapping")
-        creds = cls(source=str(path))
-        if "segment" in data:
-            creds.segment_tokens = {str(t) for t in _mapping(data, "segment").get("tokens", [])}
-        if "braze" in data:
-            keys = _mapping(data, "braze").get("api_keys", {})
+        """Read a credentials file (YAML or JSON, see the module docstring); a malformed
+        one raises DataFileError naming the file, line and place."""
+        data, line_of = read_data_file(path)
+        try:
+            return cls.from_data(data, str(path))
+        except DataFileError as exc:
+            raise exc.located(str(path), line_of) from exc
+
+    @classmethod
+    def from_data(cls, data: Any, source: str) -> Credentials:
+        top = mapping(data, (), ("segment", "braze", "twilio_memory", "insider"))
+        creds = cls(source=source)
+        if "segment" in top:
+            segment = mapping(top["segment"], ("segment",), ("tokens",))
+            tokens = sequence(segment.get("tokens"), ("segment", "tokens"))
+            creds.segment_tokens = {text(t, ("segment", "tokens", i)) for i, t in enumerate(tokens)}
+        if "braze" in top:
+            braze = mapping(top["braze"], ("braze",), ("api_keys",))
+            keys, where = braze.get("api_keys"), ("braze", "api_keys")
             if isinstance(keys, list):
-                creds.braze_keys = {str(k): set(BRAZE_PERMISSIONS) for k in keys}
+                creds.braze_keys = {
+                    text(k, (*where, i)): set(BRAZE_PERMISSIONS) for i, k in enumerate(keys)
+                }
             else:
-                creds.braze_keys = {str(k): {str(p) for p in v or []} for k, v in keys.items()}
-        if "twilio_memory" in data:
-            accounts = _mapping(data, "twilio_memory").get("accounts", {})
-            creds.twilio_accounts = {str(k): str(v) for k, v in accounts.items()}
-        if "insider" in data:
-            partners = _mapping(data, "insider").get("partners", {})
-            creds.insider_partners = {str(k): str(v) for k, v in partners.items()}
+                creds.braze_keys = {
+                    k: {text(p, (*where, k, i)) for i, p in enumerate(sequence(v, (*where, k)))}
+                    for k, v in mapping(keys, where).items()
+                }
+        if "twilio_memory" in top:
+            twilio = mapping(top["twilio_memory"], ("twilio_memory",), ("accounts",))
+            where = ("twilio_memory", "accounts")
+            accounts = mapping(twilio.get("accounts"), where)
+            creds.twilio_accounts = {k: text(v, (*where, k)) for k, v in accounts.items()}
+        if "insider" in top:
+            insider = mapping(top["insider"], ("insider",), ("partners",))
+            where = ("insider", "partners")
+            partners = mapping(insider.get("partners"), where)
+            creds.insider_partners = {k: text(v, (*where, k)) for k, v in partners.items()}
         return creds
 
     def segment_ok(self, token: str) -> bool:
@@ -105,14 +124,11 @@ class Credentials:
             return False
         return self.twilio_accounts is None or self.twilio_accounts.get(user) == password
 
+    def insider_partner_known(self, partner: str) -> bool:
+        """True unless partners are pinned and ``partner`` is not one of them."""
+        return self.insider_partners is None or partner in self.insider_partners
+
     def insider_ok(self, partner: str, token: str) -> bool:
         if not token:
             return False
         return self.insider_partners is None or self.insider_partners.get(partner) == token
-
-
-def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key) or {}
-    if not isinstance(value, dict):
-        raise ValueError(f"credentials: {key} must be a mapping")
-    return value

@@ -2,7 +2,10 @@
 
 A :class:`FaultProfile` says what goes wrong for one vendor: added latency, a share of
 requests answered 503, a share answered 429 (a "rate-limit storm"), a share answered
-slowly (past a client's timeout), a share whose connection is reset without an answer.
+slowly (past a client's timeout), a share whose connection is reset without an answer,
+and a share answered with an error that echoes the request back (``echo.py``: headers,
+body, phone numbers in other formats and the profile's other identifiers), so tests can
+prove that vendor messages are masked before they are printed or recorded.
 Each vendor draws from its own ``random.Random`` seeded from ``--seed-random`` and the
 vendor's name, so the same sequence of requests meets the same faults on every run.
 """
@@ -24,6 +27,7 @@ class Fault(enum.Enum):
     UNAVAILABLE = "unavailable"
     THROTTLED = "throttled"
     SLOW = "slow"
+    ECHO = "echo"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class FaultProfile:
     slow_rate: float = 0.0
     slow_ms: float = 30_000.0
     reset_rate: float = 0.0
+    echo_rate: float = 0.0
+    echo_status: int = 400  # the status of an echoing answer: 400..599
 
     def updated(self, changes: dict[str, Any]) -> FaultProfile:
         """A copy with ``changes`` applied; unknown or out-of-range fields raise ValueError."""
@@ -43,7 +49,7 @@ class FaultProfile:
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
-        values: dict[str, float] = {}
+        values: dict[str, float | int] = {}
         for name, value in changes.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{name} must be a number")
@@ -51,10 +57,15 @@ class FaultProfile:
                 raise ValueError(f"{name} must be between 0 and 1")
             if value < 0:
                 raise ValueError(f"{name} must not be negative")
-            values[name] = float(value)
+            if name == "echo_status":
+                if value != int(value) or not 400 <= value <= 599:
+                    raise ValueError("echo_status must be an HTTP error status, 400 to 599")
+                values[name] = int(value)
+            else:
+                values[name] = float(value)
         return replace(self, **values)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | int]:
         """The profile as JSON-ready data."""
         return asdict(self)
 
@@ -101,6 +112,7 @@ class FaultInjector:
             (Fault.UNAVAILABLE, profile.fail_rate),
             (Fault.THROTTLED, profile.throttle_rate),
             (Fault.SLOW, profile.slow_rate),
+            (Fault.ECHO, profile.echo_rate),
         )
         if not any(rate for _, rate in rates):
             return Fault.NONE
@@ -110,6 +122,6 @@ class FaultInjector:
                 return fault
         return Fault.NONE
 
-    def snapshot(self) -> dict[str, dict[str, float]]:
+    def snapshot(self) -> dict[str, dict[str, float | int]]:
         """Every vendor's profile as JSON-ready data."""
         return {vendor: profile.as_dict() for vendor, profile in self._profiles.items()}

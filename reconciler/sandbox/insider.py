@@ -19,10 +19,12 @@ from aiohttp import web
 from reconciler.sandbox.context import VendorSpec, context_of, entry_of
 from reconciler.sandbox.ratelimit import Decision, Limit
 from reconciler.sandbox.replies import RuleCheck, json_reply, read_json
-from reconciler.sandbox.state import INSIDER_DEFAULT_IDENTIFIERS, InsiderUser
+from reconciler.sandbox.state import INSIDER_DEFAULT_IDENTIFIERS, InsiderUser, SandboxState
 
 MAX_USERS = 1_000
-MAX_BYTES = 5 * 1024 * 1024
+# "The entire request must not exceed 5 MB": read as 5,000,000 bytes, the smaller of the
+# decimal and binary readings (a client that packs 5 MiB would be refused by one of them).
+MAX_BYTES = 5_000_000
 # "shared with User Upsert API with a total of 25,000 requests per minute"
 ATTRIBUTE_LIMIT = Limit(25_000, 60.0)
 # Delete Identifiers: 25,000/min in the Postman text, 1,000/min on the rate-limits page
@@ -62,10 +64,16 @@ async def _gate(request: web.Request, check: RuleCheck, bucket: str, limit: Limi
     ctx = context_of(request)
     partner = request.headers.get("X-PARTNER-NAME", "")
     token = request.headers.get("X-REQUEST-TOKEN", "")
-    if not partner or partner != partner.lower():
+    if (
+        not partner
+        or partner != partner.lower()
+        or not ctx.credentials.insider_partner_known(partner)
+    ):
+        # One body for every unknown partner: a missing, non-lowercase or (when partners
+        # are pinned) unlisted X-PARTNER-NAME. A known partner with a wrong token is 403.
         check.broke(
             "insider.partner_name",
-            "X-PARTNER-NAME is the lowercase partner name",
+            "X-PARTNER-NAME is the lowercase name of a known partner",
             400,
             PARTNER_INVALID,
         )
@@ -91,7 +99,7 @@ async def _gate(request: web.Request, check: RuleCheck, bucket: str, limit: Limi
         # 400 shape.
         check.broke(
             "insider.max_bytes",
-            "the request must not exceed 5 MB",
+            f"the request must not exceed 5 MB ({MAX_BYTES:,} bytes)",
             400,
             _bad("The entire request must not exceed 5 MB."),
         )
@@ -243,7 +251,21 @@ def _delete_attributes(
     for name, values in partial.items():
         current = store.get(name)
         if isinstance(current, list):
-            store[name] = [v for v in current if v not in values]
+            store[name] = [v for v in current if not any(same_json_value(v, x) for x in values)]
+
+
+def same_json_value(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: the string "12" is not the number 12, and true is not 1
+    (Python's == says True == 1); 12 and 12.0 are the same number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json_value(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
 
 
 async def delete_identity(request: web.Request) -> web.Response:
@@ -354,8 +376,28 @@ def _throttled(_: Decision | None) -> web.Response:
     return json_reply(429, TOO_MANY)
 
 
-def _not_found() -> web.Response:
-    return json_reply(404, {"error": "not found"})
+def _error_body(_: int, message: str, __: list[str]) -> dict[str, Any]:
+    return _bad(message)
+
+
+def _related(state: SandboxState, request: web.Request, body: Any) -> list[str]:
+    """Every identifier of the users a body locates (its ``users`` or the body itself)."""
+    del request
+    if not isinstance(body, dict):
+        return []
+    users = body.get("users")
+    locators = [u for u in users if isinstance(u, dict)] if isinstance(users, list) else [body]
+    out: list[str] = []
+    for locator in locators:
+        identifiers = locator.get("identifiers")
+        if "insider_id" not in locator and not (isinstance(identifiers, dict) and identifiers):
+            continue
+        if identifiers is not None and not isinstance(identifiers, dict):
+            continue
+        user = _find(state.insider_users, locator)
+        if user is not None:
+            out += [user.insider_id, *user.identifiers.values(), *user.custom_identifiers.values()]
+    return out
 
 
 VENDOR = VendorSpec(
@@ -367,5 +409,6 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
+    error=_error_body,
+    related=_related,
 )

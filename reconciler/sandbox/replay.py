@@ -13,25 +13,27 @@ Payloads (the body of ``POST /_sandbox/reintroduce``), one per vendor::
     {"vendor": "insider", "locator": {...}, "attribute": {"name": "name", "value": "Jane"}}
     {"vendor": "insider", "locator": {...}, "custom_attribute": {"name": "tier", "value": "gold"}}
 
-A Segment profile or Twilio profile that does not exist yet is created; an Insider user
-that does not exist is created when an identifier is reintroduced.
+A Segment profile or Twilio profile that does not exist yet is created (a new Twilio
+store is configured for the idType given); a Twilio idType the store is not configured
+for is refused, as Memory promotes configured idTypes only. An Insider user that does
+not exist is created when an identifier is reintroduced.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.state import InsiderUser as _InsiderUser
+from reconciler.sandbox.seed import SeedError, seed_braze_user
 from reconciler.sandbox.state import (
+    InsiderUser,
     SandboxState,
-    SeedError,
     SegmentExternalId,
     SegmentProfile,
     SegmentSpace,
+    TwilioIdentifierConfig,
     TwilioProfile,
     TwilioStore,
-    _seed_braze_user,
-    _stable_id,
+    stable_id,
 )
 
 
@@ -42,7 +44,8 @@ def reintroduce(state: SandboxState, payload: dict[str, Any]) -> None:
         if vendor == "segment":
             _segment(state, payload)
         elif vendor == "braze":
-            state.braze_users.append(_seed_braze_user(payload["user"]))
+            index = f"replay-{len(state.braze_users)}"
+            state.braze_users.append(seed_braze_user(payload["user"], index, ("user",)))
         elif vendor == "twilio_memory":
             _twilio(state, payload)
         elif vendor == "insider":
@@ -60,7 +63,7 @@ def _segment(state: SandboxState, payload: dict[str, Any]) -> None:
     profile = space.find("user_id", user_id)
     if profile is None:
         profile = SegmentProfile(
-            _stable_id("use_", space_id, user_id), [SegmentExternalId("user_id", user_id)]
+            stable_id("use_", space_id, user_id), [SegmentExternalId("user_id", user_id)]
         )
         space.profiles.append(profile)
     id_type, value = str(payload["type"]), str(payload["id"])
@@ -69,11 +72,20 @@ def _segment(state: SandboxState, payload: dict[str, Any]) -> None:
 
 
 def _twilio(state: SandboxState, payload: dict[str, Any]) -> None:
-    store_id = str(payload["store_id"])
-    store = state.twilio_stores.setdefault(store_id, TwilioStore(store_id))
+    store_id, id_type = str(payload["store_id"]), str(payload["id_type"])
+    store = state.twilio_stores.get(store_id)
+    if store is None:
+        store = TwilioStore(store_id, [TwilioIdentifierConfig(id_type)])
+        state.twilio_stores[store_id] = store
+    elif store.config(id_type) is None:
+        # Memory promotes values of configured idTypes only (case-sensitive).
+        raise SeedError(
+            f"store {store_id} has no identifier config for idType {id_type!r} "
+            "(idTypes are case-sensitive)"
+        )
     profile_id = str(payload["profile_id"])
     profile = store.profiles.setdefault(profile_id, TwilioProfile(profile_id))
-    values = profile.identifiers.setdefault(str(payload["id_type"]), [])
+    values = profile.identifiers.setdefault(id_type, [])
     if str(payload["value"]) not in values:
         values.append(str(payload["value"]))
 
@@ -87,7 +99,7 @@ def _insider(state: SandboxState, payload: dict[str, Any]) -> None:
     if user is None:
         if "identifier" not in payload:
             raise SeedError("no insider user matches the locator")
-        user = _InsiderUser(str(locator.get("insider_id") or _stable_id("iid_", locator, payload)))
+        user = InsiderUser(str(locator.get("insider_id") or stable_id("iid_", locator, payload)))
         state.insider_users.append(user)
     if "identifier" in payload:
         id_type, value = str(payload["identifier"]["type"]), str(payload["identifier"]["value"])

@@ -23,6 +23,23 @@ def json_reply(status: int, body: Any, headers: Mapping[str, str] | None = None)
     )
 
 
+# What a web server in front of an API answers for a path no application serves (nginx's
+# stock page): a 404 that is not any vendor's documented answer, so a client can tell a
+# wrong base URL or path from the vendor's own "not found".
+WEB_SERVER_NOT_FOUND = (
+    "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+    "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def web_server_not_found() -> web.Response:
+    """The HTML 404 of a web server: never a vendor's JSON error envelope."""
+    return web.Response(
+        status=404, text=WEB_SERVER_NOT_FOUND, content_type="text/html", headers={"Server": "nginx"}
+    )
+
+
 class RuleCheck:
     """Collects every rule a request broke; the first one decides the answer."""
 

@@ -12,6 +12,7 @@ page lists codes and messages but shows no JSON, and its columns match that enve
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +21,7 @@ from reconciler.sandbox.credentials import parse_basic
 from reconciler.sandbox.ratelimit import Decision, Limit
 from reconciler.sandbox.replies import RuleCheck, is_json_content, json_reply, read_json
 from reconciler.sandbox.requestlog import Violation
-from reconciler.sandbox.state import SegmentSpace
+from reconciler.sandbox.state import SandboxState, SegmentSpace
 
 # "up to 100 deletion requests per second per space and 100 deletions per second for
 # identifiers on a single profile"; the Profile API also allows 100 requests/s per space.
@@ -307,8 +308,26 @@ def _throttled(_: Decision | None) -> web.Response:
     return _error(429, "rate_limit_error", DELETE_RATE_MESSAGE)
 
 
-def _not_found() -> web.Response:
-    return _error(404, "not_found", "The resource was not found.")
+_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    429: "rate_limit_error",
+}
+
+
+def _error_body(status: int, message: str, _: list[str]) -> dict[str, dict[str, str]]:
+    code = _ERROR_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    return _body(code, message)
+
+
+def _related(state: SandboxState, request: web.Request, _: Any) -> list[str]:
+    """Every external id of the profile the path's lookup names."""
+    space = state.segment_spaces.get(request.match_info.get("space", ""))
+    id_type, sep, value = request.match_info.get("lookup", "").partition(":")
+    profile = space.find(id_type, value) if space is not None and sep else None
+    return [e.id for e in profile.external_ids] if profile is not None else []
 
 
 _PROFILE = "/v1/spaces/{space}/collections/{collection}/profiles/{lookup}"
@@ -320,5 +339,6 @@ VENDOR = VendorSpec(
     ],
     unavailable=_unavailable,
     throttled=_throttled,
-    not_found=_not_found,
+    error=_error_body,
+    related=_related,
 )

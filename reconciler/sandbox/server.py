@@ -117,6 +117,9 @@ class SandboxControl:
     def settle(self) -> int:
         return int(self._call("POST", "/settle")["applied"])
 
+    def pending(self) -> dict[str, list[dict[str, Any]]]:
+        return dict(self._call("GET", "/pending"))
+
     def state(self) -> dict[str, Any]:
         return dict(self._call("GET", "/state"))
 
@@ -208,6 +211,8 @@ class Sandbox:
             str(opts.rate_scale),
             "--twilio-removal-delay",
             str(opts.twilio_removal_delay),
+            "--braze-removal-delay",
+            str(opts.braze_removal_delay),
         ]
         if isinstance(opts.seed, dict):
             fd, self._seed_file = tempfile.mkstemp(suffix=".json", prefix="sandbox-seed-")

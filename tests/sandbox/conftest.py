@@ -60,6 +60,7 @@ SEED: dict[str, Any] = {
             {"email": "dup@example.com", "updated_at": "2026-02-01T00:00:00Z"},
             {"email": "dup@example.com", "updated_at": "2026-03-01T00:00:00Z"},
             {"external_id": "ext_2", "braze_id": "b_2", "phone": "+15555550199"},
+            {"email": "solo@example.com"},
         ]
     },
     "twilio_memory": {
@@ -71,7 +72,12 @@ SEED: dict[str, Any] = {
                         "identifiers": {
                             "email": ["old@example.com", "new@example.com"],
                             "phone": ["+15555550100", "+15555550101"],
-                        }
+                        },
+                        "traits": {
+                            "Contact": {"firstName": "Jane", "email": "new@example.com"},
+                            "Loyalty": {"tier": "gold", "points": 120},
+                        },
+                        "created_at": "2025-06-01T12:00:00Z",
                     },
                     MERGED: {"merged_into": PROFILE},
                 },
@@ -109,7 +115,9 @@ INSIDER_AUTH = {"X-PARTNER-NAME": "mybrand", "X-REQUEST-TOKEN": "1a2b3c4d5e6f"}
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    options = SandboxOptions(seed=SEED, twilio_removal_delay=0.2, seed_random=7)
+    options = SandboxOptions(
+        seed=SEED, twilio_removal_delay=0.2, braze_removal_delay=0.2, seed_random=7
+    )
     with Sandbox(options) as running:
         yield running
 

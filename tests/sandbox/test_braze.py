@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -34,22 +35,114 @@ def fatal(message: str) -> dict[str, Any]:
     return {"message": message, "errors": [message]}
 
 
-def test_delete_by_external_id_then_export_reports_it_invalid(sb, http):
+def test_delete_by_external_id_is_queued_then_export_reports_it_invalid(sb, http):
     response = delete(sb, http, {"external_ids": ["ext_1", "ext_unknown"]})
     assert response.status_code == 201
     assert response.json() == {"deleted": 1, "message": "success"}
     for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
         assert response.headers[header].isdigit()
     assert response.headers["X-RateLimit-Limit"] == "20000"
-    body = export(
-        sb, http, {"external_ids": ["ext_1", "ext_2"], "fields_to_export": ["external_id"]}
-    )
+    both = {"external_ids": ["ext_1", "ext_2"], "fields_to_export": ["external_id"]}
+    queued = export(sb, http, both)  # the deletion is queued: ext_1 is still there
+    assert queued.status_code == 201
+    assert queued.json() == {
+        "message": "success",
+        "users": [{"external_id": "ext_1"}, {"external_id": "ext_2"}],
+    }
+    (pending,) = sb.control.pending()["braze"]
+    assert pending["external_id"] == "ext_1" and pending["due"] > time.time()
+    time.sleep(0.3)  # the session sandbox's --braze-removal-delay is 0.2 s
+    body = export(sb, http, both)
     assert body.status_code == 201
     assert body.json() == {
         "message": "success",
         "users": [{"external_id": "ext_2"}],
         "invalid_user_ids": ["ext_1"],
     }
+    assert sb.control.pending()["braze"] == []
+    assert "ext_1" not in [u.get("external_id") for u in sb.control.state()["braze"]["users"]]
+
+
+def test_settle_applies_queued_deletions_at_once(sb, http):
+    assert delete(sb, http, {"braze_ids": ["b_2"]}).json() == {"deleted": 1, "message": "success"}
+    response = http.post(f"{sb.base_url}/_sandbox/settle")
+    assert response.json() == {"applied": 1, "braze": 1, "twilio_memory": 0}
+    body = export(sb, http, {"external_ids": ["ext_2"], "fields_to_export": ["external_id"]})
+    assert body.json() == {"message": "success", "users": [], "invalid_user_ids": ["ext_2"]}
+
+
+def test_a_queued_user_is_not_deleted_again_and_a_resent_email_delete_takes_the_next(sb, http):
+    assert delete(sb, http, {"external_ids": ["ext_1"]}).json()["deleted"] == 1
+    assert delete(sb, http, {"external_ids": ["ext_1"]}).json()["deleted"] == 0
+    newest = {"email": "dup@example.com", "prioritization": ["most_recently_updated"]}
+    assert delete(sb, http, {"email_addresses": [newest]}).json()["deleted"] == 1
+    assert delete(sb, http, {"email_addresses": [newest]}).json()["deleted"] == 1  # the next
+    assert delete(sb, http, {"email_addresses": [newest]}).json()["deleted"] == 0
+    assert len(sb.control.pending()["braze"]) == 3
+    found = export(sb, http, {"email_address": "dup@example.com", "fields_to_export": ["email"]})
+    assert len(found.json()["users"]) == 3  # all queued, none applied yet
+
+
+def test_an_email_matching_several_users_deletes_nobody(sb, http):
+    ambiguous = {"email": "dup@example.com", "prioritization": ["unidentified"]}
+    response = delete(sb, http, {"email_addresses": [ambiguous]})
+    assert response.status_code == 201
+    assert response.json() == {"deleted": 0, "message": "success"}
+    unique = {"email": "solo@example.com", "prioritization": ["unidentified"]}
+    mixed = delete(sb, http, {"email_addresses": [ambiguous, unique]})
+    assert mixed.json() == {"deleted": 1, "message": "success"}
+    (pending,) = sb.control.pending()["braze"]
+    sb.control.settle()
+    emails = [u.get("email") for u in sb.control.state()["braze"]["users"]]
+    assert emails.count("dup@example.com") == 3 and "solo@example.com" not in emails
+    assert pending["external_id"] is None
+
+
+def test_prioritization_ties_delete_nobody(http):
+    seed = {
+        "braze": {
+            "users": [
+                {
+                    "external_id": "a",
+                    "email": "tie@example.com",
+                    "updated_at": "2026-05-01T00:00:00Z",
+                },
+                {
+                    "external_id": "b",
+                    "email": "tie@example.com",
+                    "updated_at": "2026-05-01T00:00:00Z",
+                },
+                {"phone": "+15555550111"},
+                {"phone": "+15555550111"},
+            ]
+        }
+    }
+    with Sandbox(SandboxOptions(seed=seed)) as tied:
+        for entry in (
+            {"email": "tie@example.com", "prioritization": ["identified"]},
+            {"email": "tie@example.com", "prioritization": ["identified", "most_recently_updated"]},
+            {"email": "tie@example.com", "prioritization": ["unidentified"]},  # nobody matches
+        ):
+            response = delete(tied, http, {"email_addresses": [entry]})
+            assert response.json() == {"deleted": 0, "message": "success"}, entry
+        phone = {
+            "phone": "+15555550111",
+            "prioritization": ["unidentified", "most_recently_updated"],
+        }
+        assert delete(tied, http, {"phone_numbers": [phone]}).json()["deleted"] == 0
+        assert tied.control.pending()["braze"] == []
+        assert len(tied.control.state()["braze"]["users"]) == 4
+
+
+def test_the_removal_delay_is_a_cli_option(http):
+    with Sandbox(SandboxOptions(seed=SEED, braze_removal_delay=0), in_subprocess=True) as fast:
+        assert delete(fast, http, {"external_ids": ["ext_1"]}).json()["deleted"] == 1
+        body = export(fast, http, {"external_ids": ["ext_1"], "fields_to_export": ["email"]})
+        assert body.json()["invalid_user_ids"] == ["ext_1"]
+    with Sandbox(SandboxOptions(seed=SEED), in_subprocess=True) as default:
+        assert delete(default, http, {"external_ids": ["ext_1"]}).json()["deleted"] == 1
+        body = export(default, http, {"external_ids": ["ext_1"], "fields_to_export": ["email"]})
+        assert "invalid_user_ids" not in body.json()  # the default delay is 1 s
 
 
 def test_other_identifier_types(sb, http):

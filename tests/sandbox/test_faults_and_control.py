@@ -139,15 +139,15 @@ def test_reintroduce_simulates_an_event_replay(sb, http):
     )
     ids = segment_read(sb, http).json()["data"]
     assert "jane@old-domain.example" in [e["id"] for e in ids]
-    sb.control.reintroduce(
-        {
-            "vendor": "twilio_memory",
-            "store_id": STORE,
-            "profile_id": PROFILE,
-            "id_type": "externalId",
-            "value": "u_1001",
-        }
-    )
+    twilio = {"vendor": "twilio_memory", "store_id": STORE, "profile_id": PROFILE}
+    sb.control.reintroduce(twilio | {"id_type": "email", "value": "again@example.com"})
+    for id_type in ("externalId", "Email"):  # not configured for the store (case-sensitive)
+        refused = http.post(
+            f"{sb.base_url}/_sandbox/reintroduce",
+            json=twilio | {"id_type": id_type, "value": "u_1001"},
+        )
+        assert refused.status_code == 400
+        assert "has no identifier config for idType" in refused.json()["error"]
     sb.control.reintroduce({"vendor": "braze", "user": {"external_id": "ext_new"}})
     sb.control.reintroduce(
         {
@@ -157,9 +157,11 @@ def test_reintroduce_simulates_an_event_replay(sb, http):
         }
     )
     state = sb.control.state()
-    assert state["twilio_memory"]["stores"][STORE]["profiles"][PROFILE]["identifiers"][
-        "externalId"
-    ] == ["u_1001"]
+    assert state["twilio_memory"]["stores"][STORE]["profiles"][PROFILE]["identifiers"]["email"] == [
+        "old@example.com",
+        "new@example.com",
+        "again@example.com",
+    ]
     assert state["braze"]["users"][-1]["external_id"] == "ext_new"
     assert state["insider"]["users"][1]["identifiers"] == {
         "email": "solo@example.com",
@@ -217,9 +219,9 @@ def test_example_seed_loads_and_json_seeds_work(tmp_path, http):
 
 
 def test_a_malformed_seed_is_refused():
-    from reconciler.sandbox.state import SandboxState, SeedError
+    from reconciler.sandbox.seed import SeedError, state_from_seed
 
     with pytest.raises(SeedError):
-        SandboxState.from_seed({"salesforce": {}})
+        state_from_seed({"salesforce": {}})
     with pytest.raises(SeedError):
-        SandboxState.from_seed({"segment": {"spaces": {"s": {"profiles": [{"external_ids": []}]}}}})
+        state_from_seed({"segment": {"spaces": {"s": {"profiles": [{"external_ids": []}]}}}})

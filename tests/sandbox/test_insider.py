@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
-from reconciler.sandbox import Sandbox
+from reconciler.sandbox import Sandbox, SandboxOptions
 
-from .conftest import INSIDER_AUTH
+from .conftest import INSIDER_AUTH, SEED
 
 ACCESS_DENIED = {
     "success": False,
@@ -117,6 +118,61 @@ def test_at_most_a_thousand_users_and_five_megabytes(sb, http):
         "success": False,
         "message": "The entire request must not exceed 5 MB.",
     }
+
+
+def padded(body: Any, size: int) -> bytes:
+    """``body`` as JSON, padded with trailing spaces (still valid JSON) to ``size`` bytes."""
+    raw = json.dumps(body).encode()
+    assert len(raw) <= size
+    return raw + b" " * (size - len(raw))
+
+
+def test_the_size_limit_is_exactly_five_million_bytes(sb, http):
+    body = {"users": [{"identifiers": {"email": "jane@example.com"}, "whole": ["surname"]}]}
+    url = f"{sb.urls['insider']}/api/user/v1/attribute/delete"
+    headers = INSIDER_AUTH | {"Content-Type": "application/json"}
+    at_limit = http.post(url, content=padded(body, 5_000_000), headers=headers)
+    assert at_limit.status_code == 200
+    assert at_limit.json() == {}
+    over = http.post(url, content=padded(body, 5_000_001), headers=headers)
+    assert over.status_code == 400
+    assert over.json() == {"success": False, "message": "The entire request must not exceed 5 MB."}
+    assert "surname" not in sb.control.state()["insider"]["users"][0]["attributes"]
+
+
+def test_partial_deletes_compare_values_with_their_json_type(sb, http):
+    def delete_from_list_id(*values: Any) -> list[Any]:
+        user = {"insider_id": "iid_jane", "partial": {"list_id": list(values)}}
+        response = call(sb, http, "POST", "attribute/delete", {"users": [user]})
+        assert response.status_code == 200
+        assert response.json() == {}
+        return list(sb.control.state()["insider"]["users"][0]["attributes"]["list_id"])
+
+    assert delete_from_list_id("2", "3") == [1, 2, 3]  # strings are not numbers: 200, no-op
+    assert delete_from_list_id(True) == [1, 2, 3]  # true is not 1 in JSON
+    assert delete_from_list_id(2) == [1, 3]
+    assert delete_from_list_id(3.0) == [1]  # the same JSON number
+    user = {"insider_id": "iid_jane", "custom": {"partial": {"interests": [1, "tennis"]}}}
+    assert call(sb, http, "POST", "attribute/delete", {"users": [user]}).status_code == 200
+    assert sb.control.state()["insider"]["users"][0]["custom_attributes"]["interests"] == ["golf"]
+
+
+def test_an_unknown_partner_is_invalid_when_partners_are_pinned(tmp_path, http):
+    creds = tmp_path / "creds.yaml"
+    creds.write_text("insider: {partners: {mybrand: tok}}\n")
+    with Sandbox(SandboxOptions(seed=SEED, credentials=creds)) as pinned:
+        body = {"insider_id": "iid_jane", "attributes": ["email"]}
+        for partner, token in (("otherbrand", "tok"), ("otherbrand", "")):
+            headers = {"X-PARTNER-NAME": partner, "X-REQUEST-TOKEN": token}
+            response = call(pinned, http, "POST", "profile", body, headers=headers)
+            assert response.status_code == 400
+            assert response.json() == {"success": False, "message": "Partner is invalid."}
+        wrong = {"X-PARTNER-NAME": "mybrand", "X-REQUEST-TOKEN": "other"}
+        response = call(pinned, http, "POST", "profile", body, headers=wrong)
+        assert response.status_code == 403
+        assert response.json() == ACCESS_DENIED
+        right = {"X-PARTNER-NAME": "mybrand", "X-REQUEST-TOKEN": "tok"}
+        assert call(pinned, http, "POST", "profile", body, headers=right).status_code == 200
 
 
 def test_identifier_attributes_cannot_be_deleted_here(sb, http):

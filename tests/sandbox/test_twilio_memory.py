@@ -12,7 +12,7 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from reconciler.sandbox import Sandbox
+from reconciler.sandbox import Sandbox, SandboxOptions
 
 from .conftest import LIFO_PROFILE, MERGED, PROFILE, STORE, TWILIO_AUTH, TWILIO_SID, TWILIO_TOKEN
 
@@ -221,3 +221,171 @@ def test_the_store_read_conforms_and_404s_for_an_unknown_store(spec, sb, http):
     unauthorized = http.get(f"{base}/{STORE}")
     assert unauthorized.status_code == 401
     assert unauthorized.json()["code"] == 20003
+
+
+def profile_url(sb: Sandbox, profile: str = PROFILE, store: str = STORE) -> str:
+    return f"{sb.urls['twilio_memory']}/v1/Stores/{store}/Profiles/{profile}"
+
+
+def settings_url(sb: Sandbox, store: str = STORE) -> str:
+    return f"{sb.urls['twilio_memory']}/v1/ControlPlane/Stores/{store}/IdentityResolutionSettings"
+
+
+def test_the_profile_read_conforms_404s_and_redirects_merged_profiles(spec, sb, http):
+    found = validated(spec, sb, http, "GET", profile_url(sb))
+    assert found.status_code == 200
+    assert found.json() == {
+        "id": PROFILE,
+        "createdAt": "2025-06-01T12:00:00Z",
+        "traits": {
+            "Contact": {"firstName": "Jane", "email": "new@example.com"},
+            "Loyalty": {"tier": "gold", "points": 120},
+        },
+    }
+    some = validated(spec, sb, http, "GET", profile_url(sb), traitGroups="Loyalty,Other")
+    assert some.json()["traits"] == {"Loyalty": {"tier": "gold", "points": 120}}
+    missing = validated(spec, sb, http, "GET", profile_url(sb, profile=LIFO_PROFILE))
+    assert missing.status_code == 404
+    assert missing.json() == twilio_error(404, 20404)
+    merged = validated(spec, sb, http, "GET", profile_url(sb, profile=MERGED))
+    assert merged.status_code == 301
+    assert merged.headers["Location"] == profile_url(sb)
+    assert merged.headers["Canonical-Profile-Id"] == PROFILE
+    assert merged.json() == {"message": "This resource has moved.", "uri": profile_url(sb)}
+    # removing identifiers leaves the profile readable: "profile present" stays provable
+    validated(spec, sb, http, "DELETE", identifiers_url(sb) + "/email", removeAll="true")
+    validated(spec, sb, http, "DELETE", identifiers_url(sb) + "/phone", removeAll="true")
+    sb.control.settle()
+    assert validated(spec, sb, http, "GET", identifiers_url(sb)).json() == {"identifiers": []}
+    assert validated(spec, sb, http, "GET", profile_url(sb)).status_code == 200
+
+
+def test_identity_resolution_settings_default_to_the_seeded_id_types(spec, sb, http):
+    response = validated(spec, sb, http, "GET", settings_url(sb))
+    assert response.status_code == 200
+    # the seed gives limit_policy {phone: lifo} and profiles holding email and phone
+    assert response.json() == {
+        "identifierConfigs": [
+            {
+                "idType": "phone",
+                "matchingAlgo": "exact",
+                "limit": 100,
+                "limitPolicy": "lifo",
+                "enforceUnique": True,
+                "normalization": "phone",
+            },
+            {
+                "idType": "email",
+                "matchingAlgo": "exact",
+                "limit": 100,
+                "limitPolicy": "fifo",
+                "enforceUnique": True,
+                "normalization": "email",
+            },
+        ],
+        "matchingRules": ["phone", "email"],
+        "version": 1,
+    }
+    assert response.headers["ETag"].startswith('"')
+    # the settings do not change when every value of an idType is removed
+    validated(spec, sb, http, "DELETE", identifiers_url(sb) + "/email", removeAll="true")
+    sb.control.settle()
+    assert validated(spec, sb, http, "GET", settings_url(sb)).json() == response.json()
+    missing = validated(spec, sb, http, "GET", settings_url(sb, store=f"mem_store_0{'z' * 25}"))
+    assert missing.status_code == 404
+    assert missing.json() == twilio_error(404, 20404)
+    bad = http.get(settings_url(sb, store="mem_store_nope"), headers=TWILIO_AUTH)
+    assert bad.status_code == 400 and bad.json()["code"] == 400
+    unauthorized = http.get(settings_url(sb))
+    assert unauthorized.status_code == 401 and unauthorized.json()["code"] == 20003
+
+
+CONFIGURED_SEED = {
+    "twilio_memory": {
+        "stores": {
+            STORE: {
+                "identifier_configs": [
+                    {"idType": "email", "limitPolicy": "lifo", "limit": 5},
+                    {"idType": "externalId", "normalization": "none", "enforceUnique": False},
+                ],
+                "profiles": {
+                    PROFILE: {"identifiers": {"email": ["a@example.com", "b@example.com"]}}
+                },
+            },
+            "mem_store_01h8x3k9q2w7e5r4t6y8u0i2e5": {"profiles": {}},
+        }
+    }
+}
+
+
+def test_seeded_identifier_configs_and_an_unconfigured_id_type(spec, http):
+    with Sandbox(SandboxOptions(seed=CONFIGURED_SEED, twilio_removal_delay=0)) as sb:
+        settings = validated(spec, sb, http, "GET", settings_url(sb)).json()
+        assert settings["identifierConfigs"] == [
+            {
+                "idType": "email",
+                "matchingAlgo": "exact",
+                "limit": 5,
+                "limitPolicy": "lifo",
+                "enforceUnique": True,
+                "normalization": "email",
+            },
+            {
+                "idType": "externalId",
+                "matchingAlgo": "exact",
+                "limit": 100,
+                "limitPolicy": "fifo",
+                "enforceUnique": False,
+                "normalization": "none",
+            },
+        ]
+        assert settings["matchingRules"] == ["email", "externalId"]
+        # a store with no profiles and no configs: email and phone, the spec's example types
+        empty = validated(
+            spec, sb, http, "GET", settings_url(sb, store="mem_store_01h8x3k9q2w7e5r4t6y8u0i2e5")
+        ).json()
+        assert [c["idType"] for c in empty["identifierConfigs"]] == ["email", "phone"]
+        # wrong case, unknown, configured-but-empty: the same 404, told apart only by reads
+        for id_type in ("Email", "fax", "externalId"):
+            for method in ("DELETE", "GET"):
+                response = validated(spec, sb, http, method, identifiers_url(sb) + f"/{id_type}")
+                assert response.status_code == 404, (method, id_type)
+                assert response.json() == twilio_error(404, 20404)
+        rules = [e["violations"][0]["rule"] for e in sb.control.requests("twilio_memory")[-6:]]
+        assert (
+            rules
+            == ["twilio_memory.id_type_not_configured"] * 4
+            + ["twilio_memory.identifier_not_found"] * 2
+        )
+        accepted = validated(spec, sb, http, "DELETE", identifiers_url(sb) + "/email")
+        assert accepted.status_code == 202
+        listed = validated(spec, sb, http, "GET", identifiers_url(sb)).json()
+        assert listed == {"identifiers": [{"idType": "email", "values": ["a@example.com"]}]}
+
+
+def test_a_seed_profile_holding_an_unconfigured_id_type_is_refused():
+    from reconciler.sandbox.seed import SeedError, state_from_seed
+
+    seed = {
+        "twilio_memory": {
+            "stores": {
+                STORE: {
+                    "identifier_configs": [{"idType": "email"}],
+                    "profiles": {PROFILE: {"identifiers": {"Email": ["a@example.com"]}}},
+                }
+            }
+        }
+    }
+    with pytest.raises(SeedError) as raised:
+        state_from_seed(seed)
+    assert str(raised.value) == (
+        f"twilio_memory.stores.{STORE}.profiles.{PROFILE}.identifiers.Email: this idType is "
+        "not in the store's identifier_configs (idTypes are case-sensitive)"
+    )
+    both = {
+        "twilio_memory": {
+            "stores": {STORE: {"identifier_configs": [{"idType": "email"}], "limit_policy": {}}}
+        }
+    }
+    with pytest.raises(SeedError, match="give limitPolicy inside identifier_configs"):
+        state_from_seed(both)

@@ -1,4 +1,11 @@
-"""`reconcile apply [PLANFILE]`: send the pending deletions and record every result."""
+"""`reconcile apply [PLANFILE | --reviewed PLANFILE]`: send the pending deletions and record
+every result.
+
+Exit codes: 0 everything sent was answered; 1 an error, any item failed, rejected or left
+unknown, or (with --reviewed) any pending action the reviewed plan did not show; 2 only
+with --max-duration: the time ran out, nothing went wrong, and items are still pending
+(run apply again to continue: nothing is sent twice).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,12 @@ from pathlib import Path
 
 import click
 
+from reconciler.apply.deadline import Deadline
+from reconciler.apply.reviewed import SENT_ACTIONS, check_reviewed, split_sends
 from reconciler.apply.run import RunInfo, check_max_deletions, plan_sends, run_apply
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
+from reconciler.cli.params import DURATION
 from reconciler.cli.progress import ProgressDisplay
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
@@ -18,10 +28,10 @@ from reconciler.plan.build import plan_from_config
 from reconciler.plan.keys import fingerprinter_for
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import load_plan, stale_reason
+from reconciler.render.describe import describe
 from reconciler.render.text import render_text
 
-# the actions of a saved plan that apply may send (never "hold" or "none")
-SENT_ACTIONS = frozenset({"remove", "resend", "retry"})
+EXIT_TIME_UP = 2
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 
@@ -49,26 +59,88 @@ def _from_saved(
     return plan, plan_sends(plan, allowed), ledger
 
 
+def _from_reviewed(
+    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...]
+) -> tuple[Plan, list[Action], list[Action], int, Ledger]:
+    """(fresh plan, sends, unreviewed pending actions, reviewed actions settled since,
+    ledger) for `apply --reviewed`."""
+    saved = load_plan(path)
+    saved_targets = list(saved["target_filter"])
+    if targets and saved_targets and not set(targets) <= set(saved_targets):
+        raise ReconcilerError(
+            f"{path} was reviewed for targets {saved_targets}: --target cannot add others"
+        )
+    salt = saved["fingerprint"].get("new_ledger_salt")
+    plan, _, ledger = plan_from_config(config, key, list(targets) or saved_targets, salt)
+    check_reviewed(saved, ledger, plan, str(path))
+    split = split_sends(plan, saved)
+    return plan, split.sends, split.unreviewed, split.settled, ledger
+
+
+def _list_unreviewed(unreviewed: list[Action]) -> None:
+    click.secho(
+        f"Not sent: {len(unreviewed)} pending action(s) that the reviewed plan did not show "
+        "(a manifest changed after review, or another change was merged in between):",
+        fg="red",
+        err=True,
+    )
+    for action in unreviewed:
+        src = action.sources[0]
+        click.echo(
+            f"  {action.target}: {describe(action.item)}  # {src.manifest}, {src.file}:{src.line}",
+            err=True,
+        )
+    click.echo("Review them in a pull request (its plan), then apply that reviewed plan.", err=True)
+
+
 @click.command()
 @click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--reviewed",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Re-plan, and send only what is pending now AND shown in this reviewed saved plan.",
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask before sending.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--max-deletions", type=click.IntRange(min=0), help="Refuse larger plans.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--max-duration",
+    type=DURATION,
+    help="Stop cleanly between requests after this long (e.g. 5h30m, 90s); exit 2 if items "
+    "remain pending, so the next run continues.",
+)
 @pass_globals
 def apply(
     g: Globals,
     planfile: Path | None,
+    reviewed: Path | None,
     auto_approve: bool,
     targets: tuple[str, ...],
     max_deletions: int | None,
     parallelism: int,
+    max_duration: float | None,
 ) -> int:
-    """Send the pending deletions (of PLANFILE, or of a fresh plan after asking)."""
+    """Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan after
+    asking)."""
     config = g.config()
     key = ledger_key(config)
     limit = max_deletions if max_deletions is not None else config.max_deletions
-    if planfile is not None:
+    unreviewed: list[Action] = []
+    if planfile is not None and reviewed is not None:
+        raise ReconcilerError("give a PLANFILE or --reviewed PLANFILE, not both")
+    if reviewed is not None:
+        the_plan, sends, unreviewed, settled, ledger = _from_reviewed(
+            config, key, reviewed, targets
+        )
+        if settled:
+            click.echo(f"{settled} reviewed action(s) were already sent by an earlier run.")
+        if unreviewed:
+            _list_unreviewed(unreviewed)
+        if not sends and unreviewed:
+            click.echo("Nothing was sent.", err=True)
+            return 1
+    elif planfile is not None:
         the_plan, sends, ledger = _from_saved(config, key, planfile, targets)
     else:
         the_plan, _, ledger = plan_from_config(config, key, targets)
@@ -82,7 +154,7 @@ def apply(
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
     secrets = target_secrets(config, {a.target for a in sends})
-    if planfile is None and not auto_approve:
+    if planfile is None and reviewed is None and not auto_approve:
         if not sys.stdin.isatty():
             raise ReconcilerError(
                 "standard input is not a terminal, so nobody can approve: run with "
@@ -93,6 +165,7 @@ def apply(
             raise ReconcilerError("Apply cancelled. Nothing was sent.")
     # the ledger as planned: run_apply re-reads it under the lock and refuses if it moved
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
+    deadline = Deadline(max_duration) if max_duration is not None else None
     report, run_id = run_apply(
         config,
         the_plan,
@@ -102,6 +175,7 @@ def apply(
         RunInfo(who(), current_commit(str(config.root))),
         parallelism,
         ProgressDisplay(),
+        should_stop=deadline,
     )
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
@@ -142,4 +216,20 @@ def apply(
                 err=True,
             )
     click.echo(f"\n{report.line()} (run {run_id})")
+    if unreviewed:
+        click.echo(f"{len(unreviewed)} pending action(s) not reviewed were not sent.", err=True)
+        return 1
+    if deadline is not None and deadline.reached:
+        click.echo(
+            f"Stopped after --max-duration ({_seconds(deadline.seconds)}): the rest stays "
+            "pending. Run apply again to continue; nothing is sent twice."
+        )
+        trouble = report.failed or report.rejected or report.unknown or report.stopped
+        return 1 if trouble else EXIT_TIME_UP
     return 0 if report.ok else 1
+
+
+def _seconds(total: float) -> str:
+    hours, rest = divmod(int(total), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return "".join(f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.context import Globals, pass_globals
-from reconciler.cli.env import ledger_key
+from reconciler.cli.env import current_commit, ledger_key
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.planfile import save_plan
 from reconciler.render.jsonplan import write_plan_json
@@ -36,6 +36,14 @@ def color_flag(value: str) -> bool | None:
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option("--full", is_flag=True, help="List every action of a long plan.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto")
+@click.option(
+    "--commit",
+    help="markdown: the commit the plan is of (default: $GITHUB_SHA, else git HEAD).",
+)
+@click.option(
+    "--artifact",
+    help="markdown: where the full saved plan is (e.g. the artifact's name), said when cut.",
+)
 @pass_globals
 def plan(
     g: Globals,
@@ -46,6 +54,8 @@ def plan(
     show_values: bool,
     full: bool,
     color: str,
+    commit: str | None,
+    artifact: str | None,
 ) -> int:
     """Show what apply would remove, from specs/ and the ledger."""
     config = g.config()
@@ -63,7 +73,10 @@ def plan(
         if out is not None:
             save_plan(out, the_plan)
         if fmt == "markdown":
-            click.echo(render_markdown(the_plan, show_values), nl=False)
+            sha = commit or current_commit(str(config.root))
+            bodies = render_markdown(the_plan, show_values, commit=sha, artifact=artifact)
+            # each body starts with its marker: `reconcile github comment` splits on them
+            click.echo("".join(bodies), nl=False)
         else:
             click.echo(render_text(the_plan, show_values, full), color=color_flag(color))
             if out is not None:

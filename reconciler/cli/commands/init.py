@@ -1,0 +1,42 @@
+"""`reconcile init`: scaffold a repository (config, example specs, workflows, pre-commit).
+Idempotent: an existing file is never overwritten; each one skipped is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.scaffold import DEFAULT_ACTION, VENDORS, scaffold
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--vendor",
+    "vendors",
+    multiple=True,
+    type=click.Choice(VENDORS),
+    help="A vendor to configure a target for (repeatable; default: all four).",
+)
+@click.option(
+    "--action",
+    default=DEFAULT_ACTION,
+    show_default=True,
+    help="The reconciler Action the workflows use, OWNER/REPO@REF.",
+)
+def init(folder: Path | None, vendors: tuple[str, ...], action: str) -> int:
+    """Scaffold reconciler.yaml, specs/, the workflows and pre-commit into FOLDER (default: .)."""
+    root = folder or Path.cwd()
+    root.mkdir(parents=True, exist_ok=True)
+    results = scaffold(root, list(vendors), action)
+    for rel, created in results:
+        click.echo(f"created  {rel}" if created else f"skipped  {rel} (exists: left as it is)")
+    made = sum(1 for _, created in results if created)
+    click.echo(
+        f"\n{made} file(s) created, {len(results) - made} skipped. Next: fill in the targets in "
+        "reconciler.yaml, set the secrets (RECONCILE_LEDGER_KEY for plan; the vendor "
+        "credentials in the environment reconcile-vendors for apply) and the repository "
+        "variable RECONCILE_ENABLED=true, then run `reconcile validate`."
+    )
+    return 0

@@ -1,0 +1,86 @@
+"""`apply --max-duration`: the run stops between requests when the time is up, records every
+answer it got, releases the lock and exits 2; the next run sends the rest, none twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from reconciler.apply.deadline import Deadline
+from reconciler.durations import parse_duration
+from tests.e2e.kit import removal, vendor_requests
+
+USERS = 30
+
+
+def many_users(project) -> None:
+    entries = [
+        {
+            "profile": {"user_id": f"u_dur_{i:03d}"},
+            "identifiers": [{"type": "email", "value": f"d{i}@x.example"}],
+        }
+        for i in range(USERS)
+    ]
+    project.write_specs({"many.yaml": removal("many", "seg", {"absent": entries})})
+    for name in ("segment.yaml", "braze.yaml", "memory.yaml", "insider.yaml"):
+        (project.root / "specs" / name).unlink()
+    project.write_config(rate_limits={"seg": {"requests": 10, "per": "second"}})
+
+
+def per_user(log) -> Counter:
+    return Counter(e["path"].split("user_id:")[1].split("/")[0] for e in log)
+
+
+def test_stops_between_requests_and_the_next_run_continues(project, sandbox):
+    many_users(project)
+    first = project.cli("apply", "--auto-approve", "--max-duration", "1s", "--parallelism", "2")
+    assert first.code == 2, first.output
+    assert "Stopped after --max-duration (1s): the rest stays pending." in first.out
+    sent = vendor_requests(sandbox)
+    assert 3 <= len(sent) < USERS  # about 10 in the second, far from all 30
+    assert not (project.ledger_dir / ".lock").exists()  # released
+    assert project.cli("ledger", "verify").code == 0
+    # every request that left has its answer recorded: none is unknown
+    plan = project.plan_json()
+    states = Counter(a["state"] for a in plan["actions"])
+    assert states == {"done": len(sent), "pending": USERS - len(sent)}
+    second = project.cli("apply", "--auto-approve")
+    assert second.code == 0, second.output
+    counts = per_user(vendor_requests(sandbox))
+    assert len(counts) == USERS and set(counts.values()) == {1}  # each item sent once
+    assert project.cli("ledger", "verify").code == 0
+
+
+def test_a_duration_that_is_not_reached_exits_0(project, sandbox):
+    result = project.cli("apply", "--auto-approve", "--max-duration", "5m")
+    assert result.code == 0, result.output
+    assert "max-duration" not in result.output
+
+
+def test_a_bad_duration_is_a_usage_error(project, sandbox):
+    result = project.cli("apply", "--auto-approve", "--max-duration", "soon")
+    assert result.code == 1
+    assert "'soon' is not a duration: write e.g. 90s, 45m or 5h30m" in result.err
+    assert vendor_requests(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("45m", 2700), ("5h30m", 19800), ("1h2m3s", 3723)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0s", "5", "1d", "m", "-1s", "1.5h"])
+def test_not_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_the_deadline_says_when_it_was_reached() -> None:
+    now = [100.0]
+    deadline = Deadline(5, clock=lambda: now[0])
+    assert not deadline() and not deadline.reached
+    now[0] = 105.0
+    assert deadline() and deadline.reached
