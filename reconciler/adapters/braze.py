@@ -1,9 +1,9 @@
 """Braze: `POST /users/delete`.
 
-Batching (FACTS 2.1): up to 50 ids of ONE type a request. By external_id, braze_id or
-alias, 50 a request; by email or phone ONE a request, so that the answer's `deleted`
-count belongs to one item: Braze deletes nothing when more than one user matches the
-prioritization, and a batch's count would not say which entry that was.
+Batching (reconciler/vendors/braze/FACTS.md §1, §5): up to 50 ids of ONE type a request.
+By external_id, braze_id or alias, 50 a request; by email or phone ONE a request, so that
+the answer's `deleted` count belongs to one item: Braze deletes nothing when more than one
+user matches the prioritization, and a batch's count would not say which entry that was.
 
 Evidence: `{"deleted": n}` counts users *queued* for deletion (asynchronous), so an item
 is `accepted`, never `done`, until a read confirms it (refresh).
@@ -17,7 +17,7 @@ is `accepted`, never `done`, until a read confirms it (refresh).
 - 2xx without `deleted`: proves nothing: failed (ids), unknown (email/phone: Braze may
   have acted)
 - 401, 403: credentials or permission: the target stops
-- 404: "Not Found: invalid URL" (FACTS 2.3): the target stops
+- 404: "Not Found: invalid URL" (reconciler/vendors/braze/FACTS.md §2): the target stops
 - other 4xx: rejected
 - anything not JSON: not Braze's answer: the target stops
 """
@@ -55,7 +55,7 @@ from reconciler.evidence import (
 LABEL = "Braze"
 MAX_IDS = 50
 
-# locator key -> request field (FACTS 2.1)
+# locator key -> request field (reconciler/vendors/braze/FACTS.md §1)
 FIELDS = {
     "external_id": "external_ids",
     "braze_id": "braze_ids",
@@ -63,7 +63,8 @@ FIELDS = {
     "email": "email_addresses",
     "phone": "phone_numbers",
 }
-# locator key -> the `/users/export/ids` field that looks one up (FACTS 2.2)
+# locator key -> the `/users/export/ids` field that looks one up
+# (reconciler/vendors/braze/FACTS.md §3)
 EXPORT_FIELDS = {"email": "email_address", "phone": "phone"}
 EXPORT_PATH = "/users/export/ids"
 
@@ -134,8 +135,9 @@ class BrazeRequests:
         return {"Authorization": f"Bearer {secrets['api_key_env']}"}
 
     def preflight(self, target: Target) -> list[VendorRequest]:
-        # An export of an external_id nobody has (FACTS 2.2): proves host, key and the
-        # users.export.ids permission; users.delete is proven by the first delete.
+        # An export of an external_id nobody has (reconciler/vendors/braze/FACTS.md §3):
+        # proves host, key and the users.export.ids permission; users.delete is proven by
+        # the first delete.
         body = {"external_ids": [PROBE_ID], "fields_to_export": ["external_id"]}
         return [VendorRequest("POST", EXPORT_PATH, body=body)]
 

@@ -1,10 +1,10 @@
 """Braze (`POST /users/delete`): what a manifest may ask for.
 
-From vendor-docs/FACTS.md 2.1: Braze removes an identifier only by deleting the whole
-user, so a manifest must opt in with `spec.delete_profiles: true`. A user is named by
-exactly one of external_id, braze_id, user_alias, email or phone; email and phone need
-an ordered `prioritization` from identified / unidentified / most_recently_updated,
-never both identified and unidentified.
+From reconciler/vendors/braze/FACTS.md §1 and §6: Braze removes an identifier only by
+deleting the whole user, so a manifest must opt in with `spec.delete_profiles: true`. A
+user is named by exactly one of external_id, braze_id, user_alias, email or phone; email
+and phone need an ordered `prioritization` from identified / unidentified /
+most_recently_updated, never both identified and unidentified.
 """
 
 from __future__ import annotations
@@ -98,9 +98,10 @@ class BrazeRules:
             )
             ok = False
         if key == "phone" and not (isinstance(profile[key], str) and E164.fullmatch(profile[key])):
-            # /users/export/ids takes `phone` "in E.164 format" (FACTS 2.2), and the delete
-            # entry follows it: a number in another format would match nobody, or the wrong
-            # user. Stricter than the delete page, which shows no phone example.
+            # /users/export/ids takes `phone` "in E.164 format", and the delete entry
+            # follows it: a number in another format would match nobody, or the wrong
+            # user. Stricter than the delete page, which shows no phone example
+            # (reconciler/vendors/braze/FACTS.md §3, §7).
             report(("profile", "phone"), f"{fragment(profile[key])} is not an E.164 phone number")
             ok = False
         if not ok or key is None:

@@ -1,10 +1,11 @@
 """Insider: attribute deletes batched by user (up to 1,000 users and 5 MB a request);
 identifier deletes one request each (`DELETE /api/user/v1/identity`).
 
-Evidence (FACTS 4.1, 4.2, 4.4; the Academy page's sample responses): Insider does not
-say whether either delete is synchronous, nor does a 200 say whether the attribute or
-identifier was there (a delete of attributes a user lacks succeeds the same way). So a
-200 is `accepted`: acknowledged, confirmed later by a profile read (refresh).
+Evidence (reconciler/vendors/insider/FACTS.md §2, §3, §5; the Academy page's sample
+responses): Insider does not say whether either delete is synchronous, nor does a 200 say
+whether the attribute or identifier was there (a delete of attributes a user lacks succeeds
+the same way). So a 200 is `accepted`: acknowledged, confirmed later by a profile read
+(refresh).
 
 - 200 `{}` (or the Postman body with an empty `fail`): accepted
 - 200 listing `data.fail`: failed: Insider reported failures without saying which user
@@ -48,7 +49,8 @@ from reconciler.evidence import (
 
 LABEL = "Insider"
 MAX_USERS = 1000
-# "must not exceed 5 MB" (FACTS 4.1) without saying which MB: the smaller, 5,000,000 bytes
+# "must not exceed 5 MB" without saying which MB: the smaller, 5,000,000 bytes
+# (reconciler/vendors/insider/FACTS.md §1, §7)
 MAX_BYTES = 5_000_000
 # room for {"users":[...]} around the users
 ENVELOPE = 16
@@ -97,14 +99,15 @@ def is_attribute(item: Item) -> bool:
 
 def is_insider_body(body: object) -> bool:
     """Insider's JSON answers are objects: `{}`, `{"data": ...}`, `{"success", "message"}`
-    or `{"error": "..."}` (FACTS 4.1, 4.2, 4.4)."""
+    or `{"error": "..."}` (reconciler/vendors/insider/FACTS.md §2, §3)."""
     if not isinstance(body, dict):
         return False
     return not body or "data" in body or "message" in body or isinstance(body.get("error"), str)
 
 
 def _profile_read(identifiers: dict[str, Any]) -> VendorRequest:
-    # "At least one of attributes or events is required" (FACTS 4.4)
+    # "At least one of attributes or events is required"
+    # (reconciler/vendors/insider/FACTS.md §3)
     return VendorRequest(
         "POST", PROFILE_PATH, body={"identifiers": identifiers, "attributes": ["email"]}
     )
@@ -249,7 +252,8 @@ def _partner_invalid(answer: Answer) -> bool:
 
 
 def _reported_failures(body: object) -> object:
-    """`data.fail` of a 200 answer when it is not empty (FACTS 4.1 contradiction 13)."""
+    """`data.fail` of a 200 answer when it is not empty
+    (reconciler/vendors/insider/FACTS.md §2, §7)."""
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         fail = body["data"].get("fail")
         if isinstance(fail, dict) and set(fail) <= {"count"} and not fail.get("count"):

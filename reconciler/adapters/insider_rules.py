@@ -1,9 +1,9 @@
 """Insider (Delete User Attribute, Delete User Identities): what a manifest may ask for.
 
-From vendor-docs/FACTS.md 4.1-4.2: a user is located by insider_id, email, phone_number
-(E.164), uuid, or one custom identifier. Attributes go whole or by value (array
-attributes), standard or custom; identifier attributes cannot be deleted that way and
-go through the identity API instead, where the identifier locates its own user.
+From reconciler/vendors/insider/FACTS.md §1 and §6: a user is located by insider_id,
+email, phone_number (E.164), uuid, or one custom identifier. Attributes go whole or by
+value (array attributes), standard or custom; identifier attributes cannot be deleted that
+way and go through the identity API instead, where the identifier locates its own user.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ IDENTIFIER_ATTRIBUTES = frozenset({"email", "phone_number", "uuid", "insider_id"
 REMOVALS = ("attributes", "attribute_values", "custom_attributes", "custom_attribute_values")
 
 # The standard attributes the Delete User Attribute page documents, with their types
-# (insider-delete-user-attribute.txt, "Body Parameters"; FACTS 4.1). Only arrays can lose
-# one value (`partial`); list_id is a number array, so its values are sent as numbers.
+# (the page's "Body Parameters"; reconciler/vendors/insider/FACTS.md §6). Only arrays can
+# lose one value (`partial`); list_id is a number array, so its values are sent as numbers.
 STANDARD_ATTRIBUTES = {
     "email_optin": "boolean",
     "gdpr_optin": "boolean",

@@ -1,7 +1,7 @@
 """Segment: `POST .../profiles/user_id:{id}/external_ids/delete`, one identifier each.
 
-Evidence (FACTS 1.1, the delete page's response table; every error in the Profile API
-envelope `{"error": {"code", "message"}}`):
+Evidence (reconciler/vendors/segment/FACTS.md §2, the delete page's response table; every
+error in the Profile API envelope `{"error": {"code", "message"}}`):
 
 - 200 (JSON, code `success` or none): done: removed ("Segment deleted the identifier
   from the real-time Identity Graph")
@@ -68,12 +68,14 @@ def _message(body: object) -> str | None:
 
 def _profile_path(target: Target, user_id: str) -> str:
     space = segment_part(target.settings["space_id"])
-    # A `+` must be %2B in the lookup (FACTS 1.2); quote() escapes it and the rest.
+    # A `+` must be %2B in the lookup (reconciler/vendors/segment/FACTS.md §3); quote()
+    # escapes it and the rest.
     return f"/v1/spaces/{space}/collections/users/profiles/user_id:{segment_part(user_id)}"
 
 
 class SegmentRequests(OneItemPerRequest, NoCheck):
-    # "delete_external_ids is an array with a limit of 1 per request" (FACTS 1.1)
+    # "delete_external_ids is an array with a limit of 1 per request"
+    # (reconciler/vendors/segment/FACTS.md §1)
     vendor_label = LABEL
     redirect = staticmethod(no_redirect)
 
@@ -90,9 +92,10 @@ class SegmentRequests(OneItemPerRequest, NoCheck):
         return {"Authorization": basic_auth(secrets["token_env"], "")}
 
     def preflight(self, target: Target) -> list[VendorRequest]:
-        # The Profile API read of a user nobody has (FACTS 1.2): a 404 `not_found` in
-        # Segment's envelope proves the host and the token. It cannot prove the delete
-        # permission (no delete is harmless): a 403 on the first delete stops the target.
+        # The Profile API read of a user nobody has (reconciler/vendors/segment/FACTS.md §3):
+        # a 404 `not_found` in Segment's envelope proves the host and the token. It cannot
+        # prove the delete permission (no delete is harmless): a 403 on the first delete
+        # stops the target.
         path = _profile_path(target, PROBE_ID) + "/external_ids"
         return [VendorRequest("GET", path, query={"limit": "1"})]
 

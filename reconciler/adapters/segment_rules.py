@@ -1,8 +1,8 @@
 """Segment Unify (Delete Profile Identifier API): what a manifest may ask for.
 
-From vendor-docs/FACTS.md 1.1: profiles are located only by `user_id`; one identifier
-per request; `group_id` is never deletable; a profile's last `user_id` cannot go, and
-the identifier deleted must differ from the lookup id.
+From reconciler/vendors/segment/FACTS.md §1: profiles are located only by `user_id`; one
+identifier per request; `group_id` is never deletable; a profile's last `user_id` cannot
+go, and the identifier deleted must differ from the lookup id.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ VENDOR = "segment"
 # External id types are lowercase names: email, user_id, anonymous_id, ios.idfa, ...
 ID_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.]*$")
 # Segment's default externalIDs (segment-docs externalids.md; cross_domain_id from the
-# Profile API's example answer, FACTS 1.2). group_id is one too, but never deletable.
+# Profile API's example answer: reconciler/vendors/segment/FACTS.md §6). group_id is one
+# too, but never deletable.
 STANDARD_TYPES = frozenset(
     {
         "user_id",

@@ -1,13 +1,14 @@
 """Twilio Memory: `DELETE .../Identifiers/{idType}?removeAll=true`, one type each.
 
-Preflight (FACTS 3.2, 3.4; the OpenAPI spec): the store read, then the store's
-`IdentityResolutionSettings`, whose `identifierConfigs` name the identifier types the
-store knows. An item of another type is never sent (a typo, or the wrong case: idTypes
-are case-sensitive): it would only come back 404.
+Preflight (reconciler/vendors/twilio_memory/FACTS.md §3; the OpenAPI spec): the store
+read, then the store's `IdentityResolutionSettings`, whose `identifierConfigs` name the
+identifier types the store knows. An item of another type is never sent (a typo, or the
+wrong case: idTypes are case-sensitive): it would only come back 404.
 
 Evidence:
 
-- 202 (Twilio JSON): accepted: "Asynchronously remove stored values" (FACTS 3.1)
+- 202 (Twilio JSON): accepted: "Asynchronously remove stored values"
+  (reconciler/vendors/twilio_memory/FACTS.md §2, §5)
 - 308 with Location/Canonical-Profile-Id: the profile was merged: followed once, to the
   canonical profile
 - 404 (Twilio error body): proves nothing by itself: the profile read `GET
@@ -59,7 +60,8 @@ ID_TYPES = "id_types"  # the preflight fact: identifier types configured in the 
 
 
 def is_twilio_error(body: object) -> bool:
-    """The TwilioError shape (FACTS 3.5): `{"code": int, "message": str, ...}`."""
+    """The TwilioError shape (reconciler/vendors/twilio_memory/FACTS.md §2):
+    `{"code": int, "message": str, ...}`."""
     return (
         isinstance(body, dict)
         and type(body.get("code")) is int

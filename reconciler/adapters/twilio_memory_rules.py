@@ -1,10 +1,10 @@
 """Twilio Conversation Memory (remove profile identifier): what a manifest may ask for.
 
-From vendor-docs/FACTS.md 3.1 and the OpenAPI spec: `DELETE .../Identifiers/{idType}`
-takes no value. With `removeAll=true` every value of the type goes; without it the
-service picks ONE value by the store's `limitPolicy` (fifo/lifo), which need not be the
-one the manifest names. We cannot guarantee a named value, so we refuse it and only
-offer `all_values: true`.
+From reconciler/vendors/twilio_memory/FACTS.md §1 and the OpenAPI spec:
+`DELETE .../Identifiers/{idType}` takes no value. With `removeAll=true` every value of the
+type goes; without it the service picks ONE value by the store's `limitPolicy`
+(fifo/lifo), which need not be the one the manifest names. We cannot guarantee a named
+value, so we refuse it and only offer `all_values: true`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from reconciler.masking import fragment, mask
 
 VENDOR = "twilio_memory"
 PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
-# OpenAPI: minLength 2, maxLength 30; the limits page: alphanumeric, hyphens, underscores.
+# OpenAPI: minLength 2, maxLength 30; the limits page: alphanumeric, hyphens, underscores
+# (reconciler/vendors/twilio_memory/FACTS.md §6).
 ID_TYPE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
 
 VALUE_REFUSED = (

@@ -1,4 +1,4 @@
-"""Documented rate limits and the scope each is counted in (vendor-docs/FACTS.md)."""
+"""Documented rate limits and the scope each is counted in (reconciler/vendors/*/FACTS.md §4)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,26 @@ from collections.abc import Hashable
 from reconciler.config import Target
 
 # requests per second
-SEGMENT_PER_SPACE = 100.0  # "100 deletion requests per second per space" (FACTS 1.1)
-BRAZE_SHARED = 20_000 / 60  # /users/delete shares 20,000/min with other endpoints (FACTS 2.1)
-INSIDER_ATTRIBUTES = 25_000 / 60  # shared with User Upsert, per partner (FACTS 4.1)
+# "100 deletion requests per second per space" (reconciler/vendors/segment/FACTS.md §4)
+SEGMENT_PER_SPACE = 100.0
+# /users/delete shares 20,000/min with other endpoints (reconciler/vendors/braze/FACTS.md §4)
+BRAZE_SHARED = 20_000 / 60
+# shared with User Upsert, per partner (reconciler/vendors/insider/FACTS.md §4)
+INSIDER_ATTRIBUTES = 25_000 / 60
 # Delete Identifiers: the Postman text says 25,000/min, the rate-limits page 1,000/min
-# (FACTS 4.2, contradiction 12). We follow the stricter: 1,000/min.
+# (reconciler/vendors/insider/FACTS.md §4, §7). We follow the stricter: 1,000/min.
 INSIDER_IDENTITY = 1_000 / 60
-# Twilio publishes no limit for Memory (FACTS 3.5): a conservative default, which a
-# target's rate_limit replaces; 429 + Retry-After is honoured either way.
+# Twilio publishes no limit for Memory (reconciler/vendors/twilio_memory/FACTS.md §4): a
+# conservative default, which a target's rate_limit replaces; 429 + Retry-After is honoured
+# either way.
 TWILIO_DEFAULT = 20.0
 
 
 # Reads (preflight, the reads that settle an answer, refresh):
-BRAZE_EXPORT = 250 / 60  # /users/export/ids: 250/min since 2024-08-22 (FACTS 2.2)
-INSIDER_PROFILE = 1_000 / 60  # profile reads: 1,000 quota units/min (FACTS 4.4)
+# /users/export/ids: 250/min since 2024-08-22 (reconciler/vendors/braze/FACTS.md §4)
+BRAZE_EXPORT = 250 / 60
+# profile reads: 1,000 quota units/min (reconciler/vendors/insider/FACTS.md §4)
+INSIDER_PROFILE = 1_000 / 60
 
 DELETE = "delete"
 IDENTITY = "identity"  # Insider identity deletes: their own, lower limit
@@ -32,8 +38,8 @@ def scope_and_rate(target: Target, kind: str = DELETE) -> tuple[Hashable, float]
     request: a delete, an Insider identity delete, or a read."""
     s = target.settings
     if target.vendor == "segment":
-        # deletes and Profile API reads: 100/s each per space, perhaps shared (FACTS 1.1):
-        # the stricter reading, one budget
+        # deletes and Profile API reads: 100/s each per space, perhaps shared
+        # (reconciler/vendors/segment/FACTS.md §4, §7): the stricter reading, one budget
         scope: Hashable = ("segment", target.base_url, s["space_id"])
         rate = SEGMENT_PER_SPACE
     elif target.vendor == "braze":

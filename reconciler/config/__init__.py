@@ -25,8 +25,8 @@ from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_d
 
 CONFIG_NAME = "reconciler.yaml"
 
-# Production hosts, from vendor-docs/FACTS.md. Braze has one REST host per cluster, so
-# its targets must name theirs.
+# Production hosts, from each vendor's reconciler/vendors/<vendor>/FACTS.md §1. Braze has one
+# REST host per cluster, so its targets must name theirs.
 DEFAULT_BASE_URLS = {
     ("segment", "us"): "https://profiles.segment.com",
     ("segment", "eu"): "https://profiles.euw1.segment.com",

@@ -1,4 +1,5 @@
-"""Braze `/users/delete` requests and answers against vendor-docs/FACTS.md section 2."""
+"""Braze `/users/delete` requests and answers against reconciler/vendors/braze/FACTS.md
+§1-§3."""
 
 from __future__ import annotations
 

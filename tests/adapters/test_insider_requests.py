@@ -1,4 +1,4 @@
-"""Insider attribute and identity deletes against vendor-docs/FACTS.md section 4."""
+"""Insider attribute and identity deletes against reconciler/vendors/insider/FACTS.md §1-§3."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_attribute_delete_merges_one_users_items_into_the_documented_shape():
                     "partial": {"custom_array_attribute": ["value1"]},
                 },
             },
-            # insider_id replaces identifiers (FACTS 4.1)
+            # insider_id replaces identifiers (reconciler/vendors/insider/FACTS.md §1)
             {"insider_id": "iid_omar", "whole": ["name"]},
             {"identifiers": {"custom": {"custom_identifier": "xyz123"}}, "whole": ["email_optin"]},
         ]

@@ -1,4 +1,4 @@
-"""Segment requests and answers against vendor-docs/FACTS.md section 1.1."""
+"""Segment requests and answers against reconciler/vendors/segment/FACTS.md §1-§3."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_a_request_never_holds_two_identifiers():
 @pytest.mark.parametrize(
     ("user_id", "encoded"),
     [
-        ("+15555550100", "%2B15555550100"),  # FACTS 1.2: a + must be %2B
+        # reconciler/vendors/segment/FACTS.md §3: a + must be %2B
+        ("+15555550100", "%2B15555550100"),
         ("jane@example.com", "jane%40example.com"),
         ("a/b", "a%2Fb"),
         ("with space", "with%20space"),

@@ -1,4 +1,5 @@
-"""Twilio Memory remove-identifier requests and answers (vendor-docs/FACTS.md section 3)."""
+"""Twilio Memory remove-identifier requests and answers
+(reconciler/vendors/twilio_memory/FACTS.md §1-§3)."""
 
 from __future__ import annotations
 

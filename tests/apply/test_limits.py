@@ -1,4 +1,5 @@
-"""Documented limits per vendor scope (vendor-docs/FACTS.md), lowered by a target's rate_limit."""
+"""Documented limits per vendor scope (reconciler/vendors/*/FACTS.md §4), lowered by a
+target's rate_limit."""
 
 from __future__ import annotations
 
