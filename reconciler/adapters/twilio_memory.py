@@ -97,7 +97,7 @@ class TwilioMemoryRequests(OneItemPerRequest):
         store_answer, settings = answers
         if store_answer is not None and store_answer.status == 404:
             if is_twilio_error(store_answer.body):
-                return Preflight("the store was not found", "check store_id (nothing was sent)")
+                return Preflight("the store was not found", "check store_id")
         found = preflight_reading(
             LABEL,
             store_answer,

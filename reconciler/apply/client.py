@@ -46,7 +46,7 @@ class RetryPolicy:
 
 # A preflight is a handful of reads: a few quick attempts, so a target that cannot be
 # reached is known in seconds.
-PREFLIGHT_POLICY = RetryPolicy(max_attempts=3, max_seconds=20.0, base=0.5, cap=2.0, timeout=10.0)
+PREFLIGHT_POLICY = RetryPolicy(max_attempts=6, max_seconds=30.0, base=0.5, cap=5.0, timeout=10.0)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,6 +194,7 @@ class _TargetRun:
         self.breaker = Breaker(configured.get("consecutive_failures", Breaker.DEFAULT_THRESHOLD))
         self.clients: dict[str, VendorClient] = {}
         self.facts: dict[str, Any] = {}
+        self.sent_at: list[float] = []  # when each delete request left (first, last)
 
     def client(self, kind: str) -> VendorClient:
         if kind not in self.clients:
@@ -223,6 +225,13 @@ class _TargetRun:
             await client.aclose()
 
 
+def _rate(times: list[float]) -> float | None:
+    """Requests a second from the first to the last (None below two)."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
 def _is_identity(batch: list[Pair]) -> bool:
     return batch[0][1].kind == "identifier"
 
@@ -234,9 +243,16 @@ async def preflight(builder: RequestBuilder, target: Target, client: VendorClien
     answers: list[Answer | None] = []
     for request in reads:
         sent = await client.send(request, policy=PREFLIGHT_POLICY)
+        if sent.error is not None and sent.answer is not None:
+            # retries ran out on 429s or 5xx: the vendor is there, but not answering
+            return Preflight(
+                f"{builder.vendor_label} kept answering HTTP {sent.answer.status} "
+                f"({sent.attempts} attempts)",
+                "the vendor is throttling or down: try again later",
+            )
         answers.append(sent.answer if sent.error is None else None)
-        if answers[-1] is None:
-            break
+        if sent.answer is None or sent.answer.status >= 300:
+            break  # the reads after it depend on this one succeeding
     answers += [None] * (len(reads) - len(answers))
     return builder.preflight_result(target, answers) if reads else Preflight()
 
@@ -288,7 +304,7 @@ class Engine:
             await run.close()
             pacer = self.pacer(run.target, DELETE)
             self.report.rates[run.target.name] = Rate(
-                pacer.effective_rate(), pacer.limit, pacer.throttled
+                _rate(run.sent_at), pacer.limit, pacer.throttled
             )
 
     async def _preflight(self, run: _TargetRun, total: int) -> bool:
@@ -378,6 +394,7 @@ class Engine:
         await client.pacer.acquire()
         request = b.build(target, items)
         self.writer.intents(fps, target.name, request.digest(self.fingerprint))
+        run.sent_at.append(time.monotonic())
         sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:

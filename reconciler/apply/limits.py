@@ -60,6 +60,8 @@ def scope_and_rate(target: Target, kind: str = DELETE) -> tuple[Hashable, float]
         if target.rate_limit is not None:
             return scope, target.rate_limit.per_second
         rate = TWILIO_DEFAULT
-    if target.rate_limit is not None and kind != READ:
+    # the target's cap holds for every kind: Segment's reads share the deletes' scope,
+    # and one scope has one pacer, whichever kind of request made it first
+    if target.rate_limit is not None:
         rate = min(rate, target.rate_limit.per_second)
     return scope, rate

@@ -27,7 +27,8 @@ TARGETS = {
         "    vendor: segment\n"
         "    space_id: spa_CHANGE_ME           # your Unify space\n"
         "    region: us                        # us or eu\n"
-        "    token_env: SEGMENT_TOKEN\n",
+        "    token_env: SEGMENT_TOKEN\n"
+        "    identifier_types: [phone]         # the space's types beyond Segment's standard\n",
     ),
     "braze": (
         "braze-prod",

@@ -48,7 +48,7 @@ def test_json_reports_a_broken_config_as_diagnostics(project: Project) -> None:
     assert list(validator("validate").iter_errors(doc)) == []
     assert doc["summary"] is None
     [diag] = doc["diagnostics"]
-    assert diag["file"] == "reconciler.yaml" and diag["line"] == 11
+    assert diag["file"] == "reconciler.yaml" and diag["line"] == 12
 
 
 def test_github_annotations_land_on_the_lines(project: Project) -> None:

@@ -160,7 +160,7 @@ def test_on_a_terminal_yes_applies(project, sandbox):
     code, output = on_a_terminal(project, "apply", answer="yes")
     assert PROMPT in output
     assert code == 0, output
-    assert "Apply complete! Items: 7 removed, 6 accepted" in output
+    assert "Apply complete! Items: 3 removed, 10 accepted" in output
 
 
 def test_on_a_terminal_a_plan_over_the_limit_is_refused_without_asking(project, sandbox):

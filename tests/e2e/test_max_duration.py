@@ -4,17 +4,30 @@ answer it got, releases the lock and exits 2; the next run sends the rest, none 
 from __future__ import annotations
 
 from collections import Counter
+from copy import deepcopy
 
 import pytest
 
 from reconciler.apply.deadline import Deadline
 from reconciler.durations import parse_duration
-from tests.e2e.kit import removal, vendor_requests
+from tests.e2e.kit import SEED, SPACE, removal, vendor_requests
 
 USERS = 30
 
 
-def many_users(project) -> None:
+def many_users(project, sandbox) -> None:
+    """30 Segment users, each with one email to delete (seeded: Segment proves removal)."""
+    seed = deepcopy(SEED)
+    seed["segment"]["spaces"][SPACE]["profiles"] += [
+        {
+            "external_ids": [
+                {"type": "user_id", "id": f"u_dur_{i:03d}"},
+                {"type": "email", "id": f"d{i}@x.example"},
+            ]
+        }
+        for i in range(USERS)
+    ]
+    sandbox.control.reset(seed)
     entries = [
         {
             "profile": {"user_id": f"u_dur_{i:03d}"},
@@ -33,11 +46,11 @@ def per_user(log) -> Counter:
 
 
 def test_stops_between_requests_and_the_next_run_continues(project, sandbox):
-    many_users(project)
+    many_users(project, sandbox)
     first = project.cli("apply", "--auto-approve", "--max-duration", "1s", "--parallelism", "2")
     assert first.code == 2, first.output
     assert "Stopped after --max-duration (1s): the rest stays pending." in first.out
-    sent = vendor_requests(sandbox)
+    sent = [e for e in vendor_requests(sandbox) if e["method"] == "POST"]  # not the preflight
     assert 3 <= len(sent) < USERS  # about 10 in the second, far from all 30
     assert not (project.ledger_dir / ".lock").exists()  # released
     assert project.cli("ledger", "verify").code == 0
@@ -47,7 +60,7 @@ def test_stops_between_requests_and_the_next_run_continues(project, sandbox):
     assert states == {"done": len(sent), "pending": USERS - len(sent)}
     second = project.cli("apply", "--auto-approve")
     assert second.code == 0, second.output
-    counts = per_user(vendor_requests(sandbox))
+    counts = per_user(e for e in vendor_requests(sandbox) if e["method"] == "POST")
     assert len(counts) == USERS and set(counts.values()) == {1}  # each item sent once
     assert project.cli("ledger", "verify").code == 0
 

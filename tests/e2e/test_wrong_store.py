@@ -15,7 +15,9 @@ def test_a_store_that_does_not_exist_stops_the_target_before_any_delete(project,
     (project.root / "reconciler.yaml").write_text(yaml.safe_dump(config))
     result = project.cli("apply", "--auto-approve", "--target", "mem")
     assert result.code == 1
-    assert "Stopped sending to mem: the store was not found: check store_id" in result.err
+    assert (
+        "Stopped sending to mem: preflight: the store was not found (check store_id)" in result.err
+    )
     sent = vendor_requests(sandbox)
     assert [e["method"] for e in sent] == ["GET"]  # the store read, no DELETE
     listed = project.cli("ledger", "list", "--target", "mem", "--state", "done")
