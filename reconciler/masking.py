@@ -133,3 +133,28 @@ class Masker:
         return self._pattern.sub(
             lambda m: self._mask_of.get(m.group(0).casefold()) or mask(m.group(0)), text
         )
+
+
+# Shapes of personal data and identifiers in free text (a vendor's message): an email; a
+# phone number in any common format (7 or more digits, with spaces, dots, dashes or
+# brackets between); a token of 8 or more letters, digits and `_-.` holding both a letter
+# and a digit (profile ids, uuids, external ids, keys). Vendors echo values in formats
+# other than ours, and other identifiers of the same profile: every such shape is masked.
+_EMAIL_SHAPE = re.compile(r"[^\s@<>\"'(),;:]+@[^\s@<>\"'(),;:]+")
+_PHONE_SHAPE = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]*\d){6,}(?![\w])")
+# (a token next to `*` is one masked already: left as it is)
+_ID_SHAPE = re.compile(r"(?<![\w*-])(?=[\w.-]*\d)(?=[\w.-]*[A-Za-z])[\w.-]{8,}(?![\w*-])")
+
+
+def scrub(text: str) -> str:
+    """`text` with every email-, phone- and id-shaped token masked, whatever it is."""
+    text = _EMAIL_SHAPE.sub(lambda m: mask(m.group()), text)
+    text = _PHONE_SHAPE.sub(lambda m: _mask_digits(m.group()), text)
+    return _ID_SHAPE.sub(lambda m: mask(m.group()), text)
+
+
+def _mask_digits(text: str) -> str:
+    """A phone number in any format: its last two digits kept, every other digit hidden."""
+    digits = [i for i, c in enumerate(text) if c.isdigit()]
+    keep = set(digits[-2:])
+    return "".join("*" if c.isdigit() and i not in keep else c for i, c in enumerate(text))

@@ -40,7 +40,7 @@ from reconciler.evidence import (
     error_text,
 )
 from reconciler.ledger.store import RunWriter, result_fields
-from reconciler.masking import Masker, mask, raw_values
+from reconciler.masking import Masker, mask, raw_values, scrub
 from reconciler.render.describe import describe
 
 # A target whose items come back "already absent" this often usually has wrong values or
@@ -175,7 +175,9 @@ def clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:
     then cut to a readable length (cutting first would hide values)."""
     if not text:
         return None
-    cleaned = redact(masker.text(text)) or ""
+    # the request's own values in every spelling, then secrets, then anything else shaped
+    # like personal data or an id (another format, another identifier of the profile)
+    cleaned = scrub(redact(masker.text(text)) or "")
     return cleaned if len(cleaned) <= MAX_MESSAGE else cleaned[:MAX_MESSAGE] + "..."
 
 

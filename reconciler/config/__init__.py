@@ -210,6 +210,17 @@ def load_config(path: Path) -> Config:
                 )
             )
             continue
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            problems.append(
+                Problem(
+                    shown,
+                    doc.line_of(("targets", name, "base_url")),
+                    f"targets.{name}.base_url",
+                    "credentials inside base_url are refused (a URL is printed and recorded): "
+                    "the secret belongs in the environment variable the target names",
+                )
+            )
+            continue
         if parts.scheme != "https" and not is_loopback(host):
             problems.append(
                 Problem(

@@ -29,6 +29,15 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 UNKNOWN_VENDOR = "unknown"
 
 
+# Reads sent as POST: they remove nothing (Braze's export, Insider's profile read).
+READ_POSTS = ("/braze/users/export/ids", "/insider/api/user/v1/profile")
+
+
+def is_read(request: web.Request) -> bool:
+    """Whether a request only reads (so `faults_on_reads: 0` spares it)."""
+    return request.method in ("GET", "HEAD") or request.path.endswith(READ_POSTS)
+
+
 def _vendor_of(path: str) -> str | None:
     parts = path.split("/", 2)
     return parts[1] if len(parts) > 1 and parts[1] in VENDOR_SPECS else None
@@ -49,7 +58,7 @@ async def vendor_middleware(request: web.Request, handler: Handler) -> web.Strea
     profile = ctx.faults.profile(vendor)
     if profile.latency_ms:
         await asyncio.sleep(profile.latency_ms / 1000)
-    fault = ctx.faults.draw(vendor)
+    fault = ctx.faults.draw(vendor, is_read(request))
     entry.fault = fault.value
     if fault is Fault.RESET:
         if request.transport is not None:

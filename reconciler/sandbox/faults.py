@@ -42,6 +42,9 @@ class FaultProfile:
     reset_rate: float = 0.0
     echo_rate: float = 0.0
     echo_status: int = 400  # the status of an echoing answer: 400..599
+    # 0: reads (GET, Braze's export, Insider's profile read) never meet a fault, so a
+    # client's preflight passes and the faults land on the deletes
+    faults_on_reads: float = 1.0
 
     def updated(self, changes: dict[str, Any]) -> FaultProfile:
         """A copy with ``changes`` applied; unknown or out-of-range fields raise ValueError."""
@@ -104,9 +107,11 @@ class FaultInjector:
         self._profiles.update(updated)
         return updated[targets[0]]
 
-    def draw(self, vendor: str) -> Fault:
-        """Pick the fault for the next request to ``vendor``."""
+    def draw(self, vendor: str, read: bool = False) -> Fault:
+        """Pick the fault for the next request to ``vendor`` (`read`: it reads only)."""
         profile = self._profiles[vendor]
+        if read and not profile.faults_on_reads:
+            return Fault.NONE
         rates = (
             (Fault.RESET, profile.reset_rate),
             (Fault.UNAVAILABLE, profile.fail_rate),

@@ -281,3 +281,17 @@ def test_braze_phones_must_be_e164(project: Project) -> None:
     assert "specs/b.yaml:11: spec.absent[0].profile.phone: '(5**********00' is not an E.164" in (
         result.err
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:pass@rest.iad-01.braze.com", "https://token@rest.iad-01.braze.com"]
+)
+def test_credentials_inside_base_url_are_refused(project: Project, url: str) -> None:
+    project.write(
+        "reconciler.yaml",
+        CONFIG_YAML.replace("base_url: https://rest.iad-01.braze.com", f"base_url: {url}"),
+    )
+    result = project.run("validate")
+    assert result.code == 1
+    assert "targets.braze.base_url: credentials inside base_url are refused" in result.err
+    assert "pass" not in result.err.replace("passed", "") and "token@" not in result.err
