@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from reconciler.config import Config, load_config
+from reconciler.config import Config
+from reconciler.config.load import load_config
 from reconciler.manifests import LoadResult, load_specs
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reconciler.adapters import REQUESTS
 from reconciler.apply.client import Breaker, RetryPolicy, VendorClient
 from reconciler.apply.engine import Redactor, clean, preflight
 from reconciler.apply.limits import READ, scope_and_rate
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
 from reconciler.masking import Masker
+from reconciler.vendors.registry import requests_for
 
 CHECK_POLICY = RetryPolicy(timeout=10.0)  # the preflight reads use PREFLIGHT_POLICY
 
@@ -40,7 +40,7 @@ async def _check(
     policy: RetryPolicy,
     transport: Callable[[], httpx.AsyncBaseTransport] | None,
 ) -> CheckResult:
-    builder = REQUESTS[target.vendor]
+    builder = requests_for(target.vendor)
     headers = builder.auth_headers(target, secrets)
     encoded = [v.split()[-1] for k, v in headers.items() if k.lower() == "authorization"]
     redact = Redactor([*secrets.values(), *encoded])

@@ -24,9 +24,9 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from reconciler import __version__
-from reconciler.adapters.requests import VendorRequest
 from reconciler.apply.pacing import Pacer
 from reconciler.evidence import Answer
+from reconciler.vendors.api import VendorRequest
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 

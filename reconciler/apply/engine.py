@@ -22,13 +22,11 @@ from typing import Any
 
 import httpx
 
-from reconciler.adapters import REQUESTS
-from reconciler.adapters.requests import Pair, Preflight, RequestBuilder, VendorRequest
 from reconciler.apply.client import PREFLIGHT_POLICY, Breaker, RetryPolicy, Sent, VendorClient
-from reconciler.apply.limits import DELETE, IDENTITY, READ, scope_and_rate
+from reconciler.apply.limits import DELETE, READ, scope_and_rate
 from reconciler.apply.pacing import Pacer
 from reconciler.config import Target
-from reconciler.desired import Fingerprinter, Item, canonical_json
+from reconciler.desired import Fingerprinter, Item
 from reconciler.evidence import (
     ACCEPTED,
     DONE,
@@ -42,6 +40,8 @@ from reconciler.evidence import (
 from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, mask, raw_values, scrub
 from reconciler.render.describe import describe
+from reconciler.vendors.api import Pair, Preflight, RequestBuilder, VendorRequest
+from reconciler.vendors.registry import requests_for
 
 # A target whose items come back "already absent" this often usually has wrong values or
 # points at the wrong account: apply says so at the end.
@@ -145,12 +145,6 @@ Progress = Callable[[str, int, int], None]
 """(target name, items finished, items total)"""
 
 
-def _user(item: Item) -> str:
-    """Who an Insider item locates, case-folded: Insider normalises emails, and keeping
-    back one identity delete too many is the safe way to be wrong."""
-    return canonical_json(item.locator).casefold()
-
-
 class Redactor:
     """Removes secret values from any text before it is stored or shown."""
 
@@ -187,7 +181,7 @@ class _TargetRun:
     def __init__(self, engine: Engine, work: TargetWork) -> None:
         self.engine = engine
         self.target = work.target
-        self.builder: RequestBuilder = REQUESTS[work.target.vendor]
+        self.builder: RequestBuilder = requests_for(work.target.vendor)
         self.headers = self.builder.auth_headers(work.target, work.secrets)
         # the Authorization header's own form too: Basic base64 is the secret, encoded
         encoded = [v.split()[-1] for k, v in self.headers.items() if k.lower() == "authorization"]
@@ -213,7 +207,7 @@ class _TargetRun:
         return self.clients[kind]
 
     def kind_of(self, batch: list[Pair]) -> str:
-        return IDENTITY if self.target.vendor == "insider" and _is_identity(batch) else DELETE
+        return self.builder.kind([item for _, item in batch])
 
     @property
     def stopped(self) -> bool:
@@ -232,10 +226,6 @@ def _rate(times: list[float]) -> float | None:
     if len(times) < 2 or times[-1] <= times[0]:
         return None
     return (len(times) - 1) / (times[-1] - times[0])
-
-
-def _is_identity(batch: list[Pair]) -> bool:
-    return batch[0][1].kind == "identifier"
 
 
 async def preflight(builder: RequestBuilder, target: Target, client: VendorClient) -> Preflight:
@@ -345,17 +335,20 @@ class Engine:
             run.client(kind)
         total = len(pairs)
         finished = 0
-        # Insider: an identifier may be what locates a user whose attributes are removed
-        # in the same run. Deleting it first would leave those attributes unreachable, so
-        # identity deletes go last, and only where that user's attribute removals settled.
-        attributes_of: dict[str, list[str]] = {}
+        b = run.builder
+        # Phases, as the vendor orders its items: every phase-0 request first. An item of
+        # a later phase is kept back when an earlier item about the same subject did not
+        # settle (Insider: an identifier that locates a user whose attribute removals
+        # failed would leave those attributes unreachable once deleted).
+        earlier: dict[Hashable, list[str]] = {}
         for fp, item in pairs:
-            if item.vendor == "insider" and item.kind != "identifier":
-                attributes_of.setdefault(_user(item), []).append(fp)
+            subject = b.subject(item)
+            if subject is not None and b.phase(item) == 0:
+                earlier.setdefault(subject, []).append(fp)
 
         def blocked(batch: list[Pair]) -> bool:
-            fps = attributes_of.get(_user(batch[0][1]), [])
-            return any(fp not in self._settled for fp in fps)
+            subject = b.subject(batch[0][1])
+            return any(fp not in self._settled for fp in earlier.get(subject, []))
 
         async def worker(queue: asyncio.Queue[list[Pair]]) -> None:
             nonlocal finished
@@ -366,8 +359,7 @@ class Engine:
                 if run.stopped or self.should_stop():
                     self.report.not_sent += len(batch)
                     continue
-                identity = run.kind_of(batch) == IDENTITY
-                if identity and blocked(batch):
+                if b.phase(batch[0][1]) > 0 and blocked(batch):
                     self.report.not_sent += len(batch)
                     self.report.held_back += len(batch)
                     continue
@@ -376,15 +368,12 @@ class Engine:
                 if self.progress:
                     self.progress(target.name, finished, total)
 
-        phases = [
-            [b for b in batches if run.kind_of(b) != IDENTITY],
-            [b for b in batches if run.kind_of(b) == IDENTITY],
-        ]
-        for phase in phases:
+        for phase in sorted({b.phase(batch[0][1]) for batch in batches}):
             queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
-            for batch in phase:
-                queue.put_nowait(batch)
-            workers = min(self.parallelism, len(phase))
+            for batch in batches:
+                if b.phase(batch[0][1]) == phase:
+                    queue.put_nowait(batch)
+            workers = min(self.parallelism, queue.qsize())
             await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
     async def _send(self, run: _TargetRun, client: VendorClient, batch: list[Pair]) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.config import Config, find_config, load_config
+from reconciler.config import Config, find_config
+from reconciler.config.load import load_config
 
 
 @dataclass

@@ -8,7 +8,7 @@ import socket
 import subprocess
 from collections.abc import Iterable
 
-from reconciler.config import SECRET_KEYS, Config
+from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 
 
@@ -52,7 +52,7 @@ def target_secrets(config: Config, names: Iterable[str]) -> dict[str, dict[str, 
     out: dict[str, dict[str, str]] = {}
     for name in sorted(set(names)):
         target = config.targets[name]
-        out[name] = {key: secret(target.settings[key]) for key in SECRET_KEYS[target.vendor]}
+        out[name] = {key: secret(target.settings[key]) for key in target.secret_keys}
     return out
 
 

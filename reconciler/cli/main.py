@@ -21,6 +21,7 @@ from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.validate import validate
+from reconciler.cli.commands.vendors import vendors
 from reconciler.cli.context import Globals
 from reconciler.errors import ReconcilerError, ValidationFailed
 
@@ -48,6 +49,7 @@ cli.add_command(plan)
 cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(check)
+cli.add_command(vendors)
 cli.add_command(github)
 cli.add_command(diff)
 cli.add_command(init)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from reconciler.adapters import RULES
 from reconciler.config import Target
 from reconciler.desired import DesiredState, Item
 from reconciler.errors import ReconcilerError
 from reconciler.masking import raw_values
+from reconciler.vendors.registry import rules_for, vendor
 
 
 def items_with_value(desired: DesiredState, target: str, value: str) -> list[Item]:
@@ -21,18 +20,9 @@ def item_from_args(
     target: Target, profile: Mapping[str, str], id_type: str | None, value: str | None
 ) -> list[Item]:
     """Items described on the command line, checked by the vendor's own rules."""
-    entry: dict[str, Any] = {}
-    if profile:
-        entry["profile"] = dict(profile)
-    if id_type is not None:
-        ident: dict[str, Any] = {"type": id_type}
-        if target.vendor == "twilio_memory":
-            ident["all_values"] = True
-        elif value is not None:
-            ident["value"] = value
-        entry["identifiers"] = [ident]
+    entry = vendor(target.vendor).lookup_entry(profile, id_type, value)
     problems: list[str] = []
-    items = RULES[target.vendor].items(
+    items = rules_for(target).items(
         target.name, entry, lambda p, m: problems.append(f"{'.'.join(map(str, p))}: {m}")
     )
     if problems:

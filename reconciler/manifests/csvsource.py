@@ -9,15 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from reconciler.adapters.rules import (
-    CONTROL,
-    CsvFormatError,
-    RowToEntry,
-    VendorRules,
-    control_problem,
-    lookalike_problem,
-)
 from reconciler.inputs import MAX_CSV_BYTES, InputRefused, open_regular
+from reconciler.values import CONTROL, control_problem, lookalike_problem
+from reconciler.vendors.api import CsvFormatError, RowToEntry, VendorRules
 
 MAX_CELL = 1024
 

@@ -8,13 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.adapters import rules_for
-from reconciler.adapters.rules import (
-    ALLOW_LOOKALIKES,
-    ManifestChecker,
-    VendorRules,
-    item_value_problems,
-)
 from reconciler.config import Config, display
 from reconciler.desired import DesiredState, Item, Source
 from reconciler.errors import Problem
@@ -29,7 +22,11 @@ from reconciler.inputs import (
     relative_reference,
 )
 from reconciler.manifests.csvsource import CsvOpener, CsvSourceError, csv_sample, read_rows
-from reconciler.schemas import schema_errors
+from reconciler.schemas import schema_errors, schema_errors_with
+from reconciler.values import ALLOW_LOOKALIKES, item_value_problems
+from reconciler.vendors.api import ManifestChecker, VendorRules
+from reconciler.vendors.registry import rules_for
+from reconciler.vendors.registry import vendor as vendor_of
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 from reconciler.yamlsource import Path as YPath
 
@@ -312,6 +309,17 @@ def _load_document(
         fields,
     )
     result.manifests.append(manifest)
+    # each entry against its vendor's schema (the manifest schema leaves entries to it)
+    vendor = vendor_of(target.vendor)
+    entry_schema = vendor.entry_schema()
+    for i, entry in enumerate(spec.get("absent", [])):
+        if i in bad_entries:
+            continue
+        entry_errors = schema_errors_with(f"entry:{vendor.name}", entry_schema, entry)
+        for p, message in entry_errors:
+            report(("spec", "absent", i, *p), message)
+        if entry_errors:
+            bad_entries.add(i)
     rules = rules_for(target)
     rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
@@ -428,13 +436,13 @@ def _load_csv(
             items = rules.items(
                 manifest.target,
                 row.entry,
-                lambda p, m, line=row.line: report_row(line, _column(p), m),
+                lambda p, m, line=row.line: report_row(line, _column(p, rules), m),
             )
             source = Source(manifest.name, shown, row.line)
             for item in items:
                 refused = item_value_problems(item)
                 for key, why in refused:
-                    report_row(row.line, _column((key,)), why)
+                    report_row(row.line, _column((key,), rules), why)
                 if refused:
                     continue
                 result.desired.add(item, source)
@@ -453,19 +461,12 @@ def _load_csv(
         )
 
 
-# A row's entry holds its attribute cell under these keys (see InsiderRules.csv_reader).
-_ATTRIBUTE_COLUMNS = {
-    "attributes": "attribute",
-    "attribute_values": "attribute",
-    "custom_attributes": "custom_attribute",
-    "custom_attribute_values": "custom_attribute",
-}
-
-
-def _column(path: YPath) -> str:
-    """The CSV column a rule's path points at (the last named key), else `row`."""
-    if path and path[0] in _ATTRIBUTE_COLUMNS:
-        return _ATTRIBUTE_COLUMNS[str(path[0])]
+def _column(path: YPath, rules: VendorRules) -> str:
+    """The CSV column a rule's path points at: the vendor's say, else the last named key,
+    else `row`."""
+    column = rules.csv_column(path)
+    if column is not None:
+        return column
     names = [p for p in path if isinstance(p, str) and p not in ("profile", "identifiers")]
     return names[-1] if names else "row"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.adapters.braze import resend_safe
 from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
 from reconciler.ledger.records import (
@@ -18,6 +17,7 @@ from reconciler.ledger.records import (
     REJECTED,
     UNKNOWN,
 )
+from reconciler.vendors.registry import vendor as vendor_of
 
 # What apply will do with an item, by its ledger state.
 ACTION_BY_STATE = {
@@ -76,12 +76,12 @@ class Action:
     def held(self) -> bool:
         """Sent, answer lost, and not safe to send again (Braze by email or phone: a
         second request deletes the next user the prioritization picks). A person checks."""
-        return self.state == UNKNOWN and self.vendor == "braze" and not resend_safe(self.item)
+        return self.state == UNKNOWN and vendor_of(self.vendor).held(self.item)
 
     @property
     def irreversible(self) -> bool:
-        # only Braze deletes whole profiles (removal kind "profile")
-        return self.vendor == "braze"
+        # the vendor deletes whole profiles (Braze)
+        return vendor_of(self.vendor).capabilities.irreversible
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.adapters import REQUESTS
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.masking import _NOT_VALUES, map_values, mask
+from reconciler.vendors.registry import vendor
 
 
 def _masked_flat(values: dict[str, Any]) -> dict[str, Any] | None:
@@ -34,23 +34,6 @@ def shown(item: Item, show_values: bool) -> Item:
     return Item(item.target, item.vendor, locator, removal)
 
 
-def _locator(locator: dict[str, Any]) -> str:
-    parts = []
-    for key, value in locator.items():
-        if key == "prioritization":
-            continue
-        if key == "custom" and isinstance(value, dict):
-            parts.extend(f"custom.{k} {v}" for k, v in value.items())
-        elif key == "user_alias" and isinstance(value, dict):
-            parts.append(f"alias {value['alias_name']} (label {value['alias_label']})")
-        else:
-            parts.append(f"{key} {value}")
-    text = ", ".join(parts)
-    if "prioritization" in locator:
-        text += f" (prioritization: {', '.join(locator['prioritization'])})"
-    return text
-
-
 def describe(item: Item, show_values: bool = False) -> str:
     """`email j***@old-domain.example on user_id u_**01`, and so on for each kind."""
     return describe_shown(shown(item, show_values))
@@ -58,27 +41,12 @@ def describe(item: Item, show_values: bool = False) -> str:
 
 def describe_shown(it: Item) -> str:
     """`describe` of an item whose values are already masked (or meant to be shown)."""
-    r = it.removal
-    kind = r["kind"]
-    where = _locator(it.locator)
-    if kind == "profile":
-        return f"user profile {where}"
-    if kind == "identifier_type":
-        return f"every {r['type']} value on {where}"
-    if kind == "attribute":
-        custom = "custom attribute" if r["custom"] else "attribute"
-        return f"{custom} {r['name']} on user {where}"
-    if kind == "attribute_value":
-        custom = "custom attribute" if r["custom"] else "attribute"
-        return f"value {r['value']} of {custom} {r['name']} on user {where}"
-    if it.vendor == "insider":
-        return f"identifier {r['type']} {r['value']}"
-    return f"{r['type']} {r['value']} on {where}"
+    return vendor(it.vendor).describe(it)
 
 
 def request_preview_shown(target: Target, item: Item) -> dict[str, Any]:
     """`request_preview` of an item whose values are already masked (or meant to be shown)."""
-    builder = REQUESTS[item.vendor]
+    builder = vendor(item.vendor).requests
     request = builder.build(target, [item]).as_json()
     if builder.max_batch > 1 and builder.batch_key(item) is not None:
         request["batched"] = f"sent in batches of up to {builder.max_batch}"

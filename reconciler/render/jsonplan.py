@@ -13,11 +13,11 @@ from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from reconciler import __version__
-from reconciler.adapters.requests import segment_part
-from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable, load_canonical
+from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable
 from reconciler.masking import mask
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan, TargetPlan
 from reconciler.render.describe import describe_shown, request_preview_shown, shown
+from reconciler.vendors.registry import vendor
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 # `_encode` of a str, without the encoder's per-call overhead (same C function)
@@ -89,21 +89,22 @@ def _unmasked(value: str) -> str:
 
 class _ActionEncoder:
     """`_encode(action_json(tp, action, show_values))` for one target's actions, with
-    the fields that are the same for every action encoded once, and Segment's
-    identifier removals (the bulk of large plans) encoded without building the item,
-    its masked copy, the request and the dicts. Anything else takes the general path."""
+    the fields that are the same for every action encoded once. A vendor may offer a
+    fast path (`RequestBuilder.fast_preview`) that encodes an item's kind, description and
+    request straight from its canonical bytes (Segment's identifier removals, the bulk of
+    large plans); anything else takes the general path."""
 
     def __init__(self, tp: TargetPlan, show_values: bool) -> None:
         self.tp = tp
         self.show_values = show_values
-        self.mask: Callable[[str], str] = _unmasked if show_values else mask
+        mask_fn: Callable[[str], str] = _unmasked if show_values else mask
+        self.fast = vendor(tp.target.vendor).requests.fast_preview(tp.target, mask_fn)
         self.source_heads: dict[tuple[str, str], str] = {}
         # a one-source list's head by (table, packed pair index): actions share tables
         self.single_heads: dict[tuple[SourceTable, int], str] = {}
-        # Segment: fields encoded once per target, per state, and the space's path
-        self.segment_heads: dict[str, str] = {}
-        self.segment_states: dict[str, str] = {}
-        self.segment_path: str | None = None
+        # fields encoded once per (target, kind) and per state
+        self.heads: dict[tuple[str, str], str] = {}
+        self.states: dict[tuple[str, str], str] = {}
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
@@ -129,57 +130,32 @@ class _ActionEncoder:
         return head
 
     def encode(self, action: Action) -> str:
-        if action.vendor == "segment":
-            fast = self._segment(action)
-            if fast is not None:
-                return fast
+        if self.fast is not None:
+            preview = self.fast(action.canonical)
+            if preview is not None:
+                return self._compose(action, *preview)
         return _encode(action_json(self.tp, action, self.show_values))
 
-    def _segment(self, action: Action) -> str | None:
-        target, locator, removal = load_canonical(action.canonical)
-        user_id = locator.get("user_id")
-        kind = removal.get("kind")
-        id_type = removal.get("type")
-        value = removal.get("value")
-        if not (
-            len(locator) == 1
-            and len(removal) == 3
-            and type(target) is str
-            and type(user_id) is str
-            and kind == "identifier"
-            and type(id_type) is str
-            and type(value) is str
-        ):
-            return None
-        path = self.segment_path
-        if path is None:
-            space = segment_part(self.tp.target.settings["space_id"])
-            path = self.segment_path = f"/v1/spaces/{space}/collections/users/profiles/user_id:"
-        head = self.segment_heads.get(target)
+    def _compose(self, action: Action, kind: str, description: str, request: str) -> str:
+        """The action's JSON from a vendor's fast preview: byte-identical to the general
+        path (same keys, same order, the encoder's separators)."""
+        target = self.tp.target.name
+        head = self.heads.get((target, kind))
         if head is None:
-            head = self.segment_heads[target] = (
-                f', "target": {_str(target)}, "vendor": "segment", "kind": "identifier", '
-                '"description": '
+            head = self.heads[(target, kind)] = (
+                f', "target": {_str(target)}, "vendor": {_str(self.tp.target.vendor)}, '
+                f'"kind": {_str(kind)}, "description": '
             )
-        state = action.state
-        middle = self.segment_states.get(state)
+        state, verb = action.state, action.action
+        middle = self.states.get((state, verb))
         if middle is None:
-            # action.action of a Segment action depends on its state alone (only Braze
-            # actions are ever held)
-            middle = self.segment_states[state] = (
-                f', "state": {_str(state)}, "action": {_str(action.action)}, '
-                '"irreversible": false, "sources": '
+            middle = self.states[(state, verb)] = (
+                f', "state": {_str(state)}, "action": {_str(verb)}, '
+                f'"irreversible": {"true" if action.irreversible else "false"}, "sources": '
             )
-        mask = self.mask
-        shown_user = mask(user_id)
-        shown_value = mask(value)
         return (
-            f'{{"fingerprint": {_str(action.fingerprint)}{head}'
-            f"{_str(f'{id_type} {shown_value} on user_id {shown_user}')}{middle}"
-            f'{self.sources(action.table, action.refs)}, "request": {{"method": "POST", '
-            f'"path": {_str(f"{path}{segment_part(shown_user)}/external_ids/delete")}, '
-            f'"body": {{"delete_external_ids": [{{"id": {_str(shown_value)}, '
-            f'"type": {_str(id_type)}}}]}}}}}}'
+            f'{{"fingerprint": {_str(action.fingerprint)}{head}{_str(description)}{middle}'
+            f'{self.sources(action.table, action.refs)}, "request": {request}}}'
         )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.render.describe import describe
-from reconciler.render.text import SEGMENT_CAVEATS
+from reconciler.vendors.registry import vendor
 
 GITHUB_LIMIT = 65_536
 MARKER_PREFIX = "<!-- reconcile:plan"
@@ -114,15 +114,20 @@ def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
     if summary.held:
         lines += [
             f"> ⚠️ **{summary.held} item(s) held, NOT sent**: each was sent before and its "
-            "answer was lost; sending again could delete another user who matches the "
-            "prioritization (Braze by email or phone). A person checks the user in Braze, "
-            "then changes or removes the manifest entry.",
+            "answer was lost, and sending again is not safe. "
+            + " ".join(
+                dict.fromkeys(
+                    vendor(tp.target.vendor).held_advice for tp in plan.targets if tp.summary.held
+                )
+            ),
             "",
         ]
     if plan.target_filter:
         lines += [f"> ⚠️ `--target` in effect: only {', '.join(plan.target_filter)}.", ""]
-    if any(tp.target.vendor == "segment" for tp in plan.targets):
-        lines += ["> Segment: " + "; ".join(SEGMENT_CAVEATS) + ".", ""]
+    for name in dict.fromkeys(tp.target.vendor for tp in plan.targets):
+        v = vendor(name)
+        if v.caveats:
+            lines += [f"> {v.label}: " + "; ".join(v.caveats) + ".", ""]
     orphaned = sum(len(tp.orphaned) for tp in plan.targets)
     if orphaned:
         lines += [

@@ -7,17 +7,10 @@ import click
 from reconciler.ledger.records import DRIFTED, FAILED, REJECTED, UNKNOWN
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.render.describe import describe
+from reconciler.vendors.registry import vendor
 
 LONG_PLAN = 200
 HEAD_PER_TARGET = 20
-
-SEGMENT_CAVEATS = (
-    "downstream destinations (Braze, Amplitude, Engage Audiences, Journeys...) are not "
-    "touched: clean them separately",
-    "replaying events from the Event Archive brings deleted identifiers back",
-    "Profiles Sync records removals with __operation = REMOVED: add that column to "
-    "external_id_mapping_updates first",
-)
 
 
 def _symbol(action: Action) -> tuple[str, str]:
@@ -53,9 +46,10 @@ def _action_lines(action: Action, show_values: bool) -> list[str]:
 def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[str]:
     t = tp.target
     lines = [click.style(f"# {t.name} ({t.vendor})", bold=True)]
-    if t.vendor == "segment":
-        lines.append("  Segment caveats:")
-        lines.extend(f"    - {c}" for c in SEGMENT_CAVEATS)
+    v = vendor(t.vendor)
+    if v.caveats:
+        lines.append(f"  {v.label} caveats:")
+        lines.extend(f"    - {c}" for c in v.caveats)
     sends = tp.sends()
     s = tp.summary
     lines.append(
@@ -78,9 +72,8 @@ def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[s
     held = [a for a in tp.actions if a.held]
     if held:
         lines.append(
-            "  Held, not sent: each was sent before and its answer was lost. Sending again "
-            "could delete another user who matches the prioritization. Check the user in "
-            "Braze, then change the manifest entry (e.g. locate it by external_id) or remove it:"
+            "  Held, not sent: each was sent before and its answer was lost, and sending "
+            f"again is not safe. {vendor(t.vendor).held_advice.rstrip('.')}:"
         )
         for action in held[: head or len(held)]:
             lines.append(f"  # {describe(action.item, show_values)}")

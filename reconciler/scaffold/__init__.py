@@ -13,84 +13,19 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from reconciler.config import CONFIG_NAME, load_config
+from reconciler.config import CONFIG_NAME
+from reconciler.config.load import load_config
 from reconciler.errors import ReconcilerError
 from reconciler.inputs import create_exclusive
+from reconciler.vendors.registry import installed, vendor
 
-VENDORS = ("segment", "braze", "twilio_memory", "insider")
 DEFAULT_ACTION = "OWNER/reconciler@v1"
 WORKFLOWS = ("plan.yml", "apply.yml", "drift.yml")
 
-TARGETS = {
-    "segment": (
-        "segment-prod",
-        "    vendor: segment\n"
-        "    space_id: spa_CHANGE_ME           # your Unify space\n"
-        "    region: us                        # us or eu\n"
-        "    token_env: SEGMENT_TOKEN\n"
-        "    identifier_types: [phone]         # the space's types beyond Segment's standard\n",
-    ),
-    "braze": (
-        "braze-prod",
-        "    vendor: braze\n"
-        "    base_url: https://rest.iad-01.braze.com   # your cluster's REST host\n"
-        "    api_key_env: BRAZE_API_KEY\n",
-    ),
-    "twilio_memory": (
-        "memory-prod",
-        "    vendor: twilio_memory\n"
-        "    store_id: mem_store_00000000000000000000000000   # your Memory store\n"
-        "    account_sid_env: TWILIO_ACCOUNT_SID\n"
-        "    auth_token_env: TWILIO_AUTH_TOKEN\n",
-    ),
-    "insider": (
-        "insider-prod",
-        "    vendor: insider\n"
-        "    partner_name: changeme             # lowercase\n"
-        "    token_env: INSIDER_REQUEST_TOKEN\n",
-    ),
-}
-
-# Commented entries per vendor; uncommented (and `absent: []` removed) they are valid.
-EXAMPLES = {
-    "segment": (
-        "  # absent:\n"
-        "  #   - profile: {user_id: u_1001}\n"
-        "  #     identifiers:\n"
-        "  #       - {type: email, value: jane@old-domain.example}\n"
-        '  #       - {type: phone, value: "+15555550100"}\n'
-    ),
-    "braze": (
-        "  # absent:\n"
-        "  #   - profile: {external_id: loadtest-0001}\n"
-        "  #   - profile: {email: lt@example.com, prioritization: [unidentified]}\n"
-    ),
-    "twilio_memory": (
-        "  # absent:\n"
-        "  #   - profile: {profile_id: mem_profile_00000000000000000000000001}\n"
-        "  #     identifiers:\n"
-        "  #       - {type: phone, all_values: true}\n"
-    ),
-    "insider": (
-        "  # absent:\n"
-        "  #   - profile: {email: jane.doe@example.com}\n"
-        "  #     attributes: [name, surname]\n"
-    ),
-}
-
-NOTES = {
-    "segment": "Segment removes one identifier from a profile found by user_id.",
-    "braze": (
-        "Braze deletes WHOLE user profiles, irreversibly: a manifest must say "
-        "delete_profiles: true."
-    ),
-    "twilio_memory": "Twilio Memory removes every value of one identifier type on a profile.",
-    "insider": "Insider removes attributes (whole or by value) or identifiers of a user.",
-}
-
 
 def config_text(vendors: list[str]) -> str:
-    targets = "".join(f"  {TARGETS[v][0]}:\n{TARGETS[v][1]}" for v in vendors)
+    kits = [vendor(v).scaffold() for v in vendors]
+    targets = "".join(f"  {kit.target_name}:\n{kit.target_yaml}" for kit in kits)
     return (
         "# reconciler project config: https://github.com/OWNER/reconciler#config\n"
         "version: 1\n"
@@ -102,12 +37,14 @@ def config_text(vendors: list[str]) -> str:
     )
 
 
-def example_text(target: str, vendor: str) -> str:
+def example_text(target: str, vendor_name: str) -> str:
+    kit = vendor(vendor_name).scaffold()
     return (
-        f"# An example manifest for the target {target} ({vendor}). It declares nothing yet\n"
+        f"# An example manifest for the target {target} ({vendor_name}). It declares nothing "
+        "yet\n"
         "# (absent: []). To declare what must not exist, replace `absent: []` with entries\n"
         "# like the commented ones, then open a pull request: CI posts the plan for review.\n"
-        f"# {NOTES[vendor]}\n"
+        f"# {kit.note}\n"
         "apiVersion: reconciler/v1\n"
         "kind: Removal\n"
         "metadata:\n"
@@ -115,14 +52,7 @@ def example_text(target: str, vendor: str) -> str:
         "  owner: team-you\n"
         "  reason: An example to start from; say why these must not exist\n"
         "spec:\n"
-        f"  target: {target}\n"
-        + (
-            "  delete_profiles: true   # Braze deletes WHOLE profiles, irreversibly: say so\n"
-            if vendor == "braze"
-            else ""
-        )
-        + "  absent: []\n"
-        + EXAMPLES[vendor]
+        f"  target: {target}\n" + kit.spec + "  absent: []\n" + kit.example
     )
 
 
@@ -157,14 +87,15 @@ def scaffold(
     root: Path, vendors: list[str], action: str = DEFAULT_ACTION
 ) -> list[tuple[str, bool]]:
     """Write every missing file under `root`; (path, created) for each, in order."""
-    for vendor in vendors:
-        if vendor not in VENDORS:
-            raise ReconcilerError(f"--vendor {vendor}: no such vendor ({', '.join(VENDORS)})")
+    installed_names = sorted(installed().vendors)
+    for name in vendors:
+        if name not in installed_names:
+            raise ReconcilerError(f"--vendor {name}: no such vendor ({', '.join(installed_names)})")
     if "@" not in action or "/" not in action.partition("@")[0]:
         raise ReconcilerError(f"--action {action}: expected OWNER/REPO@REF")
     done: list[tuple[str, bool]] = []
     config_path = root / CONFIG_NAME
-    done.append((CONFIG_NAME, _write_new(config_path, config_text(vendors or list(VENDORS)))))
+    done.append((CONFIG_NAME, _write_new(config_path, config_text(vendors or installed_names))))
     config = load_config(config_path)
     for name, target in config.targets.items():
         rel = f"{os.path.relpath(config.specs_dir, root)}/examples/{name}.yaml"

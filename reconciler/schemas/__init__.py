@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -148,10 +148,28 @@ def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[Path, str]]:
     ]
 
 
+_VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def schema_errors_with(
+    key: str, schema: Mapping[str, Any], instance: Any
+) -> list[tuple[Path, str]]:
+    """`schema_errors` against a schema given as data (a vendor's), its validator built
+    once per `key`."""
+    checker = _VALIDATORS.get(key)
+    if checker is None:
+        checker = _VALIDATORS[key] = _Validator(dict(schema))
+    return _errors(checker, instance)
+
+
 def schema_errors(name: str, instance: Any) -> list[tuple[Path, str]]:
     """Every violation of schema `name` as (path, message), in document order."""
+    return _errors(validator(name), instance)
+
+
+def _errors(checker: jsonschema.Draft202012Validator, instance: Any) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
-    for error in validator(name).iter_errors(instance):
+    for error in checker.iter_errors(instance):
         for leaf in _leaves(error):
             if (
                 leaf.validator == "additionalProperties"

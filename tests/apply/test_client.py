@@ -135,8 +135,8 @@ def test_a_real_timeout_is_retried():
     """The policy's own timeout, not an exception we raise: a slow first answer."""
     import asyncio
 
-    from reconciler.adapters import REQUESTS
     from reconciler.apply.client import VendorClient
+    from tests.vendors._helpers import REQUESTS
 
     calls = []
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.adapters.braze import resend_safe
 from reconciler.desired import Source
 from reconciler.plan.model import Action, Summary
+from reconciler.vendors.braze.requests import resend_safe
 from tests.apply.test_client import scripted
 from tests.apply.test_engine import records, run_engine
 from tests.apply.wire import BRAZE, braze_item, send

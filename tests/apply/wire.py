@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 
-from reconciler.adapters import REQUESTS
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
 from reconciler.config import RateLimit, Target
 from reconciler.desired import Item
 from reconciler.evidence import Answer
+from tests.vendors._helpers import REQUESTS
 
 # A policy that retries fast: tests must not sleep for real backoffs.
 FAST = RetryPolicy(max_attempts=4, max_seconds=10.0, base=0.001, cap=0.01, timeout=2.0)

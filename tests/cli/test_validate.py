@@ -1269,7 +1269,7 @@ BAD: list[Bad] = [
         "vendor: segment",
         f"vendor: mparticle  {MARK}",
         "targets.seg.vendor",
-        "must be one of segment, braze, twilio_memory, insider, got 'mparticle'",
+        "unknown vendor 'mparticle' (installed: braze, insider, segment, twilio_memory)",
     ),
     cfg(
         "config-braze-needs-base-url",

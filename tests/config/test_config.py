@@ -6,14 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import (
-    DEFAULT_BASE_URLS,
-    RateLimit,
-    find_config,
-    is_loopback,
-    load_config,
-)
+from reconciler.config import RateLimit, find_config, is_loopback
+from reconciler.config.load import load_config
 from reconciler.errors import ReconcilerError, ValidationFailed
+from reconciler.vendors.segment import HOSTS
 from tests.conftest import CONFIG_YAML, Project
 
 
@@ -91,7 +87,7 @@ def test_segment_region_picks_the_host(tmp_path: Path, region: str, url: str) ->
         encoding="utf-8",
     )
     assert load_config(path).targets["s"].base_url == url
-    assert DEFAULT_BASE_URLS[("segment", region)] == url
+    assert HOSTS[region] == url
 
 
 @pytest.mark.parametrize(

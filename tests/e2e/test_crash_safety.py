@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.config import load_config
+from reconciler.config.load import load_config
 from reconciler.desired import Fingerprinter
 from reconciler.ledger.lock import read_lock
 from reconciler.ledger.store import read_ledger, run_files

@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli.main import main
-from reconciler.config import Config, load_config
+from reconciler.config import Config
+from reconciler.config.load import load_config
 from reconciler.desired import DesiredState, Fingerprinter, Item
 from reconciler.ledger.store import (
     Header,

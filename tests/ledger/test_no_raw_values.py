@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler.adapters import REQUESTS
 from reconciler.ledger.lock import acquire
 from reconciler.ledger.store import RunWriter, read_ledger
 from reconciler.masking import Masker, raw_values
 from tests.ledger.kit import RAW_VALUES, TEST_KEY, Proj, make_proj, run_cli
+from tests.vendors._helpers import REQUESTS
 
 OUTCOMES = ["done", "accepted", "failed", "rejected", "unknown"]
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.adapters import RULES
 from reconciler.desired import Source
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.manifests.load import MAX_PROBLEMS_PER_CSV, manifest_files
 from tests.conftest import Project, manifest
+from tests.vendors._helpers import RULES
 
 
 def items_of(result: LoadResult) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -449,7 +449,7 @@ def test_identifier_and_attributes_in_two_manifests_are_not_refused_here(
 
 
 def test_conflicts_are_capped_per_manifest(project: Project) -> None:
-    from reconciler.adapters.insider_rules import MAX_CONFLICTS
+    from reconciler.vendors.insider.rules import MAX_CONFLICTS
 
     n = MAX_CONFLICTS + 4
     project.write("specs/ids.csv", "type,value\n" + "".join(f"email,u{i}@x\n" for i in range(n)))
@@ -473,7 +473,7 @@ def test_an_attributes_only_manifest_is_not_tracked_row_by_row(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A million-row attribute CSV pays no memory for the check when nothing can conflict."""
-    from reconciler.adapters.insider_rules import LocatorConflicts
+    from reconciler.vendors.insider.rules import LocatorConflicts
 
     def fail(self: LocatorConflicts, *args: Any) -> None:
         pytest.fail("tracked a manifest that deletes no identifiers")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config
+from reconciler.config.load import load_config
 from reconciler.desired import Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import RunWriter, create_ledger, read_ledger

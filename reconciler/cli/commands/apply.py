@@ -200,8 +200,9 @@ def apply(
         )
     if report.held_back:
         click.echo(
-            f"{report.held_back} Insider identifier deletion(s) kept back: they locate users "
-            "whose attribute removals did not succeed; they stay pending.",
+            f"{report.held_back} deletion(s) kept back: an earlier deletion about the same "
+            "subject did not succeed (an identifier that locates a user whose attribute "
+            "removals failed); they stay pending.",
             err=True,
         )
     if report.not_sent:

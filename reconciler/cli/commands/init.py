@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.scaffold import DEFAULT_ACTION, VENDORS, scaffold
+from reconciler.scaffold import DEFAULT_ACTION, scaffold
 
 
 @click.command()
@@ -16,8 +16,8 @@ from reconciler.scaffold import DEFAULT_ACTION, VENDORS, scaffold
     "--vendor",
     "vendors",
     multiple=True,
-    type=click.Choice(VENDORS),
-    help="A vendor to configure a target for (repeatable; default: all four).",
+    help="A vendor to configure a target for (repeatable; default: every installed vendor; "
+    "`reconcile vendors` lists them).",
 )
 @click.option(
     "--action",

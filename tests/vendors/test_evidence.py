@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.adapters import REQUESTS
-from reconciler.adapters.twilio_memory import ID_TYPES
 from reconciler.evidence import ABSENT, ACCEPTED, DONE, FAILED, REJECTED, REMOVED, UNKNOWN, Answer
+from reconciler.vendors.twilio_memory.requests import ID_TYPES
 from tests.apply.wire import (
     BRAZE,
     INSIDER,
@@ -30,6 +29,7 @@ from tests.apply.wire import (
     seg_item,
     twilio_item,
 )
+from tests.vendors._helpers import REQUESTS
 
 PROFILE = "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o5"
 

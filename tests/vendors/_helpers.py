@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.adapters.rules import VendorRules
 from reconciler.desired import Item
+from reconciler.vendors.api import RequestBuilder, VendorRules
+from reconciler.vendors.registry import installed
 from reconciler.yamlsource import Path
 
 
@@ -26,3 +27,8 @@ def check_spec(rules: VendorRules, spec: Mapping[str, Any]) -> list[tuple[Path, 
 
 def paths(problems: list[tuple[Path, str]]) -> list[Path]:
     return [p for p, _ in problems]
+
+
+# every installed vendor's rules and requests, by name
+RULES: dict[str, VendorRules] = {name: v.rules for name, v in installed().vendors.items()}
+REQUESTS: dict[str, RequestBuilder] = {name: v.requests for name, v in installed().vendors.items()}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.adapters import RULES
-from reconciler.adapters.rules import CsvFormatError
 from reconciler.desired import Item
-from tests.adapters._helpers import check, check_spec
+from reconciler.vendors.api import CsvFormatError
+from tests.vendors._helpers import RULES, check, check_spec
 
 BRAZE = RULES["braze"]
 

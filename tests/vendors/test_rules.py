@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.adapters.rules import control_problem, name_problem
+from reconciler.values import control_problem, name_problem
 
 
 @pytest.mark.parametrize(

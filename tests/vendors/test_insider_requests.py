@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from reconciler.adapters.insider import InsiderRequests
+from reconciler.vendors.insider.requests import InsiderRequests
 from tests.apply.wire import (
     INSIDER,
     insider_attribute,

@@ -10,20 +10,13 @@ value, so we refuse it and only offer `all_values: true`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.adapters.rules import (
-    ManifestChecker,
-    Report,
-    RowToCanonical,
-    RowToEntry,
-    allowed_keys,
-    require_header,
-    sole_locator,
-)
 from reconciler.desired import Item
 from reconciler.masking import fragment, mask
+from reconciler.vendors.api import Report, RowToEntry
+from reconciler.vendors.kit import RulesDefaults, allowed_keys, require_header, sole_locator
 
 VENDOR = "twilio_memory"
 PROFILE_ID = re.compile(r"^mem_profile_[0-7][0-9a-z]{25}$")
@@ -38,11 +31,8 @@ VALUE_REFUSED = (
 )
 
 
-class TwilioMemoryRules:
+class TwilioMemoryRules(RulesDefaults):
     vendor = VENDOR
-
-    def for_target(self, settings: Mapping[str, Any]) -> TwilioMemoryRules:
-        return self
 
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         if spec.get("delete_profiles"):
@@ -99,9 +89,3 @@ class TwilioMemoryRules:
             "profile": {"profile_id": row["profile_id"]},
             "identifiers": [{"type": row["type"], "all_values": True}],
         }
-
-    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
-        return None
-
-    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
-        return None

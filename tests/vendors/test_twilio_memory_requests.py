@@ -8,7 +8,7 @@ import base64
 import httpx
 import pytest
 
-from reconciler.adapters.twilio_memory import TwilioMemoryRequests
+from reconciler.vendors.twilio_memory.requests import TwilioMemoryRequests
 from tests.apply.wire import TWILIO, answer, send, twilio_item
 
 MEM = TwilioMemoryRequests()

@@ -9,22 +9,18 @@ most_recently_updated, never both identified and unidentified.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.adapters.rules import (
-    E164,
-    CsvFormatError,
-    ManifestChecker,
-    Report,
-    RowToCanonical,
-    RowToEntry,
-    allowed_keys,
-    one_locator,
-    require_header,
-)
 from reconciler.desired import Item
 from reconciler.masking import fragment
+from reconciler.values import E164
+from reconciler.vendors.api import (
+    CsvFormatError,
+    Report,
+    RowToEntry,
+)
+from reconciler.vendors.kit import RulesDefaults, allowed_keys, one_locator, require_header
 
 VENDOR = "braze"
 LOCATORS = ("external_id", "braze_id", "user_alias", "email", "phone")
@@ -58,11 +54,8 @@ def check_prioritization(value: Any, report: Report) -> bool:
     return ok
 
 
-class BrazeRules:
+class BrazeRules(RulesDefaults):
     vendor = VENDOR
-
-    def for_target(self, settings: Mapping[str, Any]) -> BrazeRules:
-        return self
 
     def check_spec(self, spec: Mapping[str, Any], report: Report) -> None:
         if spec.get("delete_profiles") is not True:
@@ -141,9 +134,3 @@ class BrazeRules:
         if key not in LOCATORS:  # pragma: no cover - shapes above are all locators
             raise CsvFormatError(f"unknown locator {key}")
         return lambda row: {"profile": {key: row[key]}}
-
-    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
-        return None
-
-    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
-        return None

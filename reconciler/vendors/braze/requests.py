@@ -27,15 +27,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.adapters.requests import (
-    PROBE_ID,
-    Pair,
-    Preflight,
-    VendorRequest,
-    chunked_by_key,
-    no_redirect,
-    preflight_reading,
-)
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import (
@@ -51,6 +42,8 @@ from reconciler.evidence import (
     rejected,
     stop,
 )
+from reconciler.vendors.api import Pair, Preflight, VendorRequest
+from reconciler.vendors.kit import PROBE_ID, Defaults, chunked_by_key, preflight_reading
 
 LABEL = "Braze"
 MAX_IDS = 50
@@ -104,10 +97,9 @@ def is_braze_body(body: object) -> bool:
     return isinstance(body, dict)
 
 
-class BrazeRequests:
+class BrazeRequests(Defaults):
     vendor_label = LABEL
     max_batch = MAX_IDS
-    redirect = staticmethod(no_redirect)
 
     def batch_key(self, item: Item) -> Hashable | None:
         key = locator_key(item)
@@ -149,9 +141,6 @@ class BrazeRequests:
             lambda a: 200 <= a.status < 300 and isinstance(a.body, dict) and "users" in a.body,
             "a /users/export/ids read",
         )
-
-    def admissible(self, item: Item, facts: dict[str, Any]) -> str | None:
-        return None
 
     def interpret(
         self,

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from reconciler.adapters.segment import SegmentRequests
+from reconciler.vendors.segment.requests import SegmentRequests
 from tests.apply.wire import SEGMENT, seg_item, send
 
 SEG = SegmentRequests()

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.adapters import RULES
-from reconciler.adapters.rules import CONTROL, item_value_problems, lookalike_problem
+from reconciler.values import CONTROL, item_value_problems, lookalike_problem
+from tests.vendors._helpers import RULES
 
 HEADERS = {"segment": ["user_id", "type", "value"]}
 CELLS = {

@@ -24,14 +24,6 @@ import json
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.adapters.requests import (
-    PROBE_ID,
-    Pair,
-    Preflight,
-    VendorRequest,
-    no_redirect,
-    preflight_reading,
-)
 from reconciler.config import Target
 from reconciler.desired import Item, canonical_json
 from reconciler.evidence import (
@@ -46,6 +38,8 @@ from reconciler.evidence import (
     rejected,
     stop,
 )
+from reconciler.vendors.api import Pair, Preflight, VendorRequest
+from reconciler.vendors.kit import PROBE_ID, Defaults, preflight_reading
 
 LABEL = "Insider"
 MAX_USERS = 1000
@@ -113,11 +107,24 @@ def _profile_read(identifiers: dict[str, Any]) -> VendorRequest:
     )
 
 
-class InsiderRequests:
+class InsiderRequests(Defaults):
     vendor_label = LABEL
     # counted in users, not items
     max_batch = MAX_USERS
-    redirect = staticmethod(no_redirect)
+
+    def kind(self, items: Sequence[Item]) -> str:
+        # identity deletes have their own, lower limit (reconciler/vendors/insider/FACTS.md §4)
+        return "delete" if is_attribute(items[0]) else "identity"
+
+    def phase(self, item: Item) -> int:
+        # an identifier may locate a user whose attributes go in the same run: deleting
+        # it first would leave those attributes unreachable, so identifiers go last
+        return 0 if is_attribute(item) else 1
+
+    def subject(self, item: Item) -> Hashable | None:
+        # who an item locates, case-folded: Insider normalises emails, and keeping back
+        # one identity delete too many is the safe way to be wrong
+        return canonical_json(item.locator).casefold()
 
     def batch_key(self, item: Item) -> Hashable | None:
         return "attributes" if is_attribute(item) else None
@@ -177,9 +184,6 @@ class InsiderRequests:
             ),
             "a profile read",
         )
-
-    def admissible(self, item: Item, facts: dict[str, Any]) -> str | None:
-        return None
 
     def interpret(
         self,

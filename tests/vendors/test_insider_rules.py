@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.adapters import RULES
-from reconciler.adapters.rules import CsvFormatError
 from reconciler.desired import Item
-from tests.adapters._helpers import check, check_spec
+from reconciler.vendors.api import CsvFormatError
+from tests.vendors._helpers import RULES, check, check_spec
 
 INS = RULES["insider"]
 
@@ -379,7 +378,7 @@ def test_other_identifiers_do_not_conflict(attributes_of, deleted) -> None:
 
 
 def test_each_user_is_reported_once_and_the_rest_are_counted() -> None:
-    from reconciler.adapters.insider_rules import MAX_CONFLICTS
+    from reconciler.vendors.insider.rules import MAX_CONFLICTS
 
     users = [f"u{i}@x" for i in range(MAX_CONFLICTS + 3)]
     groups = [

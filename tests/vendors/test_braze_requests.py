@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.adapters.braze import BrazeRequests
+from reconciler.vendors.braze.requests import BrazeRequests
 from tests.apply.wire import BRAZE, braze_item, send
 
 BRZ = BrazeRequests()

@@ -31,14 +31,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from reconciler.adapters.requests import (
-    OneItemPerRequest,
-    Preflight,
-    VendorRequest,
-    basic_auth,
-    preflight_reading,
-    segment_part,
-)
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import (
@@ -52,6 +44,8 @@ from reconciler.evidence import (
     rejected,
     stop,
 )
+from reconciler.vendors.api import Preflight, VendorRequest
+from reconciler.vendors.kit import OneItemPerRequest, basic_auth, preflight_reading, segment_part
 
 LABEL = "Twilio Memory"
 PROFILE_ID = re.compile(r"mem_profile_[0-7][0-9a-z]{25}")

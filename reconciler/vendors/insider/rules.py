@@ -13,19 +13,11 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from reconciler.adapters.rules import (
-    E164,
-    CsvFormatError,
-    Report,
-    RowToCanonical,
-    RowToEntry,
-    allowed_keys,
-    name_problem,
-    one_locator,
-    require_header,
-)
 from reconciler.desired import Item
 from reconciler.masking import fragment, mask
+from reconciler.values import E164, name_problem
+from reconciler.vendors.api import CsvFormatError, Report, RowToEntry
+from reconciler.vendors.kit import RulesDefaults, allowed_keys, one_locator, require_header
 from reconciler.yamlsource import Path
 
 VENDOR = "insider"
@@ -107,7 +99,7 @@ def _identifier_locator(id_type: str, value: str) -> dict[str, Any]:
     return {id_type: value}
 
 
-class InsiderRules:
+class InsiderRules(RulesDefaults):
     vendor = VENDOR
 
     def __init__(self, custom: dict[str, str | None] | None = None) -> None:
@@ -288,14 +280,17 @@ class InsiderRules:
             {"kind": "identifier", "type": id_type, "value": value},
         )
 
-    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
-        return None
-
     def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> LocatorConflicts | None:
         """Only a manifest that both deletes identifiers and removes attributes is checked."""
         deletes = any("identifiers" in entry for entry in entries)
         removes = any(key in entry for entry in entries for key in REMOVALS)
         return LocatorConflicts() if deletes and removes else None
+
+    def csv_column(self, path: Path) -> str | None:
+        # a row's entry holds its attribute cell under these keys (see csv_reader)
+        if path and path[0] in ATTRIBUTE_COLUMNS:
+            return ATTRIBUTE_COLUMNS[str(path[0])]
+        return None
 
     def csv_reader(self, header: list[str]) -> RowToEntry:
         locator_cols = [c for c in header if c in LOCATORS[:-1] or c.startswith(CUSTOM_PREFIX)]
@@ -335,6 +330,12 @@ class InsiderRules:
         return lambda row: {"profile": locator(row), field: [row[name_col]]}
 
 
+ATTRIBUTE_COLUMNS = {
+    "attributes": "attribute",
+    "attribute_values": "attribute",
+    "custom_attributes": "custom_attribute",
+    "custom_attribute_values": "custom_attribute",
+}
 MAX_CONFLICTS = 50
 _Key = tuple[Any, ...]  # ("email", value) or ("custom", (name, value))
 

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
-from reconciler.adapters.rules import (
-    ManifestChecker,
-    Report,
-    RowToCanonical,
-    RowToEntry,
-    allowed_keys,
-    require_header,
-    sole_locator,
-)
 from reconciler.desired import Item
 from reconciler.masking import fragment
+from reconciler.vendors.api import Report, RowToCanonical, RowToEntry
+from reconciler.vendors.kit import RulesDefaults, allowed_keys, require_header, sole_locator
 
 VENDOR = "segment"
 # External id types are lowercase names: email, user_id, anonymous_id, ios.idfa, ...
@@ -48,7 +41,7 @@ STANDARD_TYPES = frozenset(
 )
 
 
-class SegmentRules:
+class SegmentRules(RulesDefaults):
     vendor = VENDOR
 
     def __init__(self, extra_types: frozenset[str] = frozenset()) -> None:
@@ -163,6 +156,3 @@ class SegmentRules:
             ).encode()
 
         return canonical
-
-    def manifest_checker(self, entries: Sequence[Mapping[str, Any]]) -> ManifestChecker | None:
-        return None

@@ -20,22 +20,12 @@ error in the Profile API envelope `{"error": {"code", "message"}}`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
-from reconciler.adapters.requests import (
-    PROBE_ID,
-    NoCheck,
-    OneItemPerRequest,
-    Preflight,
-    VendorRequest,
-    basic_auth,
-    no_redirect,
-    preflight_reading,
-    segment_part,
-)
 from reconciler.config import Target
-from reconciler.desired import Item
+from reconciler.desired import Item, load_canonical
 from reconciler.evidence import (
     Answer,
     Outcome,
@@ -45,6 +35,14 @@ from reconciler.evidence import (
     rejected,
     removed,
     stop,
+)
+from reconciler.vendors.api import Preflight, VendorRequest
+from reconciler.vendors.kit import (
+    PROBE_ID,
+    OneItemPerRequest,
+    basic_auth,
+    preflight_reading,
+    segment_part,
 )
 
 LABEL = "Segment"
@@ -73,11 +71,10 @@ def _profile_path(target: Target, user_id: str) -> str:
     return f"/v1/spaces/{space}/collections/users/profiles/user_id:{segment_part(user_id)}"
 
 
-class SegmentRequests(OneItemPerRequest, NoCheck):
+class SegmentRequests(OneItemPerRequest):
     # "delete_external_ids is an array with a limit of 1 per request"
     # (reconciler/vendors/segment/FACTS.md §1)
     vendor_label = LABEL
-    redirect = staticmethod(no_redirect)
 
     def build(self, target: Target, items: Sequence[Item]) -> VendorRequest:
         (item,) = items
@@ -107,6 +104,41 @@ class SegmentRequests(OneItemPerRequest, NoCheck):
             lambda a: a.status == 200 or (a.status == 404 and error_code(a.body) == "not_found"),
             "a Profile API read",
         )
+
+    def fast_preview(
+        self, target: Target, mask: Callable[[str], str]
+    ) -> Callable[[bytes], tuple[str, str, str] | None] | None:
+        """Identifier removals, the bulk of large plans, rendered without building the
+        item, its masked copy, the request or any dict (the JSON test holds this
+        byte-identical to the general path)."""
+        head = _profile_path(target, "")  # the space's path, up to the user id
+        encode = encode_basestring
+
+        def preview(canonical: bytes) -> tuple[str, str, str] | None:
+            target_name, locator, removal = load_canonical(canonical)
+            user_id = locator.get("user_id")
+            kind = removal.get("kind")
+            id_type = removal.get("type")
+            value = removal.get("value")
+            if not (
+                len(locator) == 1
+                and len(removal) == 3
+                and type(target_name) is str
+                and type(user_id) is str
+                and kind == "identifier"
+                and type(id_type) is str
+                and type(value) is str
+            ):
+                return None
+            shown_user, shown_value = mask(user_id), mask(value)
+            path = f"{head}{segment_part(shown_user)}/external_ids/delete"
+            request = (
+                f'{{"method": "POST", "path": {encode(path)}, "body": {{"delete_external_ids": '
+                f'[{{"id": {encode(shown_value)}, "type": {encode(id_type)}}}]}}}}'
+            )
+            return "identifier", f"{id_type} {shown_value} on user_id {shown_user}", request
+
+        return preview
 
     def interpret(
         self,
