@@ -217,6 +217,50 @@ class RequestBuilder(Protocol):
         ...
 
 
+PRESENT = "present"
+ABSENT_SEEN = "absent"
+UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a read showed about one item: `present` (it is there: drifted, or not yet
+    removed), `absent` (it is gone: confirms a removal), or `unverified` (the read
+    proved neither: an error, an ambiguous answer; never changes a state)."""
+
+    seen: str
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.seen not in (PRESENT, ABSENT_SEEN, UNVERIFIED):
+            raise ValueError(f"not an observation: {self.seen}")
+
+
+class Reader(Protocol):
+    """A vendor's read capability (refresh): is each item still there?
+
+    Reads go through the same HTTP policy as deletes (pacing in the vendor's READ scope,
+    retries, the circuit breaker); an answer that is not the vendor's documented one is
+    `unverified`, never `absent`.
+    """
+
+    def read_batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
+        """Items grouped into reads within the vendor's limits (one read may answer
+        several items, e.g. every identifier of one profile)."""
+        ...
+
+    def read_request(self, target: Target, items: Sequence[Item]) -> VendorRequest: ...
+
+    def observe(
+        self, answer: Answer | None, request: VendorRequest, items: Sequence[Item]
+    ) -> list[Observation | VendorRequest]:
+        """One entry per item, in order: what the answer to `request` shows about it, or
+        a further read to send for it (the next page of a paged answer, the canonical
+        profile after a merge; the engine follows a few). `answer` is None when the read
+        got no usable answer."""
+        ...
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a vendor's API can do, as `reconcile vendors` lists it."""
@@ -254,6 +298,7 @@ class Vendor(Protocol):
     held_advice: str  # what a person does about a held item (see `held`)
     rules: VendorRules
     requests: RequestBuilder
+    reader: Reader | None  # None: the vendor cannot read items back (no refresh)
 
     def config_schema(self) -> Mapping[str, Any]:
         """JSON Schema of one target of this vendor in reconciler.yaml."""

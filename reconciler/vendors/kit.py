@@ -278,6 +278,7 @@ class VendorBase:
     removal, no held items, the identifier entry `ledger find` describes."""
 
     caveats: tuple[str, ...] = ()
+    reader: Any = None
     held_advice = "Check the item at the vendor, then change or remove its manifest entry."
 
     def config_schema(self) -> Mapping[str, Any]:
