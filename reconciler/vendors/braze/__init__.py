@@ -9,6 +9,7 @@ from reconciler import __version__
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.vendors.api import Capabilities, Scaffold
+from reconciler.vendors.braze.read import BrazeReader
 from reconciler.vendors.braze.requests import MAX_IDS, BrazeRequests, resend_safe
 from reconciler.vendors.braze.rules import BrazeRules
 from reconciler.vendors.kit import VendorBase
@@ -29,6 +30,7 @@ class Braze(VendorBase):
         idempotent=False,  # by email or phone, a second delete takes the next match
         irreversible=True,
         preflight=True,
+        read=True,
     )
     secret_keys = ("api_key_env",)
     account_keys: tuple[str, ...] = ()
@@ -39,6 +41,7 @@ class Braze(VendorBase):
     )
     rules = BrazeRules()
     requests = BrazeRequests()
+    reader = BrazeReader()
 
     def rate(self, target: Target, kind: str) -> tuple[Hashable, float, bool]:
         if kind == "read":

@@ -9,6 +9,7 @@ from reconciler import __version__
 from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.vendors.api import Capabilities, Scaffold
+from reconciler.vendors.insider.read import InsiderReader
 from reconciler.vendors.insider.requests import MAX_USERS, InsiderRequests
 from reconciler.vendors.insider.rules import InsiderRules
 from reconciler.vendors.kit import VendorBase, describe_item
@@ -35,11 +36,13 @@ class Insider(VendorBase):
         idempotent=True,
         irreversible=False,
         preflight=True,
+        read=True,
     )
     secret_keys = ("token_env",)
     account_keys = ("partner_name",)
     rules = InsiderRules()
     requests = InsiderRequests()
+    reader = InsiderReader()
 
     def default_base_url(self, settings: Mapping[str, Any]) -> str | None:
         return HOST

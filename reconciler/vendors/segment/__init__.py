@@ -9,6 +9,7 @@ from reconciler import __version__
 from reconciler.config import Target
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.kit import VendorBase
+from reconciler.vendors.segment.read import SegmentReader
 from reconciler.vendors.segment.requests import SegmentRequests
 from reconciler.vendors.segment.rules import SegmentRules
 
@@ -29,6 +30,7 @@ class Segment(VendorBase):
         idempotent=True,
         irreversible=False,
         preflight=True,
+        read=True,
     )
     secret_keys = ("token_env",)
     account_keys = ("space_id",)
@@ -41,6 +43,7 @@ class Segment(VendorBase):
     )
     rules = SegmentRules()
     requests = SegmentRequests()
+    reader = SegmentReader()
 
     def default_base_url(self, settings: Mapping[str, Any]) -> str | None:
         return HOSTS[settings.get("region", "us")]

@@ -10,6 +10,7 @@ from reconciler import __version__
 from reconciler.config import Target
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.kit import VendorBase
+from reconciler.vendors.twilio_memory.read import TwilioMemoryReader
 from reconciler.vendors.twilio_memory.requests import TwilioMemoryRequests
 from reconciler.vendors.twilio_memory.rules import TwilioMemoryRules
 
@@ -29,6 +30,7 @@ class TwilioMemory(VendorBase):
         idempotent=True,
         irreversible=False,
         preflight=True,
+        read=True,
     )
     secret_keys = ("account_sid_env", "auth_token_env")
     account_keys = ("store_id",)
@@ -38,6 +40,7 @@ class TwilioMemory(VendorBase):
     )
     rules = TwilioMemoryRules()
     requests = TwilioMemoryRequests()
+    reader = TwilioMemoryReader()
 
     def default_base_url(self, settings: Mapping[str, Any]) -> str | None:
         return HOST
