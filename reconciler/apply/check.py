@@ -13,13 +13,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reconciler.apply.client import Breaker, RetryPolicy, VendorClient
-from reconciler.apply.engine import Redactor, clean, preflight
-from reconciler.apply.limits import READ, scope_and_rate
-from reconciler.apply.pacing import Pacer
+from reconciler.apply.client import RetryPolicy
+from reconciler.apply.session import Pacers, TargetSession, clean
 from reconciler.config import Target
 from reconciler.masking import Masker
-from reconciler.vendors.registry import requests_for
 
 CHECK_POLICY = RetryPolicy(timeout=10.0)  # the preflight reads use PREFLIGHT_POLICY
 
@@ -40,32 +37,19 @@ async def _check(
     policy: RetryPolicy,
     transport: Callable[[], httpx.AsyncBaseTransport] | None,
 ) -> CheckResult:
-    builder = requests_for(target.vendor)
-    headers = builder.auth_headers(target, secrets)
-    encoded = [v.split()[-1] for k, v in headers.items() if k.lower() == "authorization"]
-    redact = Redactor([*secrets.values(), *encoded])
-    _, rate = scope_and_rate(target, READ)
-    client = VendorClient(
-        target.base_url,
-        headers,
-        Pacer(rate),
-        policy,
-        transport=transport() if transport else None,
-        breaker=Breaker(),
-    )
-    host = urlsplit(target.base_url).netloc
+    session = TargetSession(target, secrets, Pacers(), policy, transport, 4, {})
     try:
-        result = await preflight(builder, target, client)
+        result = await session.preflight()
     finally:
-        await client.aclose()
+        await session.close()
     masker = Masker()
     return CheckResult(
         target.name,
         target.vendor,
-        host,
+        urlsplit(target.base_url).netloc,
         result.ok,
-        clean(result.problem, masker, redact),
-        clean(result.fix, masker, redact),
+        clean(result.problem, masker, session.redact),
+        clean(result.fix, masker, session.redact),
     )
 
 

@@ -18,13 +18,13 @@ import secrets
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
-from reconciler.apply.client import PREFLIGHT_POLICY, Breaker, RetryPolicy, Sent, VendorClient
-from reconciler.apply.limits import DELETE, READ, scope_and_rate
+from reconciler.apply.client import RetryPolicy, Sent, VendorClient
+from reconciler.apply.limits import DELETE, READ
 from reconciler.apply.pacing import Pacer
+from reconciler.apply.session import Pacers, TargetSession, clean
 from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item
 from reconciler.evidence import (
@@ -33,15 +33,13 @@ from reconciler.evidence import (
     FAILED,
     REJECTED,
     UNKNOWN,
-    Answer,
     Outcome,
     error_text,
 )
 from reconciler.ledger.store import RunWriter, result_fields
-from reconciler.masking import Masker, mask, raw_values, scrub
+from reconciler.masking import Masker, mask, raw_values
 from reconciler.render.describe import describe
-from reconciler.vendors.api import Pair, Preflight, RequestBuilder, VendorRequest
-from reconciler.vendors.registry import requests_for
+from reconciler.vendors.api import Pair, VendorRequest
 
 # A target whose items come back "already absent" this often usually has wrong values or
 # points at the wrong account: apply says so at the end.
@@ -139,86 +137,8 @@ class ApplyReport(Counts):
         )
 
 
-MAX_MESSAGE = 500
-
 Progress = Callable[[str, int, int], None]
 """(target name, items finished, items total)"""
-
-
-class Redactor:
-    """Removes secret values from any text before it is stored or shown."""
-
-    # Shorter "secrets" are not secrets anyone uses, and replacing them would shred
-    # every message they occur in.
-    MIN_LENGTH = 4
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        found = {s for s in secrets if len(s) >= self.MIN_LENGTH}
-        self._secrets = sorted(found, key=len, reverse=True)
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-
-def clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:
-    """A vendor's words as we may store and show them: values masked, secrets removed,
-    then cut to a readable length (cutting first would hide values)."""
-    if not text:
-        return None
-    # the request's own values in every spelling, then secrets, then anything else shaped
-    # like personal data or an id (another format, another identifier of the profile)
-    cleaned = scrub(redact(masker.text(text)) or "")
-    return cleaned if len(cleaned) <= MAX_MESSAGE else cleaned[:MAX_MESSAGE] + "..."
-
-
-class _TargetRun:
-    """One target's share of an apply: its clients, breaker and preflight facts."""
-
-    def __init__(self, engine: Engine, work: TargetWork) -> None:
-        self.engine = engine
-        self.target = work.target
-        self.builder: RequestBuilder = requests_for(work.target.vendor)
-        self.headers = self.builder.auth_headers(work.target, work.secrets)
-        # the Authorization header's own form too: Basic base64 is the secret, encoded
-        encoded = [v.split()[-1] for k, v in self.headers.items() if k.lower() == "authorization"]
-        self.redact = Redactor([*work.secrets.values(), *encoded])
-        configured = work.target.settings.get("breaker") or {}
-        self.breaker = Breaker(configured.get("consecutive_failures", Breaker.DEFAULT_THRESHOLD))
-        self.clients: dict[str, VendorClient] = {}
-        self.facts: dict[str, Any] = {}
-        self.sent_at: list[float] = []  # when each delete request left (first, last)
-
-    def client(self, kind: str) -> VendorClient:
-        if kind not in self.clients:
-            engine = self.engine
-            self.clients[kind] = VendorClient(
-                self.target.base_url,
-                self.headers,
-                engine.pacer(self.target, kind),
-                engine.policy,
-                transport=engine.transport() if engine.transport else None,
-                max_connections=engine.parallelism,
-                breaker=self.breaker,
-            )
-        return self.clients[kind]
-
-    def kind_of(self, batch: list[Pair]) -> str:
-        return self.builder.kind([item for _, item in batch])
-
-    @property
-    def stopped(self) -> bool:
-        return self.target.name in self.engine.report.stopped
-
-    def stop(self, why: str) -> None:
-        self.engine.report.stopped.setdefault(self.target.name, why)
-
-    async def close(self) -> None:
-        for client in self.clients.values():
-            await client.aclose()
 
 
 def _rate(times: list[float]) -> float | None:
@@ -226,27 +146,6 @@ def _rate(times: list[float]) -> float | None:
     if len(times) < 2 or times[-1] <= times[0]:
         return None
     return (len(times) - 1) / (times[-1] - times[0])
-
-
-async def preflight(builder: RequestBuilder, target: Target, client: VendorClient) -> Preflight:
-    """Send a target's preflight reads in order (stopping at the first without an
-    answer) and read what they prove."""
-    reads = builder.preflight(target)
-    answers: list[Answer | None] = []
-    for request in reads:
-        sent = await client.send(request, policy=PREFLIGHT_POLICY)
-        if sent.error is not None and sent.answer is not None:
-            # retries ran out on 429s or 5xx: the vendor is there, but not answering
-            return Preflight(
-                f"{builder.vendor_label} kept answering HTTP {sent.answer.status} "
-                f"({sent.attempts} attempts)",
-                "the vendor is throttling or down: try again later",
-            )
-        answers.append(sent.answer if sent.error is None else None)
-        if sent.answer is None or sent.answer.status >= 300:
-            break  # the reads after it depend on this one succeeding
-    answers += [None] * (len(reads) - len(answers))
-    return builder.preflight_result(target, answers) if reads else Preflight()
 
 
 class Engine:
@@ -271,47 +170,48 @@ class Engine:
         # between requests, the rest left pending
         self.should_stop = should_stop or (lambda: False)
         self.report = ApplyReport()
-        self._pacers: dict[Hashable, Pacer] = {}
+        self.pacers = Pacers()
         self._settled: set[str] = set()  # fingerprints done or accepted in this run
 
     def pacer(self, target: Target, kind: str = DELETE) -> Pacer:
-        scope, rate = scope_and_rate(target, kind)
-        pacer = self._pacers.get(scope)
-        if pacer is None:
-            pacer = self._pacers[scope] = Pacer(rate)
-        return pacer
+        return self.pacers(target, kind)
 
     async def run(self, works: Sequence[TargetWork]) -> ApplyReport:
         await asyncio.gather(*(self._run_target(w) for w in works if w.pairs))
         return self.report
 
     async def _run_target(self, work: TargetWork) -> None:
-        run = _TargetRun(self, work)
+        run = TargetSession(
+            work.target,
+            work.secrets,
+            self.pacers,
+            self.policy,
+            self.transport,
+            self.parallelism,
+            self.report.stopped,
+        )
+        sent_at: list[float] = []  # when each delete request left (first, last)
         try:
             if not await self._preflight(run, len(work.pairs)):
                 return
             pairs = self._admitted(run, work.pairs)
-            await self._send_all(run, pairs)
+            await self._send_all(run, pairs, sent_at)
         finally:
             await run.close()
             pacer = self.pacer(run.target, DELETE)
-            self.report.rates[run.target.name] = Rate(
-                _rate(run.sent_at), pacer.limit, pacer.throttled
-            )
+            self.report.rates[run.target.name] = Rate(_rate(sent_at), pacer.limit, pacer.throttled)
 
-    async def _preflight(self, run: _TargetRun, total: int) -> bool:
+    async def _preflight(self, run: TargetSession, total: int) -> bool:
         """Send the target's preflight reads; False (and the target stopped, nothing
         sent) when they do not prove the target can be sent to."""
-        result = await preflight(run.builder, run.target, run.client(READ))
+        result = await run.preflight()
         if result.ok:
-            run.facts = result.facts
             return True
-        why = f"preflight: {result.problem}" + (f" ({result.fix})" if result.fix else "")
-        run.stop(clean(why, Masker(), run.redact) or "preflight failed")
+        run.stop(run.preflight_problem(result))
         self.report.not_sent += total
         return False
 
-    def _admitted(self, run: _TargetRun, pairs: list[Pair]) -> list[Pair]:
+    def _admitted(self, run: TargetSession, pairs: list[Pair]) -> list[Pair]:
         """The pairs the preflight's facts allow; the others stay pending, reported."""
         kept = []
         for fp, item in pairs:
@@ -325,17 +225,21 @@ class Engine:
             )
         return kept
 
-    async def _send_all(self, run: _TargetRun, pairs: list[Pair]) -> None:
+    async def _send_all(self, run: TargetSession, pairs: list[Pair], sent_at: list[float]) -> None:
         target = run.target
         batches = run.builder.batches(pairs)
         # Build the clients before any request is paced: building one blocks the event
         # loop (an SSL context, tens of ms) and would hold back requests already let go,
         # which then leave together with the next ones.
-        for kind in {run.kind_of(b) for b in batches}:
+        b = run.builder
+
+        def kind_of(batch: list[Pair]) -> str:
+            return b.kind([item for _, item in batch])
+
+        for kind in {kind_of(batch) for batch in batches}:
             run.client(kind)
         total = len(pairs)
         finished = 0
-        b = run.builder
         # Phases, as the vendor orders its items: every phase-0 request first. An item of
         # a later phase is kept back when an earlier item about the same subject did not
         # settle (Insider: an identifier that locates a user whose attribute removals
@@ -354,16 +258,14 @@ class Engine:
             nonlocal finished
             while not queue.empty():
                 batch = queue.get_nowait()
-                if run.breaker.open:
-                    run.stop(run.breaker.reason or "circuit breaker open")
-                if run.stopped or self.should_stop():
+                if run.check_breaker() or self.should_stop():
                     self.report.not_sent += len(batch)
                     continue
                 if b.phase(batch[0][1]) > 0 and blocked(batch):
                     self.report.not_sent += len(batch)
                     self.report.held_back += len(batch)
                     continue
-                await self._send(run, run.client(run.kind_of(batch)), batch)
+                await self._send(run, run.client(kind_of(batch)), batch, sent_at)
                 finished += len(batch)
                 if self.progress:
                     self.progress(target.name, finished, total)
@@ -376,7 +278,9 @@ class Engine:
             workers = min(self.parallelism, queue.qsize())
             await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
-    async def _send(self, run: _TargetRun, client: VendorClient, batch: list[Pair]) -> None:
+    async def _send(
+        self, run: TargetSession, client: VendorClient, batch: list[Pair], sent_at: list[float]
+    ) -> None:
         target, b = run.target, run.builder
         items = [item for _, item in batch]
         fps = [fp for fp, _ in batch]
@@ -385,7 +289,7 @@ class Engine:
         await client.pacer.acquire()
         request = b.build(target, items)
         self.writer.intents(fps, target.name, request.digest(self.fingerprint))
-        run.sent_at.append(time.monotonic())
+        sent_at.append(time.monotonic())
         sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:
@@ -453,7 +357,7 @@ class Engine:
             self.writer.results(records)
 
     async def _outcomes(
-        self, run: _TargetRun, sent: Sent, request: VendorRequest, items: list[Item]
+        self, run: TargetSession, sent: Sent, request: VendorRequest, items: list[Item]
     ) -> list[Outcome]:
         if sent.error is not None:
             code = sent.answer.status if sent.answer else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.apply.engine import MAX_MESSAGE, Redactor, clean
+from reconciler.apply.session import MAX_MESSAGE, Redactor, clean
 from reconciler.desired import Item
 from reconciler.masking import Masker, map_values, mask, raw_values
 from reconciler.render.describe import describe
