@@ -20,6 +20,7 @@ from reconciler.cli.commands.github import github
 from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
+from reconciler.cli.commands.refresh import refresh
 from reconciler.cli.commands.validate import validate
 from reconciler.cli.commands.vendors import vendors
 from reconciler.cli.context import Globals
@@ -49,6 +50,7 @@ cli.add_command(plan)
 cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(check)
+cli.add_command(refresh)
 cli.add_command(vendors)
 cli.add_command(github)
 cli.add_command(diff)

@@ -12,11 +12,16 @@ class Duration(click.ParamType):
 
     name = "duration"
 
+    def __init__(self, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
         if isinstance(value, float):
             return value
+        if self.allow_zero and str(value).strip() in ("0", "0s", "0m", "0h"):
+            return 0.0
         try:
             return parse_duration(str(value))
         except ValueError as exc:
@@ -24,3 +29,4 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+AGE = Duration(allow_zero=True)

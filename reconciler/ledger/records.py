@@ -38,7 +38,7 @@ ACTIONABLE = frozenset({PENDING, UNKNOWN, FAILED, DRIFTED})
 GENESIS = "0" * 64
 
 # What a refresh saw at the vendor: is the item there?
-OBSERVED = {"present": True, "absent": False}
+OBSERVED = {"present": True, "absent": False, "unverified": None}
 
 # The fields each kind of run-file record must hold (RunWriter writes them all): the
 # fold reads these, `ledger show` and `ledger find` print them.

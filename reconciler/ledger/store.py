@@ -334,9 +334,11 @@ def read_ledger(ledger_dir: Path) -> Ledger:
                         target = text(rec["target"]) or _new_text(seen, rec["target"])
                         run_id = text(rec["run"]) or _new_text(seen, rec["run"])
                         prior = items.get(fp)
-                        if present:
+                        if present is None:
+                            pass  # unverified: nothing changes on guesswork
+                        elif present:
                             items[fp] = ItemStatus(DRIFTED, target, ts, run_id)
-                        elif prior is not None and prior.state in (ACCEPTED, DRIFTED):
+                        elif prior is not None and prior.state in (ACCEPTED, DRIFTED, UNKNOWN):
                             items[fp] = ItemStatus(DONE, target, ts, run_id)
                     elif kind == RUN or kind == END:  # a few per run: checked in full
                         problem = record_problem(rec)
@@ -515,6 +517,12 @@ class RunWriter:
 
     def refresh(self, fp: str, target: str, observed: str) -> None:
         self.append(REFRESH, fp=fp, target=target, observed=observed)
+
+    def refreshes(self, target: str, observed: list[tuple[str, str]]) -> None:
+        """One read's observations, (fingerprint, present|absent|unverified) each."""
+        self.append_many(
+            [(REFRESH, {"fp": fp, "target": target, "observed": seen}) for fp, seen in observed]
+        )
 
     def close(self, **summary: Any) -> None:
         if not self._handle.closed:

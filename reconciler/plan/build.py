@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError, ValidationFailed
-from reconciler.ledger.records import PENDING, UNKNOWN
+from reconciler.ledger.records import DRIFTED, PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
@@ -46,7 +46,8 @@ def build_plan(
         else:
             state = status.state
             recorded.add(fp)
-        action = Action(fp, canonical, vendors[target], refs, table, state)
+        since = status.ts if status is not None and state == DRIFTED else None
+        action = Action(fp, canonical, vendors[target], refs, table, state, since)
         tp.actions.append(action)
         tp.summary.count(state, state == UNKNOWN and action.held)
     if len(recorded) < len(items):

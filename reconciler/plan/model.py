@@ -44,6 +44,7 @@ class Action:
     refs: SourceRefs
     table: SourceTable
     state: str
+    since: str | None = None  # when the ledger recorded the state (shown for drifted ones)
 
     @classmethod
     def of(cls, fingerprint: str, item: Item, sources: list[Source], state: str) -> Action:

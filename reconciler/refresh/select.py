@@ -21,6 +21,9 @@ class Selection:
     pairs: dict[str, list[Pair]] = field(default_factory=dict)  # target -> (fp, item)
     too_recent: int = 0  # recorded less than min-age ago: skipped
     unsampled: int = 0  # left out by --sample
+    # accepted less than the queue window ago: a read that still finds them present means
+    # the vendor has not run its queue yet, not that they came back
+    queued: set[str] = field(default_factory=set)
 
     @property
     def count(self) -> int:
@@ -42,6 +45,7 @@ def select(
     now: datetime,
     sample: int | None = None,
     rng: random.Random | None = None,
+    queue_window: timedelta = timedelta(hours=1),
 ) -> Selection:
     """The declared items in `states` whose last record is at least `min_age` old
     (`record_times`: fingerprint -> the timestamp of the record that set its state),
@@ -56,6 +60,8 @@ def select(
             if when is not None and now - when < min_age:
                 selection.too_recent += 1
                 continue
+            if action.state == ACCEPTED and (when is None or now - when < queue_window):
+                selection.queued.add(action.fingerprint)
             eligible.append(action)
     if sample is not None and sample < len(eligible):
         chosen = (rng or random.Random()).sample(range(len(eligible)), sample)

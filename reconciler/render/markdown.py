@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from reconciler.ledger.records import DRIFTED
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.render.describe import describe
 from reconciler.vendors.registry import vendor
@@ -128,6 +129,13 @@ def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
         v = vendor(name)
         if v.caveats:
             lines += [f"> {v.label}: " + "; ".join(v.caveats) + ".", ""]
+    drifted = sum(1 for tp in plan.targets for a in tp.actions if a.state == DRIFTED)
+    if drifted:
+        lines += [
+            f"> **Objects have changed outside of reconciler**: {drifted} item(s) removed "
+            "before were found back by a refresh; merging removes them again.",
+            "",
+        ]
     orphaned = sum(len(tp.orphaned) for tp in plan.targets)
     if orphaned:
         lines += [

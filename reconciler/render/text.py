@@ -35,7 +35,7 @@ def _action_lines(action: Action, show_values: bool) -> list[str]:
     reason = {
         UNKNOWN: "sent before, no answer recorded: sent again (deletions are idempotent)",
         FAILED: "failed last time: retried",
-        DRIFTED: "refresh found it back",
+        DRIFTED: f"reintroduced after removal (seen at {action.since or 'refresh'})",
     }.get(action.state)
     lines.append(click.style(f"      # (because {because})", dim=True))
     if reason:
@@ -97,6 +97,14 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
                 fg="yellow",
             )
         )
+    drifted = sum(1 for tp in plan.targets for a in tp.actions if a.state == DRIFTED)
+    if drifted:
+        out.append(
+            click.style("Note: Objects have changed outside of reconciler", bold=True)
+            + f"\n  {drifted} item(s) removed before were found back by a refresh (an event "
+            "replay, a re-import, a trait promoted again): they are removed again below."
+        )
+        out.append("")
     if total_sends:
         masked = "" if show_values else " Values are masked (--show-values shows them)."
         out.append(f"Reconciler will send the following removals.{masked}")

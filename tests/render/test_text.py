@@ -102,7 +102,13 @@ def test_reasons_for_unknown_failed_drifted_and_rejected(proj: Proj) -> None:
     i = lines.index("  ~ phone +1555*****00 on user_id u_**01")
     assert lines[i + 2] == "      # (failed last time: retried)"
     i = lines.index("  - anonymous_id 9f*****************ce on user_id u_**02")
-    assert lines[i + 2] == "      # (refresh found it back)"
+    assert re.fullmatch(
+        r"      # \(reintroduced after removal \(seen at 20\d\d-\d\d-\d\dT[\d:.]+Z\)\)",
+        lines[i + 2],
+    ), lines[i + 2]
+    assert any(
+        line.startswith("Note: Objects have changed outside of reconciler") for line in lines
+    )
     assert "  1 to remove, 1 already removed, 1 unknown, 1 to retry, 1 rejected" in lines
     i = lines.index("  Rejected by the vendor: not retried until the manifest entry changes:")
     assert lines[i + 1] == "  x email a***@old-domain.example on user_id u_**01"

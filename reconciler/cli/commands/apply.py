@@ -17,6 +17,7 @@ import click
 from reconciler.apply.deadline import Deadline
 from reconciler.apply.reviewed import SENT_ACTIONS, check_reviewed, split_sends
 from reconciler.apply.run import RunInfo, check_max_deletions, plan_sends, run_apply
+from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
 from reconciler.cli.params import DURATION
@@ -105,6 +106,12 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
 @click.option("--max-deletions", type=click.IntRange(min=0), help="Refuse larger plans.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option(
+    "--refresh",
+    "refresh_before",
+    is_flag=True,
+    help="Read the vendors back first (reconcile refresh), then plan what to send.",
+)
+@click.option(
     "--max-duration",
     type=DURATION,
     help="Stop cleanly between requests after this long (e.g. 5h30m, 90s); exit 2 if items "
@@ -119,12 +126,19 @@ def apply(
     targets: tuple[str, ...],
     max_deletions: int | None,
     parallelism: int,
+    refresh_before: bool,
     max_duration: float | None,
 ) -> int:
     """Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan after
     asking)."""
     config = g.config()
     key = ledger_key(config)
+    if refresh_before:
+        if planfile is not None:
+            raise ReconcilerError(
+                "--refresh with a saved plan would make it stale: refresh before planning"
+            )
+        refresh_first(config, key, targets)
     limit = max_deletions if max_deletions is not None else config.max_deletions
     unreviewed: list[Action] = []
     if planfile is not None and reviewed is not None:

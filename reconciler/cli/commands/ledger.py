@@ -159,7 +159,17 @@ VERDICTS = {
 
 def verdict(state: str, records: list[dict[str, Any]]) -> str:
     """One line answering "was it removed?" from the item's state and its last result."""
-    last = next((r for r in reversed(records) if r["type"] in ("result", "refresh")), None)
+    # the record that set the state: a result, or a refresh that saw something (an
+    # unverified read changes nothing)
+    last = next(
+        (
+            r
+            for r in reversed(records)
+            if r["type"] == "result"
+            or (r["type"] == "refresh" and r.get("observed") in ("present", "absent"))
+        ),
+        None,
+    )
     when = (
         f" ({last['ts']}, run {last['run']}, commit {last.get('commit') or 'unknown'})"
         if last
@@ -167,6 +177,8 @@ def verdict(state: str, records: list[dict[str, Any]]) -> str:
     )
     if state == "done":
         evidence = (last or {}).get("evidence")
+        if (last or {}).get("type") == "refresh":
+            evidence = "confirmed"
         return VERDICTS.get(str(evidence), "DONE (recorded before evidence kinds were kept)") + when
     if state == "accepted":
         return (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key
 from reconciler.plan.build import plan_from_config
@@ -35,6 +36,12 @@ def color_flag(value: str) -> bool | None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option("--full", is_flag=True, help="List every action of a long plan.")
+@click.option(
+    "--refresh",
+    "refresh_before",
+    is_flag=True,
+    help="Read the vendors back first (reconcile refresh; needs their credentials).",
+)
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto")
 @click.option(
     "--commit",
@@ -53,12 +60,15 @@ def plan(
     detailed_exitcode: bool,
     show_values: bool,
     full: bool,
+    refresh_before: bool,
     color: str,
     commit: str | None,
     artifact: str | None,
 ) -> int:
     """Show what apply would remove, from specs/ and the ledger."""
     config = g.config()
+    if refresh_before:
+        refresh_first(config, ledger_key(config), targets)
     the_plan, _, _ = plan_from_config(config, ledger_key(config), targets)
     for warning in the_plan.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True, color=color_flag(color))

@@ -1,0 +1,125 @@
+"""One refresh run: plan (no network), select, lock, read, record, unlock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets as secrets_module
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from reconciler import __version__
+from reconciler.apply.client import RetryPolicy
+from reconciler.apply.run import RunInfo
+from reconciler.config import Config
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.lock import acquire, release
+from reconciler.ledger.store import Ledger, RunWriter, read_ledger
+from reconciler.ledger.verify import check_chain
+from reconciler.plan.model import Plan
+from reconciler.refresh.engine import Progress, RefreshEngine, RefreshReport, RefreshWork
+from reconciler.refresh.select import Selection, select
+
+DEFAULT_MIN_AGE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RefreshRequest:
+    states: tuple[str, ...]
+    min_age: timedelta = DEFAULT_MIN_AGE
+    sample: int | None = None
+    seed: int | None = None  # makes --sample repeatable
+    queue_window: timedelta = timedelta(hours=1)
+
+
+def choose(plan: Plan, ledger: Ledger, request: RefreshRequest) -> Selection:
+    times = {fp: status.ts for fp, status in ledger.items.items()}
+    rng = random.Random(request.seed) if request.seed is not None else None
+    return select(
+        plan,
+        times,
+        request.states,
+        request.min_age,
+        datetime.now(UTC),
+        request.sample,
+        rng,
+        request.queue_window,
+    )
+
+
+def run_refresh(
+    config: Config,
+    plan: Plan,
+    selection: Selection,
+    secrets: dict[str, dict[str, str]],
+    info: RunInfo,
+    parallelism: int = 8,
+    progress: Progress | None = None,
+    policy: RetryPolicy | None = None,
+    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+) -> tuple[RefreshReport, str]:
+    """Read the selected items and record what was seen. Returns the report, the run id."""
+    ledger_dir = config.ledger_dir
+    if not plan.ledger.exists:
+        raise ReconcilerError("there is no ledger yet: nothing was ever sent to read back")
+    run_id = secrets_module.token_hex(6)
+    lock = acquire(ledger_dir, "refresh", info.who, run_id)
+    writer: RunWriter | None = None
+    report = RefreshReport()
+    try:
+        check_chain(ledger_dir)
+        now = read_ledger(ledger_dir)
+        then = plan.ledger
+        if (now.lineage, now.serial, now.digest) != (then.lineage, then.serial, then.digest):
+            raise ReconcilerError(
+                "the ledger changed while refresh was choosing what to read (another run "
+                "finished first); nothing was read. Run reconcile refresh again"
+            )
+        writer = RunWriter(
+            ledger_dir,
+            run_id,
+            {
+                "operation": "refresh",
+                "who": info.who,
+                "commit": info.commit,
+                "tool_version": __version__,
+                "lock": lock.id,
+                "items": selection.count,
+                "targets": {name: config.targets[name].account for name in sorted(selection.pairs)},
+            },
+        )
+        works = _works(config, plan, selection, secrets)
+        engine = RefreshEngine(writer, parallelism, policy, progress, transport)
+        report = asyncio.run(engine.run(works))
+        return report, run_id
+    finally:
+        if writer is not None:
+            total = report.total()
+            writer.close(
+                confirmed=total.confirmed,
+                still_absent=total.still_absent,
+                drifted=total.drifted,
+                queued=total.queued,
+                unverified=total.unverified,
+                not_read=total.not_read,
+            )
+        release(ledger_dir, lock)
+
+
+def _works(
+    config: Config, plan: Plan, selection: Selection, secrets: dict[str, dict[str, str]]
+) -> Sequence[RefreshWork]:
+    states = {a.fingerprint: a.state for a in plan.actions()}
+    return [
+        RefreshWork(
+            config.targets[name],
+            pairs,
+            {fp: states[fp] for fp, _ in pairs},
+            secrets.get(name, {}),
+            selection.queued,
+        )
+        for name, pairs in sorted(selection.pairs.items())
+    ]
