@@ -21,6 +21,7 @@ from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.refresh import refresh
+from reconciler.cli.commands.resolve import resolve
 from reconciler.cli.commands.validate import validate
 from reconciler.cli.commands.vendors import vendors
 from reconciler.cli.context import Globals
@@ -51,6 +52,7 @@ cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(check)
 cli.add_command(refresh)
+cli.add_command(resolve)
 cli.add_command(vendors)
 cli.add_command(github)
 cli.add_command(diff)

@@ -50,6 +50,9 @@ class SegmentProfile:
     external_ids: list[SegmentExternalId]
 
     def has(self, id_type: str, value: str) -> bool:
+        # the Profile API also finds a profile by its own id: segment_id:<id>
+        if id_type == "segment_id":
+            return value == self.segment_id
         return any(e.type == id_type and e.id == value for e in self.external_ids)
 
 

@@ -262,6 +262,33 @@ class Reader(Protocol):
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """What a lookup found for one input row: the output rows (an unambiguous id with
+    the rest of the row), or why it could not be resolved (never a guess)."""
+
+    rows: tuple[dict[str, str], ...] = ()
+    problem: str | None = None
+
+
+class Resolver(Protocol):
+    """A vendor's read-only lookups (`reconcile resolve`): rows that name a subject by
+    something the delete API cannot use (an email) into rows that name it by an
+    unambiguous id the delete API takes (a user_id, an external_id)."""
+
+    def input_headers(self) -> list[list[str]]:
+        """The CSV headers a `--from` file may have (any column order)."""
+        ...
+
+    def output_header(self, header: list[str]) -> list[str]:
+        """The `--out` file's header for an input of `header`: an `absent_csv` source."""
+        ...
+
+    def request(self, target: Target, row: Mapping[str, str]) -> VendorRequest: ...
+
+    def resolve(self, answer: Answer | None, row: Mapping[str, str]) -> Resolved: ...
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a vendor's API can do, as `reconcile vendors` lists it."""
 
@@ -299,6 +326,7 @@ class Vendor(Protocol):
     rules: VendorRules
     requests: RequestBuilder
     reader: Reader | None  # None: the vendor cannot read items back (no refresh)
+    resolver: Resolver | None  # None: no lookups (`reconcile resolve`)
 
     def config_schema(self) -> Mapping[str, Any]:
         """JSON Schema of one target of this vendor in reconciler.yaml."""

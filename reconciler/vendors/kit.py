@@ -279,6 +279,7 @@ class VendorBase:
 
     caveats: tuple[str, ...] = ()
     reader: Any = None
+    resolver: Any = None
     held_advice = "Check the item at the vendor, then change or remove its manifest entry."
 
     def config_schema(self) -> Mapping[str, Any]:

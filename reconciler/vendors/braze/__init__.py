@@ -11,6 +11,7 @@ from reconciler.desired import Item
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.braze.read import BrazeReader
 from reconciler.vendors.braze.requests import MAX_IDS, BrazeRequests, resend_safe
+from reconciler.vendors.braze.resolve import BrazeResolver
 from reconciler.vendors.braze.rules import BrazeRules
 from reconciler.vendors.kit import VendorBase
 
@@ -31,6 +32,7 @@ class Braze(VendorBase):
         irreversible=True,
         preflight=True,
         read=True,
+        resolve=True,
     )
     secret_keys = ("api_key_env",)
     account_keys: tuple[str, ...] = ()
@@ -42,6 +44,7 @@ class Braze(VendorBase):
     rules = BrazeRules()
     requests = BrazeRequests()
     reader = BrazeReader()
+    resolver = BrazeResolver()
 
     def rate(self, target: Target, kind: str) -> tuple[Hashable, float, bool]:
         if kind == "read":

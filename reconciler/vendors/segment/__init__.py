@@ -11,6 +11,7 @@ from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.kit import VendorBase
 from reconciler.vendors.segment.read import SegmentReader
 from reconciler.vendors.segment.requests import SegmentRequests
+from reconciler.vendors.segment.resolve import SegmentResolver
 from reconciler.vendors.segment.rules import SegmentRules
 
 # Production hosts (FACTS.md §1)
@@ -31,6 +32,7 @@ class Segment(VendorBase):
         irreversible=False,
         preflight=True,
         read=True,
+        resolve=True,
     )
     secret_keys = ("token_env",)
     account_keys = ("space_id",)
@@ -44,6 +46,7 @@ class Segment(VendorBase):
     rules = SegmentRules()
     requests = SegmentRequests()
     reader = SegmentReader()
+    resolver = SegmentResolver()
 
     def default_base_url(self, settings: Mapping[str, Any]) -> str | None:
         return HOSTS[settings.get("region", "us")]
