@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from reconciler.adapters import REQUESTS
-from reconciler.adapters.requests import Pair, RequestBuilder
+from reconciler.adapters.requests import Pair, RequestBuilder, VendorRequest
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
+from reconciler.apply.intents import IntentWindow
 from reconciler.apply.limits import scope_and_rate
 from reconciler.apply.outcome import (
     ACCEPTED,
@@ -141,6 +142,7 @@ class Engine:
         self.report = ApplyReport()
         self._pacers: dict[Hashable, Pacer] = {}
         self._settled: set[str] = set()  # fingerprints done or accepted in this run
+        self._windows: dict[str, IntentWindow[VendorRequest]] = {}  # intents, by target
 
     def _pacer(self, target: Target, identity: bool = False) -> Pacer:
         scope, rate = scope_and_rate(target, identity)
@@ -227,6 +229,13 @@ class Engine:
             [b for b in batches if not is_identity(b)],
             [b for b in batches if is_identity(b)],
         ]
+        self._windows[target.name] = IntentWindow(
+            self.writer,
+            target.name,
+            phases,
+            lambda batch: builder.build(target, [item for _, item in batch]),
+            lambda request: request.digest(self.fingerprint),
+        )
         try:
             for phase in phases:
                 queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
@@ -250,8 +259,7 @@ class Engine:
         # Take the rate-limit slot first, so the work below (building, the fsynced
         # intents) happens inside it and the request leaves when its slot says.
         await client.pacer.acquire()
-        request = b.build(target, items)
-        self.writer.intents([fp for fp, _ in batch], target.name, request.digest(self.fingerprint))
+        request = self._windows[target.name].claim(batch)  # its intent durable
         sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:

@@ -162,12 +162,12 @@ class _ActionEncoder:
                 '"description": '
             )
         state = action.state
-        middle = self.segment_states.get(state)
+        verb = action.action
+        middle = self.segment_states.get(state + verb)
         if middle is None:
-            # action.action of a Segment action depends on its state alone (only Braze
-            # actions are ever held)
-            middle = self.segment_states[state] = (
-                f', "state": {_str(state)}, "action": {_str(action.action)}, '
+            # by state and action: an item held for a conflict has its state's action
+            middle = self.segment_states[state + verb] = (
+                f', "state": {_str(state)}, "action": {_str(verb)}, '
                 '"irreversible": false, "sources": '
             )
         mask = self.mask

@@ -18,14 +18,40 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
+UNVERIFIED = "recorded removed, NOT verified"
+
+
+def _unverified_line(line: str) -> str:
+    """The summary line of a plan made from a ledger that does not verify: it never says
+    "already removed" (nothing proves it)."""
+    if line.startswith("No changes. Every declared absence"):
+        return (
+            "No changes to send, but the ledger does not verify: nothing it records as "
+            "removed is proven."
+        )
+    return line.replace("already removed", UNVERIFIED)
+
+
 def render_markdown(plan: Plan, show_values: bool = False, limit: int = GITHUB_LIMIT) -> str:
     summary = plan.summary
-    head = [
-        "### reconcile plan",
+    broken = bool(plan.ledger_errors)
+    line = _unverified_line(summary.line()) if broken else summary.line()
+    removed = UNVERIFIED if broken else "already removed"
+    head = ["### reconcile plan", ""]
+    if broken:
+        head += [
+            "> [!CAUTION]",
+            "> **This plan was made with `--ignore-ledger-errors`: the ledger does not verify.**",
+            f"> First problem: `{_escape(plan.ledger_errors[0])}`"
+            + (f" (and {len(plan.ledger_errors) - 1} more)" if len(plan.ledger_errors) > 1 else ""),
+            "> Nothing below that the ledger records is proven: items it calls removed may "
+            "still be at the vendor. Restore the ledger from git and plan again.",
+            "",
+        ]
+    head += [
+        f"**{line}**",
         "",
-        f"**{summary.line()}**",
-        "",
-        "| target | vendor | to remove | already removed | unknown | to retry | rejected |",
+        f"| target | vendor | to remove | {removed} | unknown | to retry | rejected |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for tp in plan.targets:
@@ -37,8 +63,9 @@ def render_markdown(plan: Plan, show_values: bool = False, limit: int = GITHUB_L
     head.append("")
     if summary.held:
         head.append(
-            f"> ⚠️ {summary.held} item(s) held for review: sent before, answer lost, and not "
-            "safe to send again (Braze by email or phone). Run `reconcile plan` for details."
+            f"> ⚠️ {summary.held} item(s) held for review: sent before with the answer lost "
+            "and not safe to send again (Braze by email or phone), or recorded with "
+            "conflicting outcomes by merged branches. Run `reconcile plan` for details."
         )
         head.append("")
     if plan.target_filter:

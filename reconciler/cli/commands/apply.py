@@ -36,7 +36,7 @@ def _secrets(config: Config, sends: list[Action]) -> dict[str, dict[str, str]]:
 
 
 def _from_saved(
-    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...]
+    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...], ignore: bool = False
 ) -> tuple[Plan, list[Action], Ledger]:
     saved = load_plan(path)
     saved_targets = list(saved["target_filter"])
@@ -45,7 +45,9 @@ def _from_saved(
             f"{path} was planned for targets {saved_targets or 'all'}: --target cannot change that"
         )
     salt = saved["fingerprint"].get("new_ledger_salt")
-    plan, _, ledger = plan_from_config(config, key, saved_targets, salt)
+    plan, _, ledger = plan_from_config(
+        config, key, saved_targets, salt, ignore_ledger_errors=ignore
+    )
     reason = stale_reason(
         saved, ledger, plan.desired_digest, plan.accounts, (plan.fingerprint_scheme, plan.key_id)
     )
@@ -64,6 +66,12 @@ def _from_saved(
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--max-deletions", type=click.IntRange(min=0), help="Refuse larger plans.")
 @click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--ignore-ledger-errors",
+    is_flag=True,
+    help="Send even when the ledger does not verify (recovery only: items it records as "
+    "removed are then skipped on the word of records nothing proves).",
+)
 @pass_globals
 def apply(
     g: Globals,
@@ -72,15 +80,20 @@ def apply(
     targets: tuple[str, ...],
     max_deletions: int | None,
     parallelism: int,
+    ignore_ledger_errors: bool,
 ) -> int:
     """Send the pending deletions (of PLANFILE, or of a fresh plan after asking)."""
     config = g.config()
     key = ledger_key(config)
     limit = max_deletions if max_deletions is not None else config.max_deletions
     if planfile is not None:
-        the_plan, sends, ledger = _from_saved(config, key, planfile, targets)
+        the_plan, sends, ledger = _from_saved(config, key, planfile, targets, ignore_ledger_errors)
+        if the_plan.ledger_errors:
+            click.secho(f"Warning: {the_plan.warnings[0]}", fg="yellow", err=True)
     else:
-        the_plan, _, ledger = plan_from_config(config, key, targets)
+        the_plan, _, ledger = plan_from_config(
+            config, key, targets, ignore_ledger_errors=ignore_ledger_errors
+        )
         sends = plan_sends(the_plan)
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
@@ -111,6 +124,7 @@ def apply(
         RunInfo(who(), current_commit(str(config.root))),
         parallelism,
         ProgressDisplay(),
+        ignore_ledger_errors=ignore_ledger_errors,
     )
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)

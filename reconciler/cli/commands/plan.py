@@ -36,6 +36,12 @@ def color_flag(value: str) -> bool | None:
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option("--full", is_flag=True, help="List every action of a long plan.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto")
+@click.option(
+    "--ignore-ledger-errors",
+    is_flag=True,
+    help="Plan even when the ledger does not verify (recovery only: what it records is "
+    "then proven by nothing, and the plan says so).",
+)
 @pass_globals
 def plan(
     g: Globals,
@@ -46,10 +52,13 @@ def plan(
     show_values: bool,
     full: bool,
     color: str,
+    ignore_ledger_errors: bool,
 ) -> int:
     """Show what apply would remove, from specs/ and the ledger."""
     config = g.config()
-    the_plan, _, _ = plan_from_config(config, ledger_key(config), targets)
+    the_plan, _, _ = plan_from_config(
+        config, ledger_key(config), targets, ignore_ledger_errors=ignore_ledger_errors
+    )
     for warning in the_plan.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True, color=color_flag(color))
     if fmt == "json" and out is not None and not show_values:
