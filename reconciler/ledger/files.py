@@ -2,7 +2,7 @@
 
     state/ledger/header.jsonl                 lineage, format, fingerprint scheme, key id
     state/ledger/runs/<start>-<run>.jsonl      one run: apply, refresh, resolve, unlock
-    state/ledger/runs/<start>-<run>.<k>.jsonl  its k-th part, once a part is full
+    state/ledger/runs/<start>-<run>.p<k>.jsonl its k-th part (p0002, ...), once one is full
 
 Files are only ever created or appended to, so two branches' ledgers merge in git
 without conflicts. Every append is flushed and fsynced before it returns; a new file's

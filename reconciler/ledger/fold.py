@@ -693,7 +693,7 @@ def _break_order(name: str) -> tuple[int, str]:
 
 
 def _named_for(part: Any) -> bool:
-    suffix = f"-{part.run}.jsonl" if part.number == 1 else f"-{part.run}.{part.number}.jsonl"
+    suffix = f"-{part.run}.jsonl" if part.number == 1 else f"-{part.run}.p{part.number:04d}.jsonl"
     return bool(part.name.endswith(suffix))
 
 

@@ -2,7 +2,7 @@
 
     state/ledger/header.jsonl                 lineage, format, fingerprint scheme, key id
     state/ledger/runs/<start>-<run>.jsonl      one run: apply, refresh, resolve, unlock
-    state/ledger/runs/<start>-<run>.<k>.jsonl  its k-th part
+    state/ledger/runs/<start>-<run>.p<k>.jsonl its k-th part (p0002, p0003, ...)
 
 See reconciler.ledger.fold (reading, chain order, conflicts), reconciler.ledger.writer
 (durability, grouping, rotation) and reconciler.ledger.chain (record ids and MACs).

@@ -405,7 +405,9 @@ class RunWriter:
     def _rotate(self) -> None:
         self._part.close()
         self._part_no += 1
-        self._part = self._storage.create_part(f"{self._stamp}-{self.run_id}.{self._part_no}.jsonl")
+        self._part = self._storage.create_part(
+            f"{self._stamp}-{self.run_id}.p{self._part_no:04d}.jsonl"
+        )
         record = {
             "type": PART,
             "n": self._n,
