@@ -296,7 +296,6 @@ class _Folder:
         said = ", ".join(f"{s.state} in run {s.run}" for s in statuses)
         if len({s.state for s in statuses}) == 1:
             return last
-        self.ledger.conflicts += 1
         return ItemStatus(
             UNKNOWN,
             last.target,
@@ -670,6 +669,10 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
                 f"{part.name}: the name does not match the run it holds ({part.run}, part "
                 f"{part.number}): renamed (the fold follows the chain, not names)"
             )
+    # a conflicted item always has concurrent statuses kept for it
+    ledger.conflicts = sum(
+        1 for fp in folder.frontier if (ledger.items.get(fp) or _NONE).conflict is not None
+    )
     ledger.heads = structure.heads or [header.id]
     ledger.ends = {p.last_id for p in structure.parts if p.last_id} | {header.id}
     ledger.files = len(structure.parts) + len(
@@ -686,6 +689,9 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
         f"{name}:{number}: {problem}"
         for name, (number, problem) in sorted(folder.breaks.items(), key=lambda kv: order[kv[0]])
     ]
+
+
+_NONE = ItemStatus(UNKNOWN, "", "", "")
 
 
 def _break_order(name: str) -> tuple[int, str]:

@@ -283,20 +283,24 @@ def _count_lines(storage: Storage, unit: Unit, index: int) -> int:
 
 def _scan(s: Structure, storage: Storage, wanted: set[str]) -> dict[str, tuple[Unit, Pos]]:
     found: dict[str, tuple[Unit, Pos]] = {}
+    # a format-1 writer (0.1.x) continues from the SHA-256 of the newest line, whatever
+    # its format: look for those too
+    hashed = any(len(w) == 64 for w in wanted)
     for unit in s.units:
         for index, part in enumerate(unit.parts):
             for number, line in storage.lines(part.name, []):
-                if unit.version == 1:
-                    rid = legacy_id(line)
-                else:
+                ids = []
+                if unit.version == 1 or hashed:
+                    ids.append(legacy_id(line))
+                if unit.version == 2:
                     sealed = split(line)
-                    if sealed is None:
-                        continue
-                    rid = sealed[1].decode("ascii", "replace")
-                if rid in wanted and rid not in found:
-                    found[rid] = (unit, (index, number))
-                    if len(found) == len(wanted):
-                        return found
+                    if sealed is not None:
+                        ids.append(sealed[1].decode("ascii", "replace"))
+                for rid in ids:
+                    if rid in wanted and rid not in found:
+                        found[rid] = (unit, (index, number))
+                        if len(found) == len(wanted):
+                            return found
     return found
 
 
