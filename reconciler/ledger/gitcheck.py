@@ -144,7 +144,6 @@ def history_problems(root: Path, ledger_dir: Path) -> GitReport:
         "--full-history",
         "--no-renames",
         "--raw",
-        "--no-abbrev",
         "--format=@@%h %s",
         "HEAD",
         "--",
@@ -165,7 +164,7 @@ def history_problems(root: Path, ledger_dir: Path) -> GitReport:
         parts = meta.split()
         if len(parts) < 5:
             continue
-        old, new, status = parts[2], parts[3], parts[4]
+        old, new, status = parts[2].rstrip("."), parts[3].rstrip("."), parts[4]
         name = Path(path).name
         if name in (".lock", ".gitignore") or (commit, path, status) in seen:
             continue
