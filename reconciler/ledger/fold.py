@@ -669,6 +669,14 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
                 f"{part.name}: the name does not match the run it holds ({part.run}, part "
                 f"{part.number}): renamed (the fold follows the chain, not names)"
             )
+    for run in folder.runs.values():
+        name = run.unit.name
+        named = f"{name[:4]}-{name[4:6]}-{name[6:8]}"
+        if run.first_ts[:1].isdigit() and name[:8].isdigit() and run.first_ts[:10] != named:
+            ledger.warnings.append(
+                f"{name}: named for {named} but its run began at {run.first_ts}: renamed, or "
+                "written by a clock that was wrong (the fold follows the chain, not names)"
+            )
     # a conflicted item always has concurrent statuses kept for it
     ledger.conflicts = sum(
         1 for fp in folder.frontier if (ledger.items.get(fp) or _NONE).conflict is not None
