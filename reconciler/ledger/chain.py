@@ -1,7 +1,7 @@
 """Record ids: what links each format-2 record to the one before it, with or without a key.
 
 A record's id is computed over the previous record's id and the record's own bytes
-(its line without the trailing `,"m":"..."` member), so changing, removing, inserting or
+(its line up to the trailing `,"m":"..."}`), so changing, removing, inserting or
 moving any record changes every id after it:
 
 - keyed (the ledger has an HMAC key, ledger.key_env): HMAC-SHA256 under a MAC key
@@ -23,12 +23,14 @@ SHA-256 hex of their own line.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
+from binascii import b2a_base64
 
 from reconciler.ledger.records import ID_CHARS
 
+_hmac = hmac.digest
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 MAC_LABEL = b"reconciler/ledger/record-mac/v2"
 HASH_LABEL = b"reconciler/ledger/record-hash/v2\n"
 ID_OPEN = b',"m":"'
@@ -52,17 +54,23 @@ class Chain:
     def keyed(self) -> bool:
         return self._mac_key is not None
 
-    def id_of(self, prev: bytes, body: bytes) -> bytes:
+    def id_of(self, prev: bytes, head: bytes) -> bytes:
+        """The id of a record whose line, before its id member, is `head` (the compact
+        JSON without its closing brace), following the record whose id is `prev`."""
         if self._mac_key is not None:
-            digest = hmac.digest(self._mac_key, prev + b"\n" + body, "sha256")
+            digest = _hmac(self._mac_key, prev + b"\n" + head, "sha256")
         else:
-            digest = hashlib.sha256(HASH_LABEL + prev + b"\n" + body).digest()
-        return base64.urlsafe_b64encode(digest[:16])[:ID_CHARS]
+            digest = hashlib.sha256(HASH_LABEL + prev + b"\n" + head).digest()
+        # base64url without padding (binascii directly: the base64 module's wrappers
+        # cost more than the MAC on a short line)
+        return b2a_base64(digest[:16], newline=False).translate(_URLSAFE)[:ID_CHARS]
 
     def seal(self, prev: bytes, body: bytes) -> tuple[bytes, bytes]:
-        """The record's line (its id added as the last member) and its id."""
-        rid = self.id_of(prev, body)
-        return body[:-1] + ID_OPEN + rid + ID_CLOSE, rid
+        """The line of the record encoded as `body` (its id added as the last member)
+        and its id."""
+        head = body[:-1]
+        rid = self.id_of(prev, head)
+        return head + ID_OPEN + rid + ID_CLOSE, rid
 
 
 def split(line: bytes) -> tuple[bytes, bytes] | None:
@@ -74,7 +82,7 @@ def split(line: bytes) -> tuple[bytes, bytes] | None:
         or line[-2:] != ID_CLOSE
     ):
         return None
-    return line[:-SUFFIX] + b"}", line[-SUFFIX + len(ID_OPEN) : -2]
+    return line[:-SUFFIX], line[-SUFFIX + len(ID_OPEN) : -2]
 
 
 def anchor(after: list[str]) -> bytes:

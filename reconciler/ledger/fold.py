@@ -16,6 +16,7 @@ person's resolution) settles it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.chain import Chain, anchor, legacy_id, split
+from reconciler.ledger.chain import ID_CLOSE, ID_OPEN, SUFFIX, Chain, anchor, legacy_id, split
 from reconciler.ledger.files import FileStorage
 from reconciler.ledger.header import (
     HEADER_FILE,
@@ -41,6 +42,7 @@ from reconciler.ledger.records import (
     DRIFTED,
     END,
     FP_CHARS,
+    ID_CHARS,
     INTENT,
     LETTER_OBSERVED,
     LETTER_STATE,
@@ -81,6 +83,7 @@ class ItemStatus:
     evidence: str | None = None
     conflict: str | None = None
     seg: int = -1  # the folded segment that set it (for conflict detection)
+    n: int = 0  # the number of the record that set it, in its run
 
     @property
     def held(self) -> bool:
@@ -199,8 +202,10 @@ class _Run:
     prev: bytes = b""  # the id the next record chains from
     n: int = 0  # the number the next record must carry
     last_line: bytes | None = None  # format 1: the previous line
-    # intent number -> [fingerprints, target, states before it, positions not settled]
+    # intent number -> [fingerprints, its `unknown` status, what each position got
+    # (0: nothing yet, 1: answered or withdrawn, 2: written as unknown), positions open]
     intents: dict[int, list[Any]] = field(default_factory=dict)
+    deferred: bool = False  # some intent's items are not written yet
     future_reported: bool = False
     first_ts: str = ""
     last_ts: str = ""
@@ -228,6 +233,7 @@ class _Folder:
         self.seg_last_ts: list[str] = []
         self.horizon = (datetime.now(UTC) + FUTURE_SLACK).isoformat().replace("+00:00", "Z")
         self.v2_units = False
+        self.off = False  # checking only: no item table (nothing can conflict)
 
     # -- breaks -------------------------------------------------------------------
     def brk(self, name: str, number: int, problem: str) -> None:
@@ -246,6 +252,8 @@ class _Folder:
 
     # -- setting states -----------------------------------------------------------
     def put_many(self, fps: list[str], status: ItemStatus) -> None:
+        if self.off:
+            return
         if self.fast:
             self.items.update(dict.fromkeys(fps, status))
             if self.frontier:
@@ -258,6 +266,8 @@ class _Folder:
 
     def put(self, fp: str, new: ItemStatus | None) -> None:
         """Set one item (None: back to pending), finding conflicts with concurrent runs."""
+        if self.off:
+            return
         if self.fast:
             if new is None:
                 self.items.pop(fp, None)
@@ -318,6 +328,10 @@ class _Folder:
                 run = self.runs[id(seg.unit)] = _Run(seg.unit, seg.unit.key)
                 self._begin(seg, run, structure, header)
             self._segment(seg, run)
+            if run.deferred:
+                self._write_unknown(run)
+            if seg.end is None:
+                run.intents.clear()  # the run is folded whole
             self.seg_last_ts.append(run.last_ts)
             self.folded |= 1 << k
 
@@ -452,8 +466,13 @@ class _Folder:
 
     # -- format 2 ------------------------------------------------------------------
     def _line_v2(self, run: _Run, name: str, index: int, number: int, line: bytes) -> None:
-        sealed = split(line)
-        if sealed is None:
+        # split() inlined: this runs for every line of the ledger
+        sealed = (
+            (line[:-SUFFIX], line[-ID_CHARS - 2 : -2])
+            if line[-SUFFIX : -SUFFIX + 6] == ID_OPEN and line[-2:] == ID_CLOSE
+            else None
+        )
+        if sealed is None or len(line) <= SUFFIX + 1:
             try:
                 parse_record(line)
             except (ValueError, RecursionError):
@@ -476,43 +495,75 @@ class _Folder:
             self._skip(name, number, problem)
             run.n += 1
             return
-        if rec["n"] != run.n:
+        n = rec["n"]
+        if n != run.n:
             self.brk(
                 name,
                 number,
-                f"record number {rec['n']} where {run.n} was expected (records were removed, "
+                f"record number {n} where {run.n} was expected (records were removed, "
                 "duplicated or reordered)",
             )
-        run.n = rec["n"] + 1
+        run.n = n + 1
         ts = rec["ts"]
-        self._check_ts(run, name, number, ts)
+        if ts > self.horizon or not run.first_ts:
+            self._check_ts(run, name, number, ts)
+        run.last_ts = ts
+        kind = rec["type"]
         try:
-            self._fold_v2(run, name, index, number, rec, ts)
+            if kind == RESULT:
+                self._result(run, name, number, rec, ts)
+            elif kind == INTENT:
+                # Written when answered, or as `unknown` at the end of the segment when
+                # not: one write per item instead of two, and a withdrawal leaves the
+                # item as it was. The state after the segment is the same.
+                fps = rec["fps"]
+                status = ItemStatus(
+                    UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n
+                )
+                run.intents[n] = [fps, status, bytearray(len(fps)), len(fps)]
+                run.deferred = True
+            else:
+                if run.deferred and kind in (REFRESH, RESOLUTION):
+                    self._write_unknown(run)  # they read the states intents left
+                self._fold_v2(run, name, index, number, rec, ts)
         except _READABLE_ERRORS:
             self._skip(name, number, "a record that does not fit its run")
+
+    def _write_unknown(self, run: _Run) -> None:
+        """Items of this run's intents with no answer yet are `unknown`, unless a later
+        record of this segment set them (a followed redirect's intent, answered)."""
+        run.deferred = False
+        seg = self.seg
+        get = self.get
+        for entry in run.intents.values():
+            got = entry[2]
+            if got.count(0) == 0:
+                continue
+            fps, status = entry[0], entry[1]
+            for pos in [i for i, v in enumerate(got) if v == 0]:
+                got[pos] = 2
+                fp = fps[pos]
+                current = get(fp)
+                if current is not None and current.seg == seg and current.n > status.n:
+                    continue
+                self.put(fp, status)
 
     def _fold_v2(
         self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
     ) -> None:
+        """The kinds there are few of."""
         kind = rec["type"]
-        if kind == INTENT:
-            fps = rec["fps"]
-            target = self.text(rec["target"])
-            status = ItemStatus(UNKNOWN, target, ts, run.run, seg=self.seg)
-            get = self.get
-            run.intents[rec["n"]] = [fps, target, list(map(get, fps)), len(fps)]
-            self.put_many(fps, status)
-        elif kind == RESULT:
-            self._result(run, name, number, rec, ts)
-        elif kind == WITHDRAW:
+        if kind == WITHDRAW:
             entry = run.intents.get(rec["of"])
             if entry is None:
                 self.brk(name, number, "a withdrawal of an intent this run does not hold")
                 return
-            fps, _, priors, _ = entry
+            got = entry[2]
             for pos in rec["pos"]:
-                self.put(fps[pos], priors[pos])
-            entry[3] -= len(rec["pos"])
+                if got[pos] == 2:  # already written as unknown (a later segment)
+                    self.put(entry[0][pos], None)
+                got[pos] = 1
+            self._settle(run, rec["of"], entry, len(rec["pos"]))
         elif kind == REFRESH:
             target = self.text(rec["target"])
             for fp, letter in zip(rec["fps"], rec["s"], strict=True):
@@ -554,48 +605,73 @@ class _Folder:
             if known is not None:
                 known["ended"] = ts
 
+    @staticmethod
+    def _settle(run: _Run, of: int, entry: list[Any], count: int) -> None:
+        """`count` more positions of intent `of` answered or withdrawn; once all are,
+        its states-before are dropped (memory stays bounded by what is in flight)."""
+        entry[3] -= count
+        if entry[3] <= 0:
+            del run.intents[of]
+
     def _result(self, run: _Run, name: str, number: int, rec: dict[str, Any], ts: str) -> None:
-        entry = run.intents.get(rec["of"])
+        of = rec["of"]
+        entry = run.intents.get(of)
         if entry is None:
-            self.brk(name, number, f"a result for intent {rec['of']}, which this run does not hold")
+            self.brk(name, number, f"a result for intent {of}, which this run does not hold")
             return
-        fps, target, _, _ = entry
+        fps = entry[0]
         at = rec["at"]
         s = rec["s"]
-        if at + len(s) > len(fps):
+        size = len(s)
+        if at + size > len(fps):
             self.brk(name, number, "a result for more items than its intent names")
             return
-        columns = {k: rec[k] for k in ("code", "message", "evidence") if rec.get(k) is not None}
-        lists = any(isinstance(v, list) for v in columns.values())
-        settled = len(s) - s.count(NO_RESULT)
-        entry[3] -= settled
-        if not lists and s.count(s[0]) == len(s) and s[0] != NO_RESULT:
+        code = rec.get("code")
+        message = rec.get("message")
+        evidence = rec.get("evidence")
+        first = s[0]
+        n = rec["n"]
+        target = entry[1].target
+        got = entry[2]
+        if (
+            first != NO_RESULT
+            and s.count(first) == size
+            and type(code) is not list
+            and type(message) is not list
+            and type(evidence) is not list
+        ):
+            got[at : at + size] = _ANSWERED[:size] if size <= 64 else b"\x01" * size
+            self._settle(run, of, entry, size)
             status = ItemStatus(
-                LETTER_STATE[s[0]],
+                LETTER_STATE[first],
                 target,
                 ts,
                 run.run,
-                columns.get("code"),
-                columns.get("message"),
-                columns.get("evidence"),
+                code,
+                message,
+                evidence,
                 seg=self.seg,
+                n=n,
             )
-            self.put_many(fps[at : at + len(s)], status)
+            self.put_many(fps[at : at + size] if at or size != len(fps) else fps, status)
             return
+        self._settle(run, of, entry, size - s.count(NO_RESULT))
+        columns = {"code": code, "message": message, "evidence": evidence}
         shared: dict[tuple[Any, ...], ItemStatus] = {}
         for offset, letter in enumerate(s):
             if letter == NO_RESULT:
                 continue
             values = tuple(
                 (v[offset] if isinstance(v, list) else v)
-                for v in (columns.get("code"), columns.get("message"), columns.get("evidence"))
+                for v in (columns["code"], columns["message"], columns["evidence"])
             )
             key = (letter, *values)
             status = shared.get(key)
             if status is None:
                 status = shared[key] = ItemStatus(
-                    LETTER_STATE[letter], target, ts, run.run, *values, seg=self.seg
+                    LETTER_STATE[letter], target, ts, run.run, *values, seg=self.seg, n=n
                 )
+            got[at + offset] = 1
             self.put(fps[at + offset], status)
 
 
@@ -611,14 +687,27 @@ def _open(ledger_dir: Path, ledger: Ledger) -> tuple[FileStorage, bytes | None]:
     return storage, line
 
 
-def read_ledger(ledger_dir: Path, key: bytes | None = None) -> Ledger:
+def read_ledger(ledger_dir: Path, key: bytes | None = None, table: bool = True) -> Ledger:
     """Read, check and fold the whole ledger. A missing folder is an empty ledger.
 
     `key` is the ledger key (the CLI reads it from ledger.key_env): with it, every
     format-2 record's MAC is checked; without it, a keyed ledger folds unchecked
     (`Ledger.unverified` says so). A header that cannot be used, or a key that is not
     the ledger's, raises ReconcilerError; everything else wrong is in `Ledger.breaks`.
+
+    `table=False` checks without building the item table where nothing can conflict (no
+    two runs are concurrent): what `ledger verify` needs.
     """
+    collecting = gc.isenabled()
+    gc.disable()  # millions of objects and no reference cycle: nothing for it to find
+    try:
+        return _read(ledger_dir, key, table)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read(ledger_dir: Path, key: bytes | None, table: bool) -> Ledger:
     ledger = Ledger(ledger_dir)
     storage, line = _open(ledger_dir, ledger)
     header = ledger.header
@@ -636,6 +725,8 @@ def read_ledger(ledger_dir: Path, key: bytes | None = None) -> Ledger:
     structure = read_structure(storage, header.id, ledger.warnings)
     for name, (number, problem) in structure.breaks.items():
         folder.brk(name, number, problem)
+    linear = all(mask == (1 << k) - 1 for k, mask in enumerate(structure.ancestors))
+    folder.off = not table and linear
     folder.fold(structure)
     _after_fold(ledger, folder, structure, header)
     return ledger
@@ -700,6 +791,7 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
 
 
 _NONE = ItemStatus(UNKNOWN, "", "", "")
+_ANSWERED = b"\x01" * 64
 
 
 def _break_order(name: str) -> tuple[int, str]:

@@ -65,7 +65,7 @@ def verify_ledger(ledger_dir: Path, key: bytes | None = None) -> VerifyReport:
             return report
         if storage.header_path.exists():
             storage.header_path.open("rb").close()
-        ledger = read_ledger(ledger_dir, key)
+        ledger = read_ledger(ledger_dir, key, table=False)
     except HeaderProblem as exc:
         report.breaks.append(f"{HEADER_FILE}:1: {exc.problem}")
         return report

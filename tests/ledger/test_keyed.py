@@ -40,7 +40,7 @@ def test_the_mac_key_is_derived_and_differs_from_the_ledger_key(keyed: Proj) -> 
     """Records are not HMAC'd with the fingerprint key itself, and another key fails."""
     (path,) = run_files(keyed.ledger_dir)
     line = lines_of(path)[1]
-    body = line[:-30] + b"}"
+    body = line[:-30]
     prev = json.loads(lines_of(path)[0])["m"].encode()
     assert Chain(KEY).id_of(prev, body) == line[-24:-2]
     assert Chain(b"another key").id_of(prev, body) != line[-24:-2]

@@ -116,9 +116,9 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
         "a result for intent 99, which this run does not hold",
     ),
     (
-        "result past its intent",
+        "result for an intent already answered",
         {"type": "result", "of": 1, "at": 0, "s": "dd"},
-        "a result for more items than its intent names",
+        "a result for intent 1, which this run does not hold",
     ),
     (
         "refresh with an unknown observation",
@@ -160,4 +160,13 @@ def test_a_record_number_out_of_sequence_is_named(applied: Path) -> None:
     assert verify_ledger(applied.parent.parent).breaks == [
         f"{applied.name}:{number}: record number 40 where {number - 1} was expected (records "
         "were removed, duplicated or reordered)"
+    ]
+
+
+def test_a_result_for_more_items_than_its_intent_is_named(proj: Proj) -> None:
+    proj.create_ledger()
+    writer = write_run(proj.ledger_dir, [("ab" * 32, "seg", "unknown")], "r1", close=False)
+    number = append_sealed(writer.path, {"type": "result", "of": 1, "at": 0, "s": "dd"})
+    assert verify_ledger(proj.ledger_dir).breaks == [
+        f"{writer.path.name}:{number}: a result for more items than its intent names"
     ]
