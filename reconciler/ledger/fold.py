@@ -229,7 +229,6 @@ class _Folder:
         self.fast = True
         self.folded = 0  # bitset of folded segments
         self.seen: dict[str, str] = {}  # one copy of each target and run id
-        self.counts: dict[str, tuple[int, str]] = {}
         self.seg_last_ts: list[str] = []
         self.horizon = (datetime.now(UTC) + FUTURE_SLACK).isoformat().replace("+00:00", "Z")
         self.v2_units = False
@@ -313,6 +312,7 @@ class _Folder:
             last.run,
             conflict=f"conflicting outcomes in runs of merged branches: {said}",
             seg=last.seg,
+            n=last.n,
         )
 
     # -- the pass -------------------------------------------------------------------
@@ -517,6 +517,9 @@ class _Folder:
                 # not: one write per item instead of two, and a withdrawal leaves the
                 # item as it was. The state after the segment is the same.
                 fps = rec["fps"]
+                if self.off:  # checking only: what results are checked against
+                    run.intents[n] = [fps, None, None, len(fps)]
+                    return
                 status = ItemStatus(
                     UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n
                 )
@@ -559,7 +562,11 @@ class _Folder:
                 self.brk(name, number, "a withdrawal of an intent this run does not hold")
                 return
             got = entry[2]
+            if max(rec["pos"]) >= len(entry[0]):
+                raise IndexError("a position the intent does not hold")
             for pos in rec["pos"]:
+                if got is None:  # checking only
+                    continue
                 if got[pos] == 2:  # already written as unknown (a later segment)
                     self.put(entry[0][pos], None)
                 got[pos] = 1
@@ -585,6 +592,7 @@ class _Folder:
                         message=f"{decision}, resolved by {rec['who']}: {rec['reason']}",
                         evidence="resolved",
                         seg=self.seg,
+                        n=rec["n"],
                     ),
                 )
         elif kind == RUN:
@@ -608,7 +616,7 @@ class _Folder:
     @staticmethod
     def _settle(run: _Run, of: int, entry: list[Any], count: int) -> None:
         """`count` more positions of intent `of` answered or withdrawn; once all are,
-        its states-before are dropped (memory stays bounded by what is in flight)."""
+        it is dropped (memory stays bounded by what is in flight)."""
         entry[3] -= count
         if entry[3] <= 0:
             del run.intents[of]
@@ -625,6 +633,9 @@ class _Folder:
         size = len(s)
         if at + size > len(fps):
             self.brk(name, number, "a result for more items than its intent names")
+            return
+        if self.off:  # checking only
+            self._settle(run, of, entry, size - s.count(NO_RESULT))
             return
         code = rec.get("code")
         message = rec.get("message")

@@ -184,7 +184,7 @@ def people(count: int) -> list[dict[str, str]]:
 def test_a_forced_unlock_of_a_live_apply_never_deletes_anyone_twice(
     tmp_path, credentials_file, capsys, monkeypatch
 ):
-    opts = options(credentials_file, latency_ms=1500)
+    opts = options(credentials_file, latency_ms=3000)
     opts.seed = {"braze": {"users": people(60)}}
     with Sandbox(opts, in_subprocess=True) as sandbox:
         port = int(sandbox.base_url.rsplit(":", 1)[1])

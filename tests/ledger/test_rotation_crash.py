@@ -111,10 +111,12 @@ def test_killed_at_random_instants_with_small_parts(proj: Proj) -> None:
     rotated = 0
     for round_ in range(8):
         proc = start(proj.ledger_dir, f"k{round_}")
-        time.sleep(rng.uniform(0.25, 0.7))
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # writing has begun (however slow the start-up)
+        time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=10)
-        reported = sent(out)
+        reported = sent(first + out)
         assert reported, "the writer got nowhere before the kill"
         rotated += sum(1 for p in run_files(proj.ledger_dir) if f"-k{round_}.p" in p.name)
         check(proj.ledger_dir, reported)
