@@ -101,7 +101,7 @@ def write_format1(ledger_dir: Path, records: int) -> None:
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from reconciler.ledger.store import read_ledger
 from reconciler.ledger.verify import verify_ledger
@@ -133,7 +133,9 @@ else:  # the floor, plus the table of items it names: one dict insert per finger
                     table[rec["fp"]] = line
                 items += 1
 seconds = time.perf_counter() - started
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM, not ru_maxrss: on Linux ru_maxrss keeps the parent's size across fork and exec
+with open("/proc/self/status") as status:
+    rss = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:")) // 1024
 print(json.dumps({"seconds": seconds, "ok": ok, "count": items, "rss_mb": rss}))
 """
 
