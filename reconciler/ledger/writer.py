@@ -12,9 +12,10 @@ every request's intent is on disk before the request is sent; `guard` (the lock 
 runs before each. Results of requests whose intent came from `intents` (one request,
 e.g. Braze by email: not safe to send twice) are fsynced before `results` returns.
 Results of requests announced by `intents_ahead` (idempotent ones) are grouped: written
-with the next intent record, or once 64 are waiting or the oldest waited a second, and
-at close. A kill loses at most those, and their items read `unknown`: sent again, which
-is safe for exactly those requests.
+with the next intent record, or once 64 are waiting, or at the latest once the oldest
+waited a second, and at close (an answer that follows a request still in flight waits for
+it within that second, so stretches have no gaps). A kill loses at most those, and
+their items read `unknown`: sent again, which is safe for exactly those requests.
 
 Announced requests that were never claimed (the target stopped, an Insider identity
 delete kept back) are withdrawn at close: their items return to the state they had.
@@ -255,12 +256,11 @@ class RunWriter:
                 raise ValueError("a result for an item without an intent")
             self._waiting.append((entry, f))
             urgent = urgent or not entry.windowed
-        if (
-            urgent
-            or len(self._waiting) >= RESULT_BATCH
-            or now_ - self._waiting_since >= RESULT_DELAY
-        ):
+        late = now_ - self._waiting_since >= RESULT_DELAY
+        if urgent or late:
             self.flush()
+        elif len(self._waiting) >= RESULT_BATCH:
+            self._write_results(hold=True)
 
     def result(
         self,
@@ -277,17 +277,37 @@ class RunWriter:
 
     def flush(self) -> None:
         """Write every waiting result now."""
-        records = self._take_results()
+        self._write_results(hold=False)
+
+    def _write_results(self, hold: bool) -> None:
+        records = self._take_results(hold)
         if records:
             self._write(records)
 
-    def _take_results(self) -> list[dict[str, Any]]:
+    def _take_results(self, hold: bool = True) -> list[dict[str, Any]]:
+        """Waiting results as records. With `hold` (not forced, and none waited a
+        second), answers that follow a request of the same intent still in flight wait
+        for it, so its answer joins their stretch instead of leaving a gap."""
         if not self._waiting:
             return []
+        if hold and self._clock() - self._waiting_since >= RESULT_DELAY:
+            hold = False
+        in_flight: dict[int, int] = {}  # intent -> its first position still in flight
+        if hold:
+            for entry in self._open.values():
+                if entry.windowed and entry.claimed:
+                    first = in_flight.get(entry.n)
+                    if first is None or entry.pos < first:
+                        in_flight[entry.n] = entry.pos
         by_intent: dict[int, dict[int, dict[str, Any]]] = {}
+        kept: list[tuple[_Open, dict[str, Any]]] = []
         for entry, f in self._waiting:
-            by_intent.setdefault(entry.n, {})[entry.pos] = f
-        self._waiting = []
+            first = in_flight.get(entry.n)
+            if first is not None and entry.pos > first:
+                kept.append((entry, f))
+            else:
+                by_intent.setdefault(entry.n, {})[entry.pos] = f
+        self._waiting = kept  # (the oldest of them has waited since _waiting_since)
         ts = now()
         records = []
         for n in sorted(by_intent):
@@ -355,7 +375,7 @@ class RunWriter:
         `end` record (with `summary`), and close the file."""
         if self.closed:
             return
-        records = self._take_results()
+        records = self._take_results(hold=False)
         records += self._withdrawals()
         records.append({"type": END, "n": 0, "ts": now(), **summary})
         try:

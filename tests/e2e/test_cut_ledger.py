@@ -99,3 +99,34 @@ def test_a_saved_plan_refuses_a_ledger_cut_after_it_was_made(project, sandbox, c
     assert refused.code == 1, refused.output
     assert "Saved plan is stale: the ledger no longer holds the newest record" in refused.err
     assert len(vendor_requests(sandbox)) == sent
+
+
+def test_a_segment_apply_costs_under_120_ledger_bytes_per_item(project, sandbox):
+    """Issue 11: the real engine against the sandbox, one item a request: intents
+    announced 64 at a time, answers grouped (request ids and evidence included)."""
+    from copy import deepcopy
+
+    from tests.e2e.kit import SEED, SPACE, removal
+
+    users = [f"u_bytes_{i:04d}" for i in range(300)]
+    seed = deepcopy(SEED)
+    seed["segment"]["spaces"][SPACE]["profiles"] = [
+        {"external_ids": [{"type": "user_id", "id": u}, {"type": "email", "id": f"{u}@x.example"}]}
+        for u in users
+    ]
+    sandbox.control.reset(seed)
+    entries = [
+        {"profile": {"user_id": u}, "identifiers": [{"type": "email", "value": f"{u}@x.example"}]}
+        for u in users
+    ]
+    project.write_specs({"bulk.yaml": removal("bulk", "seg", {"absent": entries})})
+    for name in ("segment.yaml", "braze.yaml", "memory.yaml", "insider.yaml"):
+        (project.root / "specs" / name).unlink()
+    result = project.cli("apply", "--auto-approve", "--target", "seg")
+    assert result.code == 0, result.output
+    files = run_files(project.ledger_dir)
+    size = sum(p.stat().st_size for p in files)
+    assert size / len(users) < 120, size / len(users)
+    assert project.cli("ledger", "verify").code == 0
+    plan = project.plan_json("--target", "seg")
+    assert {a["state"] for a in plan["actions"]} == {"done"}

@@ -294,3 +294,33 @@ def test_refresh_resolution_and_unlock_records(proj: Proj) -> None:
     pending.resolution(FPS[2], "braze", "pending", "never sent after all", "ana@ops")
     pending.close()
     assert read_ledger(proj.ledger_dir).state_of(FPS[2]) is None
+
+
+def test_answers_after_a_request_in_flight_wait_for_it_within_a_second(proj: Proj) -> None:
+    """Concurrent requests answer out of order: answers after one still in flight wait
+    for it (one stretch, no gap), but never longer than a second."""
+    proj.create_ledger()
+    clock = Clock()
+    writer = RunWriter(proj.ledger_dir, "r1", {}, clock=clock)
+    writer.intents_ahead("seg", [([fp], "d" * 64) for fp in FPS[:8]])
+    for fp in FPS[:8]:
+        writer.claim([fp])
+    writer.results([done(fp) for fp in FPS[1:8]])  # FPS[0] still in flight
+    writer.intents_ahead("seg", [([FPS[50]], "d" * 64)])  # would take waiting answers along
+    assert kinds(writer.path) == ["run", "intent", "intent"]  # held: FPS[0] is in flight
+    writer.results([done(FPS[0])])
+    writer.flush()
+    (rec,) = [json.loads(x) for x in lines_of(writer.path) if b'"result"' in x]
+    assert (rec["at"], rec["s"]) == (0, "d" * 8)
+    # a request that takes long does not hold the others past a second
+    writer.claim([FPS[50]])
+    writer.intents_ahead("seg", [([fp], "d" * 64) for fp in FPS[60:63]])
+    for fp in FPS[60:63]:
+        writer.claim([fp])
+    writer.results([done(FPS[61])])
+    clock.now = 1.5
+    writer.results([done(FPS[62])])  # late: everything waiting is written
+    results = [json.loads(x) for x in lines_of(writer.path) if b'"result"' in x]
+    assert [(r["at"], r["s"]) for r in results[1:]] == [(1, "dd")]
+    writer.close()
+    assert read_ledger(proj.ledger_dir).state_of(FPS[50]) == UNKNOWN
