@@ -133,6 +133,7 @@ class Ledger:
     unverified: str | None = None
     # every id where a run or part ends: what a plan's head must still be found among
     ends: set[str] = field(default_factory=set)
+    storage: Storage | None = field(default=None, repr=False, compare=False)
 
     @property
     def exists(self) -> bool:
@@ -162,7 +163,7 @@ class Ledger:
         wanted = set(head.split(",")) - self.ends
         if not wanted:
             return True
-        return _find_ids(FileStorage(self.path), wanted)
+        return _find_ids(self.storage or FileStorage(self.path), wanted)
 
 
 def _find_ids(storage: Storage, wanted: set[str]) -> bool:
@@ -686,19 +687,27 @@ class _Folder:
             self.put(fps[at + offset], status)
 
 
-def _open(ledger_dir: Path, ledger: Ledger) -> tuple[FileStorage, bytes | None]:
-    storage = FileStorage(ledger_dir)
+def _open(
+    ledger_dir: Path, ledger: Ledger, storage: Storage | None
+) -> tuple[Storage, bytes | None]:
+    storage = storage or FileStorage(ledger_dir)
+    ledger.storage = storage
     line = storage.read_header()
     if line is None:
         if storage.parts():
             raise ReconcilerError(f"{ledger_dir}: run files exist but {HEADER_FILE} is missing")
         ledger.digest = hashlib.sha256(b"empty").hexdigest()
         return storage, None
-    ledger.header = parse_header(line, str(storage.header_path))
+    ledger.header = parse_header(line, str(ledger_dir / HEADER_FILE))
     return storage, line
 
 
-def read_ledger(ledger_dir: Path, key: bytes | None = None, table: bool = True) -> Ledger:
+def read_ledger(
+    ledger_dir: Path,
+    key: bytes | None = None,
+    table: bool = True,
+    storage: Storage | None = None,
+) -> Ledger:
     """Read, check and fold the whole ledger. A missing folder is an empty ledger.
 
     `key` is the ledger key (the CLI reads it from ledger.key_env): with it, every
@@ -707,20 +716,21 @@ def read_ledger(ledger_dir: Path, key: bytes | None = None, table: bool = True) 
     the ledger's, raises ReconcilerError; everything else wrong is in `Ledger.breaks`.
 
     `table=False` checks without building the item table where nothing can conflict (no
-    two runs are concurrent): what `ledger verify` needs.
+    two runs are concurrent): what `ledger verify` needs. `storage` is the backend
+    (reconciler.ledger.storage); the default is the files under `ledger_dir`.
     """
     collecting = gc.isenabled()
     gc.disable()  # millions of objects and no reference cycle: nothing for it to find
     try:
-        return _read(ledger_dir, key, table)
+        return _read(ledger_dir, key, table, storage)
     finally:
         if collecting:
             gc.enable()
 
 
-def _read(ledger_dir: Path, key: bytes | None, table: bool) -> Ledger:
+def _read(ledger_dir: Path, key: bytes | None, table: bool, store: Storage | None) -> Ledger:
     ledger = Ledger(ledger_dir)
-    storage, line = _open(ledger_dir, ledger)
+    storage, line = _open(ledger_dir, ledger, store)
     header = ledger.header
     if header is None or line is None:
         return ledger

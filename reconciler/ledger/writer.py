@@ -37,8 +37,8 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.chain import anchor
-from reconciler.ledger.files import FileStorage
-from reconciler.ledger.header import now, parse_header
+from reconciler.ledger.files import RUNS_DIR, FileStorage
+from reconciler.ledger.header import HEADER_FILE, now, parse_header
 from reconciler.ledger.order import read_structure
 from reconciler.ledger.records import (
     END,
@@ -60,6 +60,7 @@ from reconciler.ledger.records import (
     WITHDRAW,
     encode_body,
 )
+from reconciler.ledger.storage import Storage
 
 MAX_FILE_BYTES = 48_000_000  # GitHub warns at 50 MB and refuses 100 MB
 RESULT_BATCH = 64
@@ -128,15 +129,17 @@ class RunWriter:
         guard: Callable[[], None] | None = None,
         max_file_bytes: int = MAX_FILE_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        storage: Storage | None = None,
     ) -> None:
         clash = RESERVED & info.keys()
         if clash:
             raise ValueError(f"run info may not set {sorted(clash)}")
-        self._storage = FileStorage(ledger_dir)
+        self._ledger_dir = ledger_dir
+        self._storage: Storage = storage or FileStorage(ledger_dir)
         line = self._storage.read_header()
         if line is None:
             raise ReconcilerError(f"{ledger_dir}: no ledger here")
-        header = parse_header(line, str(self._storage.header_path))
+        header = parse_header(line, str(ledger_dir / HEADER_FILE))
         chain = header.chain(key)
         if chain is None:
             raise ReconcilerError(
@@ -164,8 +167,8 @@ class RunWriter:
 
     @property
     def path(self) -> Path:
-        """The file being appended to."""
-        return self._storage.path(self._part.name)
+        """The file being appended to (the file backend's)."""
+        return self._ledger_dir / RUNS_DIR / self._part.name
 
     @property
     def head(self) -> str:
