@@ -31,7 +31,7 @@ from pathlib import Path
 from unittest import mock
 
 from reconciler.desired import Fingerprinter, Item
-from reconciler.ledger.store import RunWriter, create_ledger
+from reconciler.ledger.store import RunWriter, create_ledger, result_fields
 
 KEY_ENV = "PLAN_SCALE_LEDGER_KEY"
 KEY = "plan-scale-benchmark-key-0123456789"
@@ -93,12 +93,23 @@ def generate(root: Path, n: int) -> Path:
     # Setting up, not measured: the writer's per-record fsync is the same bytes
     # without it, and 1,000,000 fsyncs would only slow the setup down.
     with mock.patch("os.fsync"):
-        run = RunWriter(ledger_dir, "bench0001", {"op": "apply", "commit": "bench"})
-        for i in range(0, n, 2):
-            fp = fingerprint(item_of(*row(i)))
-            run.intent(fp, TARGET, "0" * 64)
-            run.result(fp, TARGET, "done", 200, None)
-        run.close(sent=(n + 1) // 2)
+        run = RunWriter(
+            ledger_dir, "bench0001", {"op": "apply", "commit": "bench"}, key=KEY.encode()
+        )
+        done = [fingerprint(item_of(*row(i))) for i in range(0, n, 2)]
+        # as apply writes a Segment run: one intent record per 64 requests, answers grouped
+        for at in range(0, len(done), 64):
+            window = done[at : at + 64]
+            run.intents_ahead(TARGET, [([fp], "0" * 64) for fp in window])
+            for fp in window:
+                run.claim([fp])
+            run.results(
+                [
+                    result_fields(fp, TARGET, "done", 200, None, f"req-{fp[:8]}", None, "removed")
+                    for fp in window
+                ]
+            )
+        run.close(sent=len(done))
     return csv_path
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
+from reconciler.apply.intents import IntentWindow
 from reconciler.apply.limits import DELETE, READ
 from reconciler.apply.pacing import Pacer
 from reconciler.apply.session import Pacers, TargetSession, clean
@@ -172,6 +173,7 @@ class Engine:
         self.report = ApplyReport()
         self.pacers = Pacers()
         self._settled: set[str] = set()  # fingerprints done or accepted in this run
+        self._windows: dict[str, IntentWindow[VendorRequest]] = {}  # intents, by target
 
     def pacer(self, target: Target, kind: str = DELETE) -> Pacer:
         return self.pacers(target, kind)
@@ -270,11 +272,22 @@ class Engine:
                 if self.progress:
                     self.progress(target.name, finished, total)
 
-        for phase in sorted({b.phase(batch[0][1]) for batch in batches}):
+        phases = [
+            [batch for batch in batches if b.phase(batch[0][1]) == phase]
+            for phase in sorted({b.phase(batch[0][1]) for batch in batches})
+        ]
+        # intents written ahead, a record for the next requests (ledger/intents.py)
+        self._windows[target.name] = IntentWindow(
+            self.writer,
+            target.name,
+            phases,
+            lambda batch: b.build(target, [item for _, item in batch]),
+            lambda request: request.digest(self.fingerprint),
+        )
+        for phase_batches in phases:
             queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
-            for batch in batches:
-                if b.phase(batch[0][1]) == phase:
-                    queue.put_nowait(batch)
+            for batch in phase_batches:
+                queue.put_nowait(batch)
             workers = min(self.parallelism, queue.qsize())
             await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
@@ -287,8 +300,7 @@ class Engine:
         # Take the rate-limit slot first, so the work below (building, the fsynced
         # intents) happens inside it and the request leaves when its slot says.
         await client.pacer.acquire()
-        request = b.build(target, items)
-        self.writer.intents(fps, target.name, request.digest(self.fingerprint))
+        request = self._windows[target.name].claim(batch)  # its intent durable
         sent_at.append(time.monotonic())
         sent = await client.send(request, paced=True)
         note = None

@@ -13,11 +13,13 @@ from reconciler import __version__
 from reconciler.apply.client import RetryPolicy
 from reconciler.apply.engine import ApplyReport, Engine, Progress, TargetWork
 from reconciler.config import Config
-from reconciler.desired import Fingerprinter
+from reconciler.desired import KEYED, Fingerprinter
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.gitcheck import committed_problems
 from reconciler.ledger.lock import acquire, release
-from reconciler.ledger.store import RunWriter, create_ledger, read_ledger
-from reconciler.ledger.verify import check_chain
+from reconciler.ledger.lock import guard as lock_guard
+from reconciler.ledger.store import Ledger, RunWriter, create_ledger, read_ledger
+from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.plan.model import Action, Plan
 
 
@@ -42,6 +44,17 @@ def check_max_deletions(sends: Sequence[Action], limit: int | None) -> None:
         )
 
 
+def refuse_lost_head(ledger: Ledger, head: str | None) -> None:
+    """Refuse a ledger that no longer holds the records a plan was made at (`head`,
+    LedgerRef.head): records were removed or the ledger was replaced since."""
+    if head is not None and ledger.exists and not ledger.holds(head):
+        raise ReconcilerError(
+            f"the ledger no longer holds the newest record it had when this plan was made "
+            f"(head {head}): records were removed or the ledger was replaced; nothing was "
+            "sent. Restore the ledger (e.g. `git checkout -- state/ledger`) and plan again"
+        )
+
+
 def run_apply(
     config: Config,
     plan: Plan,
@@ -54,22 +67,30 @@ def run_apply(
     policy: RetryPolicy | None = None,
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    ignore_ledger_errors: bool = False,
 ) -> tuple[ApplyReport, str]:
     """Send `sends` and record every result. Returns the report and the run id.
 
-    `should_stop` (e.g. a Deadline) is asked before each batch is taken: once it says
-    True, the remaining batches are not sent and stay pending."""
+    Under the lock, before anything is sent: the ledger must verify (chain, MACs, what
+    git committed; unless `ignore_ledger_errors`), still hold the head the plan was made
+    at, and be exactly the ledger planned from. `should_stop` (e.g. a Deadline) is asked
+    before each batch is taken: once it says True, the remaining batches stay pending.
+    """
     ledger_dir = config.ledger_dir
     run_id = secrets_module.token_hex(6)
     lock = acquire(ledger_dir, "apply", info.who, run_id)
     writer: RunWriter | None = None
     report = ApplyReport()
+    key = fingerprint.secret if fingerprint.scheme == KEYED else None
     try:
-        # Nothing is sent on top of a ledger whose history was edited or damaged.
-        check_chain(ledger_dir)
-        # The ledger may have moved between planning and taking the lock.
-        now = read_ledger(ledger_dir)
+        # Nothing is sent on top of a ledger whose history was edited, cut or damaged.
+        now = read_ledger(ledger_dir, key)
+        problems = ledger_problems(now, committed_problems(config.root, ledger_dir))
+        if problems and not ignore_ledger_errors:
+            raise LedgerBroken(problems, "nothing was sent")
         then = plan.ledger
+        refuse_lost_head(now, then.head)
+        # The ledger may have moved between planning and taking the lock.
         if (now.exists, now.lineage, now.serial, now.digest) != (
             then.exists,
             then.lineage,
@@ -97,6 +118,9 @@ def run_apply(
                     name: config.targets[name].account for name in sorted({a.target for a in sends})
                 },
             },
+            key=key,
+            after=now.heads if now.exists else None,
+            guard=lock_guard(ledger_dir, lock),
         )
         by_target: dict[str, TargetWork] = {}
         for action in sends:

@@ -1,4 +1,5 @@
-"""The state ledger: append-only, hash-chained records of every deletion sent."""
+"""The state ledger: append-only, chained (keyed when a key is set) records of every
+deletion sent, folded in chain order."""
 
 from reconciler.ledger.store import (
     Header,

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,13 +130,67 @@ def release(ledger_dir: Path, info: LockInfo) -> None:
         lock_path(ledger_dir).unlink(missing_ok=True)
 
 
-def force_unlock(ledger_dir: Path, lock_id: str) -> LockInfo:
+class LockBroken(ReconcilerError):
+    """The lock this run took is gone or was replaced while it ran."""
+
+
+def guard(ledger_dir: Path, info: LockInfo) -> Callable[[], None]:
+    """A check to run before each request: raises LockBroken once the lock file is not
+    the one `info` was taken with (removed by `ledger unlock`, or another run's).
+
+    Cheap (one stat): the lock file is linked into place whole, so it keeps its inode
+    for as long as it is this run's.
+    """
+    path = lock_path(ledger_dir)
     current = read_lock(ledger_dir)
-    if current is None:
-        raise ReconcilerError("the ledger is not locked")
+    if current is None or current.id != info.id:
+        raise LockBroken("the ledger lock was taken from this run before it sent anything")
+    st = os.stat(path)
+    mine = (st.st_dev, st.st_ino)
+
+    def check() -> None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != mine:
+            raise LockBroken(
+                "the ledger lock was broken while this apply ran (`reconcile ledger unlock`, "
+                "or another run took it): stopped before sending the next request. Requests "
+                "already sent are recorded; run `reconcile plan` to see what is left"
+            )
+
+    return check
+
+
+def check_breakable(current: LockInfo, lock_id: str) -> None:
+    """Refuse a wrong ID, and a holder alive on this host."""
     if current.id != lock_id:
         raise ReconcilerError(
             f"lock ID {lock_id} does not match the lock held ({current.id}); nothing was changed"
         )
+    if current.host == socket.gethostname() and _alive(current.pid):
+        raise ReconcilerError(
+            f"the lock is held by process {current.pid} on this host, which is still running: "
+            f"it is not stale. Stop that run first (or wait for it); nothing was changed"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def force_unlock(ledger_dir: Path, lock_id: str) -> LockInfo:
+    """Remove the lock (after check_breakable); the caller records the break first."""
+    current = read_lock(ledger_dir)
+    if current is None:
+        raise ReconcilerError("the ledger is not locked")
+    check_breakable(current, lock_id)
     lock_path(ledger_dir).unlink(missing_ok=True)
     return current

@@ -1,4 +1,9 @@
-"""Checking the ledger's hash chain, and reading one item's history."""
+"""Checking the ledger, and reading items' histories back out of it.
+
+Verifying is the reader's own pass (reconciler.ledger.fold checks every record as it
+folds): `verify_ledger` runs it and reports, never raising; `check_chain` raises on the
+first break. What is checked: see the README, "Tamper evidence".
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,31 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.records import GENESIS, RUN, line_hash, record_problem
-from reconciler.ledger.store import HEADER_FILE, header_problem, iter_lines, parse_record, run_files
+from reconciler.ledger.files import FileStorage
+from reconciler.ledger.fold import Ledger, parse_record, read_ledger
+from reconciler.ledger.gitcheck import GitReport
+from reconciler.ledger.header import HEADER_FILE, HeaderProblem, parse_header
+from reconciler.ledger.order import Segment, read_structure
+from reconciler.ledger.records import (
+    FP_CHARS,
+    INTENT,
+    LETTER_OBSERVED,
+    LETTER_STATE,
+    NO_RESULT,
+    REFRESH,
+    RESOLUTION,
+    RESULT,
+    RESULT_COLUMNS,
+    RUN,
+    WITHDRAW,
+    problem_v2,
+    record_problem,
+)
 
-_JSON_BREAK = "not valid JSON (edited or corrupted)"
-_CHAIN_BREAK = (
-    "hash chain broken: this record does not follow the one before it "
-    "(a line was edited, removed or reordered)"
+NO_KEY = (
+    "the ledger is keyed and its key is not available: its records' MACs cannot be "
+    "checked (set the variable ledger.key_env names)"
 )
-_UNKNOWN_START = (
-    "the run's first record points at a record the ledger does not hold "
-    "(a file was removed or edited)"
-)
-# where a hash was found: (index in the run files, or -1 for the header; line number)
-_HEADER = -1
 
 
 @dataclass
@@ -30,57 +46,72 @@ class VerifyReport:
     files: int = 0
     breaks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    conflicts: int = 0
+    keyed: bool = False
+    heads: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.breaks
 
 
-@dataclass
-class _RunFile:
-    """What verify learns about one run file."""
-
-    name: str
-    start: str | None = None  # the `prev` of its first record: where the run began
-    first: int = 0  # the number of its first complete line (0: it has none)
-    parent: int | None = None  # the file `start` is in (_HEADER: the header)
-    brk: tuple[int, str] | None = None  # its first break: (line, what is wrong)
-
-    def add_break(self, number: int, problem: str) -> None:
-        if self.brk is None or number < self.brk[0]:
-            self.brk = (number, problem)
-
-
-def verify_ledger(ledger_dir: Path) -> VerifyReport:
-    """Check every line: JSON, known type, the fields the fold reads, and `prev`.
-
-    Within a run file each record's `prev` must be the hash of the line before it. The
-    first record of a run file must point at a record the ledger holds (the header, or a
-    record of any other run file): runs made on two branches both point into the shared
-    history, which is how a merged ledger still verifies. File names play no part, so a
-    run whose name sorts before the run it chains from (clock skew between machines)
-    verifies.
-
-    Two passes, so that order does not matter: the first reads where each run file's
-    first record points; the second hashes every line of every file, checks each file's
-    chain and notes where each of those pointers was found. Only those hashes are kept,
-    not one per record. A run file that points into itself, or at a file whose history
-    leads back to it (a cycle), is a break.
-
-    Reports at most one break per file, the first, in file order; never raises.
-    """
+def verify_ledger(ledger_dir: Path, key: bytes | None = None) -> VerifyReport:
+    """Check every line of the ledger (see the module docstring); never raises."""
     report = VerifyReport()
+    storage = FileStorage(ledger_dir)
     try:
-        _verify(ledger_dir, report)
+        if not storage.header_path.exists() and storage.parts():
+            report.breaks.append(f"{HEADER_FILE}: missing, but run files exist")
+            return report
+        if storage.header_path.exists():
+            storage.header_path.open("rb").close()
+        ledger = read_ledger(ledger_dir, key, table=False)
+    except HeaderProblem as exc:
+        report.breaks.append(f"{HEADER_FILE}:1: {exc.problem}")
+        return report
+    except ReconcilerError as exc:
+        text = str(exc)
+        if text.startswith(str(ledger_dir)):
+            text = text[len(str(ledger_dir)) :].lstrip("/: ")
+        report.breaks.append(text if text.startswith(HEADER_FILE) else f"{HEADER_FILE}: {text}")
+        return report
     except OSError as exc:
         where = Path(exc.filename).name if exc.filename else ledger_dir.name
         report.breaks.append(f"{where}: cannot be read ({exc.strerror})")
+        return report
+    return report_of(ledger)
+
+
+def report_of(ledger: Ledger) -> VerifyReport:
+    """What verify says of a ledger already read."""
+    report = VerifyReport(
+        records=ledger.records + (1 if ledger.exists else 0),
+        files=ledger.files,
+        breaks=list(ledger.breaks),
+        warnings=list(ledger.warnings),
+        conflicts=ledger.conflicts,
+        keyed=ledger.header is not None and ledger.header.keyed,
+        heads=list(ledger.heads),
+    )
+    if ledger.exists:
+        extra = _header_lines(ledger.path)
+        if extra:
+            report.breaks.insert(0, extra)
+    if ledger.unverified is not None and ledger.records:
+        report.breaks.append(NO_KEY)
     return report
 
 
-def check_chain(ledger_dir: Path) -> None:
+def _header_lines(ledger_dir: Path) -> str | None:
+    lines = FileStorage(ledger_dir).header_lines([])
+    if len(lines) != 1:
+        return f"{HEADER_FILE}: must hold exactly one record"
+    return None
+
+
+def check_chain(ledger_dir: Path, key: bytes | None = None) -> None:
     """Raise ReconcilerError with the first break when the ledger does not verify."""
-    report = verify_ledger(ledger_dir)
+    report = verify_ledger(ledger_dir, key)
     if not report.ok:
         raise ReconcilerError(
             f"the ledger does not verify: {report.breaks[0]}; nothing was sent. "
@@ -88,165 +119,214 @@ def check_chain(ledger_dir: Path) -> None:
         )
 
 
-def _verify(ledger_dir: Path, report: VerifyReport) -> None:
-    header = ledger_dir / HEADER_FILE
-    paths = run_files(ledger_dir)
-    if not header.exists():
-        if paths:
-            report.breaks.append(f"{HEADER_FILE}: missing, but run files exist")
-        return
-    header_lines = list(iter_lines(header, report.warnings))
-    if len(header_lines) != 1:
-        report.breaks.append(f"{HEADER_FILE}: must hold exactly one record")
-        return
-    _, line = header_lines[0]
-    problem = _header_problem(line)
-    if problem is not None:
-        report.breaks.append(f"{HEADER_FILE}:1: {problem}")
-        return
-    report.records = 1
-
-    # pass 1: where each run begins
-    files = [_RunFile(path.name) for path in paths]
-    for run, path in zip(files, paths, strict=True):
-        run.first, run.start = _first_prev(path)
-    wanted = {run.start for run in files if run.start is not None}
-    found: dict[str, tuple[int, int]] = {}
-    root = line_hash(line)
-    if root in wanted:
-        found[root] = (_HEADER, 1)
-
-    # pass 2: every line of every run file
-    for index, (run, path) in enumerate(zip(files, paths, strict=True)):
-        report.files += 1
-        prev: str | None = None
-        for number, line in iter_lines(path, report.warnings):
-            report.records += 1
-            digest = line_hash(line)
-            if digest in wanted:
-                if digest == run.start:
-                    run.add_break(
-                        run.first,
-                        f"the run's first record points at line {number} of its own file "
-                        "(lines were reordered)",
-                    )
-                found.setdefault(digest, (index, number))
-            if run.brk is None:
-                problem = _line_problem(line, prev)
-                if problem is not None:
-                    run.brk = (number, problem)
-            prev = digest
-
-    # where each run began: a known record of the header or of another file
-    for run in files:
-        if not run.first or (run.brk is not None and run.brk[0] <= run.first):
-            continue
-        place = found.get(run.start) if run.start is not None else None
-        if place is None:
-            run.add_break(run.first, _UNKNOWN_START)
-        else:
-            run.parent = place[0]
-    _find_cycles(files)
-
-    for run in files:
-        if run.brk is not None:
-            report.breaks.append(f"{run.name}:{run.brk[0]}: {run.brk[1]}")
+# -- histories -------------------------------------------------------------------------
 
 
-def _find_cycles(files: list[_RunFile]) -> None:
-    """Mark as broken each file whose history (first record's file, that file's first
-    record's file, ...) leads back to itself instead of to the header."""
-    new, walking, done = 0, 1, 2
-    state = [new] * len(files)
-    for start in range(len(files)):
-        trail: list[int] = []
-        at: int | None = start
-        while at is not None and at != _HEADER and state[at] == new:
-            state[at] = walking
-            trail.append(at)
-            at = files[at].parent
-        if at is not None and at != _HEADER and state[at] == walking:
-            cycle = trail[trail.index(at) :]
-            for i, index in enumerate(cycle):
-                run = files[index]
-                other = files[cycle[(i + 1) % len(cycle)]]
-                run.add_break(
-                    run.first,
-                    f"the run's first record points into {other.name}, whose run chains "
-                    "back to this one (a cycle: a file was edited)",
-                )
-        for index in trail:
-            state[index] = done
+def _segments(ledger_dir: Path) -> tuple[FileStorage, list[Segment]]:
+    storage = FileStorage(ledger_dir)
+    line = storage.read_header()
+    if line is None:
+        return storage, []
+    header = parse_header(line, str(storage.header_path))
+    return storage, read_structure(storage, header.id).segments
 
 
-def _first_prev(path: Path) -> tuple[int, str | None]:
-    """The number of the file's first complete line (0: none) and the `prev` it holds."""
-    lines = iter_lines(path, [])
-    try:
-        for number, line in lines:
-            try:
-                value = parse_record(line).get("prev")
-            except (ValueError, RecursionError, AttributeError):
-                return number, None
-            return number, value if isinstance(value, str) else None
-    finally:
-        lines.close()
-    return 0, None
+def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every item event the ledger records, in chain order: one dict per item and
+    record, with `type` (intent, result, withdraw, refresh, resolution), `fp` (the
+    item's 128-bit key), `target`, `run`, `ts`, the record's own fields for that item,
+    and the run's `commit` and `who`. With `fingerprint`, only that item's.
 
-
-def _header_problem(line: bytes) -> str | None:
-    try:
-        rec = parse_record(line)
-    except (ValueError, RecursionError):
-        return _JSON_BREAK
-    problem = header_problem(rec)
-    if problem is not None:
-        return problem
-    if rec.get("prev") != GENESIS:
-        return _CHAIN_BREAK
-    return None
-
-
-def _line_problem(line: bytes, expected: str | None) -> str | None:
-    """What is wrong with a run-file line; `expected` is the previous line's hash (None
-    for a file's first line, whose `prev` is checked once every file is hashed)."""
-    try:
-        rec = parse_record(line)
-    except (ValueError, RecursionError):
-        return _JSON_BREAK
-    problem = record_problem(rec)
-    if problem is not None:
-        return problem
-    if expected is not None and rec.get("prev") != expected:
-        return _CHAIN_BREAK
-    return None
-
-
-def history(ledger_dir: Path, fingerprint: str) -> Iterator[dict[str, Any]]:
-    """Every record about one item, oldest first, with its run's details merged in.
-
-    Records that are not valid JSON or lack a field are skipped (verify reports them).
+    Records that cannot be read or lack a field are skipped (verify reports them).
     """
-    runs: dict[str, dict[str, Any]] = {}
-    needle = fingerprint.encode()
-    for path in run_files(ledger_dir):
-        for _, line in iter_lines(path, []):
-            is_run = b'"type":"run"' in line
-            if not is_run and needle not in line:
+    key = fingerprint[:FP_CHARS] if fingerprint is not None else None
+    needle = key.encode() if key is not None else None
+    storage, segments = _segments(ledger_dir)
+    runs: dict[str, dict[str, Any]] = {}  # run id -> its run record
+    # per run: intent number -> (fingerprints, target, request digest)
+    intents: dict[int, dict[int, tuple[list[str], str, str | None]]] = {}
+    for seg in segments:
+        unit = seg.unit
+        mine = intents.setdefault(id(unit), {})
+        run_id = unit.key
+        start = seg.start or (0, 0)
+        end = seg.end
+        for index, part in enumerate(unit.parts):
+            if index < start[0] or (end is not None and index > end[0]):
                 continue
-            rec = _readable(line)
-            if rec is None:
-                continue
-            if rec["type"] == RUN:
-                runs[rec["run"]] = rec
-            elif rec.get("fp") == fingerprint:
-                run = runs.get(rec["run"], {})
-                yield {**rec, "commit": run.get("commit"), "who": run.get("who")}
+            for number, line in storage.lines(part.name, []):
+                if index == start[0] and number <= start[1]:
+                    continue
+                if end is not None and index == end[0] and number > end[1]:
+                    break
+                if unit.version == 1:
+                    if needle is not None and needle not in line and b'"type":"run"' not in line:
+                        continue
+                    rec = _readable(line, record_problem)
+                    if rec is None:
+                        continue
+                    if rec["type"] == RUN:
+                        runs[rec["run"]] = rec
+                        continue
+                    if rec.get("fp", "")[:FP_CHARS] != key and key is not None:
+                        continue
+                    run = runs.get(rec["run"], {})
+                    yield {
+                        **rec,
+                        "fp": rec["fp"][:FP_CHARS],
+                        "commit": run.get("commit"),
+                        "who": run.get("who"),
+                    }
+                    continue
+                if (
+                    needle is not None
+                    and needle not in line
+                    and not line.startswith(b'{"type":"run"')
+                    and not _refers(line, mine)
+                ):
+                    continue
+                rec = _readable(line, problem_v2)
+                if rec is None:
+                    continue
+                kind = rec["type"]
+                if kind == RUN:
+                    run_id = rec["run"]
+                    runs[run_id] = rec
+                    continue
+                run = runs.get(run_id, {})
+                base = {"run": run_id, "ts": rec["ts"], "commit": run.get("commit")}
+                base["who"] = run.get("who")
+                yield from _events(rec, kind, base, mine, key)
 
 
-def _readable(line: bytes) -> dict[str, Any] | None:
+def _refers(line: bytes, intents: dict[int, Any]) -> bool:
+    """Whether a result or withdrawal line points at one of `intents`."""
+    if not intents:
+        return False
+    at = line.find(b'"of":')
+    if at == -1:
+        return False
+    digits = line[at + 5 : at + 25].split(b",", 1)[0]
+    return digits.isdigit() and int(digits) in intents
+
+
+def _events(
+    rec: dict[str, Any],
+    kind: str,
+    base: dict[str, Any],
+    intents: dict[int, tuple[list[str], str, str | None]],
+    key: str | None,
+) -> Iterator[dict[str, Any]]:
+    if kind == INTENT:
+        fps = rec["fps"]
+        if key is not None:
+            if key not in fps:
+                return
+            intents[rec["n"]] = (fps, rec["target"], rec.get("digest"))
+            yield {
+                **base,
+                "type": INTENT,
+                "fp": key,
+                "target": rec["target"],
+                "request": rec.get("digest"),
+            }
+            return
+        intents[rec["n"]] = (fps, rec["target"], rec.get("digest"))
+        for fp in fps:
+            yield {
+                **base,
+                "type": INTENT,
+                "fp": fp,
+                "target": rec["target"],
+                "request": rec.get("digest"),
+            }
+    elif kind in (RESULT, WITHDRAW):
+        entry = intents.get(rec["of"])
+        if entry is None:
+            return
+        fps, target, _ = entry
+        if kind == WITHDRAW:
+            for pos in rec["pos"]:
+                if pos < len(fps) and (key is None or fps[pos] == key):
+                    yield {**base, "type": WITHDRAW, "fp": fps[pos], "target": target}
+            return
+        at, s = rec["at"], rec["s"]
+        for offset, letter in enumerate(s):
+            if letter == NO_RESULT or at + offset >= len(fps):
+                continue
+            fp = fps[at + offset]
+            if key is not None and fp != key:
+                continue
+            event = {**base, "type": RESULT, "fp": fp, "target": target}
+            event["status"] = LETTER_STATE[letter]
+            for name in RESULT_COLUMNS:
+                value = rec.get(name)
+                value = value[offset] if isinstance(value, list) else value
+                if value is not None:
+                    event[name] = value
+            yield event
+    elif kind == REFRESH:
+        for fp, letter in zip(rec["fps"], rec["s"], strict=False):
+            if key is None or fp == key:
+                yield {
+                    **base,
+                    "type": REFRESH,
+                    "fp": fp,
+                    "target": rec["target"],
+                    "observed": LETTER_OBSERVED[letter],
+                }
+    elif kind == RESOLUTION:
+        if key is None or rec["fp"] == key:
+            yield {
+                **base,
+                "type": RESOLUTION,
+                "fp": rec["fp"],
+                "target": rec["target"],
+                "as": rec["as"],
+                "reason": rec["reason"],
+                "who": rec["who"],
+            }
+
+
+def _readable(line: bytes, problem: Any) -> dict[str, Any] | None:
     try:
         rec = parse_record(line)
     except (ValueError, RecursionError):
         return None
-    return rec if record_problem(rec) is None else None
+    return rec if problem(rec) is None else None
+
+
+def history(ledger_dir: Path, fingerprint: str) -> Iterator[dict[str, Any]]:
+    """Every record about one item, oldest first in chain order, with its run's details
+    merged in (see item_events)."""
+    return item_events(ledger_dir, fingerprint)
+
+
+# -- refusing a broken ledger ------------------------------------------------------------
+
+IGNORED = (
+    "--ignore-ledger-errors: the ledger does not verify ({first}); this plan trusts records "
+    "nothing proves, and what it calls removed may not be"
+)
+
+
+def ledger_problems(ledger: Ledger, git: GitReport | None = None) -> list[str]:
+    """Everything that makes `ledger` untrustworthy: breaks, unchecked MACs, and what git
+    committed that the working tree no longer holds."""
+    problems = list(ledger.breaks)
+    if ledger.unverified is not None and ledger.records:
+        problems.append(NO_KEY)
+    if git is not None:
+        problems += git.breaks
+    return problems
+
+
+class LedgerBroken(ReconcilerError):
+    def __init__(self, problems: list[str], what: str) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"the ledger does not verify: {problems[0]}{more}; {what}. Run `reconcile ledger "
+            "verify`; --ignore-ledger-errors goes on from the readable records (for recovery "
+            "only: they prove nothing)"
+        )

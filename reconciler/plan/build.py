@@ -9,8 +9,10 @@ from pathlib import Path
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError, ValidationFailed
-from reconciler.ledger.records import DRIFTED, PENDING, UNKNOWN
+from reconciler.ledger.gitcheck import committed_problems
+from reconciler.ledger.records import DRIFTED, FP_CHARS, PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
+from reconciler.ledger.verify import IGNORED, LedgerBroken, ledger_problems
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
 from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
@@ -27,8 +29,9 @@ def build_plan(
     wanted = list(only_targets)
     names = wanted or list(config.targets)
     plans = {name: TargetPlan(config.targets[name]) for name in names}
-    recorded: set[str] = set()  # desired items the ledger knows (the rest are pending)
+    recorded: set[str] = set()  # ledger keys of desired items (the rest are pending)
     items = ledger.items
+    lookup = dict.get.__get__(items)  # by the 128-bit key records hold (item_key)
     of_bytes = fingerprint.of_bytes
     # the desired state is keyed by each item's canonical bytes: fingerprint those
     vendors = desired.vendors
@@ -40,16 +43,18 @@ def build_plan(
         if tp is None:
             continue
         fp = of_bytes(canonical)
-        status = items.get(fp)
+        short = fp[:FP_CHARS]
+        status = lookup(short)
         if status is None:
-            state = PENDING
+            action = Action(fp, canonical, vendors[target], refs, table, PENDING)
         else:
-            state = status.state
-            recorded.add(fp)
-        since = status.ts if status is not None and state == DRIFTED else None
-        action = Action(fp, canonical, vendors[target], refs, table, state, since)
+            recorded.add(short)
+            since = status.ts if status.state == DRIFTED else None
+            action = Action(
+                fp, canonical, vendors[target], refs, table, status.state, status.held, since
+            )
         tp.actions.append(action)
-        tp.summary.count(state, state == UNKNOWN and action.held)
+        tp.summary.count(action.state, action.state == UNKNOWN and action.held)
     if len(recorded) < len(items):
         for fp, status in items.items():
             if fp not in recorded and status.target in plans:
@@ -57,7 +62,7 @@ def build_plan(
     subset = desired.for_targets(names) if wanted else desired
     return Plan(
         targets=[plans[n] for n in names],
-        ledger=LedgerRef(ledger.exists, ledger.lineage, ledger.serial, ledger.digest),
+        ledger=LedgerRef(ledger.exists, ledger.lineage, ledger.serial, ledger.digest, ledger.head),
         desired_digest=subset.digest(fingerprint),
         accounts={n: config.targets[n].account for n in names},
         fingerprint_scheme=fingerprint.scheme,
@@ -93,8 +98,11 @@ def plan_from_config(
     only_targets: Sequence[str] = (),
     salt_hex: str | None = None,
     paths: Iterable[Path] = (),
+    ignore_ledger_errors: bool = False,
 ) -> tuple[Plan, LoadResult, Ledger]:
-    """Load manifests and ledger and diff them. Raises ValidationFailed on bad input."""
+    """Load manifests and ledger and diff them. Raises ValidationFailed on bad input,
+    LedgerBroken when the ledger does not verify (its chain, its MACs, or against what
+    git committed), unless `ignore_ledger_errors`: then the plan says so."""
     check_targets(config, only_targets)
     # Millions of items, records and actions, none of them in a reference cycle: the
     # cyclic collector would only rescan them again and again as they pile up.
@@ -104,7 +112,10 @@ def plan_from_config(
         loaded = load_specs(config, paths)
         if loaded.problems:
             raise ValidationFailed(loaded.problems)
-        ledger = read_ledger(config.ledger_dir)
+        ledger = read_ledger(config.ledger_dir, key)
+        problems = ledger_problems(ledger, committed_problems(config.root, config.ledger_dir))
+        if problems and not ignore_ledger_errors:
+            raise LedgerBroken(problems, "no plan was made and nothing was sent")
         check_accounts(config, ledger)
         fingerprint, new_salt = fingerprinter_for(ledger, key, salt_hex)
         plan = build_plan(config, loaded.desired, ledger, fingerprint, only_targets, new_salt)
@@ -113,4 +124,7 @@ def plan_from_config(
             gc.enable()
     if is_unkeyed(fingerprint):
         plan.warnings.insert(0, UNKEYED_WARNING)
+    if problems:
+        plan.ledger_errors = problems
+        plan.warnings.insert(0, IGNORED.format(first=problems[0]))
     return plan, loaded, ledger

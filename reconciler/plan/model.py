@@ -44,6 +44,8 @@ class Action:
     refs: SourceRefs
     table: SourceTable
     state: str
+    # concurrent runs (merged branches) recorded conflicting outcomes: a person decides
+    conflicted: bool = False
     since: str | None = None  # when the ledger recorded the state (shown for drifted ones)
 
     @classmethod
@@ -75,8 +77,12 @@ class Action:
 
     @property
     def held(self) -> bool:
-        """Sent, answer lost, and not safe to send again (Braze by email or phone: a
-        second request deletes the next user the prioritization picks). A person checks."""
+        """Not sent by apply; a person checks: the ledger holds conflicting outcomes for
+        it from merged branches (ItemStatus.conflict), or it was sent, its answer was
+        lost, and it is not safe to send again (the vendor says: Braze by email or phone,
+        where a second request deletes the next user the prioritization picks)."""
+        if self.conflicted:
+            return True
         return self.state == UNKNOWN and vendor_of(self.vendor).held(self.item)
 
     @property
@@ -170,6 +176,9 @@ class LedgerRef:
     lineage: str | None
     serial: int
     digest: str
+    # the ids of the newest record of every branch (Ledger.head): apply refuses a ledger
+    # that no longer holds them (records removed since the plan was made)
+    head: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -177,6 +186,7 @@ class LedgerRef:
             "lineage": self.lineage,
             "serial": self.serial,
             "digest": self.digest,
+            "head": self.head,
         }
 
 
@@ -192,6 +202,9 @@ class Plan:
     accounts: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     new_ledger_salt: str | None = None
+    # what is wrong with the ledger the plan was made from; non-empty only when made
+    # with --ignore-ledger-errors: then nothing the ledger says is proven
+    ledger_errors: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> Summary:

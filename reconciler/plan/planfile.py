@@ -118,6 +118,12 @@ def stale_reason(
             f"the ledger's lineage is {ledger.lineage}, the plan was made from "
             f"{then['lineage']}: a different ledger"
         )
+    head = then.get("head")
+    if then["exists"] and isinstance(head, str) and not ledger.holds(head):
+        return (
+            f"the ledger no longer holds the newest record it had when the plan was made "
+            f"(head {head}): records were removed or the ledger was replaced"
+        )
     if then["exists"] and (then["serial"] != ledger.serial or then["digest"] != ledger.digest):
         return (
             f"the ledger changed since the plan was made (serial {then['serial']} -> "

@@ -90,9 +90,38 @@ def _counts(tp: TargetPlan) -> TargetCounts:
     )
 
 
+UNVERIFIED = "recorded removed, NOT verified"
+
+
+def _unverified_line(line: str) -> str:
+    """The summary line of a plan made from a ledger that does not verify: it never says
+    "already removed" (nothing proves it)."""
+    if line.startswith("No changes. Every declared absence"):
+        return (
+            "No changes to send, but the ledger does not verify: nothing it records as "
+            "removed is proven."
+        )
+    return line.replace("already removed", UNVERIFIED)
+
+
 def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
     summary = plan.summary
-    lines = ["### reconcile plan", "", f"**{summary.line()}**", ""]
+    broken = bool(plan.ledger_errors)
+    line = _unverified_line(summary.line()) if broken else summary.line()
+    removed = UNVERIFIED if broken else "already removed"
+    lines = ["### reconcile plan", ""]
+    if broken:
+        more = len(plan.ledger_errors) - 1
+        lines += [
+            "> [!CAUTION]",
+            "> **This plan was made with `--ignore-ledger-errors`: the ledger does not verify.**",
+            f"> First problem: `{_escape(plan.ledger_errors[0])}`"
+            + (f" (and {more} more)" if more else ""),
+            "> Nothing below that the ledger records is proven: items it calls removed may "
+            "still be at the vendor. Restore the ledger from git and plan again.",
+            "",
+        ]
+    lines += [f"**{line}**", ""]
     made = [f"commit `{commit[:12]}`" if commit else "commit unknown"]
     if plan.ledger.exists:
         made.append(f"ledger serial {plan.ledger.serial} (`{plan.ledger.digest[:12]}`)")
@@ -101,7 +130,7 @@ def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
     lines += ["Planned from " + ", ".join(made) + ".", ""]
     lines += [
         "| target | vendor | remove | irreversible | held | retry | unknown "
-        "| already removed | rejected |",
+        f"| {removed} | rejected |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for tp in plan.targets:
@@ -114,8 +143,9 @@ def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
     lines.append("")
     if summary.held:
         lines += [
-            f"> ⚠️ **{summary.held} item(s) held, NOT sent**: each was sent before and its "
-            "answer was lost, and sending again is not safe. "
+            f"> ⚠️ **{summary.held} item(s) held, NOT sent**: each was sent before with its "
+            "answer lost and is not safe to send again, or merged branches recorded "
+            "conflicting outcomes for it (`reconcile ledger resolve` records a decision). "
             + " ".join(
                 dict.fromkeys(
                     vendor(tp.target.vendor).held_advice for tp in plan.targets if tp.summary.held

@@ -69,7 +69,7 @@ def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[s
         lines.append("  Rejected by the vendor: not retried until the manifest entry changes:")
         for action in rejected[: head or len(rejected)]:
             lines.append(f"  x {describe(action.item, show_values)}")
-    held = [a for a in tp.actions if a.held]
+    held = [a for a in tp.actions if a.held and not a.conflicted]
     if held:
         lines.append(
             "  Held, not sent: each was sent before and its answer was lost, and sending "
@@ -77,6 +77,15 @@ def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[s
         )
         for action in held[: head or len(held)]:
             lines.append(f"  # {describe(action.item, show_values)}")
+    conflicted = [a for a in tp.actions if a.conflicted]
+    if conflicted:
+        lines.append(
+            "  Held, not sent: runs of merged branches recorded conflicting outcomes for "
+            "each (`reconcile ledger show FINGERPRINT`). Check the item at the vendor, then "
+            "record what you found (`reconcile ledger resolve`):"
+        )
+        for action in conflicted[: head or len(conflicted)]:
+            lines.append(f"  # {action.fingerprint[:16]}  {describe(action.item, show_values)}")
     if tp.orphaned:
         lines.append(
             f"  {len(tp.orphaned)} item(s) in the ledger are no longer declared (orphaned): "

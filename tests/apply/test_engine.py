@@ -13,8 +13,8 @@ import httpx
 from reconciler.apply.client import RetryPolicy
 from reconciler.apply.engine import Engine, TargetWork
 from reconciler.desired import Fingerprinter, Item
-from reconciler.ledger.store import RunWriter, create_ledger, read_ledger, run_files
-from reconciler.ledger.verify import verify_ledger
+from reconciler.ledger.store import RunWriter, create_ledger, item_key, read_ledger, run_files
+from reconciler.ledger.verify import item_events, verify_ledger
 from reconciler.masking import mask
 from tests.apply.wire import (
     BRAZE,
@@ -42,6 +42,12 @@ TARGETS = {"seg": SEGMENT, "brz": BRAZE, "mem": TWILIO, "ins": INSIDER}
 
 
 def records(ledger_dir: Path) -> list[dict]:
+    """Every item event on disk (one per item and record, in order), as a crash right
+    now would leave them."""
+    return list(item_events(ledger_dir))
+
+
+def raw_records(ledger_dir: Path) -> list[dict]:
     out = []
     for path in run_files(ledger_dir):
         out += [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -83,7 +89,7 @@ def test_every_request_is_preceded_by_an_intent_for_each_of_its_items(tmp_path):
     items += [twilio_item(f"mem_profile_0{'a' * 24}{i}", "email") for i in range(3)]
     items += [insider_attribute({"uuid": f"u{i}"}, "name") for i in range(4)]
     items += [insider_identifier("email", "solo@x.example")]
-    by_fp = {FP(i): i for i in items}
+    by_fp = {item_key(FP(i)): i for i in items}
     seen_requests: list[tuple[str, set[str]]] = []
 
     def handler(request: httpx.Request, ledger_dir: Path) -> httpx.Response:
@@ -128,19 +134,16 @@ def test_intent_then_result_per_item_in_order_and_the_end_summary(tmp_path):
     report = run_engine(ledger_dir, items, handler, parallelism=1)
     recs = records(ledger_dir)
     kinds = [(r["type"], r.get("fp")) for r in recs]
-    fps = [FP(i) for i in items]
-    assert kinds == [
-        ("run", None),
-        ("intent", fps[0]),
-        ("result", fps[0]),
-        ("intent", fps[1]),
-        ("result", fps[1]),
-        ("end", None),
-    ]
+    fps = [item_key(FP(i)) for i in items]
+    # both idempotent requests announced by one intent record, answers grouped after
+    assert kinds == [("intent", fps[0]), ("intent", fps[1]), ("result", fps[0]), ("result", fps[1])]
     result = recs[2]
     assert (result["status"], result["code"]) == ("done", 404)
     assert report.already_absent == 2
-    assert len(recs[1]["request"]) == 64  # a digest of the request, never the request
+    assert len(recs[1]["request"]) == 32  # a digest of the requests, never the requests
+    raw = raw_records(ledger_dir)
+    assert [r["type"] for r in raw] == ["run", "intent", "result", "end"]
+    assert raw[1]["requests"] == 2
 
 
 def test_twilio_308_is_followed_once_and_the_canonical_profile_recorded(tmp_path):
@@ -172,6 +175,13 @@ def test_twilio_308_is_followed_once_and_the_canonical_profile_recorded(tmp_path
     # the followed DELETE is another request: it got its own intent before it was sent
     intents = [r for r in records(ledger_dir) if r["type"] == "intent"]
     assert len(intents) == 2 and intents[0]["request"] != intents[1]["request"]
+    assert [r["type"] for r in raw_records(ledger_dir)] == [
+        "run",
+        "intent",
+        "intent",
+        "result",
+        "end",
+    ]
     # the canonical id is another profile's identifier: recorded masked, never raw
     assert mask(canonical) in result["note"] and "canonical" in result["note"]
     assert canonical not in result["note"]

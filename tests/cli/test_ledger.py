@@ -110,7 +110,7 @@ def test_show_the_history_of_one_item(small: Proj) -> None:
     result = run_cli("ledger", "show", fp[:12])
     assert result.code == 0, result.output
     lines = result.out.splitlines()
-    assert lines[:3] == [f"Item {fp}", "  target: seg", "  state:  done"]
+    assert lines[:3] == [f"Item {fp[:32]}", "  target: seg", "  state:  done"]
     kinds = [line.split()[1] for line in lines[3:]]
     assert kinds == ["intent", "result", "intent", "result"]
     assert '"status": "failed"' in lines[4] and '"code": 503' in lines[4]

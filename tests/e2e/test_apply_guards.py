@@ -6,6 +6,7 @@ from __future__ import annotations
 from reconciler.cli.commands.apply import PROMPT
 from reconciler.ledger.lock import acquire, read_lock, release
 from tests.e2e.kit import ENV, FIRST_APPLY, ITEMS, summary, vendor_requests
+from tests.ledger.test_lock import dead_pid, plant_lock
 
 
 def nothing_happened(project, sandbox) -> None:
@@ -112,7 +113,7 @@ def test_a_held_lock_refuses_with_its_id_and_sends_nothing(project, sandbox):
 
 
 def test_a_lock_left_by_a_killed_run_is_cleared_by_unlock_force(project, sandbox):
-    held = acquire(project.ledger_dir, "apply", "ghost@host")
+    held = plant_lock(project.ledger_dir, pid=dead_pid(), who="ghost@host")
     assert project.cli("apply", "--auto-approve").code == 1
     wrong = project.cli("ledger", "unlock", "0000000000000000", "--force")
     assert wrong.code == 1 and read_lock(project.ledger_dir) == held

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from reconciler.ledger.store import item_key
+from reconciler.ledger.verify import item_events
 from tests.e2e.kit import (
     FIRST_APPLY,
     ITEMS,
@@ -80,10 +82,7 @@ def test_the_vendors_state_shows_the_removals(project, sandbox):
 
 def test_the_ledger_records_notes_for_partial_braze_batches_and_merged_profiles(project):
     assert project.cli("apply", "--auto-approve").code == 0
-    results = []
-    for path in sorted((project.ledger_dir / "runs").glob("*.jsonl")):
-        results += [json.loads(x) for x in path.read_text().splitlines()]
-    results = [r for r in results if r["type"] == "result"]
+    results = [r for r in item_events(project.ledger_dir) if r["type"] == "result"]
     assert len(results) == ITEMS
     braze = [r for r in results if r["target"] == "brz" and r["code"] // 100 == 2]
     # ext_1001, ext_1002 and ext_missing went in one request: Braze deleted 2 of 3
@@ -150,12 +149,8 @@ def test_saved_plan_sends_exactly_its_actions(project, sandbox):
     result = project.cli("apply", "plan.json")  # a saved plan needs no approval
     assert result.code == 0, result.output
     assert summary(result) == (*FIRST_APPLY, 0, 0)
-    ledger_fps = set()
-    for path in (project.ledger_dir / "runs").glob("*.jsonl"):
-        ledger_fps |= {
-            json.loads(x)["fp"] for x in path.read_text().splitlines() if '"intent"' in x
-        }
-    assert ledger_fps == {a["fingerprint"] for a in saved["actions"]}
+    ledger_fps = {r["fp"] for r in item_events(project.ledger_dir) if r["type"] == "intent"}
+    assert ledger_fps == {item_key(a["fingerprint"]) for a in saved["actions"]}
     project.assert_no_secrets()
 
 

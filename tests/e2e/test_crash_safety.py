@@ -28,7 +28,8 @@ import pytest
 from reconciler.config.load import load_config
 from reconciler.desired import Fingerprinter
 from reconciler.ledger.lock import read_lock
-from reconciler.ledger.store import read_ledger, run_files
+from reconciler.ledger.store import item_key, read_ledger, run_files
+from reconciler.ledger.verify import item_events
 from reconciler.manifests import load_specs
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
@@ -140,7 +141,7 @@ class ItemMap:
         self.identity: dict[str, str] = {}  # uuid -> fp
         self.all: set[str] = set()
         for d in loaded.desired:
-            item, f = d.item, fp(d.item)
+            item, f = d.item, item_key(fp(d.item))  # the ledger's key for the item
             self.all.add(f)
             if item.vendor == "segment":
                 user = item.locator["user_id"]
@@ -178,12 +179,17 @@ class ItemMap:
 
 
 def ledger_records(ledger_dir: Path) -> list[dict[str, Any]]:
+    """One event per item and record (records name groups of items), as on disk."""
+    return list(item_events(ledger_dir))
+
+
+def last_record(ledger_dir: Path) -> list[dict[str, Any]]:
     out = []
     for path in run_files(ledger_dir):
         data = path.read_bytes()
         for line in data.split(b"\n")[:-1]:  # a torn last line is not a record
             out.append(json.loads(line))
-    return out
+    return out[-1:]
 
 
 def wait_for_first_request(sandbox: Sandbox, proc: Any, limit: float = 10.0) -> None:
@@ -259,7 +265,7 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
             plan = project.plan_json()
             by_state: dict[str, set[str]] = {}
             for action in plan["actions"]:
-                by_state.setdefault(action["state"], set()).add(action["fingerprint"])
+                by_state.setdefault(action["state"], set()).add(item_key(action["fingerprint"]))
             in_flight = intents - results
             assert by_state.get("unknown", set()) == in_flight, context
             assert by_state.get("pending", set()) == items.all - intents, context
@@ -278,7 +284,7 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
             locks_broken += 1
         else:
             # no lock: killed before taking it, or after the run released it
-            last = ledger_records(ledger_dir)[-1:] if ledger_dir.exists() else []
+            last = last_record(ledger_dir) if ledger_dir.exists() else []
             assert not last or last[0]["type"] == "end" or finished_before_kill, context
 
         # 5. a rerun completes everything

@@ -231,6 +231,18 @@ class Proj:
             )
         return create_ledger(self.ledger_dir, fingerprinter)
 
+    def create_legacy_ledger(self) -> None:
+        """A format-1 header, as 0.1.x wrote it (tests.ledger.legacy)."""
+        from tests.ledger.legacy import create_legacy_ledger
+
+        key = self.key_bytes()
+        create_legacy_ledger(
+            self.ledger_dir,
+            Fingerprinter.keyed(key)
+            if key is not None
+            else Fingerprinter.salted(secrets.token_bytes(32)),
+        )
+
     def fingerprinter(self) -> Fingerprinter:
         header = read_ledger(self.ledger_dir).header
         assert header is not None, "create the ledger first"
@@ -258,13 +270,18 @@ def write_run(
     run_id: str | None = None,
     commit: str = "c0ffee1",
     close: bool = True,
+    key: bytes | None = None,
 ) -> RunWriter:
     """One apply or refresh run, written as apply will: for each (fingerprint, target,
     outcome), `unknown` writes an intent only (killed before the answer), a result state
     writes intent then result (`done` with evidence `removed`; `done-absent`: done, the
     vendor proved it was not there), `present`/`absent` writes a refresh observation."""
     run_id = run_id or secrets.token_hex(4)
-    writer = RunWriter(ledger_dir, run_id, {"op": "apply", "commit": commit, "who": "tester@ci"})
+    if key is None and read_ledger(ledger_dir).header.keyed:  # type: ignore[union-attr]
+        key = TEST_KEY.encode()  # the key every keyed project of this kit has
+    writer = RunWriter(
+        ledger_dir, run_id, {"op": "apply", "commit": commit, "who": "tester@ci"}, key=key
+    )
     for fp, target, outcome in outcomes:
         if outcome in ("present", "absent"):
             writer.refresh(fp, target, outcome)

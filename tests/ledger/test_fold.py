@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
+from reconciler.ledger.chain import Chain, split
 from reconciler.ledger.records import (
     ACCEPTED,
     DONE,
@@ -16,6 +18,7 @@ from reconciler.ledger.records import (
 )
 from reconciler.ledger.store import RunWriter, read_ledger
 from tests.ledger.kit import Proj, write_run
+from tests.ledger.legacy import legacy_write_run
 
 FP = hashlib.sha256(b"item-1").hexdigest()
 OTHER = hashlib.sha256(b"item-2").hexdigest()
@@ -129,18 +132,23 @@ def test_writer_refuses_a_non_result_state(proj: Proj) -> None:
     writer.close()
 
 
-def test_every_record_is_one_line_of_json_with_the_previous_hash(proj: Proj) -> None:
+def test_every_record_is_one_line_of_json_ending_with_its_chained_id(proj: Proj) -> None:
     proj.create_ledger()
     write_run(proj.ledger_dir, [(FP, "seg", "done")], "r1")
     (run_file,) = (proj.ledger_dir / "runs").iterdir()
     data = run_file.read_bytes()
     assert data.endswith(b"\n")
     lines = data.split(b"\n")[:-1]
-    assert len(lines) == 4
-    prev = hashlib.sha256((proj.ledger_dir / "header.jsonl").read_bytes().rstrip(b"\n"))
-    for line in lines:
-        assert f'"prev":"{prev.hexdigest()}"'.encode() in line
-        prev = hashlib.sha256(line)
+    assert [json.loads(line)["type"] for line in lines] == ["run", "intent", "result", "end"]
+    header = (proj.ledger_dir / "header.jsonl").read_bytes().rstrip(b"\n")
+    chain = Chain(None)
+    prev = json.loads(lines[0])["after"][0].encode()
+    assert prev == split(header)[1]  # the run continues from the header
+    for number, line in enumerate(lines):
+        body, rid = split(line)
+        assert json.loads(line)["n"] == number
+        assert chain.id_of(prev, body) == rid
+        prev = rid
 
 
 @pytest.mark.parametrize(
@@ -157,8 +165,8 @@ def test_every_record_is_one_line_of_json_with_the_previous_hash(proj: Proj) -> 
 )
 def test_fold_reads_records_exactly_as_json_does(proj: Proj, line: bytes, readable: bool) -> None:
     """Hand-edited lines are read as json.loads reads them: whole, or not at all."""
-    proj.create_ledger()
-    write_run(proj.ledger_dir, [(OTHER, "seg", "done")], "r1")
+    proj.create_legacy_ledger()  # format 1: one JSON object a line, nothing after it
+    legacy_write_run(proj.ledger_dir, [(OTHER, "seg", "done")], "r1")
     (path,) = (proj.ledger_dir / "runs").iterdir()
     with path.open("ab") as handle:
         handle.write((line.replace(b"%s", FP.encode()) if b"%s" in line else line) + b"\n")
@@ -169,4 +177,4 @@ def test_fold_reads_records_exactly_as_json_does(proj: Proj, line: bytes, readab
         assert ledger.warnings == []
     else:
         assert FP not in ledger.items
-        assert ledger.warnings == [f"{path.name}:5: unreadable record; ignored"]
+        assert ledger.warnings == [f"{path.name}:5: not valid JSON (edited or corrupted); ignored"]

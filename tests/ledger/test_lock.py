@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -21,8 +22,9 @@ from reconciler.ledger.lock import (
     read_lock,
     release,
 )
+from reconciler.ledger.store import read_ledger
 from reconciler.ledger.verify import verify_ledger
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.ledger.kit import KEY_ENV, Proj, run_cli, write_run
 
 
 def dead_pid() -> int:
@@ -101,7 +103,7 @@ def test_lock_is_gitignored_in_the_users_repository(proj: Proj) -> None:
 
 
 def test_force_unlock_with_the_wrong_id_refuses(proj: Proj) -> None:
-    info = acquire(proj.ledger_dir, "apply", "me")
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
     with pytest.raises(ReconcilerError, match="does not match the lock held"):
         force_unlock(proj.ledger_dir, "deadbeefdeadbeef")
     assert read_lock(proj.ledger_dir) == info
@@ -138,7 +140,7 @@ def test_unreadable_lock_still_refuses(proj: Proj) -> None:
 
 
 def test_cli_unlock_needs_yes(proj: Proj) -> None:
-    info = acquire(proj.ledger_dir, "apply", "someone")
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, input="no\n")
     assert result.code == 1
     assert f"ID: {info.id}" in result.out
@@ -148,19 +150,19 @@ def test_cli_unlock_needs_yes(proj: Proj) -> None:
 
     result = run_cli("ledger", "unlock", info.id, input="yes\n")
     assert result.code == 0, result.output
-    assert f"The lock {info.id} was removed." in result.out
+    assert f"The lock {info.id} was removed (no ledger to record it in)." in result.out
     assert read_lock(proj.ledger_dir) is None
 
 
 def test_cli_unlock_with_no_answer_keeps_the_lock(proj: Proj) -> None:
-    info = acquire(proj.ledger_dir, "apply", "someone")
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, input="")
     assert result.code == 1
     assert read_lock(proj.ledger_dir) == info
 
 
 def test_cli_unlock_force_does_not_ask(proj: Proj) -> None:
-    info = acquire(proj.ledger_dir, "apply", "someone")
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, "--force")
     assert result.code == 0, result.output
     assert "Only 'yes'" not in result.out
@@ -203,3 +205,48 @@ def test_the_lock_names_the_run_holding_it(tmp_path):
         assert "Run: a1b2c3d4e5f6" in str(refused) and held.id in str(refused)
     else:  # pragma: no cover - the second acquire must be refused
         raise AssertionError("a held lock was taken twice")
+
+
+def test_a_lock_whose_process_is_alive_here_is_never_broken(proj: Proj) -> None:
+    """Not with --force, not with a "yes": the PID is named, the lock kept."""
+    info = acquire(proj.ledger_dir, "apply", "someone")  # this process: alive
+    for args, answer in ((("--force",), None), ((), "yes\n")):
+        result = run_cli("ledger", "unlock", info.id, *args, input=answer)
+        assert result.code == 1, result.output
+        assert (
+            f"the lock is held by process {os.getpid()} on this host, which is still running"
+            in result.err
+        )
+        assert "Only 'yes'" not in result.out  # refused before asking
+        assert read_lock(proj.ledger_dir) == info
+    with pytest.raises(ReconcilerError, match=f"process {os.getpid()} on this host"):
+        force_unlock(proj.ledger_dir, info.id)
+    assert read_lock(proj.ledger_dir) == info
+
+
+def test_a_broken_lock_is_recorded_in_the_ledger(proj: Proj) -> None:
+    """Who broke which lock, when, and the run that held it: a run of its own."""
+    proj.create_ledger()
+    write_run(proj.ledger_dir, [], "r1")
+    info = plant_lock(proj.ledger_dir, pid=dead_pid(), run="a1b2c3d4e5f6", host="runner-7")
+    result = run_cli("ledger", "unlock", info.id, "--force")
+    assert result.code == 0, result.output
+    assert "the break is recorded in the ledger" in result.out
+    assert "It was taken on another host (runner-7)" in result.out
+    ledger = read_ledger(proj.ledger_dir)
+    (record,) = ledger.unlocks
+    assert record["lock"] == info.id
+    assert record["held_by"]["run"] == "a1b2c3d4e5f6" and record["held_by"]["host"] == "runner-7"
+    assert record["held_by"]["pid"] == info.pid and record["who"]
+    assert record["ts"] and ledger.runs[record["run"]]["operation"] == "unlock"
+    assert verify_ledger(proj.ledger_dir).ok
+
+
+def test_a_lock_that_cannot_be_recorded_is_not_broken(keyed_proj: Proj, monkeypatch) -> None:
+    """A keyed ledger records the break with a MAC: without the key, nothing changes."""
+    keyed_proj.create_ledger()
+    info = plant_lock(keyed_proj.ledger_dir, pid=dead_pid())
+    monkeypatch.delenv(KEY_ENV)
+    result = run_cli("ledger", "unlock", info.id, "--force")
+    assert result.code == 1
+    assert read_lock(keyed_proj.ledger_dir) == info

@@ -1,4 +1,5 @@
-"""Malformed records and headers: the fold skips a broken run-file record with a warning
+"""Malformed format-1 records (files written as 0.1.x did) and headers: the fold skips a
+broken run-file record with a warning
 naming file:line, verify reports it as a break, history skips it, and no command ends
 in an internal error (exit 3). A broken header is a ReconcilerError (exit 1)."""
 
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.records import DONE, DRIFTED, FAILED, UNKNOWN, line_hash
+from reconciler.ledger.chain import legacy_id as line_hash
+from reconciler.ledger.records import DONE, DRIFTED, FAILED, UNKNOWN
 from reconciler.ledger.store import HEADER_FILE, read_ledger, run_files
 from reconciler.ledger.verify import check_chain, history, verify_ledger
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.ledger.kit import Proj, run_cli
+from tests.ledger.legacy import legacy_write_run
 
 FP = hashlib.sha256(b"item-1").hexdigest()
 OTHER = hashlib.sha256(b"item-2").hexdigest()
@@ -40,13 +43,13 @@ def append(path: Path, record: dict[str, Any] | bytes) -> int:
 
 def base(proj: Proj) -> Path:
     """FP done and OTHER failed in run r1: run, 2 x (intent, result), end = 6 lines."""
-    proj.create_ledger()
-    write_run(proj.ledger_dir, [(FP, "seg", "done"), (OTHER, "seg", "failed")], "r1")
+    proj.create_legacy_ledger()
+    legacy_write_run(proj.ledger_dir, [(FP, "seg", "done"), (OTHER, "seg", "failed")], "r1")
     (path,) = run_files(proj.ledger_dir)
     return path
 
 
-COMMON = {"run": "r1", "ts": "2030-01-01T00:00:00.000000Z"}
+COMMON = {"run": "r1", "ts": "2026-01-01T00:00:00.000000Z"}
 INTENT = {"type": "intent", "fp": FP, "target": "seg", "request": "d" * 64, **COMMON}
 RESULT = {"type": "result", "fp": FP, "target": "seg", "status": "failed", "code": 503, **COMMON}
 REFRESH = {"type": "refresh", "fp": FP, "target": "seg", "observed": "present", **COMMON}
@@ -164,9 +167,13 @@ def test_malformed_record_never_ends_a_command_in_an_internal_error(
     proj.add_all_vendors()
     path = base(proj)
     append(path, record)
-    plan = run_cli("plan")
-    assert plan.code == 0, plan.output
-    assert f"{path.name}:7: {problem}" in plan.err
+    plan = run_cli("plan")  # refuses, naming the file and line
+    assert plan.code == 1, plan.output
+    assert f"the ledger does not verify: {path.name}:7: {problem}" in plan.err
+    recovery = run_cli("plan", "--ignore-ledger-errors")
+    assert recovery.code == 0, recovery.output
+    assert f"{path.name}:7: {problem}" in recovery.err
+    assert "--ignore-ledger-errors: the ledger does not verify" in recovery.err
     verify = run_cli("ledger", "verify")
     assert verify.code == 1, verify.output
     assert f"ledger/{path.name}:7: {problem}" in verify.err
@@ -205,8 +212,8 @@ def test_an_empty_target_is_a_string_like_any_other(proj: Proj) -> None:
 
 
 def test_a_broken_run_record_is_skipped_and_its_end_finds_no_run(proj: Proj) -> None:
-    proj.create_ledger()
-    writer = write_run(proj.ledger_dir, [(FP, "seg", "done")], "r1", close=False)
+    proj.create_legacy_ledger()
+    writer = legacy_write_run(proj.ledger_dir, [(FP, "seg", "done")], "r1", close=False)
     path = writer.path
     append(path, {"type": "run", "run": "r2", "ts": "t", "targets": ["seg"]})
     append(path, {"type": "run", "run": "r3", "ts": "t", "targets": {"seg": 5}})
@@ -229,8 +236,8 @@ def test_a_broken_run_record_is_skipped_and_its_end_finds_no_run(proj: Proj) -> 
 
 
 def test_a_run_records_accounts_are_kept(proj: Proj) -> None:
-    proj.create_ledger()
-    writer = write_run(proj.ledger_dir, [], "r1", close=False)
+    proj.create_legacy_ledger()
+    writer = legacy_write_run(proj.ledger_dir, [], "r1", close=False)
     append(writer.path, {"type": "run", "run": "r2", "ts": "t", "targets": {"seg": "acct1"}})
     ledger = read_ledger(proj.ledger_dir)
     assert ledger.warnings == []
@@ -273,9 +280,9 @@ def salted(proj: Proj) -> dict[str, Any]:
 HEADERS: list[tuple[str, Any, str]] = [
     ("a JSON list", [1], "not a reconciler ledger header (a JSON object was expected)"),
     ("a JSON string", "header", "not a reconciler ledger header (a JSON object was expected)"),
-    ("no type", {"type": None}, "not a reconciler ledger header of format 1"),
-    ("format true", {"format_version": True}, "not a reconciler ledger header of format 1"),
-    ("format 2", {"format_version": 2}, "not a reconciler ledger header of format 1"),
+    ("no type", {"type": None}, "not a reconciler ledger header of format 1 or 2"),
+    ("format true", {"format_version": True}, "not a reconciler ledger header of format 1 or 2"),
+    ("format 3", {"format_version": 3}, "not a reconciler ledger header of format 1 or 2"),
     ("no lineage", {"lineage": None}, "the ledger header has no 'lineage'"),
     ("no scheme", {"scheme": None}, "the ledger header has no 'scheme'"),
     ("no key_id", {"key_id": None}, "the ledger header has no 'key_id'"),

@@ -46,7 +46,10 @@ def test_no_raw_value_in_any_ledger_file(any_proj: Proj) -> None:
     fingerprint = proj.fingerprinter()
     lock = acquire(proj.ledger_dir, "apply", "tester@ci")
     writer = RunWriter(
-        proj.ledger_dir, "run1", {"op": "apply", "commit": "c0ffee1", "who": "tester@ci"}
+        proj.ledger_dir,
+        "run1",
+        {"op": "apply", "commit": "c0ffee1", "who": "tester@ci"},
+        key=proj.key_bytes(),
     )
     for n, item in enumerate(items):
         fp = fingerprint(item)
@@ -59,7 +62,7 @@ def test_no_raw_value_in_any_ledger_file(any_proj: Proj) -> None:
         echoed = masker.text(f"could not process {raw_values(item)[-1]} in {request.path}")
         writer.result(fp, item.target, outcome, 400, echoed, request_id="req-1")
     writer.close(sent=len(items))
-    refresh = RunWriter(proj.ledger_dir, "run2", {"op": "refresh"})
+    refresh = RunWriter(proj.ledger_dir, "run2", {"op": "refresh"}, key=proj.key_bytes())
     for item in items[:3]:
         refresh.refresh(fingerprint(item), item.target, "present")
     refresh.close()

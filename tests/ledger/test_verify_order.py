@@ -1,5 +1,6 @@
-"""verify does not depend on file names: a run whose name sorts before the run it chains
-from (clock skew) verifies; a run pointing into its own file or into a cycle of files
+"""Format-1 ledgers (written as 0.1.x did): verify does not depend on file names: a run
+whose name sorts before the run it chains from (clock skew) verifies;
+a run pointing into its own file or into a cycle of files
 does not. check_chain refuses a ledger that does not verify."""
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.records import DONE, FAILED, line_hash
+from reconciler.ledger.chain import legacy_id as line_hash
+from reconciler.ledger.records import DONE, FAILED
 from reconciler.ledger.store import read_ledger, run_files
 from reconciler.ledger.verify import check_chain, verify_ledger
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.ledger.kit import Proj, run_cli
+from tests.ledger.legacy import legacy_write_run
 
 FPS = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(6)]
 CHAIN_BREAK = (
@@ -44,9 +47,9 @@ def set_prev(line: bytes, prev: str) -> bytes:
 def runs(proj: Proj, count: int) -> list[Path]:
     """`count` runs of one item each (run, intent, result, end), each chained from the
     one before."""
-    proj.create_ledger()
+    proj.create_legacy_ledger()
     for i in range(count):
-        write_run(proj.ledger_dir, [(FPS[i], "seg", "done")], f"r{i}")
+        legacy_write_run(proj.ledger_dir, [(FPS[i], "seg", "done")], f"r{i}")
     files = run_files(proj.ledger_dir)
     assert len(files) == count
     return files
@@ -55,10 +58,10 @@ def runs(proj: Proj, count: int) -> list[Path]:
 def test_a_run_named_before_the_run_it_chains_from_verifies(proj: Proj) -> None:
     """A laptop whose clock is behind runs after CI: its file sorts first, yet it chains
     from CI's run."""
-    proj.create_ledger()
+    proj.create_legacy_ledger()
     ledger_dir = proj.ledger_dir
-    write_run(ledger_dir, [(FPS[0], "seg", "done"), (FPS[1], "seg", "done")], "ci")
-    write_run(ledger_dir, [(FPS[0], "seg", "failed"), (FPS[2], "seg", "failed")], "laptop")
+    legacy_write_run(ledger_dir, [(FPS[0], "seg", "done"), (FPS[1], "seg", "done")], "ci")
+    legacy_write_run(ledger_dir, [(FPS[0], "seg", "failed"), (FPS[2], "seg", "failed")], "laptop")
     ci, laptop = run_files(ledger_dir)
     assert json.loads(lines_of(laptop)[0])["prev"] == line_hash(lines_of(ci)[-1])
     skewed = laptop.rename(laptop.with_name("19990101T000000000000Z-laptop.jsonl"))
@@ -71,16 +74,19 @@ def test_a_run_named_before_the_run_it_chains_from_verifies(proj: Proj) -> None:
     check_chain(ledger_dir)
 
     ledger = read_ledger(ledger_dir)
-    assert ledger.warnings == []
+    assert ledger.warnings == [
+        f"{skewed.name}: named for 1999-01-01 but its run began at "
+        f"{ledger.runs['laptop']['ts']}: renamed, or written by a clock that was wrong (the "
+        "fold follows the chain, not names)"
+    ]
     # items one run touched fold as in time order
     assert (ledger.state_of(FPS[1]), ledger.state_of(FPS[2])) == (DONE, FAILED)
-    # the documented cost of skew: for an item both runs touched, the file named last
-    # wins, here CI's older `done` over the laptop's later `failed`
-    assert ledger.state_of(FPS[0]) == DONE
-    assert ledger.items[FPS[0]].run == "ci"
+    # chain order, not names: the laptop's later `failed` is the item's last outcome
+    assert ledger.state_of(FPS[0]) == FAILED
+    assert ledger.items[FPS[0]].run == "laptop"
 
     # the next run chains from the last-named file; the whole still verifies
-    write_run(ledger_dir, [(FPS[3], "seg", "done")], "next")
+    legacy_write_run(ledger_dir, [(FPS[3], "seg", "done")], "next")
     assert verify_ledger(ledger_dir).ok
     assert read_ledger(ledger_dir).state_of(FPS[3]) == DONE
 

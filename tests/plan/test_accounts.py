@@ -28,7 +28,9 @@ def record_run(root: Path) -> None:
     config = load_config(root / "reconciler.yaml")
     create_ledger(config.ledger_dir, Fingerprinter.keyed(b"k"))
     accounts = {name: t.account for name, t in config.targets.items()}
-    RunWriter(config.ledger_dir, "r1", {"operation": "apply", "targets": accounts}).close()
+    RunWriter(
+        config.ledger_dir, "r1", {"operation": "apply", "targets": accounts}, key=b"k"
+    ).close()
 
 
 def test_the_same_account_plans(tmp_path):

@@ -75,7 +75,8 @@ def test_stale_with_the_same_serial_but_other_records(with_ledger: Proj, tmp_pat
     now = read_ledger(with_ledger.ledger_dir)
     assert (now.lineage, now.serial) == (saved["ledger"]["lineage"], saved["ledger"]["serial"])
     reason = staleness(with_ledger, saved)
-    assert reason is not None and reason.startswith("the ledger changed")
+    # the plan's head (our run's last record) is not in their ledger
+    assert reason is not None and reason.startswith("the ledger no longer holds the newest")
 
 
 def test_stale_after_a_manifest_changes(with_ledger: Proj) -> None:
@@ -178,6 +179,7 @@ def test_saved_plan_lists_what_apply_may_send(with_ledger: Proj) -> None:
         "lineage": plan.ledger.lineage,
         "serial": 5,
         "digest": plan.ledger.digest,
+        "head": plan.ledger.head,
     }
 
 

@@ -16,7 +16,13 @@ import click
 
 from reconciler.apply.deadline import Deadline
 from reconciler.apply.reviewed import SENT_ACTIONS, check_reviewed, split_sends
-from reconciler.apply.run import RunInfo, check_max_deletions, plan_sends, run_apply
+from reconciler.apply.run import (
+    RunInfo,
+    check_max_deletions,
+    plan_sends,
+    refuse_lost_head,
+    run_apply,
+)
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
@@ -38,7 +44,7 @@ PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 
 
 def _from_saved(
-    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...]
+    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...], ignore: bool = False
 ) -> tuple[Plan, list[Action], Ledger]:
     saved = load_plan(path)
     saved_targets = list(saved["target_filter"])
@@ -47,7 +53,9 @@ def _from_saved(
             f"{path} was planned for targets {saved_targets or 'all'}: --target cannot change that"
         )
     salt = saved["fingerprint"].get("new_ledger_salt")
-    plan, _, ledger = plan_from_config(config, key, saved_targets, salt)
+    plan, _, ledger = plan_from_config(
+        config, key, saved_targets, salt, ignore_ledger_errors=ignore
+    )
     reason = stale_reason(
         saved, ledger, plan.desired_digest, plan.accounts, (plan.fingerprint_scheme, plan.key_id)
     )
@@ -61,7 +69,7 @@ def _from_saved(
 
 
 def _from_reviewed(
-    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...]
+    config: Config, key: bytes | None, path: Path, targets: tuple[str, ...], ignore: bool = False
 ) -> tuple[Plan, list[Action], list[Action], int, Ledger]:
     """(fresh plan, sends, unreviewed pending actions, reviewed actions settled since,
     ledger) for `apply --reviewed`."""
@@ -72,8 +80,12 @@ def _from_reviewed(
             f"{path} was reviewed for targets {saved_targets}: --target cannot add others"
         )
     salt = saved["fingerprint"].get("new_ledger_salt")
-    plan, _, ledger = plan_from_config(config, key, list(targets) or saved_targets, salt)
+    plan, _, ledger = plan_from_config(
+        config, key, list(targets) or saved_targets, salt, ignore_ledger_errors=ignore
+    )
     check_reviewed(saved, ledger, plan, str(path))
+    # the ledger the plan was reviewed at must still be there (records cut since: refused)
+    refuse_lost_head(ledger, saved["ledger"].get("head"))
     split = split_sends(plan, saved)
     return plan, split.sends, split.unreviewed, split.settled, ledger
 
@@ -117,6 +129,12 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     help="Stop cleanly between requests after this long (e.g. 5h30m, 90s); exit 2 if items "
     "remain pending, so the next run continues.",
 )
+@click.option(
+    "--ignore-ledger-errors",
+    is_flag=True,
+    help="Send even when the ledger does not verify (recovery only: items it records as "
+    "removed are then skipped on the word of records nothing proves).",
+)
 @pass_globals
 def apply(
     g: Globals,
@@ -128,6 +146,7 @@ def apply(
     parallelism: int,
     refresh_before: bool,
     max_duration: float | None,
+    ignore_ledger_errors: bool,
 ) -> int:
     """Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan after
     asking)."""
@@ -145,7 +164,7 @@ def apply(
         raise ReconcilerError("give a PLANFILE or --reviewed PLANFILE, not both")
     if reviewed is not None:
         the_plan, sends, unreviewed, settled, ledger = _from_reviewed(
-            config, key, reviewed, targets
+            config, key, reviewed, targets, ignore_ledger_errors
         )
         if settled:
             click.echo(f"{settled} reviewed action(s) were already sent by an earlier run.")
@@ -155,9 +174,13 @@ def apply(
             click.echo("Nothing was sent.", err=True)
             return 1
     elif planfile is not None:
-        the_plan, sends, ledger = _from_saved(config, key, planfile, targets)
+        the_plan, sends, ledger = _from_saved(config, key, planfile, targets, ignore_ledger_errors)
+        if the_plan.ledger_errors:
+            click.secho(f"Warning: {the_plan.warnings[0]}", fg="yellow", err=True)
     else:
-        the_plan, _, ledger = plan_from_config(config, key, targets)
+        the_plan, _, ledger = plan_from_config(
+            config, key, targets, ignore_ledger_errors=ignore_ledger_errors
+        )
         sends = plan_sends(the_plan)
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
@@ -190,6 +213,7 @@ def apply(
         parallelism,
         ProgressDisplay(),
         should_stop=deadline,
+        ignore_ledger_errors=ignore_ledger_errors,
     )
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from reconciler.cli.context import Globals, pass_globals
-from reconciler.cli.env import ledger_key
+from reconciler.cli.env import ledger_key, who
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.lock import force_unlock, read_lock
+from reconciler.ledger.gitcheck import committed_problems, history_problems
+from reconciler.ledger.lock import check_breakable, read_lock
 from reconciler.ledger.lookup import item_from_args, items_with_value
-from reconciler.ledger.records import STATES
-from reconciler.ledger.store import read_ledger
-from reconciler.ledger.verify import history, verify_ledger
+from reconciler.ledger.records import FP_CHARS, STATES
+from reconciler.ledger.store import Ledger, read_ledger
+from reconciler.ledger.unlock import break_lock
+from reconciler.ledger.verify import history, ledger_problems, verify_ledger
 from reconciler.manifests import load_specs
 from reconciler.plan.build import check_targets
 from reconciler.plan.keys import fingerprinter_for
@@ -26,20 +29,57 @@ def ledger() -> None:
     """Read and check the state ledger."""
 
 
+UNKEYED_NOTE = (
+    "Note: the ledger has no key (ledger.key_env): its hash chain finds accidents (a bad "
+    "merge, a cut copy, a careless edit), not forgery: anyone who can write to it can "
+    "recompute the chain."
+)
+
+
 @ledger.command("verify")
+@click.option(
+    "--history",
+    "check_history",
+    is_flag=True,
+    help="Also report commits in git history that removed or rewrote ledger lines.",
+)
 @pass_globals
-def verify(g: Globals) -> int:
-    """Check the hash chain; exit 1 at the first break."""
+def verify(g: Globals, check_history: bool) -> int:
+    """Check every record (chain, MACs with a key), and the ledger against what git
+    committed; exit 1 when anything does not hold."""
     config = g.config()
-    report = verify_ledger(config.ledger_dir)
+    report = verify_ledger(config.ledger_dir, ledger_key(config))
+    git = committed_problems(config.root, config.ledger_dir)
     for warning in report.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True)
-    if not report.ok:
-        for problem in report.breaks:
-            click.echo(f"{config.ledger_dir.name}/{problem}", err=True)
+    if report.conflicts:
+        click.secho(
+            f"Warning: {report.conflicts} item(s) have conflicting outcomes in runs of merged "
+            "branches: plan holds them for a person (reconcile ledger show FINGERPRINT)",
+            fg="yellow",
+            err=True,
+        )
+    if git.note:
+        click.echo(f"Note: {git.note}.", err=True)
+    breaks = [f"{config.ledger_dir.name}/{p}" for p in report.breaks]
+    breaks += [f"{config.ledger_dir.name}/{p}" for p in git.breaks]
+    if check_history:
+        past = history_problems(config.root, config.ledger_dir)
+        if past.note:
+            click.echo(f"Note: {past.note}.", err=True)
+        breaks += [f"history: {p}" for p in past.breaks]
+    if report.records and not report.keyed:
+        click.echo(UNKEYED_NOTE, err=True)
+    if breaks:
+        for problem in breaks:
+            click.echo(problem, err=True)
         click.echo("Error: the ledger does not verify.", err=True)
         return 1
-    click.echo(f"The ledger verifies: {report.records} record(s) in {report.files} run file(s).")
+    keyed = " (every record's MAC checked)" if report.keyed and report.records > 1 else ""
+    click.echo(
+        f"The ledger verifies: {report.records} record(s) in {report.files} run file(s)"
+        f"{keyed}. Head: {','.join(report.heads) or '-'}"
+    )
     return 0
 
 
@@ -59,14 +99,15 @@ def list_items(
     """Every item declared or recorded, with its state."""
     config = g.config()
     check_targets(config, targets)
-    led = read_ledger(config.ledger_dir)
+    key = ledger_key(config)
+    led = _read(config.ledger_dir, key)
     loaded = load_specs(config)
-    fingerprint, _ = fingerprinter_for(led, ledger_key(config))
+    fingerprint, _ = fingerprinter_for(led, key)
     rows: list[tuple[str, str, str, str, str, str]] = []
     seen: set[str] = set()
     for d in loaded.desired:
         fp = fingerprint(d.item)
-        seen.add(fp)
+        seen.add(fp[:FP_CHARS])
         status = led.items.get(fp)
         names = sorted({s.manifest for s in d.sources})
         rows.append(
@@ -104,8 +145,9 @@ def list_items(
 def show(g: Globals, fingerprint: str) -> int:
     """The history of one item (a fingerprint, or a unique prefix of one)."""
     config = g.config()
-    led = read_ledger(config.ledger_dir)
-    matches = [fp for fp in led.items if fp.startswith(fingerprint.lower())]
+    led = _read(config.ledger_dir, ledger_key(config))
+    wanted = fingerprint.lower()[:FP_CHARS]
+    matches = [fp for fp in led.items if fp.startswith(wanted)]
     if not matches:
         raise ReconcilerError(f"no item with fingerprint {fingerprint} in the ledger")
     if len(matches) > 1:
@@ -113,10 +155,27 @@ def show(g: Globals, fingerprint: str) -> int:
     fp = matches[0]
     status = led.items[fp]
     click.echo(f"Item {fp}\n  target: {status.target}\n  state:  {status.state}")
+    if status.evidence:
+        click.echo(f"  evidence: {status.evidence}")
+    if status.conflict:
+        click.echo(f"  held: {status.conflict}")
     for rec in history(config.ledger_dir, fp):
         detail = {k: v for k, v in rec.items() if k not in ("fp", "prev", "type", "ts", "target")}
         click.echo(f"  {rec['ts']}  {rec['type']:<7} {json.dumps(detail, sort_keys=True)}")
     return 0
+
+
+def _read(ledger_dir: Path, key: bytes | None) -> Ledger:
+    """The ledger for showing: a ledger that does not verify is shown with a warning."""
+    led = read_ledger(ledger_dir, key)
+    problems = ledger_problems(led)
+    if problems:
+        click.secho(
+            f"Warning: the ledger does not verify ({problems[0]}): what it shows is not proven",
+            fg="yellow",
+            err=True,
+        )
+    return led
 
 
 @ledger.command("unlock")
@@ -124,17 +183,23 @@ def show(g: Globals, fingerprint: str) -> int:
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @pass_globals
 def unlock(g: Globals, lock_id: str, force: bool) -> int:
-    """Break a stale lock left by a run that died."""
+    """Break a stale lock left by a run that died (recorded in the ledger). A lock whose
+    process is alive on this host is never broken."""
     config = g.config()
+    key = ledger_key(config)
     info = read_lock(config.ledger_dir)
     if info is None:
         raise ReconcilerError("the ledger is not locked")
-    if info.id != lock_id:
-        # refuse before asking: a wrong ID must not look like it is about to work
-        force_unlock(config.ledger_dir, lock_id)
+    # refuse before asking: a wrong ID or a live holder must not look like it will work
+    check_breakable(info, lock_id)
     click.echo(f"Lock Info:\n  {info.describe()}")
     if info.looks_stale():
         click.echo(f"Its process ({info.pid}) is gone on this host: the lock is stale.")
+    else:
+        click.echo(
+            f"It was taken on another host ({info.host}): whether its run is alive cannot be "
+            "checked from here."
+        )
     if not force:
         answer = click.prompt(
             "Breaking a lock held by a live run can corrupt the ledger.\n"
@@ -144,8 +209,9 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
         )
         if answer != "yes":
             raise ReconcilerError("unlock cancelled; the lock is kept")
-    force_unlock(config.ledger_dir, lock_id)
-    click.echo(f"The lock {lock_id} was removed.")
+    _, recorded = break_lock(config.ledger_dir, lock_id, who(), key)
+    where = "; the break is recorded in the ledger" if recorded else " (no ledger to record it in)"
+    click.echo(f"The lock {lock_id} was removed{where}.")
     return 0
 
 
@@ -220,8 +286,9 @@ def find(
     check_targets(config, [target])
     if value is None and not profile:
         raise ReconcilerError("give --value, or --profile (with --type) to describe the item")
-    led = read_ledger(config.ledger_dir)
-    fingerprint, _ = fingerprinter_for(led, ledger_key(config))
+    key = ledger_key(config)
+    led = _read(config.ledger_dir, key)
+    fingerprint, _ = fingerprinter_for(led, key)
     candidates = []
     if profile:
         candidates += item_from_args(

@@ -51,6 +51,12 @@ def color_flag(value: str) -> bool | None:
     "--artifact",
     help="markdown: where the full saved plan is (e.g. the artifact's name), said when cut.",
 )
+@click.option(
+    "--ignore-ledger-errors",
+    is_flag=True,
+    help="Plan even when the ledger does not verify (recovery only: what it records is "
+    "then proven by nothing, and the plan says so).",
+)
 @pass_globals
 def plan(
     g: Globals,
@@ -64,12 +70,15 @@ def plan(
     color: str,
     commit: str | None,
     artifact: str | None,
+    ignore_ledger_errors: bool,
 ) -> int:
     """Show what apply would remove, from specs/ and the ledger."""
     config = g.config()
     if refresh_before:
         refresh_first(config, ledger_key(config), targets)
-    the_plan, _, _ = plan_from_config(config, ledger_key(config), targets)
+    the_plan, _, _ = plan_from_config(
+        config, ledger_key(config), targets, ignore_ledger_errors=ignore_ledger_errors
+    )
     for warning in the_plan.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True, color=color_flag(color))
     if fmt == "json" and out is not None and not show_values:
