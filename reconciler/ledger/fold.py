@@ -451,7 +451,9 @@ class _Folder:
             self.put(fp, ItemStatus(DRIFTED, target, ts, run_id, seg=self.seg))
             return
         prior = self.get(fp)
-        if prior is not None and prior.state in (ACCEPTED, DRIFTED):
+        # a read that finds it gone confirms a removal that was queued (accepted), sent
+        # again (drifted) or whose answer was lost (unknown: a held item settles so)
+        if prior is not None and prior.state in (ACCEPTED, DRIFTED, UNKNOWN):
             self.put(fp, ItemStatus(DONE, target, ts, run_id, evidence="confirmed", seg=self.seg))
 
     def _check_ts(self, run: _Run, name: str, number: int, ts: str) -> None:

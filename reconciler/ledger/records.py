@@ -74,6 +74,7 @@ RESULT_COLUMNS: dict[str, type] = {
     "request_id": str,
     "note": str,
     "evidence": str,
+    "vendor_code": str,  # the vendor's own code for the answer (eid_not_found, 20404)
 }
 
 GENESIS = "0" * 64

@@ -13,12 +13,14 @@ import httpx
 
 from reconciler import __version__
 from reconciler.apply.client import RetryPolicy
-from reconciler.apply.run import RunInfo
+from reconciler.apply.run import RunInfo, refuse_lost_head
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.gitcheck import committed_problems
 from reconciler.ledger.lock import acquire, release
+from reconciler.ledger.lock import guard as lock_guard
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
-from reconciler.ledger.verify import check_chain
+from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.plan.model import Plan
 from reconciler.refresh.engine import Progress, RefreshEngine, RefreshReport, RefreshWork
 from reconciler.refresh.select import Selection, select
@@ -36,7 +38,12 @@ class RefreshRequest:
 
 
 def choose(plan: Plan, ledger: Ledger, request: RefreshRequest) -> Selection:
-    times = {fp: status.ts for fp, status in ledger.items.items()}
+    # the ledger keys items by a fingerprint prefix (FP_CHARS); look each declared one up
+    times: dict[str, str] = {}
+    for action in plan.actions():
+        status = ledger.items.get(action.fingerprint)
+        if status is not None:
+            times[action.fingerprint] = status.ts
     rng = random.Random(request.seed) if request.seed is not None else None
     return select(
         plan,
@@ -56,12 +63,18 @@ def run_refresh(
     selection: Selection,
     secrets: dict[str, dict[str, str]],
     info: RunInfo,
+    key: bytes | None = None,
     parallelism: int = 8,
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
 ) -> tuple[RefreshReport, str]:
-    """Read the selected items and record what was seen. Returns the report, the run id."""
+    """Read the selected items and record what was seen. Returns the report, the run id.
+
+    `key` is the ledger key (ledger.key_env) when the ledger is keyed. As for apply,
+    under the lock the ledger must verify, still hold the plan's head and be the ledger
+    the selection was made from, else nothing is read.
+    """
     ledger_dir = config.ledger_dir
     if not plan.ledger.exists:
         raise ReconcilerError("there is no ledger yet: nothing was ever sent to read back")
@@ -70,9 +83,12 @@ def run_refresh(
     writer: RunWriter | None = None
     report = RefreshReport()
     try:
-        check_chain(ledger_dir)
-        now = read_ledger(ledger_dir)
+        now = read_ledger(ledger_dir, key)
+        problems = ledger_problems(now, committed_problems(config.root, ledger_dir))
+        if problems:
+            raise LedgerBroken(problems, "nothing was read")
         then = plan.ledger
+        refuse_lost_head(now, then.head)
         if (now.lineage, now.serial, now.digest) != (then.lineage, then.serial, then.digest):
             raise ReconcilerError(
                 "the ledger changed while refresh was choosing what to read (another run "
@@ -90,6 +106,9 @@ def run_refresh(
                 "items": selection.count,
                 "targets": {name: config.targets[name].account for name in sorted(selection.pairs)},
             },
+            key=key,
+            after=now.heads,
+            guard=lock_guard(ledger_dir, lock),
         )
         works = _works(config, plan, selection, secrets)
         engine = RefreshEngine(writer, parallelism, policy, progress, transport)

@@ -110,13 +110,18 @@ def test_show_the_history_of_one_item(small: Proj) -> None:
     result = run_cli("ledger", "show", fp[:12])
     assert result.code == 0, result.output
     lines = result.out.splitlines()
-    assert lines[:3] == [f"Item {fp[:32]}", "  target: seg", "  state:  done"]
-    kinds = [line.split()[1] for line in lines[3:]]
+    assert lines[:4] == [
+        f"Item {fp[:32]}",
+        "  target: seg",
+        "  state:  done",
+        "  evidence: removed",
+    ]
+    kinds = [line.split()[1] for line in lines[4:]]
     assert kinds == ["intent", "result", "intent", "result"]
-    assert '"status": "failed"' in lines[4] and '"code": 503' in lines[4]
-    assert '"message": "Service Unavailable"' in lines[4]
+    assert '"status": "failed"' in lines[5] and '"code": 503' in lines[5]
+    assert '"message": "Service Unavailable"' in lines[5]
     assert '"run": "r1"' in lines[4] and '"commit": "c0ffee1"' in lines[4]
-    assert '"status": "done"' in lines[6] and '"run": "r2"' in lines[6]
+    assert '"status": "done"' in lines[7] and '"run": "r2"' in lines[6]
     assert JANE not in result.out
 
 

@@ -388,3 +388,12 @@ def summary(result: Result) -> tuple[int, int, int, int, int]:
 
 
 NO_CHANGES = "No changes. Every declared absence is already recorded in the ledger."
+
+
+def item_events(project: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    """The ledger's per-item events (intent, result, refresh, ...), as `ledger show` reads
+    them: one dict per item and record, whatever the record format batches."""
+    from reconciler.ledger.verify import item_events as events
+
+    out = list(events(project.ledger_dir))
+    return [e for e in out if kind is None or e["type"] == kind]

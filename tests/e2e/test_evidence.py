@@ -4,7 +4,6 @@ before anything is sent, and `ledger find` says which evidence an item has."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from copy import deepcopy
@@ -17,6 +16,7 @@ from tests.e2e.kit import (
     PROFILE_A,
     SEED,
     SPACE,
+    item_events,
     removal,
     summary,
     vendor_requests,
@@ -30,10 +30,7 @@ def only(project: Any, manifests: dict[str, dict[str, Any]]) -> None:
 
 
 def results(project: Any) -> list[dict[str, Any]]:
-    out = []
-    for path in sorted((project.ledger_dir / "runs").glob("*.jsonl")):
-        out += [json.loads(x) for x in path.read_text().splitlines() if '"result"' in x]
-    return out
+    return item_events(project, "result")
 
 
 def deletes(sandbox: Any, vendor: str | None = None) -> list[dict[str, Any]]:

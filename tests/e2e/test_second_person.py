@@ -4,9 +4,10 @@ Braze deletes by email are not idempotent: three users share an email, and each 
 removes whichever of them the prioritization picks. So every second delete request
 that reaches the sandbox costs a second person, and the sandbox's state counts them.
 
-- Clock skew: apply 1 fails without sending (Braze unreachable: a closed port), apply 2
-  deletes user 1; apply 1's run file sorts after apply 2's (its clock ahead, apply 2's
-  behind, or a plain rename). The plan must not offer a retry.
+- Clock skew: apply 1 fails (its Braze key may read but not delete: the preflight read
+  passes, the delete is refused 403, which proves nothing was done, so the item is
+  recorded failed), apply 2 deletes user 3; apply 1's run file sorts after apply 2's
+  (its clock ahead, apply 2's behind, or a plain rename). The plan must not offer a retry.
 - A forced unlock of a live apply: refused while its process is alive on this host;
   broken when it cannot be checked (another host), and then the apply stops before its
   next request, so the next apply never deletes anyone twice.
@@ -18,17 +19,18 @@ import json
 import signal
 import socket
 import time
+from copy import deepcopy
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
-from reconciler.apply.client import RetryPolicy
 from reconciler.ledger.lock import read_lock
 from reconciler.ledger.store import run_files
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import NO_CHANGES, Project, removal
+from tests.e2e.kit import BRAZE_KEY, CREDENTIALS, NO_CHANGES, Project, removal
 
 SHARED = "shared@old-domain.example"
 THREE = [
@@ -97,16 +99,21 @@ def test_clock_skew_never_deletes_a_second_person(
 ):
     port = free_port()
     project = braze_project(tmp_path, port, capsys, monkeypatch, SHARED_EMAIL)
-    # quick retries: the closed port is refused on every attempt
-    fast = RetryPolicy(max_attempts=2, base=0.001, cap=0.001)
-    monkeypatch.setattr("reconciler.apply.engine.RetryPolicy", lambda: fast)
+    read_only = deepcopy(CREDENTIALS)
+    read_only["braze"]["api_keys"] = {BRAZE_KEY: ["users.export.ids"]}
+    read_only_file = tmp_path / "read-only-credentials.yaml"
+    read_only_file.write_text(yaml.safe_dump(read_only), encoding="utf-8")
 
-    with monkeypatch.context() as clock:
-        if skew == "first-ahead-2099":
-            skewed(clock, 2099)
-        first = project.cli("apply", "--auto-approve")
+    failing = options(read_only_file, port=port)
+    failing.seed = {"braze": {"users": THREE}}
+    with Sandbox(failing) as down:
+        with monkeypatch.context() as clock:
+            if skew == "first-ahead-2099":
+                skewed(clock, 2099)
+            first = project.cli("apply", "--auto-approve")
+        assert deletes(down) >= 1 and shared_left(down) == 3  # refused: nobody went
     assert first.code == 1, first.output
-    assert "could not connect" in first.err
+    assert "403" in first.err, first.err
     (first_file,) = run_files(project.ledger_dir)
     assert json.loads(project.cli("plan", "--format", "json").out)["actions"][0]["state"] == (
         "failed"
@@ -120,6 +127,7 @@ def test_clock_skew_never_deletes_a_second_person(
                 skewed(clock, 1999)
             second = project.cli("apply", "--auto-approve")
         assert second.code == 0, second.output
+        sandbox.control.settle()  # Braze runs its queued deletions
         assert (deletes(sandbox), shared_left(sandbox)) == (1, 2)  # user 3 went
         second_file = next(p for p in run_files(project.ledger_dir) if p != first_file)
         if skew == "renamed-2099":
@@ -147,7 +155,7 @@ def test_clock_skew_never_deletes_a_second_person(
             assert "in the future" in verify.err and "before the run it continues" in verify.err
 
 
-TWO_BATCHES = {
+THREE_EMAILS = {
     "brz.yaml": removal(
         "two-batches",
         "brz",
@@ -161,7 +169,7 @@ TWO_BATCHES = {
                         "prioritization": ["identified", "most_recently_updated"],
                     }
                 }
-                for i in range(60)  # 50 to a request: two requests
+                for i in range(3)  # one email to a request (vendors/braze/FACTS.md)
             ],
         },
     )
@@ -185,16 +193,17 @@ def test_a_forced_unlock_of_a_live_apply_never_deletes_anyone_twice(
     tmp_path, credentials_file, capsys, monkeypatch
 ):
     opts = options(credentials_file, latency_ms=3000)
-    opts.seed = {"braze": {"users": people(60)}}
+    opts.seed = {"braze": {"users": people(3)}}
     with Sandbox(opts, in_subprocess=True) as sandbox:
         port = int(sandbox.base_url.rsplit(":", 1)[1])
-        project = braze_project(tmp_path, port, capsys, monkeypatch, TWO_BATCHES)
+        project = braze_project(tmp_path, port, capsys, monkeypatch, THREE_EMAILS)
         live = project.popen("apply", "--auto-approve", "--parallelism", "1")
         try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not sandbox.control.requests():
+            # past the preflight read: the first delete is in flight (3 s of latency)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not deletes(sandbox):
                 time.sleep(0.02)
-            assert sandbox.control.requests(), "the apply sent nothing"
+            assert deletes(sandbox), "the apply sent no delete"
             lock = read_lock(project.ledger_dir)
             assert lock is not None and lock.pid == live.pid
 
@@ -226,16 +235,18 @@ def test_a_forced_unlock_of_a_live_apply_never_deletes_anyone_twice(
         assert "stopped before sending the next request" in err
         assert deletes(sandbox) == 1  # the second request never left
 
+        sandbox.control.set_faults("braze", latency_ms=0)
         after = project.cli("apply", "--auto-approve")
         assert after.code == 0, after.output
-        assert deletes(sandbox) == 2
+        assert deletes(sandbox) == 3  # the two never sent, once each
+        sandbox.control.settle()
         left = {}
         for user in sandbox.control.state()["braze"]["users"]:
             left[user["email"]] = left.get(user["email"], 0) + 1
         # every email lost exactly one user: nobody was deleted twice
-        assert left == {f"p{i}@old-domain.example": 2 for i in range(60)}
+        assert left == {f"p{i}@old-domain.example": 2 for i in range(3)}
         again = project.cli("apply", "--auto-approve")
         assert again.code == 0 and "No changes. Nothing to send." in again.out
-        assert deletes(sandbox) == 2
+        assert deletes(sandbox) == 3
         verify = project.cli("ledger", "verify")
         assert verify.code == 0, verify.output

@@ -10,7 +10,6 @@ other identifier the vendor holds for that profile or user.
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
@@ -21,6 +20,7 @@ from tests.e2e.kit import (
     SECRET_FORMS,
     SEED,
     SEGMENT_TOKEN,
+    item_events,
 )
 
 # every personal value the sandbox holds for the kit's profiles and users
@@ -60,9 +60,8 @@ def test_an_echoing_vendor_leaks_nothing_into_the_ledger_or_the_output(project, 
         assert form not in everything, "a secret reached the ledger or the output"
     # what is kept is the vendor's words, masked: the message says what came back
     target = {"segment": "seg", "braze": "brz", "twilio_memory": "mem", "insider": "ins"}[vendor]
-    records = [json.loads(x) for x in stored(project).splitlines()]
     messages = [
-        r.get("message") or "" for r in records if r["type"] == "result" and r["target"] == target
+        e.get("message") or "" for e in item_events(project, "result") if e["target"] == target
     ]
     assert messages and all("Invalid request" in m for m in messages), messages
     assert "preflight" not in result.err

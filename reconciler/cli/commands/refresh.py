@@ -104,6 +104,7 @@ def refresh(
         selection,
         secrets,
         RunInfo(who(), current_commit(str(config.root))),
+        key,
         parallelism,
         ProgressDisplay(),
     )
@@ -186,7 +187,7 @@ def refresh_first(config: Config, key: bytes | None, targets: tuple[str, ...]) -
         return
     secrets = target_secrets(config, selection.pairs)
     report, run_id = run_refresh(
-        config, plan, selection, secrets, RunInfo(who(), current_commit(str(config.root)))
+        config, plan, selection, secrets, RunInfo(who(), current_commit(str(config.root))), key
     )
     for name, why in sorted(report.stopped.items()):
         click.secho(f"Stopped reading {name}: {why}", fg="red", err=True)
