@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
-from reconciler.errors import ReconcilerError, ValidationFailed
+from reconciler.errors import ReconcilerError
 from reconciler.ledger.records import PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.manifests import LoadResult, load_specs
@@ -101,8 +101,7 @@ def plan_from_config(
     gc.disable()
     try:
         loaded = load_specs(config, paths)
-        if loaded.problems:
-            raise ValidationFailed(loaded.problems)
+        loaded.require_values("plan and apply")
         ledger = read_ledger(config.ledger_dir)
         check_accounts(config, ledger)
         fingerprint, new_salt = fingerprinter_for(ledger, key, salt_hex)

@@ -1248,7 +1248,7 @@ BAD: list[Bad] = [
         "ledger:",
         f"legder:  {MARK}",
         "legder",
-        "unknown key 'legder' (allowed: ledger, max_deletions, specs, targets, version)",
+        "unknown key 'legder' (allowed: ledger, max_deletions, sources, specs, targets, version)",
     ),
     cfg(
         "config-ledger-typo",

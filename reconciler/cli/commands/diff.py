@@ -45,6 +45,14 @@ def diff(g: Globals, base: str, fmt: str, show_values: bool, limit: int) -> int:
         raise ValidationFailed(after.problems)
     before = GitRevision(config, base).load()
     result = compare(base, before, after)
+    locked = len(after.locked) + len(before.locked)
+    if locked:
+        click.secho(
+            f"Warning: {locked} encrypted source(s) not compared (key not available): "
+            "their changes are not shown",
+            fg="yellow",
+            err=True,
+        )
     if before.problems:
         click.secho(
             f"Warning: {len(before.problems)} problem(s) in the manifests at {base} "

@@ -61,6 +61,7 @@ def list_items(
     check_targets(config, targets)
     led = read_ledger(config.ledger_dir)
     loaded = load_specs(config)
+    loaded.require_values("ledger list")
     fingerprint, _ = fingerprinter_for(led, ledger_key(config))
     rows: list[tuple[str, str, str, str, str, str]] = []
     seen: set[str] = set()
@@ -218,6 +219,13 @@ def find(
     if value is not None:
         loaded = load_specs(config)
         candidates += items_with_value(loaded.desired, target, value)
+        if loaded.locked:
+            click.secho(
+                f"Warning: {len(loaded.locked)} encrypted source(s) not searched (key not "
+                "available); --profile and --type find an item without them",
+                fg="yellow",
+                err=True,
+            )
     found_any = False
     for item in {i.canonical(): i for i in candidates}.values():
         fp = fingerprint(item)
