@@ -193,6 +193,13 @@ def _walk(folder: Path, found: list[Path], unreadable: list[tuple[Path, str]]) -
             unreadable.append((path, why))
 
 
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def _is_link(path: Path) -> bool:
     try:
         return path.is_symlink()
@@ -245,6 +252,14 @@ def load_specs(
     """
     result = LoadResult()
     paths = list(paths)
+    if not paths and not _is_folder(config.specs_dir):
+        # the folder reconciler.yaml names: said there, not as a manifest that is missing
+        line = config.lines.get(("specs",))
+        shown = display(config.specs_dir)
+        result.problems.append(
+            Problem(config.display_path(), line, "specs", f"no such folder {shown}")
+        )
+        return result
     files, unreadable = _scan(config, paths)
     names = other_names(config, files) if paths and names_elsewhere else {}
     for path, why in unreadable:
