@@ -193,11 +193,15 @@ def _walk(folder: Path, found: list[Path], unreadable: list[tuple[Path, str]]) -
             unreadable.append((path, why))
 
 
-def _is_folder(path: Path) -> bool:
+def _is_missing(path: Path) -> bool:
+    """True when nothing is at `path` (other failures are reported as it is read)."""
     try:
-        return path.is_dir()
+        os.stat(path)
+    except FileNotFoundError:
+        return True
     except (OSError, ValueError):
         return False
+    return False
 
 
 def _is_link(path: Path) -> bool:
@@ -252,7 +256,7 @@ def load_specs(
     """
     result = LoadResult()
     paths = list(paths)
-    if not paths and not _is_folder(config.specs_dir):
+    if not paths and _is_missing(config.specs_dir):
         # the folder reconciler.yaml names: said there, not as a manifest that is missing
         line = config.lines.get(("specs",))
         shown = display(config.specs_dir)

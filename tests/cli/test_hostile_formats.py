@@ -222,3 +222,10 @@ def test_a_truncated_saved_plan_is_refused(project: Project, saved: Path) -> Non
     saved.write_bytes(saved.read_bytes()[:-40])
     [line] = refused(project, "apply", "plan.json")
     assert "not a saved plan (not valid JSON)" in line, line
+
+
+def test_a_specs_folder_that_does_not_exist_is_named_in_the_config(project: Project) -> None:
+    # found by the deep fuzz: it was reported as a missing manifest named after the folder
+    project.write("reconciler.yaml", CONFIG_YAML.replace("specs: specs/", "specs: nowhere/"))
+    [line] = refused(project, "validate")
+    assert line.startswith("reconciler.yaml:2: specs: no such folder nowhere"), line
