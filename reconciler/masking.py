@@ -16,13 +16,17 @@ from reconciler.desired import Item
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,}$")
 _TTID = re.compile(r"^(mem_[a-z]+_)([0-9a-z]+)$")
+_DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 
 
 def mask(value: Any) -> str:
     text = str(value)
     if "@" in text:
         local, _, domain = text.rpartition("@")
-        return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
+        # the domain is shown only when it is one: `@SUM(1)*cmd|...` or `user:pw@x` is
+        # a value with an @ in it, not an email, and shows no more than any other value
+        if _DOMAIN.fullmatch(domain):
+            return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
     if _PHONE.match(text):
         # +15555550100 -> +1555*****00: country and area code stay; a number shorter
         # than E.164's usual 11+ characters shows only its first and last two

@@ -95,6 +95,7 @@ def _construct(constructor: yaml.constructor.SafeConstructor, node: yaml.Node) -
 
 
 _TAG = re.compile(r"!!?[A-Za-z0-9_.:/-]{0,40}")
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 _QUOTES = re.compile(r"['\"]")
 
 
@@ -135,6 +136,16 @@ class _Builder:
                     "characters (aliases of long values)",
                 )
             return _construct(self._constructor, node)
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            # a tag on a mapping or list is never constructed here, so it would be dropped
+            # silently: `!!python/object/apply:os.system [...]` read as a plain list
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            shown = tag if _TAG.fullmatch(tag) else fragment(tag)
+            raise YamlSyntaxError(
+                node.start_mark.line + 1,
+                f"YAML error: the tag {shown} is not allowed: a manifest holds plain "
+                "mappings and lists (tags such as !!python/... are never run)",
+            )
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -193,10 +204,25 @@ def _describe(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
     if problem and context:
-        return f"YAML syntax error: {problem} ({context})"
-    if problem:
-        return f"YAML syntax error: {problem}"
-    return f"YAML syntax error: {str(exc).splitlines()[0]}"
+        text = f"{problem} ({context})"
+    elif problem:
+        text = str(problem)
+    else:
+        text = str(exc).splitlines()[0]
+    return f"YAML syntax error: {_QUOTED.sub(_quoted_fragment, text)}"
+
+
+# PyYAML's messages quote the file: a tag, an alias's name, the character found
+_QUOTED = re.compile(r"'([^'\n]*)'")
+
+
+def _quoted_fragment(match: re.Match[str]) -> str:
+    """A span PyYAML quoted, as a message may show it: a tag or a single character as
+    written, anything else through masking.fragment (masked, capped)."""
+    inner = match.group(1).replace("tag:yaml.org,2002:", "!!")
+    if _TAG.fullmatch(inner) or len(inner) <= 1:
+        return repr(inner)
+    return fragment(inner)
 
 
 def load_documents(text: str) -> Iterator[Document]:

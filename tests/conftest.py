@@ -12,11 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from reconciler.cli.main import main
 from reconciler.config import Config
 from reconciler.config.load import load_config
 from reconciler.manifests import LoadResult, load_specs
+
+# Hypothesis profiles: the default stays fast for CI; `--hypothesis-profile=deep` runs the
+# fuzz tests (tests/cli/test_validate_fuzz.py, tests/cli/test_fuzz_inputs.py) with
+# thousands of examples each, over 10,000 in all (run by hand; the README says how).
+settings.register_profile(
+    "deep",
+    max_examples=2_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO_ROOT = Path(__file__).parent.parent

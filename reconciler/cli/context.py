@@ -17,8 +17,12 @@ class Globals:
     debug: bool = False
 
     def config(self) -> Config:
+        """The config, with the age identities for encrypted sources when their
+        variable is set (read here: the core never reads the environment)."""
+        from reconciler.cli.env import with_age_identities
+
         path = self.config_path or find_config()
-        return load_config(path)
+        return with_age_identities(load_config(path))
 
 
 pass_globals = click.make_pass_decorator(Globals, ensure=True)

@@ -7,9 +7,12 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
 
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
+from reconciler.manifests.encrypted import parse_identities
 
 
 def ledger_key(config: Config) -> bytes | None:
@@ -23,6 +26,23 @@ def ledger_key(config: Config) -> bytes | None:
             "on the ledger key, so plan and apply need it"
         )
     return value.encode("utf-8")
+
+
+def age_identities(config: Config) -> tuple[Any, ...] | None:
+    """The age identities in the variable sources.age_key_env names, or None when the
+    config names none or it is not set (encrypted sources are then reported as not
+    readable; plan and apply refuse, validate checks everything else)."""
+    if not config.age_key_env:
+        return None
+    value = os.environ.get(config.age_key_env, "")
+    if not value.strip():
+        return None
+    return parse_identities(value, config.age_key_env)
+
+
+def with_age_identities(config: Config) -> Config:
+    identities = age_identities(config)
+    return config if identities is None else replace(config, age_identities=identities)
 
 
 def secret(name: str) -> str:

@@ -16,6 +16,7 @@ from reconciler import __version__
 from reconciler.cli.commands.apply import apply
 from reconciler.cli.commands.check import check
 from reconciler.cli.commands.diff import diff
+from reconciler.cli.commands.encryption import decrypt, encrypt
 from reconciler.cli.commands.github import github
 from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
@@ -57,6 +58,8 @@ cli.add_command(vendors)
 cli.add_command(github)
 cli.add_command(diff)
 cli.add_command(init)
+cli.add_command(encrypt)
+cli.add_command(decrypt)
 
 
 def _register_optional() -> None:

@@ -68,6 +68,11 @@ class Config:
     targets: dict[str, Target]
     max_deletions: int | None = None
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False)
+    # sources.age_key_env: the variable holding the age identity for *.age sources
+    age_key_env: str | None = None
+    # the identities themselves, read by the CLI (the core never reads the environment)
+    # when that variable is set; None: encrypted sources cannot be read
+    age_identities: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     def display_path(self) -> str:
         return display(self.path)

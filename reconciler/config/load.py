@@ -3,6 +3,7 @@ against its vendor's schema (the vendor found by the target's `vendor:` name).""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,10 +61,19 @@ def _folder(
     key = ".".join(where)
     try:
         relative_reference(value, key, "folder")
-        return confine(root / value, root, key, "folder", hidden_ok=where[0] == "ledger")
+        folder = confine(root / value, root, key, "folder", hidden_ok=where[0] == "ledger")
     except InputRefused as exc:
         problems.append(Problem(shown, doc.line_of(where), key, exc.reason))
         return root / value
+    try:  # a name the system refuses (too long, a file on the way) is said here, once
+        os.stat(folder / "x")
+    except FileNotFoundError:
+        pass  # not made yet, or nothing in it yet: fine
+    except OSError as exc:
+        problems.append(
+            Problem(shown, doc.line_of(where), key, f"cannot be used: {exc.strerror or exc}")
+        )
+    return folder
 
 
 def load_config(path: Path) -> Config:
@@ -177,4 +187,5 @@ def load_config(path: Path) -> Config:
         targets=targets,
         max_deletions=data.get("max_deletions"),
         lines=doc.lines,
+        age_key_env=data.get("sources", {}).get("age_key_env"),
     )

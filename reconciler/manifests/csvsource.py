@@ -55,6 +55,8 @@ def read_rows(
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise CsvSourceError(f"line 1: {exc}") from exc
+        except InputRefused as exc:
+            raise CsvSourceError(exc.reason) from exc
         if not header:
             raise CsvSourceError("empty file: a header row is required")
         header = [h.strip() for h in header]
@@ -72,6 +74,8 @@ def read_rows(
                 return
             except (csv.Error, UnicodeDecodeError) as exc:
                 raise CsvSourceError(f"line {reader.line_num}: {exc}") from exc
+            except InputRefused as exc:  # an encrypted source that fails to decrypt
+                raise CsvSourceError(exc.reason) from exc
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # blank line
             problems = _cell_problems(header, cells, width)

@@ -27,11 +27,13 @@ from reconciler.inputs import (
     relative_reference,
 )
 from reconciler.manifests.csvsource import CsvOpener
+from reconciler.manifests.encrypted import decrypt_bytes, is_encrypted
 from reconciler.manifests.load import (
-    MANIFEST_SUFFIXES,
     CsvLocator,
     LoadResult,
+    is_manifest_name,
     load_text,
+    locked_message,
     sort_problems,
 )
 
@@ -110,7 +112,7 @@ class GitRevision:
             rel = posixpath.relpath(entry.path, specs)
             if any(part.startswith(".") for part in rel.split("/")):
                 continue
-            if posixpath.splitext(entry.path)[1] not in MANIFEST_SUFFIXES:
+            if not is_manifest_name(entry.path):
                 continue
             shown = self._shown(entry.path)
             if entry.mode == "120000":
@@ -126,14 +128,28 @@ class GitRevision:
                 result.files.append(shown)
                 result.problems.append(Problem(shown, exc.line, "", exc.reason))
                 continue
+            if text is None:
+                result.files.append(shown)
+                result.locked.append(Problem(shown, None, "", locked_message(self.config)))
+                continue
             load_text(self.config, shown, text, self._csv_locator(entry.path), names, result)
         sort_problems(result)
         return result
 
-    def _text(self, entry: TreeEntry, shown: str) -> str:
+    def _text(self, entry: TreeEntry, shown: str) -> str | None:
+        """The manifest's text (decrypted in memory when encrypted); None when it is
+        encrypted and no age identity was given."""
         if entry.size is not None and entry.size > MAX_MANIFEST_BYTES:
             raise InputRefused(shown, "is over the size limit of a manifest")
-        return decode_utf8(_git(self.top, "cat-file", "blob", entry.oid), shown)
+        data = _git(self.top, "cat-file", "blob", entry.oid)
+        if is_encrypted(entry.path):
+            identities = self.config.age_identities
+            if identities is None:
+                return None
+            data = decrypt_bytes(
+                data, identities, shown, MAX_MANIFEST_BYTES, self.config.age_key_env
+            )
+        return decode_utf8(data, shown)
 
     def _csv_locator(self, manifest_path: str) -> CsvLocator:
         def locate(rel: str, report: Callable[[str], None]) -> tuple[CsvOpener, str] | None:

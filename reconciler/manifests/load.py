@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.config import Config, display
 from reconciler.desired import DesiredState, Item, Source
-from reconciler.errors import Problem
+from reconciler.errors import Problem, ValidationFailed
 from reconciler.inputs import (
     MAX_CSV_BYTES,
     MAX_MANIFEST_BYTES,
@@ -22,6 +22,12 @@ from reconciler.inputs import (
     relative_reference,
 )
 from reconciler.manifests.csvsource import CsvOpener, CsvSourceError, csv_sample, read_rows
+from reconciler.manifests.encrypted import (
+    decrypt_bytes,
+    is_encrypted,
+    open_decrypted,
+    plain_name,
+)
 from reconciler.schemas import schema_errors, schema_errors_with
 from reconciler.values import ALLOW_LOOKALIKES, item_value_problems
 from reconciler.vendors.api import ManifestChecker, VendorRules
@@ -31,6 +37,13 @@ from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_d
 from reconciler.yamlsource import Path as YPath
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+def is_manifest_name(name: str) -> bool:
+    """`x.yaml`, `x.yml`, or either encrypted with age (`x.yaml.age`)."""
+    return os.path.splitext(plain_name(name))[1] in MANIFEST_SUFFIXES
+
+
 MAX_PROBLEMS_PER_CSV = 50
 
 
@@ -59,10 +72,56 @@ class LoadResult:
     desired: DesiredState = field(default_factory=DesiredState)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # encrypted sources left unread: no age identity was given (notices, not errors,
+    # for validate; commands that need the values refuse them: see require_values)
+    locked: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def require_values(self, command: str) -> None:
+        """Raise ValidationFailed listing every problem, and every encrypted source that
+        could not be read: `command` needs the values."""
+        needed = [
+            Problem(
+                p.file,
+                p.line,
+                p.location,
+                f"{p.message}: {command} cannot go on without its values",
+            )
+            for p in self.locked
+        ]
+        if self.problems or needed:
+            raise ValidationFailed(sorted([*self.problems, *needed], key=_order))
+
+
+def _order(p: Problem) -> tuple[str, bool, int]:
+    return (p.file, p.line is None, p.line or 0)
+
+
+def locked_message(config: Config) -> str:
+    """Why an encrypted source was not read."""
+    if config.age_key_env:
+        return (
+            f"encrypted source, key not available ({config.age_key_env}, named by "
+            "sources.age_key_env, is not set)"
+        )
+    return "encrypted source, key not available (reconciler.yaml names no sources.age_key_env)"
+
+
+def read_manifest_text(config: Config, path: Path, shown: str) -> str | None:
+    """A manifest file's text, decrypted in memory when it is encrypted; None when it is
+    encrypted and no identity was given. Raises InputRefused."""
+    resolved = confine(path, config.root, shown, "manifest")
+    data = read_bounded(resolved, MAX_MANIFEST_BYTES, shown)
+    if is_encrypted(path.name):
+        if config.age_identities is None:
+            return None
+        data = decrypt_bytes(
+            data, config.age_identities, shown, MAX_MANIFEST_BYTES, config.age_key_env
+        )
+    return decode_utf8(data, shown)
 
 
 def manifest_files(config: Config, paths: Iterable[Path] = ()) -> list[Path]:
@@ -117,7 +176,7 @@ def _walk(folder: Path, found: list[Path], unreadable: list[tuple[Path, str]]) -
         try:
             if entry.is_dir(follow_symlinks=False):
                 _walk(path, found, unreadable)
-            elif Path(entry.name).suffix not in MANIFEST_SUFFIXES:
+            elif not is_manifest_name(entry.name):
                 continue
             elif entry.is_file():  # follows a link to a file
                 found.append(path)
@@ -129,6 +188,20 @@ def _walk(folder: Path, found: list[Path], unreadable: list[tuple[Path, str]]) -
         except OSError as exc:  # a link that loops, say
             why = _link_problem(path) if entry.is_symlink() else f"cannot read: {_why(exc)}"
             unreadable.append((path, why))
+
+
+def _folder_problem(path: Path) -> str | None:
+    """Why the specs folder cannot be read at all (nothing there, a name the system
+    refuses), or None: what is inside is then reported file by file as it is read."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return f"no such folder {display(path)}"
+    except OSError as exc:
+        return f"cannot read the folder: {exc.strerror or exc}"
+    except ValueError:  # a NUL in the name
+        return "cannot read the folder: its name holds a NUL character"
+    return None
 
 
 def _is_link(path: Path) -> bool:
@@ -183,6 +256,12 @@ def load_specs(
     """
     result = LoadResult()
     paths = list(paths)
+    why = None if paths else _folder_problem(config.specs_dir)
+    if why is not None:
+        # the folder reconciler.yaml names: said there, not as a manifest that is missing
+        line = config.lines.get(("specs",))
+        result.problems.append(Problem(config.display_path(), line, "specs", why))
+        return result
     files, unreadable = _scan(config, paths)
     names = other_names(config, files) if paths and names_elsewhere else {}
     for path, why in unreadable:
@@ -190,12 +269,16 @@ def load_specs(
     for path in files:
         shown = _shown_unresolved(path)
         try:
-            resolved = confine(path, config.root, shown, "manifest")
-            text = decode_utf8(read_bounded(resolved, MAX_MANIFEST_BYTES, shown), shown)
+            text = read_manifest_text(config, path, shown)
         except InputRefused as exc:
             result.files.append(shown)
             result.problems.append(Problem(shown, exc.line, "", exc.reason))
             continue
+        if text is None:
+            result.files.append(shown)
+            result.locked.append(Problem(shown, None, "", locked_message(config)))
+            continue
+        resolved = _resolved(path)
         load_text(config, shown, text, _file_csv_locator(config, resolved), names, result)
     sort_problems(result)
     return result
@@ -203,7 +286,8 @@ def load_specs(
 
 def sort_problems(result: LoadResult) -> None:
     # by file, then line; file-wide notes (no line, e.g. "... and 7 more") after the rest
-    result.problems.sort(key=lambda p: (p.file, p.line is None, p.line or 0))
+    result.problems.sort(key=_order)
+    result.locked.sort(key=_order)
 
 
 def other_names(config: Config, files: list[Path]) -> dict[str, tuple[str, int]]:
@@ -217,9 +301,8 @@ def other_names(config: Config, files: list[Path]) -> dict[str, tuple[str, int]]
             continue
         shown = _shown_unresolved(path)
         try:
-            resolved = confine(path, config.root, shown, "manifest")
-            text = decode_utf8(read_bounded(resolved, MAX_MANIFEST_BYTES, shown), shown)
-            documents = list(load_documents(text))
+            text = read_manifest_text(config, path, shown)
+            documents = list(load_documents(text)) if text is not None else []
         except (InputRefused, YamlSyntaxError):
             continue
         for doc in documents:
@@ -325,7 +408,14 @@ def _load_document(
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
     csv_paths: list[tuple[CsvOpener, str] | None] = []
     for j, rel in enumerate(spec.get("absent_csv", [])):
-        csv_paths.append(locate(rel, lambda m, j=j: report(("spec", "absent_csv", j), m)))
+        found = locate(rel, lambda m, j=j: report(("spec", "absent_csv", j), m))
+        if found is not None and is_encrypted(rel):
+            if config.age_identities is None:
+                result.locked.append(Problem(found[1], None, "", locked_message(config)))
+                found = None
+            else:
+                found = (_decrypting(config, *found), found[1])
+        csv_paths.append(found)
     for found in csv_paths:
         sample = csv_sample(found[0], rules) if found is not None else None
         if sample is not None:
@@ -365,6 +455,17 @@ def _load_document(
                 result.problems.append(Problem(shown, None, "", message))
             else:
                 result.problems.append(Problem(*places.unpack(ref), message))
+
+
+def _decrypting(config: Config, opener: CsvOpener, shown: str) -> CsvOpener:
+    """An opener of the plaintext of the age file `opener` opens (see encrypted.py)."""
+    identities = config.age_identities
+    assert identities is not None
+
+    def open_plain() -> Any:
+        return open_decrypted(opener(), identities, shown, config.age_key_env)
+
+    return open_plain
 
 
 def _file_csv_locator(config: Config, manifest_path: Path) -> CsvLocator:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
-from reconciler.errors import ReconcilerError, ValidationFailed
+from reconciler.errors import ReconcilerError
 from reconciler.ledger.gitcheck import committed_problems
 from reconciler.ledger.records import DRIFTED, FP_CHARS, PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
@@ -110,8 +110,7 @@ def plan_from_config(
     gc.disable()
     try:
         loaded = load_specs(config, paths)
-        if loaded.problems:
-            raise ValidationFailed(loaded.problems)
+        loaded.require_values("plan and apply")
         ledger = read_ledger(config.ledger_dir, key)
         problems = ledger_problems(ledger, committed_problems(config.root, config.ledger_dir))
         if problems and not ignore_ledger_errors:

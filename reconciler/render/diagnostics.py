@@ -19,25 +19,31 @@ KIND = "reconciler-validate"
 TITLE = "reconcile validate"
 
 
-def diagnostic_json(problem: Problem) -> dict[str, Any]:
+def diagnostic_json(problem: Problem, severity: str = "error") -> dict[str, Any]:
     return {
         "file": problem.file or None,
         "line": problem.line,
         "location": problem.location,
         "message": problem.message,
-        "severity": "error",
+        "severity": severity,
     }
 
 
-def validate_json(problems: Sequence[Problem], summary: dict[str, int] | None) -> dict[str, Any]:
-    """The whole document: `valid`, counts when the manifests could be read, diagnostics."""
+def validate_json(
+    problems: Sequence[Problem],
+    summary: dict[str, int] | None,
+    notices: Sequence[Problem] = (),
+) -> dict[str, Any]:
+    """The whole document: `valid`, counts when the manifests could be read, diagnostics
+    (errors, then notices, which leave it valid)."""
     return {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
         "tool_version": __version__,
         "valid": not problems,
         "summary": summary,
-        "diagnostics": [diagnostic_json(p) for p in problems],
+        "diagnostics": [diagnostic_json(p) for p in problems]
+        + [diagnostic_json(p, "notice") for p in notices],
     }
 
 
@@ -51,7 +57,7 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotation(problem: Problem) -> str:
+def github_annotation(problem: Problem, level: str = "error") -> str:
     props = []
     if problem.file:
         props.append(f"file={escape_property(problem.file)}")
@@ -60,4 +66,4 @@ def github_annotation(problem: Problem) -> str:
     props.append(f"title={escape_property(TITLE)}")
     message = f"{problem.location}: {problem.message}" if problem.location else problem.message
     # one line whatever the message holds: control characters shown escaped
-    return f"::error {','.join(props)}::{escape_data(one_line(message))}"
+    return f"::{level} {','.join(props)}::{escape_data(one_line(message))}"

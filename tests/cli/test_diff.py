@@ -151,3 +151,14 @@ def test_the_working_tree_must_be_valid(repo: Project) -> None:
     repo.write("specs/bad.yaml", "kind: nope\n")
     result = repo.run("diff", "--base", "main")
     assert result.code == 1 and "specs/bad.yaml:1: kind: must be Removal" in result.err
+
+
+def test_markdown_with_values_is_refused_unless_the_user_says_it_posts_pii(repo: Project) -> None:
+    change(repo)
+    refused = repo.run("diff", "--base", "main", "--format", "markdown", "--show-values")
+    assert refused.code == 1 and "--i-know-this-posts-pii" in refused.err
+    assert "alice@new.example" not in refused.output
+    allowed = repo.run(
+        "diff", "--base", "main", "--format", "markdown", "--show-values", "--i-know-this-posts-pii"
+    )
+    assert allowed.code == 0 and "alice@new.example" in allowed.out

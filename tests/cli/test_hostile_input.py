@@ -87,7 +87,7 @@ def test_validate_and_plan_never_print_a_file_outside_or_hidden(hostile: Path) -
         ["validate"],
         ["plan"],
         ["plan", "--format", "json"],
-        ["plan", "--format", "markdown", "--show-values"],
+        ["plan", "--format", "markdown", "--show-values", "--i-know-this-posts-pii"],
     ):
         result = _run(hostile, *args)
         output = result.stdout + result.stderr

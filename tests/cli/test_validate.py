@@ -1248,7 +1248,7 @@ BAD: list[Bad] = [
         "ledger:",
         f"legder:  {MARK}",
         "legder",
-        "unknown key 'legder' (allowed: ledger, max_deletions, specs, targets, version)",
+        "unknown key 'legder' (allowed: ledger, max_deletions, sources, specs, targets, version)",
     ),
     cfg(
         "config-ledger-typo",
@@ -1532,7 +1532,7 @@ def test_a_specs_folder_that_cannot_exist_is_a_problem_not_a_crash(
     result = project.run("validate")
     assert result.code == 1, result.output
     [problem, summary] = result.err.splitlines()
-    assert "cannot read: " in problem and fragment in problem
+    assert problem.startswith("reconciler.yaml:2: specs: ") and fragment in problem, problem
     assert summary == "Error: 1 problem(s) found."
 
 

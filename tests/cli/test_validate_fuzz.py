@@ -16,8 +16,9 @@ from tests.conftest import FIXTURES, CliResult, Project
 
 FUZZ_FILE = "specs/fuzz.yaml"
 PROBLEM_LINE = re.compile(r"^specs/[^:]+(:\d+)?: .")
+# at least 200 examples each; more under a profile that asks (`--hypothesis-profile=deep`)
 FUZZ_SETTINGS = settings(
-    max_examples=200,
+    max_examples=max(200, settings().max_examples),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

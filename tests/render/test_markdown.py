@@ -184,9 +184,14 @@ def test_markdown_of_a_project(proj: Proj) -> None:
     assert "(retry: failed last time)" in md
     for raw in RAW_VALUES:
         assert raw not in md, raw
-    shown = run_cli("plan", "--format", "markdown", "--show-values").out
+    refused = run_cli("plan", "--format", "markdown", "--show-values")
+    assert refused.code == 1 and "--i-know-this-posts-pii" in refused.err
+    assert refused.out == "" and "jane@old-domain.example" not in refused.err
+    shown = run_cli("plan", "--format", "markdown", "--show-values", "--i-know-this-posts-pii").out
     assert "Identifier values are masked." not in shown
     assert "jane@old-domain.example" in shown
+    # the other formats print to a terminal or a file the user chose: no refusal
+    assert run_cli("plan", "--show-values").code == 0
 
 
 def test_markdown_warns_about_target_filter(proj: Proj) -> None:

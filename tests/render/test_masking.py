@@ -78,7 +78,8 @@ def test_masked_forms_are_shown(declared: Proj, fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_show_values_shows_them(declared: Proj, fmt: str) -> None:
-    out = run_cli("plan", "--format", fmt, "--show-values", "--full").out
+    pii = ["--i-know-this-posts-pii"] if fmt == "markdown" else []
+    out = run_cli("plan", "--format", fmt, "--show-values", "--full", *pii).out
     for raw in ("+15555550100", "loadtest-0001", "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o5",
                 "+6598765432", "pregnancy", "jane.doe@example.com"):  # fmt: skip
         assert raw in out, (fmt, raw)
@@ -100,3 +101,15 @@ def test_ledger_list_and_find_mask_too(declared: Proj) -> None:
     assert "j***@old-domain.example" in found.out
     shown = run_cli("ledger", "list", "--show-values")
     assert "jane@old-domain.example" in shown.out
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["@SUM(1+1)*cmd|' /C calc'!A0", "user:hunter2secret@host", "a@b@=cmd|' /C calc'!A0"],
+)
+def test_an_at_sign_shows_a_domain_only_when_there_is_one(value):
+    # found by the hostile-input tests: everything after the last @ was shown in clear
+    masked = mask(value)
+    assert "cmd|" not in masked and "hunter2" not in masked and "calc" not in masked
+    assert masked[:2] == value[:2] and masked[-2:] == value[-2:]
+    assert mask("jane@old-domain.example") == "j***@old-domain.example"

@@ -11,6 +11,7 @@ import json
 
 import click
 
+from reconciler.cli.commands.plan import PII_FLAG, refuse_unmasked_markdown
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.diff.compare import compare
 from reconciler.errors import ValidationFailed
@@ -30,6 +31,12 @@ from reconciler.render.diff import diff_json, render_markdown, render_text
 )
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option(
+    PII_FLAG,
+    "posts_pii",
+    is_flag=True,
+    help="Allow --show-values with --format markdown (raw values in a job summary).",
+)
+@click.option(
     "--limit",
     type=click.IntRange(min=0),
     default=50,
@@ -37,14 +44,23 @@ from reconciler.render.diff import diff_json, render_markdown, render_text
     help="text/markdown: items listed per manifest and change (json lists every one).",
 )
 @pass_globals
-def diff(g: Globals, base: str, fmt: str, show_values: bool, limit: int) -> int:
+def diff(g: Globals, base: str, fmt: str, show_values: bool, posts_pii: bool, limit: int) -> int:
     """What the working tree's specs/ add, drop and modify against the revision BASE."""
+    refuse_unmasked_markdown(fmt, show_values, posts_pii)
     config = g.config()
     after = load_specs(config)
     if after.problems:
         raise ValidationFailed(after.problems)
     before = GitRevision(config, base).load()
     result = compare(base, before, after)
+    locked = len(after.locked) + len(before.locked)
+    if locked:
+        click.secho(
+            f"Warning: {locked} encrypted source(s) not compared (key not available): "
+            "their changes are not shown",
+            fg="yellow",
+            err=True,
+        )
     if before.problems:
         click.secho(
             f"Warning: {len(before.problems)} problem(s) in the manifests at {base} "

@@ -102,6 +102,7 @@ def list_items(
     key = ledger_key(config)
     led = _read(config.ledger_dir, key)
     loaded = load_specs(config)
+    loaded.require_values("ledger list")
     fingerprint, _ = fingerprinter_for(led, key)
     rows: list[tuple[str, str, str, str, str, str]] = []
     seen: set[str] = set()
@@ -297,6 +298,13 @@ def find(
     if value is not None:
         loaded = load_specs(config)
         candidates += items_with_value(loaded.desired, target, value)
+        if loaded.locked:
+            click.secho(
+                f"Warning: {len(loaded.locked)} encrypted source(s) not searched (key not "
+                "available); --profile and --type find an item without them",
+                fg="yellow",
+                err=True,
+            )
     found_any = False
     for item in {i.canonical(): i for i in candidates}.values():
         fp = fingerprint(item)

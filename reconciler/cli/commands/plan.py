@@ -10,6 +10,7 @@ import click
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key
+from reconciler.errors import ReconcilerError
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.planfile import save_plan
 from reconciler.render.jsonplan import write_plan_json
@@ -17,6 +18,20 @@ from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
 EXIT_CHANGES = 2
+
+PII_FLAG = "--i-know-this-posts-pii"
+
+
+def refuse_unmasked_markdown(fmt: str, show_values: bool, allowed: bool) -> None:
+    """Markdown is for pull-request comments and job summaries, which everyone who can
+    read the repository sees and which stay in its history: raw values go there only
+    when the user says they know."""
+    if fmt == "markdown" and show_values and not allowed:
+        raise ReconcilerError(
+            "--show-values with --format markdown would put raw identifiers into a "
+            "pull-request comment or job summary (readable by everyone with access to the "
+            f"repository, and kept): refused. Add {PII_FLAG} if that is really meant"
+        )
 
 
 def color_flag(value: str) -> bool | None:
@@ -35,6 +50,12 @@ def color_flag(value: str) -> bool | None:
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
+@click.option(
+    PII_FLAG,
+    "posts_pii",
+    is_flag=True,
+    help="Allow --show-values with --format markdown (raw values in a PR comment).",
+)
 @click.option("--full", is_flag=True, help="List every action of a long plan.")
 @click.option(
     "--refresh",
@@ -65,6 +86,7 @@ def plan(
     targets: tuple[str, ...],
     detailed_exitcode: bool,
     show_values: bool,
+    posts_pii: bool,
     full: bool,
     refresh_before: bool,
     color: str,
@@ -73,6 +95,7 @@ def plan(
     ignore_ledger_errors: bool,
 ) -> int:
     """Show what apply would remove, from specs/ and the ledger."""
+    refuse_unmasked_markdown(fmt, show_values, posts_pii)
     config = g.config()
     if refresh_before:
         refresh_first(config, ledger_key(config), targets)

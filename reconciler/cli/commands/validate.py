@@ -42,6 +42,7 @@ def _config_problems(exc: ReconcilerError) -> list[Problem]:
 def validate(g: Globals, paths: tuple[Path, ...], fmt: str) -> int:
     """Check reconciler.yaml and manifests (default: every file under specs/). No network."""
     summary: dict[str, int] | None = None
+    notices: list[Problem] = []
     try:
         config = g.config()
     except ReconcilerError as exc:
@@ -51,6 +52,7 @@ def validate(g: Globals, paths: tuple[Path, ...], fmt: str) -> int:
     else:
         result = load_specs(config, paths, names_elsewhere=True)
         problems = result.problems
+        notices = result.locked  # encrypted sources whose key is not available
         summary = {
             "manifests": len(result.manifests),
             "files": len(result.files),
@@ -58,19 +60,26 @@ def validate(g: Globals, paths: tuple[Path, ...], fmt: str) -> int:
             "targets": len(config.targets),
         }
     if fmt == "json":
-        click.echo(json.dumps(validate_json(problems, summary), indent=1, ensure_ascii=False))
+        document = validate_json(problems, summary, notices)
+        click.echo(json.dumps(document, indent=1, ensure_ascii=False))
         return 1 if problems else 0
     if fmt == "github":
         for problem in problems:
             click.echo(github_annotation(problem))
+        for notice in notices:
+            click.echo(github_annotation(notice, "notice"))
         if problems:
             click.echo(f"Error: {len(problems)} problem(s) found.", err=True)
             return 1
     elif problems:
         raise ValidationFailed(problems)
+    else:
+        for notice in notices:
+            click.echo(f"Notice: {notice}", err=True)
     assert summary is not None
     click.echo(
         f"Success! {summary['manifests']} manifest(s) in {summary['files']} file(s) are valid: "
         f"{summary['items']} item(s) declared absent across {summary['targets']} target(s)."
+        + (f" {len(notices)} encrypted source(s) not checked: key not available." * bool(notices))
     )
     return 0
