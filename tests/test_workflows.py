@@ -104,14 +104,27 @@ def test_apply_is_one_at_a_time_never_cancelled_and_always_commits_the_ledger() 
     assert job["steps"][0]["with"]["ref"] == "${{ github.ref }}"  # the newest ledger
 
 
-def test_drift_runs_plan_until_refresh_exists_and_opens_one_issue() -> None:
-    text = (WORKFLOW_DIR / "drift.yml").read_text(encoding="utf-8")
-    assert "TODO(refresh)" in text and "reconcile refresh --detailed-exitcode" in text
+def test_drift_refreshes_commits_the_ledger_and_opens_one_issue() -> None:
     wf = load("drift.yml")
     assert "schedule" in wf[True] and "workflow_dispatch" in wf[True]
-    script = " ".join(yaml.safe_dump(s) for s in steps(wf["jobs"]["drift"]))
-    assert "reconcile plan --detailed-exitcode" in script
-    assert "reconcile github issue --title" in script
+    # it writes to the ledger: one at a time with apply, never cancelled half-way
+    assert wf["concurrency"] == {"group": "reconcile-apply", "cancel-in-progress": False}
+    assert wf["permissions"]["contents"] == "write"
+    job = wf["jobs"]["drift"]
+    assert job["environment"] == "reconcile-vendors"  # reads need the vendor secrets
+    by_name = {s.get("name"): s for s in steps(job)}
+    names = list(by_name)
+    assert names.index("Refresh") < names.index("Commit the ledger") < names.index("Plan")
+    assert "reconcile refresh --detailed-exitcode" in by_name["Refresh"]["run"]
+    assert by_name["Commit the ledger"]["if"] == "always()"
+    assert "git pull --rebase" in by_name["Commit the ledger"]["run"]
+    assert "reconcile plan --detailed-exitcode" in by_name["Plan"]["run"]
+    issue = by_name["Open or update the drift issue"]
+    assert "steps.refresh.outputs.code != '0'" in issue["if"]
+    assert "reconcile github issue --title" in issue["run"]
+    assert by_name["Fail when a target could not be read"]["if"] == (
+        "steps.refresh.outputs.code == '1'"
+    )
 
 
 def test_the_action_has_the_inputs_and_outputs_the_workflows_use() -> None:

@@ -84,6 +84,18 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def person(cwd: str | None = None) -> str:
+    """Who is deciding, for a record a person makes: git's user.email, else user@host."""
+    try:
+        out = subprocess.run(
+            ["git", "config", "user.email"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return who()
+    email = out.stdout.strip()
+    return email if out.returncode == 0 and email and email.isprintable() else who()
+
+
 def current_commit(cwd: str | None = None) -> str | None:
     """The git commit being applied: $GITHUB_SHA in Actions, else `git rev-parse HEAD`."""
     sha = os.environ.get("GITHUB_SHA")

@@ -1,20 +1,23 @@
-"""`reconcile ledger list|show|verify|unlock|find`: read and check the ledger."""
+"""`reconcile ledger list|show|verify|unlock|find|resolve`: read, check and settle the
+ledger."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from reconciler.cli.context import Globals, pass_globals
-from reconciler.cli.env import ledger_key, who
+from reconciler.cli.env import current_commit, ledger_key, person, who
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.decisions import Decision, checked_reason, match_items, record_decision
 from reconciler.ledger.gitcheck import committed_problems, history_problems
 from reconciler.ledger.lock import check_breakable, read_lock
 from reconciler.ledger.lookup import item_from_args, items_with_value
-from reconciler.ledger.records import FP_CHARS, STATES
+from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, STATES
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
 from reconciler.ledger.verify import history, ledger_problems, verify_ledger
@@ -216,6 +219,93 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
     return 0
 
 
+DECIDED = {
+    "done": "the next plan counts them removed (evidence: resolved by a person)",
+    "absent": "the next plan counts them done: never there (evidence: resolved by a person)",
+    "pending": "the next plan sends them again",
+}
+
+
+@ledger.command("resolve")
+@click.argument("fingerprints", nargs=-1, required=True)
+@click.option(
+    "--as",
+    "decision",
+    required=True,
+    type=click.Choice(RESOLUTIONS),
+    help="done: you saw it gone at the vendor; absent: you saw it was never there; "
+    "pending: nothing was done there, send it again.",
+)
+@click.option(
+    "--reason",
+    required=True,
+    help="What you checked and where (one line; recorded in the ledger, emails and "
+    "phone numbers masked).",
+)
+@click.option("--by", "by", help="Who decides. [default: git's user.email, else user@host]")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@pass_globals
+def resolve_items(
+    g: Globals,
+    fingerprints: tuple[str, ...],
+    decision: str,
+    reason: str,
+    by: str | None,
+    force: bool,
+) -> int:
+    """Record a person's decision about unknown items (held ones included), by
+    fingerprint or a unique prefix: who, when and why, in the ledger."""
+    config = g.config()
+    key = ledger_key(config)
+    recorded_reason = checked_reason(reason)
+    by = (by or person(str(config.root))).strip()
+    if not by or not by.isprintable() or len(by) > 200:
+        raise ReconcilerError("--by must be one line of printable text (a name or an email)")
+    # checked before asking (and again under the lock): a wrong prefix must not look
+    # like it will work
+    items = match_items(_read(config.ledger_dir, key), fingerprints)
+    click.echo(f"Items to resolve as {decision}:")
+    for fp, status in items:
+        why = status.conflict or status.message or "no answer was recorded"
+        click.echo(f"  {fp[:16]}  {status.target}  {status.state}: {why}")
+    if recorded_reason != reason.strip():
+        click.secho(
+            "Warning: the reason names an email or phone number: it is recorded masked",
+            fg="yellow",
+            err=True,
+        )
+    if decision == "pending":
+        click.secho(
+            "Warning: pending sends these again. For a delete that is not idempotent "
+            "(Braze by email or phone) that is only safe when you checked that the first "
+            "request did nothing.",
+            fg="yellow",
+            err=True,
+        )
+    if not force:
+        if not sys.stdin.isatty():
+            raise ReconcilerError(
+                "standard input is not a terminal, so nobody can confirm: run with --force"
+            )
+        answer = click.prompt(
+            "Only 'yes' will be accepted to confirm", default="", show_default=False
+        )
+        if answer != "yes":
+            raise ReconcilerError("resolve cancelled; nothing was recorded")
+    done, run_id = record_decision(
+        config.ledger_dir,
+        config.root,
+        key,
+        fingerprints,
+        Decision(decision, recorded_reason, by, current_commit(str(config.root))),
+    )
+    click.echo(
+        f"Recorded: {len(done)} item(s) resolved as {decision} by {by} (run {run_id}); "
+        f"{DECIDED[decision]}."
+    )
+    return 0
+
+
 VERDICTS = {
     "removed": "REMOVED: the vendor confirmed the deletion",
     "absent": "ALREADY ABSENT: the vendor's answer proves it was not there",
@@ -232,7 +322,7 @@ def verdict(state: str, records: list[dict[str, Any]]) -> str:
         (
             r
             for r in reversed(records)
-            if r["type"] == "result"
+            if r["type"] in ("result", "resolution")
             or (r["type"] == "refresh" and r.get("observed") in ("present", "absent"))
         ),
         None,
@@ -246,6 +336,9 @@ def verdict(state: str, records: list[dict[str, Any]]) -> str:
         evidence = (last or {}).get("evidence")
         if (last or {}).get("type") == "refresh":
             evidence = "confirmed"
+        if last is not None and last["type"] == "resolution":
+            decided = f"{last.get('as')} by {last.get('who')}: {last.get('reason')}"
+            return f"{VERDICTS['resolved']} ({decided}){when}"
         return VERDICTS.get(str(evidence), "DONE (recorded before evidence kinds were kept)") + when
     if state == "accepted":
         return (

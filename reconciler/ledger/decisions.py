@@ -1,0 +1,137 @@
+"""A person's decision about items the tool cannot settle itself (`ledger resolve`).
+
+An item is `unknown` when a request was sent and no answer was recorded (a killed run,
+a lost connection, an answer that proved nothing), or when merged branches recorded
+different outcomes. Where a re-send is safe the plan sends it again; where it is not
+(Braze deletes by email or phone) the plan holds it, and only a person who checked the
+vendor by hand can say what happened. This records what they decided, who they are and
+why, in a run of its own, hash-chained (and MACed with a key) like every other record:
+
+- `done`: the person saw it gone (the item is done, evidence `resolved`);
+- `absent`: the person saw it was never there (done, evidence `resolved`);
+- `pending`: nothing was done at the vendor: the plan sends it again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.fold import ItemStatus
+from reconciler.ledger.gitcheck import committed_problems
+from reconciler.ledger.lock import acquire, release
+from reconciler.ledger.lock import guard as lock_guard
+from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, UNKNOWN
+from reconciler.ledger.store import Ledger, RunWriter, read_ledger
+from reconciler.ledger.verify import LedgerBroken, ledger_problems
+from reconciler.masking import scrub
+
+MAX_REASON = 500  # characters: a sentence and a ticket reference, not a report
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # one of RESOLUTIONS
+    reason: str  # as recorded: emails and phone numbers masked
+    who: str
+    commit: str | None = None
+
+
+def checked_reason(reason: str) -> str:
+    """The reason as it will be recorded, or ReconcilerError: one line of printable text,
+    at most MAX_REASON characters, with any email or phone number masked (the ledger
+    never holds an identifier value, even one a person typed)."""
+    text = reason.strip()
+    if not text:
+        raise ReconcilerError("--reason is empty: say what was checked, and where")
+    if len(text) > MAX_REASON:
+        raise ReconcilerError(f"--reason is {len(text)} characters: at most {MAX_REASON}")
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ReconcilerError(
+                f"--reason holds a control or invisible character (U+{ord(ch):04X}): "
+                "one line of plain text"
+            )
+    return scrub(text, ids=False)
+
+
+def match_items(ledger: Ledger, prefixes: Sequence[str]) -> list[tuple[str, ItemStatus]]:
+    """The item each prefix names, in order, or ReconcilerError naming the first prefix
+    that names none, several, or an item that is not unknown."""
+    found: list[tuple[str, ItemStatus]] = []
+    seen: set[str] = set()
+    for prefix in prefixes:
+        wanted = prefix.lower()[:FP_CHARS]
+        if not wanted:
+            raise ReconcilerError("an empty fingerprint names every item: give its characters")
+        matches = [fp for fp in ledger.items if fp.startswith(wanted)]
+        if not matches:
+            raise ReconcilerError(f"no item with fingerprint {prefix} in the ledger")
+        if len(matches) > 1:
+            raise ReconcilerError(f"{prefix} matches {len(matches)} items: give more characters")
+        fp = matches[0]
+        status = ledger.items[fp]
+        if status.state != UNKNOWN:
+            raise ReconcilerError(
+                f"item {fp[:12]} is {status.state}, not unknown: only an item whose outcome "
+                "is unknown is settled by hand (refresh confirms accepted items; plan "
+                "retries failed ones)"
+            )
+        if fp not in seen:
+            seen.add(fp)
+            found.append((fp, status))
+    return found
+
+
+def record_decision(
+    ledger_dir: Path,
+    root: Path,
+    key: bytes | None,
+    prefixes: Sequence[str],
+    decision: Decision,
+) -> tuple[list[tuple[str, ItemStatus]], str]:
+    """Record `decision` for the items `prefixes` name, under the lock, on a ledger that
+    verifies. Returns the items and the run id. Nothing is written unless every prefix
+    names an unknown item."""
+    if decision.decision not in RESOLUTIONS:
+        raise ReconcilerError(f"not a decision: {decision.decision}")
+    run_id = secrets.token_hex(6)
+    lock = acquire(ledger_dir, "resolve", decision.who, run_id)
+    try:
+        ledger = read_ledger(ledger_dir, key)
+        if not ledger.exists:
+            raise ReconcilerError("there is no ledger yet: nothing was ever sent")
+        problems = ledger_problems(ledger, committed_problems(root, ledger_dir))
+        if problems:
+            raise LedgerBroken(problems, "nothing was recorded")
+        items = match_items(ledger, prefixes)
+        writer = RunWriter(
+            ledger_dir,
+            run_id,
+            {
+                "operation": "resolve",
+                "who": decision.who,
+                "commit": decision.commit,
+                "tool_version": __version__,
+                "lock": lock.id,
+                "items": len(items),
+            },
+            key=key,
+            after=ledger.heads,
+            guard=lock_guard(ledger_dir, lock),
+        )
+        try:
+            for fp, status in items:
+                writer.resolution(
+                    fp, status.target, decision.decision, decision.reason, decision.who
+                )
+        finally:
+            writer.close(resolved=len(items), decision=decision.decision)
+        return items, run_id
+    finally:
+        release(ledger_dir, lock)
