@@ -98,7 +98,7 @@ from reconciler.testing.cases import (
     ReadCase,
 )
 from reconciler.testing.subject import CasesError, Subject, leaks, values_of
-from reconciler.testing.wire import Reply, Run, matches, run_engine, run_refresh
+from reconciler.testing.wire import Reply, Run, matches
 from reconciler.values import item_value_problems
 from reconciler.vendors.api import (
     ABSENT_SEEN,
@@ -534,7 +534,7 @@ def check_evidence_engine(s: Subject) -> Iterator[str]:
                 return response(case.answer)
             return response(case.settle if case.settle is not None else page(404))
 
-        run = run_engine(s.vendor, s.target, s.secrets, items, s.cases.preflight, respond)
+        run = s.apply(items, respond)
         rule = case.settles_as or case.rule
         why = _report_follows(rule, run, len(items), s.target.name)
         if why is not None:
@@ -565,13 +565,10 @@ def check_preflight(s: Subject) -> Iterator[str]:
             if s.builder.preflight_result(s.target, answers).ok:
                 shown = answer.describe() if answer is not None else "no answer"
                 yield f"a preflight answered by {shown} passes"
-        run = run_engine(
-            s.vendor,
-            s.target,
-            s.secrets,
+        run = s.apply(
             s.items(next(iter(s.cases.entries))),
-            [page(404)] * len(reads),
             lambda request, n: response(page(404)),
+            preflight=[page(404)] * len(reads),
         )
         if run.sent:
             yield f"after a failed preflight, {len(run.sent)} requests were sent anyway"
@@ -632,14 +629,7 @@ def check_resend(s: Subject) -> Iterator[str]:
     for name in unsafe:
         items = s.first_batch(name)
         for fault, reply in FAULTS:
-            run = run_engine(
-                s.vendor,
-                s.target,
-                s.secrets,
-                items,
-                s.cases.preflight,
-                lambda request, n, reply=reply: reply(),
-            )
+            run = s.apply(items, lambda request, n, reply=reply: reply())
             what = f"entry {name!r} after {fault}"
             if len(run.sent) != 1:
                 yield f"{what}: sent {len(run.sent)} times, though sending twice is unsafe"
@@ -663,14 +653,7 @@ def check_stop(s: Subject) -> Iterator[str]:
         if len(s.builder.batches(s.pairs(items))) < 2:
             yield f"{case.label}: the samples make one request: the stop cannot be seen"
             continue
-        run = run_engine(
-            s.vendor,
-            s.target,
-            s.secrets,
-            items,
-            s.cases.preflight,
-            lambda request, n, case=case: response(case.answer),
-        )
+        run = s.apply(items, lambda request, n, case=case: response(case.answer))
         r = run.report
         if s.target.name not in r.stopped:
             yield f"{case.label}: through the engine, the target did not stop"
@@ -764,7 +747,7 @@ def _refresh_problems(s: Subject, reader: Any) -> Iterator[str]:
                 return response(case.answer)
             return response(page(404))  # a further read: proves nothing
 
-        run = run_refresh(s.vendor, s.target, s.secrets, items, s.cases.preflight, respond)
+        run = s.refresh(items, respond)
         expected = UNVERIFIED if case.seen == FOLLOW else case.seen
         seen = run.seen(s.target.name)
         if seen[expected] != len(items):
@@ -775,14 +758,7 @@ def _refresh_problems(s: Subject, reader: Any) -> Iterator[str]:
     for name in s.cases.entries:
         items = s.items(name)
         for fault, reply in (*FAULTS, ("a 404 page", lambda: response(page(404)))):
-            run = run_refresh(
-                s.vendor,
-                s.target,
-                s.secrets,
-                items,
-                s.cases.preflight,
-                lambda request, n, reply=reply: reply(),
-            )
+            run = s.refresh(items, lambda request, n, reply=reply: reply())
             seen = run.seen(s.target.name)
             if seen[PRESENT] or seen[ABSENT_SEEN]:
                 yield f"entry {name!r}: a read answered by {fault} recorded {seen}"
@@ -809,12 +785,8 @@ def check_masking(s: Subject) -> Iterator[str]:
         batches = len(s.builder.batches(s.pairs(items)))
         for status in ECHO_STATUSES:
             for shape in ECHO_SHAPES:
-                run = run_engine(
-                    s.vendor,
-                    s.target,
-                    s.secrets,
+                run = s.apply(
                     items,
-                    s.cases.preflight,
                     lambda request, n, status=status, shape=shape: echo(request, status, shape),
                     parallelism=max(1, min(batches, 16)),
                 )

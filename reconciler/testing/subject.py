@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.evidence import Answer
 from reconciler.masking import raw_values
 from reconciler.testing.cases import ConformanceCases
-from reconciler.testing.wire import FINGERPRINT
+from reconciler.testing.wire import FINGERPRINT, Refreshed, Responder, Run, run_engine, run_refresh
 from reconciler.vendors.api import Pair, Preflight, Vendor, VendorRequest
 
 # Where a target has no base_url and the vendor no default: never resolved (the kit
@@ -88,6 +89,26 @@ class Subject:
     @property
     def facts(self) -> dict[str, Any]:
         return self.preflight.facts
+
+    def apply(
+        self,
+        items: list[Item],
+        respond: Responder,
+        parallelism: int = 1,
+        preflight: Sequence[Answer] | None = None,
+    ) -> Run:
+        """`items` through the real apply engine; the preflight gets the documented
+        answers (or `preflight`), every other request `respond`'s reply."""
+        answers = self.cases.preflight if preflight is None else preflight
+        return run_engine(
+            self.vendor, self.target, self.secrets, items, answers, respond, parallelism
+        )
+
+    def refresh(self, items: list[Item], respond: Responder) -> Refreshed:
+        """`items` (accepted) read back through the real refresh engine."""
+        return run_refresh(
+            self.vendor, self.target, self.secrets, items, self.cases.preflight, respond
+        )
 
     @cached_property
     def secret_forms(self) -> list[str]:
