@@ -299,6 +299,7 @@ class Capabilities:
     preflight: bool  # harmless reads prove host, account and credentials before sending
     read: bool = False  # items can be read back (refresh)
     resolve: bool = False  # lookups of ids from other identifiers (resolve)
+    max_body_bytes: int | None = None  # the most bytes one delete request's JSON body holds
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ def test_the_four_built_in_vendors_come_from_the_entry_point_group(project: Proj
     assert by_name["segment"]["capabilities"]["batch_size"] == 1
     assert by_name["insider"]["capabilities"]["batch_size"] == 1000
     assert by_name["twilio_memory"]["secrets"] == ["account_sid_env", "auth_token_env"]
-    assert all(v["package"].startswith("reconciler ") for v in by_name.values())
+    # the built-in ones come from reconciler itself (plugins may be installed beside it)
+    built_in = ("segment", "braze", "twilio_memory", "insider")
+    assert all(by_name[name]["package"].startswith("reconciler ") for name in built_in)
     text = project.run("vendors")
     assert text.code == 0
     assert text.out.splitlines()[0].split() == [

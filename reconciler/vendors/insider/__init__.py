@@ -10,7 +10,7 @@ from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.insider.read import InsiderReader
-from reconciler.vendors.insider.requests import MAX_USERS, InsiderRequests
+from reconciler.vendors.insider.requests import MAX_BYTES, MAX_USERS, InsiderRequests
 from reconciler.vendors.insider.rules import InsiderRules
 from reconciler.vendors.kit import VendorBase, describe_item
 
@@ -37,6 +37,7 @@ class Insider(VendorBase):
         irreversible=False,
         preflight=True,
         read=True,
+        max_body_bytes=MAX_BYTES,
     )
     secret_keys = ("token_env",)
     account_keys = ("partner_name",)

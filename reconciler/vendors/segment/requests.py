@@ -101,7 +101,12 @@ class SegmentRequests(OneItemPerRequest):
         return preflight_reading(
             LABEL,
             answer,
-            lambda a: a.status == 200 or (a.status == 404 and error_code(a.body) == "not_found"),
+            # a 200 only with the documented body (FACTS.md §3): a page a wrong base URL
+            # serves with 200 must not pass
+            lambda a: (
+                (a.status == 200 and isinstance(a.body, dict) and "data" in a.body)
+                or (a.status == 404 and error_code(a.body) == "not_found")
+            ),
             "a Profile API read",
         )
 
