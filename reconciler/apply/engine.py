@@ -25,7 +25,7 @@ from reconciler.apply.client import RetryPolicy, Sent, VendorClient
 from reconciler.apply.intents import IntentWindow
 from reconciler.apply.limits import DELETE, READ
 from reconciler.apply.pacing import Pacer
-from reconciler.apply.session import Pacers, TargetSession, clean
+from reconciler.apply.session import Pacers, TargetSession, clean, request_token
 from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item
 from reconciler.evidence import (
@@ -348,7 +348,7 @@ class Engine:
                 outcome.state,
                 outcome.code,
                 message,
-                outcome.request_id,
+                request_token(outcome.request_id, masker, run.redact),
                 clean(outcome.note or note, masker, run.redact),
             )
             if outcome.evidence is not None:

@@ -5,6 +5,7 @@ or shown."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -50,6 +51,21 @@ def clean(text: str | None, masker: Masker, redact: Redactor) -> str | None:
     # like personal data or an id (another format, another identifier of the profile)
     cleaned = scrub(redact(masker.text(text)) or "")
     return cleaned if len(cleaned) <= MAX_MESSAGE else cleaned[:MAX_MESSAGE] + "..."
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def request_token(value: str | None, masker: Masker, redact: Redactor) -> str | None:
+    """A vendor's request id as we may store it (support cases quote it), or None: only a
+    plain token (letters, digits, . _ : -; at most 128) that holds no value of the request,
+    no secret and nothing shaped like a phone number. Anything else is not a request id,
+    whatever header it came in."""
+    if not value or not _REQUEST_ID.fullmatch(value):
+        return None
+    if masker.text(value) != value or redact(value) != value or scrub(value, ids=False) != value:
+        return None
+    return value
 
 
 class Pacers:

@@ -66,3 +66,26 @@ def test_case_folding_disagreements_never_crash_the_masker() -> None:
     # re.IGNORECASE matches 'σ' against a final 'ς'; str.lower() does not map them alike
     out = Masker(["ΟΔΥΣΣΕΑΣ", "ſtraße@example.com"]).text("user οδυσσεασ and STRASSE@example.com")
     assert "οδυσσεασ" not in out
+
+
+def test_a_request_id_is_kept_only_when_it_is_a_plain_token_holding_nothing_personal() -> None:
+    from reconciler.apply.session import Redactor, request_token
+    from reconciler.masking import Masker
+
+    masker = Masker(["jane@old-domain.example", "u_1001"])
+    redact = Redactor(["sk-secret-token-1234"])
+    keep = "5f1c2a9e-77b0-4c1e-9d2f-0a1b2c3d4e5f"
+    assert request_token(keep, masker, redact) == keep
+    assert request_token("req:abc.DEF_12-3", masker, redact) == "req:abc.DEF_12-3"
+    for dropped in (
+        "req-u_1001",  # a value of the request
+        "sk-secret-token-1234",  # a secret
+        "15555550100",  # shaped like a phone number
+        "jane@old-domain.example",
+        "<html>",
+        "a b",
+        "x" * 129,
+        "",
+        None,
+    ):
+        assert request_token(dropped, masker, redact) is None, dropped
