@@ -126,6 +126,9 @@ class Ledger:
     # target name -> the account (Target.account) its last run reached
     target_accounts: dict[str, str] = field(default_factory=dict)
     unlocks: list[dict[str, Any]] = field(default_factory=list)
+    # item key -> when a refresh last read it and saw something (present or absent): an
+    # interrupted refresh run again skips what it read within --min-age
+    read_at: dict[str, str] = field(default_factory=dict)
     conflicts: int = 0
     files: int = 0
     records: int = 0
@@ -447,6 +450,7 @@ class _Folder:
     ) -> None:
         if present is None:
             return  # unverified: nothing changes on guesswork
+        self.ledger.read_at[fp] = ts
         if present:
             self.put(fp, ItemStatus(DRIFTED, target, ts, run_id, seg=self.seg))
             return

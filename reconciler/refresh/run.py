@@ -19,6 +19,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.gitcheck import committed_problems
 from reconciler.ledger.lock import acquire, release
 from reconciler.ledger.lock import guard as lock_guard
+from reconciler.ledger.records import FP_CHARS
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.plan.model import Plan
@@ -38,12 +39,15 @@ class RefreshRequest:
 
 
 def choose(plan: Plan, ledger: Ledger, request: RefreshRequest) -> Selection:
-    # the ledger keys items by a fingerprint prefix (FP_CHARS); look each declared one up
+    # the ledger keys items by a fingerprint prefix (FP_CHARS); look each declared one up.
+    # An item's time is its last record: the one that set its state, or a later read that
+    # saw it (so a refresh that was interrupted, run again, goes on where it stopped)
     times: dict[str, str] = {}
     for action in plan.actions():
         status = ledger.items.get(action.fingerprint)
         if status is not None:
-            times[action.fingerprint] = status.ts
+            read = ledger.read_at.get(action.fingerprint[:FP_CHARS], "")
+            times[action.fingerprint] = max(status.ts, read)
     rng = random.Random(request.seed) if request.seed is not None else None
     return select(
         plan,

@@ -154,3 +154,33 @@ def test_plan_and_apply_refresh_first(project, sandbox):
     assert apply.code == 0 and "Refresh complete!" in apply.err
     refused = project.cli("apply", "--refresh", "plan.json")
     assert refused.code == 1 and "would make it stale" in refused.err
+
+
+def test_an_interrupted_refresh_run_again_reads_only_what_it_had_not_read(
+    project, sandbox, monkeypatch
+):
+    from tests.e2e.test_second_person import skewed
+
+    with monkeypatch.context() as clock:
+        skewed(clock, 2025)  # applied a year ago: every item is old enough to read
+        applied(project, sandbox)
+    seq = vendor_requests(sandbox)[-1]["seq"]
+    # the first run stops after some items (as if killed: what it read is recorded)
+    first = project.cli("refresh", "--min-age", "1h", "--sample", "5", "--seed", "7")
+    assert first.code == 0, first.output
+    assert "0 too recent" in first.out
+    read_first = len(vendor_requests(sandbox, since=seq))
+    seq = vendor_requests(sandbox)[-1]["seq"]
+    # run again: what was read within --min-age is skipped, the rest is read
+    second = project.cli("refresh", "--min-age", "1h", "--format", "json")
+    assert second.code == 0, second.output
+    report = json.loads(second.out)
+    assert report["summary"]["too_recent"] == 5, report["summary"]
+    read_second = len(vendor_requests(sandbox, since=seq))
+    assert read_first > 0 and read_second > 0
+    # a third run reads only what no read could settle (an Insider custom attribute
+    # whose absence the profile read cannot prove): an unverified read is tried again
+    seq = vendor_requests(sandbox)[-1]["seq"]
+    third = project.cli("refresh", "--min-age", "1h")
+    assert "1 unverified, 14 too recent to read" in third.out, third.out
+    assert {e["vendor"] for e in vendor_requests(sandbox, since=seq)} == {"insider"}

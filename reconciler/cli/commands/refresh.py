@@ -51,7 +51,8 @@ def _states(value: str) -> tuple[str, ...]:
     type=AGE,
     default="5m",
     show_default=True,
-    help="Skip items recorded less than this long ago (vendors apply queued deletions late).",
+    help="Skip items recorded or read less than this long ago (vendors apply queued "
+    "deletions late; an interrupted refresh run again goes on where it stopped).",
 )
 @click.option(
     "--queue-window",
