@@ -26,7 +26,8 @@ from reconciler.ledger.fold import ItemStatus
 from reconciler.ledger.gitcheck import committed_problems
 from reconciler.ledger.lock import acquire, release
 from reconciler.ledger.lock import guard as lock_guard
-from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, UNKNOWN
+from reconciler.ledger.lookup import item_by_prefix
+from reconciler.ledger.records import RESOLUTIONS, UNKNOWN
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.masking import scrub
@@ -66,16 +67,7 @@ def match_items(ledger: Ledger, prefixes: Sequence[str]) -> list[tuple[str, Item
     found: list[tuple[str, ItemStatus]] = []
     seen: set[str] = set()
     for prefix in prefixes:
-        wanted = prefix.lower()[:FP_CHARS]
-        if not wanted:
-            raise ReconcilerError("an empty fingerprint names every item: give its characters")
-        matches = [fp for fp in ledger.items if fp.startswith(wanted)]
-        if not matches:
-            raise ReconcilerError(f"no item with fingerprint {prefix} in the ledger")
-        if len(matches) > 1:
-            raise ReconcilerError(f"{prefix} matches {len(matches)} items: give more characters")
-        fp = matches[0]
-        status = ledger.items[fp]
+        fp, status = item_by_prefix(ledger, prefix)
         if status.state != UNKNOWN:
             raise ReconcilerError(
                 f"item {fp[:12]} is {status.state}, not unknown: only an item whose outcome "

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from reconciler.config import Target
 from reconciler.desired import DesiredState, Item
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.fold import ItemStatus, Ledger
+from reconciler.ledger.records import FP_CHARS
 from reconciler.masking import raw_values
 from reconciler.vendors.registry import rules_for, vendor
 
@@ -28,3 +30,15 @@ def item_from_args(
     if problems:
         raise ReconcilerError("cannot describe that item: " + "; ".join(problems))
     return items
+
+
+def item_by_prefix(ledger: Ledger, prefix: str) -> tuple[str, ItemStatus]:
+    """The one recorded item whose fingerprint starts with `prefix` (its key and status),
+    or ReconcilerError when none or several do."""
+    wanted = prefix.lower()[:FP_CHARS]
+    matches = [fp for fp in ledger.items if fp.startswith(wanted)]
+    if not matches:
+        raise ReconcilerError(f"no item with fingerprint {prefix} in the ledger")
+    if len(matches) > 1:
+        raise ReconcilerError(f"{prefix} matches {len(matches)} items: give more characters")
+    return matches[0], ledger.items[matches[0]]

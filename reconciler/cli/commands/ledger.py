@@ -16,7 +16,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.decisions import Decision, checked_reason, match_items, record_decision
 from reconciler.ledger.gitcheck import committed_problems, history_problems
 from reconciler.ledger.lock import check_breakable, read_lock
-from reconciler.ledger.lookup import item_from_args, items_with_value
+from reconciler.ledger.lookup import item_by_prefix, item_from_args, items_with_value
 from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, STATES
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
@@ -150,14 +150,7 @@ def show(g: Globals, fingerprint: str) -> int:
     """The history of one item (a fingerprint, or a unique prefix of one)."""
     config = g.config()
     led = _read(config.ledger_dir, ledger_key(config))
-    wanted = fingerprint.lower()[:FP_CHARS]
-    matches = [fp for fp in led.items if fp.startswith(wanted)]
-    if not matches:
-        raise ReconcilerError(f"no item with fingerprint {fingerprint} in the ledger")
-    if len(matches) > 1:
-        raise ReconcilerError(f"{fingerprint} matches {len(matches)} items: give more characters")
-    fp = matches[0]
-    status = led.items[fp]
+    fp, status = item_by_prefix(led, fingerprint)
     click.echo(f"Item {fp}\n  target: {status.target}\n  state:  {status.state}")
     if status.evidence:
         click.echo(f"  evidence: {status.evidence}")
