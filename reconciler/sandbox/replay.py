@@ -69,6 +69,7 @@ def _segment(state: SandboxState, payload: dict[str, Any]) -> None:
     id_type, value = str(payload["type"]), str(payload["id"])
     if not profile.has(id_type, value):
         profile.external_ids.append(SegmentExternalId(id_type, value))
+    space.forget()
 
 
 def _twilio(state: SandboxState, payload: dict[str, Any]) -> None:

@@ -62,12 +62,33 @@ class SegmentSpace:
     delete_enabled: bool = True
     source_attached: bool = True
     profiles: list[SegmentProfile] = field(default_factory=list)
+    # (type, value) -> the first profile holding it, built on first use: a space of
+    # 100,000 profiles answers at the vendor's rate. An entry is checked before use
+    # (identifiers are removed), a miss scans, and adding an identifier (replay.py)
+    # forgets the index, so the answer is always the scan's.
+    _found: dict[tuple[str, str], SegmentProfile] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def find(self, id_type: str, value: str) -> SegmentProfile | None:
+        if not self._found:
+            for profile in self.profiles:
+                for e in profile.external_ids:
+                    self._found.setdefault((e.type, e.id), profile)
+        key = (id_type, value)
+        hit = self._found.get(key)
+        if hit is not None and hit.has(id_type, value):
+            return hit
         for profile in self.profiles:
             if profile.has(id_type, value):
+                self._found[key] = profile
                 return profile
+        self._found.pop(key, None)
         return None
+
+    def forget(self) -> None:
+        """An identifier was added somewhere: the index may no longer be the scan's."""
+        self._found.clear()
 
 
 # --- Braze --------------------------------------------------------------------------
