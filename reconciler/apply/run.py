@@ -133,6 +133,7 @@ def run_apply(
             writer, parallelism, policy, progress, transport, fingerprint, should_stop=should_stop
         )
         report = asyncio.run(engine.run(list(by_target.values())))
+        report.held = plan.summary.held
         return report, run_id
     finally:
         if writer is not None:

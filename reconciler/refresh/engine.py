@@ -79,7 +79,8 @@ class RefreshReport:
         return out
 
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int, int], None]
+"""(target name, items read, items total, of those read: unverified)"""
 
 
 class RefreshEngine:
@@ -137,6 +138,8 @@ class RefreshEngine:
         for batch in reader.read_batches(work.pairs):
             queue.put_nowait(batch)
         total, finished = len(work.pairs), 0
+        if self.progress:
+            self.progress(session.target.name, 0, total, 0)
 
         async def worker() -> None:
             nonlocal finished
@@ -149,7 +152,7 @@ class RefreshEngine:
                 self._record(session, work, batch, seen, counts)
                 finished += len(batch)
                 if self.progress:
-                    self.progress(session.target.name, finished, total)
+                    self.progress(session.target.name, finished, total, counts.unverified)
 
         await asyncio.gather(*(worker() for _ in range(min(self.parallelism, queue.qsize()))))
 

@@ -378,9 +378,11 @@ def summary(result: Result) -> tuple[int, int, int, int, int]:
     import re
 
     match = re.search(
-        r"Apply complete! Items: (\d+) removed, (\d+) accepted \(asynchronous\), (\d+) already "
-        r"absent, (\d+) failed, (\d+) rejected\.",
+        r"^Apply (?:complete!|finished with errors: [^.]+\.) Items: (\d+) removed, (\d+) "
+        r"accepted \(asynchronous\), (\d+) already absent, (\d+) failed, (\d+) rejected, "
+        r"\d+ unknown, \d+ held\.",
         result.out,
+        re.MULTILINE,
     )
     assert match, result.output
     removed, accepted, absent, failed, rejected = (int(g) for g in match.groups())

@@ -141,7 +141,7 @@ def test_json_content(proj: Proj) -> None:
         "to_retry": 1,
         "rejected": 1,
         "held": 0,
-        "line": "Plan: 8 to remove, 2 already removed, 1 unknown, 1 to retry.",
+        "line": "Plan: 8 to remove, 2 already removed, 1 unknown, 1 to retry, 0 held.",
     }
     assert [(t["name"], t["vendor"], t["orphaned"]) for t in data["targets"]] == [
         ("seg", "segment", 0),

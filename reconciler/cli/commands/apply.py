@@ -4,7 +4,8 @@ every result.
 Exit codes: 0 everything sent was answered; 1 an error, any item failed, rejected or left
 unknown, or (with --reviewed) any pending action the reviewed plan did not show; 2 only
 with --max-duration: the time ran out, nothing went wrong, and items are still pending
-(run apply again to continue: nothing is sent twice).
+(run apply again to continue: nothing is sent twice); 4 nothing went wrong but items are
+held for a person (their resend is unsafe: reconcile ledger resolve settles them).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from reconciler.apply.run import (
     refuse_lost_head,
     run_apply,
 )
+from reconciler.cli import exitcodes
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
@@ -38,7 +40,7 @@ from reconciler.plan.planfile import load_plan, stale_reason
 from reconciler.render.describe import describe
 from reconciler.render.text import render_text
 
-EXIT_TIME_UP = 2
+MAX_PROBLEM_LINES = 20  # per-item failure lines; the ledger lists the rest
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 
@@ -187,7 +189,7 @@ def apply(
         click.echo(render_text(the_plan))
     if not sends:
         click.echo("No changes. Nothing to send.")
-        return 0
+        return _held_exit(the_plan.summary.held)
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
     secrets = target_secrets(config, {a.target for a in sends})
@@ -217,7 +219,7 @@ def apply(
     )
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
-    for problem in report.problems:
+    for problem in report.problems[:MAX_PROBLEM_LINES]:
         code = (
             f"HTTP {problem.code}"
             if problem.code
@@ -228,6 +230,12 @@ def apply(
         click.echo(
             f"{problem.state}: {problem.target}: {problem.description}: {code}: "
             f"{problem.message or ''}".rstrip(": "),
+            err=True,
+        )
+    if len(report.problems) > MAX_PROBLEM_LINES:
+        click.echo(
+            f"... and {len(report.problems) - MAX_PROBLEM_LINES} more: reconcile ledger list "
+            "--state failed (and --state rejected, --state unknown) lists every one.",
             err=True,
         )
     if report.unknown:
@@ -263,9 +271,23 @@ def apply(
             f"Stopped after --max-duration ({_seconds(deadline.seconds)}): the rest stays "
             "pending. Run apply again to continue; nothing is sent twice."
         )
-        trouble = report.failed or report.rejected or report.unknown or report.stopped
-        return 1 if trouble else EXIT_TIME_UP
-    return 0 if report.ok else 1
+        return exitcodes.ERROR if report.errors else exitcodes.CHANGES
+    if not report.ok:
+        return exitcodes.ERROR
+    return _held_exit(report.held)
+
+
+def _held_exit(held: int) -> int:
+    """Exit 4 when items are held for a person: apply did all it may, yet it is not done."""
+    if not held:
+        return exitcodes.OK
+    click.echo(
+        f"{held} item(s) held for a person, not sent: resending could remove something "
+        "else. Check each at the vendor, then record it: reconcile ledger list --state "
+        "unknown; reconcile ledger resolve FINGERPRINT --as done|absent|pending --reason ...",
+        err=True,
+    )
+    return exitcodes.NEEDS_PERSON
 
 
 def _seconds(total: float) -> str:

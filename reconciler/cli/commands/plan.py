@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli import exitcodes
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key
@@ -16,8 +17,6 @@ from reconciler.plan.planfile import save_plan
 from reconciler.render.jsonplan import write_plan_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-
-EXIT_CHANGES = 2
 
 PII_FLAG = "--i-know-this-posts-pii"
 
@@ -48,7 +47,12 @@ def color_flag(value: str) -> bool | None:
 )
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes; 4 when nothing can be sent but items are held "
+    "for a person (reconcile ledger resolve).",
+)
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option(
     PII_FLAG,
@@ -127,5 +131,7 @@ def plan(
                     f"    reconcile apply {out}"
                 )
     if detailed_exitcode and the_plan.summary.changes:
-        return EXIT_CHANGES
-    return 0
+        return exitcodes.CHANGES
+    if detailed_exitcode and the_plan.summary.held:
+        return exitcodes.NEEDS_PERSON
+    return exitcodes.OK

@@ -107,7 +107,7 @@ def refresh(
         RunInfo(who(), current_commit(str(config.root))),
         key,
         parallelism,
-        ProgressDisplay(),
+        ProgressDisplay(failed_label="unverified"),
     )
     _print(fmt, report, selection, run_id)
     if report.stopped or report.cannot_read:
