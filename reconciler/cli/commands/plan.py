@@ -33,10 +33,6 @@ def refuse_unmasked_markdown(fmt: str, show_values: bool, allowed: bool) -> None
         )
 
 
-def color_flag(value: str) -> bool | None:
-    return {"always": True, "never": False}.get(value)
-
-
 @click.command()
 @click.option(
     "--format",
@@ -67,7 +63,6 @@ def color_flag(value: str) -> bool | None:
     is_flag=True,
     help="Read the vendors back first (reconcile refresh; needs their credentials).",
 )
-@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto")
 @click.option(
     "--commit",
     help="markdown: the commit the plan is of (default: $GITHUB_SHA, else git HEAD).",
@@ -93,7 +88,6 @@ def plan(
     posts_pii: bool,
     full: bool,
     refresh_before: bool,
-    color: str,
     commit: str | None,
     artifact: str | None,
     ignore_ledger_errors: bool,
@@ -107,7 +101,7 @@ def plan(
         config, ledger_key(config), targets, ignore_ledger_errors=ignore_ledger_errors
     )
     for warning in the_plan.warnings:
-        click.secho(f"Warning: {warning}", fg="yellow", err=True, color=color_flag(color))
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
     if fmt == "json" and out is not None and not show_values:
         # the saved plan is masked too: both are written at once, each action encoded once
         save_plan(out, the_plan, also=sys.stdout)
@@ -124,7 +118,7 @@ def plan(
             # each body starts with its marker: `reconcile github comment` splits on them
             click.echo("".join(bodies), nl=False)
         else:
-            click.echo(render_text(the_plan, show_values, full), color=color_flag(color))
+            click.echo(render_text(the_plan, show_values, full))
             if out is not None:
                 click.echo(
                     f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
