@@ -192,9 +192,11 @@ def main(argv: list[str] | None = None) -> None:
         # usage errors exit 1, not click's 2: 2 means "changes pending" here
         exc.show()
         code = EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        # a second Ctrl-C or SIGTERM during a run (cli/signals.py): what was sent has its
+        # intent in the ledger, so the next plan shows it unknown
         click.echo("Interrupted.", err=True)
-        code = 130
+        code = getattr(exc, "code", 130)
     except Exception as exc:
         if debug:
             raise

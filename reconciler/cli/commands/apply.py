@@ -28,8 +28,9 @@ from reconciler.cli import exitcodes
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
-from reconciler.cli.params import DURATION
+from reconciler.cli.params import AGE, DURATION
 from reconciler.cli.progress import ProgressDisplay
+from reconciler.cli.signals import StopRequest
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
@@ -132,6 +133,18 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     "remain pending, so the next run continues.",
 )
 @click.option(
+    "--lock-timeout",
+    type=AGE,
+    default="0s",
+    show_default=True,
+    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
+    "instead of stopping at once.",
+)
+@click.option("--full", is_flag=True, help="List every action of a long plan before asking.")
+@click.option(
+    "--show-values", is_flag=True, help="Show identifier values unmasked in the plan shown."
+)
+@click.option(
     "--ignore-ledger-errors",
     is_flag=True,
     help="Send even when the ledger does not verify (recovery only: items it records as "
@@ -148,6 +161,9 @@ def apply(
     parallelism: int,
     refresh_before: bool,
     max_duration: float | None,
+    lock_timeout: float,
+    full: bool,
+    show_values: bool,
     ignore_ledger_errors: bool,
 ) -> int:
     """Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan after
@@ -186,7 +202,7 @@ def apply(
         sends = plan_sends(the_plan)
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
-        click.echo(render_text(the_plan))
+        click.echo(render_text(the_plan, show_values, full))
     if not sends:
         click.echo("No changes. Nothing to send.")
         return _held_exit(the_plan.summary.held)
@@ -199,24 +215,29 @@ def apply(
                 "standard input is not a terminal, so nobody can approve: run with "
                 "--auto-approve, or apply a reviewed saved plan (reconcile apply FILE)"
             )
-        answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        try:
+            answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        except click.Abort:  # Ctrl-C or end of input at the prompt
+            answer = ""
         if answer != "yes":
             raise ReconcilerError("Apply cancelled. Nothing was sent.")
     # the ledger as planned: run_apply re-reads it under the lock and refuses if it moved
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
     deadline = Deadline(max_duration) if max_duration is not None else None
-    report, run_id = run_apply(
-        config,
-        the_plan,
-        sends,
-        fingerprint,
-        secrets,
-        RunInfo(who(), current_commit(str(config.root))),
-        parallelism,
-        ProgressDisplay(),
-        should_stop=deadline,
-        ignore_ledger_errors=ignore_ledger_errors,
-    )
+    with StopRequest() as stop:
+        report, run_id = run_apply(
+            config,
+            the_plan,
+            sends,
+            fingerprint,
+            secrets,
+            RunInfo(who(), current_commit(str(config.root))),
+            parallelism,
+            ProgressDisplay(),
+            should_stop=lambda: stop() or (deadline is not None and deadline()),
+            ignore_ledger_errors=ignore_ledger_errors,
+            lock_timeout=lock_timeout,
+        )
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
     for problem in report.problems[:MAX_PROBLEM_LINES]:
@@ -263,6 +284,13 @@ def apply(
                 err=True,
             )
     click.echo(f"\n{report.line()} (run {run_id})")
+    if stop():
+        sent = len(sends) - report.not_sent
+        click.echo(
+            f"Interrupted ({stop.name}): {sent:,} of {len(sends):,} sent; the rest stay "
+            "pending. Run apply again to continue; nothing is sent twice."
+        )
+        return stop.exit_code
     if unreviewed:
         click.echo(f"{len(unreviewed)} pending action(s) not reviewed were not sent.", err=True)
         return 1
