@@ -23,6 +23,7 @@ from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.refresh import refresh
 from reconciler.cli.commands.resolve import resolve
+from reconciler.cli.commands.show import show
 from reconciler.cli.commands.validate import validate
 from reconciler.cli.commands.vendors import vendors
 from reconciler.cli.context import Globals
@@ -49,6 +50,7 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 cli.add_command(validate)
 cli.add_command(plan)
+cli.add_command(show)
 cli.add_command(ledger)
 cli.add_command(apply)
 cli.add_command(check)
