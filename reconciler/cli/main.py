@@ -43,6 +43,11 @@ COMMANDS = {
         "Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan "
         "after asking).",
     ),
+    "show": LazyCommand(
+        "reconciler.cli.commands.show",
+        "show",
+        "Render a saved plan (reconcile plan --out FILE); its MAC is checked first.",
+    ),
     "refresh": LazyCommand(
         "reconciler.cli.commands.refresh",
         "refresh",
