@@ -62,7 +62,7 @@ def _head(plan: Plan, show_values: bool) -> dict[str, Any]:
     fingerprint: dict[str, Any] = {"scheme": plan.fingerprint_scheme, "key_id": plan.key_id}
     if plan.new_ledger_salt is not None:
         fingerprint["new_ledger_salt"] = plan.new_ledger_salt
-    return {
+    head: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "tool_version": __version__,
         "summary": {**plan.summary.as_json(), "line": plan.summary.line()},
@@ -74,6 +74,13 @@ def _head(plan: Plan, show_values: bool) -> dict[str, Any]:
         "values_shown": show_values,
         "targets": targets,
     }
+    if plan.deadlines:  # only when a manifest has a date: other plans are as before
+        head["deadlines"] = {
+            "manifests": [row.as_json() for row in plan.deadlines],
+            "estimates": [est.as_json() for est in plan.estimates],
+            "missed": plan.deadline_missed,
+        }
+    return head
 
 
 def plan_json(plan: Plan, show_values: bool = False) -> dict[str, Any]:

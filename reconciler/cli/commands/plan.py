@@ -18,6 +18,7 @@ from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 
 EXIT_CHANGES = 2
+EXIT_NEEDS_PERSON = 4  # a deadline is missed or will be (README: Exit codes)
 
 PII_FLAG = "--i-know-this-posts-pii"
 
@@ -126,6 +127,8 @@ def plan(
                     f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
                     f"    reconcile apply {out}"
                 )
+    if detailed_exitcode and the_plan.deadline_missed:
+        return EXIT_NEEDS_PERSON  # before 2: a person must look, whatever else is pending
     if detailed_exitcode and the_plan.summary.changes:
         return EXIT_CHANGES
     return 0
