@@ -23,6 +23,7 @@ from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.refresh import refresh
 from reconciler.cli.commands.resolve import resolve
+from reconciler.cli.commands.status import status
 from reconciler.cli.commands.validate import validate
 from reconciler.cli.commands.vendors import vendors
 from reconciler.cli.context import Globals
@@ -55,6 +56,7 @@ cli.add_command(check)
 cli.add_command(refresh)
 cli.add_command(resolve)
 cli.add_command(vendors)
+cli.add_command(status)
 cli.add_command(github)
 cli.add_command(diff)
 cli.add_command(init)
