@@ -22,6 +22,7 @@ from reconciler.cli.commands.init import init
 from reconciler.cli.commands.ledger import ledger
 from reconciler.cli.commands.plan import plan
 from reconciler.cli.commands.refresh import refresh
+from reconciler.cli.commands.report import report
 from reconciler.cli.commands.resolve import resolve
 from reconciler.cli.commands.status import status
 from reconciler.cli.commands.validate import validate
@@ -57,6 +58,7 @@ cli.add_command(refresh)
 cli.add_command(resolve)
 cli.add_command(vendors)
 cli.add_command(status)
+cli.add_command(report)
 cli.add_command(github)
 cli.add_command(diff)
 cli.add_command(init)
