@@ -121,7 +121,7 @@ def build_report(
         "selection": selection.as_json(),
         "values_shown": show_values,
         "ledger": {
-            "path": config.ledger_dir.name,
+            "path": _relative(config.ledger_dir, config.root),
             "exists": ledger.exists,
             "verified": not problems,
             "keyed": bool(ledger.header is not None and ledger.header.keyed),
@@ -136,6 +136,13 @@ def build_report(
     }
     document["seal"] = seal_of(document, key)
     return document
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return path.name
 
 
 def _select(manifests: Sequence[Manifest], selection: Selection) -> list[Manifest]:
@@ -193,13 +200,6 @@ def _evidence(state: str, deciding: dict[str, Any] | None) -> str | None:
     return {"absent": ABSENT, "confirmed": CONFIRMED, "resolved": RESOLVED}.get(
         str(deciding.get("evidence")), REMOVED
     )
-
-
-def _cite(event: dict[str, Any]) -> dict[str, Any]:
-    out = {k: event[k] for k in CLAIMED if event.get(k) is not None}
-    out["record"] = event.get("record")
-    out["where"] = event.get("where")
-    return out
 
 
 def _event_json(event: dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +287,8 @@ def verdict(counts: dict[str, int], systems: int) -> str:
     """One sentence: "Complete: 1,204 item(s) removed from 3 systems; 2 held for review"."""
     total, done = counts["total"], counts["done"]
     where = f"{systems} system{'s' if systems != 1 else ''}"
-    head = "Complete" if done == total else "Incomplete"
+    stuck = counts["held"] + counts["failed"] + counts["rejected"]
+    head = "Incomplete" if stuck else "In progress"
     parts = [f"{head}: {done:,} of {total:,} item(s) removed from {where}"]
     if done == total:
         parts = [f"Complete: {done:,} item(s) removed from {where}"]

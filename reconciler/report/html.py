@@ -26,7 +26,8 @@ STYLE = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
   margin: 0; background: var(--bg); }
 main { max-width: 1100px; margin: 0 auto; padding: 24px; }
-header.top { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 20px 24px; }
+header.top { background: #fff; border: 1px solid var(--line); border-radius: 10px;
+  padding: 20px 24px; }
 h1 { font-size: 22px; margin: 0 0 6px; }
 h2 { font-size: 19px; margin: 28px 0 8px; }
 h3 { font-size: 16px; margin: 18px 0 6px; }
@@ -43,7 +44,8 @@ dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
 .overdue { color: var(--bad); font-weight: 700; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
+  vertical-align: top; }
 th { background: #eef0f5; font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
@@ -67,8 +69,8 @@ tr.is-open td.state { color: var(--bad); font-weight: 600; }
 tr.is-done td.state { color: var(--ok); }
 tr.is-accepted td.state { color: #1f5fbf; }
 ul.caveats li { margin: 2px 0; }
-.trust { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 4px 24px 16px;
-  margin-top: 20px; }
+.trust { background: #fff; border: 1px solid var(--line); border-radius: 10px;
+  padding: 4px 24px 16px; margin-top: 20px; }
 @media print {
   body { background: #fff; font-size: 11px; }
   main { max-width: none; padding: 0; }
@@ -242,7 +244,7 @@ def _burn(timeline: list[list[Any]], total: int) -> str:
     times = [parse_moment(ts).timestamp() for ts, _ in timeline]
     first, last = times[0], times[-1]
     span = max(last - first, 1.0)
-    points = ["0,%d" % h]
+    points = [f"0,{h}"]
     for (_, n), moment in zip(timeline, times, strict=True):
         x = round((moment - first) / span * (w - 2) + 1, 1) if last > first else w - 1
         y = round(h - n / max(total, 1) * (h - 10), 1)
