@@ -32,6 +32,10 @@ from reconciler.report.seal import seal_of
 from reconciler.vendors.registry import vendor as vendor_of
 
 FORMAT_VERSION = "1"
+VALUES_WARNING = (
+    "WARNING: this report shows raw identifier values (--show-values). It holds personal "
+    "data: store and share it as such."
+)
 KIND = "reconciler-report"
 
 # evidence kinds, as the report says them
@@ -120,6 +124,7 @@ def build_report(
         "generated_at": iso(now),
         "selection": selection.as_json(),
         "values_shown": show_values,
+        "warnings": [VALUES_WARNING] if show_values else [],
         "ledger": {
             "path": _relative(config.ledger_dir, config.root),
             "exists": ledger.exists,
@@ -175,31 +180,39 @@ def _moment(ts: str) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def _deciding(events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The event that set the item's state: its last result or decision, or a refresh
-    that saw something (an unverified read changes nothing)."""
-    for event in reversed(events):
-        if event["type"] in ("result", "resolution"):
-            return event
-        if event["type"] == "refresh" and event.get("observed") in ("present", "absent"):
-            return event
-    return None
-
-
-def _evidence(state: str, deciding: dict[str, Any] | None) -> str | None:
+def _settle(state: str, events: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
+    """(the evidence kind, the event that gave it) for an item now in `state`, walking
+    its events in chain order: a result sets its own evidence; a refresh that saw the
+    item gone confirms an accepted (or unknown) one and leaves a done one's evidence as
+    it was (still gone); a person's decision is `resolved`."""
+    kind: str | None = None
+    deciding: dict[str, Any] | None = None
+    for event in events:
+        if event["type"] == "result":
+            status = event.get("status")
+            if status == DONE:
+                kind = {"absent": ABSENT, "confirmed": CONFIRMED, "resolved": RESOLVED}.get(
+                    str(event.get("evidence")), REMOVED
+                )
+            elif status == ACCEPTED:
+                kind = ACCEPTED_KIND
+            else:
+                kind = None
+            deciding = event
+        elif event["type"] == "refresh":
+            seen = event.get("observed")
+            if seen == "absent" and kind in (None, ACCEPTED_KIND):
+                kind, deciding = CONFIRMED, event
+            elif seen == "present":
+                kind, deciding = None, event
+        elif event["type"] == "resolution":
+            kind = RESOLVED if event.get("as") in ("done", "absent") else None
+            deciding = event
     if state == ACCEPTED:
-        return ACCEPTED_KIND
+        return ACCEPTED_KIND, deciding
     if state != DONE:
-        return None
-    if deciding is None:
-        return REMOVED
-    if deciding["type"] == "resolution":
-        return RESOLVED
-    if deciding["type"] == "refresh":
-        return CONFIRMED
-    return {"absent": ABSENT, "confirmed": CONFIRMED, "resolved": RESOLVED}.get(
-        str(deciding.get("evidence")), REMOVED
-    )
+        return None, deciding
+    return kind or REMOVED, deciding
 
 
 def _event_json(event: dict[str, Any]) -> dict[str, Any]:
@@ -230,13 +243,13 @@ def _event_json(event: dict[str, Any]) -> dict[str, Any]:
 def _item_json(entry: _Item, show_values: bool) -> dict[str, Any]:
     action = entry.action
     state = action.state
-    deciding = _deciding(entry.events)
+    evidence, deciding = _settle(state, entry.events)
     out: dict[str, Any] = {
         "fingerprint": action.fingerprint[:32],
         "target": action.target,
         "description": describe(action.item, show_values),
         "state": "held" if action.held else state,
-        "evidence": _evidence(state, deciding),
+        "evidence": evidence,
         "at": deciding["ts"] if deciding else None,
         "record": deciding.get("record") if deciding else None,
         "events": [_event_json(e) for e in entry.events],

@@ -59,7 +59,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .filters { margin: 10px 0 6px; }
 .filters label { display: inline-block; padding: 2px 10px; border: 1px solid var(--line);
   border-radius: 14px; margin-right: 6px; cursor: pointer; font-size: 13px; }
-.filters input { position: absolute; opacity: 0; }
+.filters-box > input { position: absolute; opacity: 0; }
 .f-open:checked ~ table.items tbody tr:not(.is-open),
 .f-done:checked ~ table.items tbody tr:not(.is-done),
 .f-accepted:checked ~ table.items tbody tr:not(.is-accepted) { display: none; }
