@@ -57,7 +57,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .burn line { stroke: var(--line); }
 .burn text { font-size: 10px; fill: var(--muted); }
 .filters { margin: 10px 0 6px; }
-.filters label { display: inline-block; padding: 2px 10px; border: 1px solid var(--line);
+.filters-box > label { display: inline-block; padding: 2px 10px; border: 1px solid var(--line);
   border-radius: 14px; margin-right: 6px; cursor: pointer; font-size: 13px; }
 .filters-box > input { position: absolute; opacity: 0; }
 .f-open:checked ~ table.items tbody tr:not(.is-open),
