@@ -51,9 +51,6 @@ OPEN_WHY = {
     REJECTED: "the vendor refused it: not retried until the manifest entry changes",
     DRIFTED: "found back at the vendor after removal: the next apply removes it again",
 }
-# what an event's fields a report claims (and `ledger verify --report` compares)
-CLAIMED = ("type", "fp", "ts", "status", "evidence", "code", "vendor_code", "request_id",
-           "observed", "as")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,7 +113,6 @@ def build_report(
         for m in sorted(chosen, key=lambda m: (by_name[m.name].due is None, m.name))
     ]
     problems = ledger_problems(ledger)
-    citations = _citations(requests)
     document: dict[str, Any] = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -137,7 +133,7 @@ def build_report(
         },
         "summary": _summary(requests),
         "requests": requests,
-        "citations": citations,
+        "cited": sum(len(i["events"]) for r in requests for i in r["items"]),
     }
     document["seal"] = seal_of(document, key)
     return document
@@ -381,25 +377,3 @@ def _summary(requests: list[dict[str, Any]]) -> dict[str, Any]:
     counts = _counts(i for r in requests for i in r["items"])
     systems = len({t["name"] for r in requests for t in r["targets"]})
     return {"verdict": verdict(counts, systems), "counts": counts, "requests": len(requests)}
-
-
-def _citations(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every ledger record an item's events cite, once per (record, item)."""
-    seen: set[tuple[str, str]] = set()
-    out: list[dict[str, Any]] = []
-    for r in requests:
-        for item in r["items"]:
-            for event in item["events"]:
-                key = (str(event["record"]), item["fingerprint"])
-                if key in seen or event["record"] is None:
-                    continue
-                seen.add(key)
-                claim = {"fp": item["fingerprint"], "type": event["type"], "ts": event["at"]}
-                for name in ("status", "evidence", "code", "vendor_code", "request_id",
-                             "observed", "as"):  # fmt: skip
-                    if event.get(name) is not None:
-                        claim[name] = event[name]
-                claim["record"] = event["record"]
-                claim["where"] = event["where"]
-                out.append(claim)
-    return out

@@ -63,7 +63,8 @@ def trust_lines(document: dict[str, Any]) -> list[str]:
     heads = ", ".join(led["heads"]) or "-"
     lines.append(f"Ledger head(s) at the time of the report: {heads}.")
     lines.append(
-        f"This report cites {len(document['citations']):,} ledger record(s) by id and place."
+        f"This report cites {document['cited']:,} ledger record(s) by id and place (each "
+        "item's events)."
     )
     if seal["algorithm"] == "hmac-sha256":
         lines.append(

@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,18 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     return document, form, text
 
 
+def claims(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """What the report says of each ledger record it cites: one claim per item event,
+    named as the ledger's own events are (`fp`, `ts`, ...), with `record` and `where`."""
+    for request in document.get("requests") or []:
+        for item in request.get("items") or []:
+            for event in item.get("events") or []:
+                claim = {k: v for k, v in event.items() if k in CLAIMS or k in ("record", "where")}
+                claim["fp"] = item.get("fingerprint")
+                claim["ts"] = event.get("at")
+                yield claim
+
+
 def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck:
     """Every check of the module docstring; problems in plain words, never raises on a
     bad report (ReportUnreadable for a file that is not one)."""
@@ -123,12 +136,8 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             check.problems.append(
                 f"the ledger head the report was made at ({head}) is no longer in the ledger"
             )
-    citations = document.get("citations") or []
-    check.cited = len(citations)
-    for claim in citations:
-        if not isinstance(claim, dict):
-            check.problems.append("a citation is not an object")
-            continue
+    for claim in claims(document):
+        check.cited += 1
         rid, fp, where = str(claim.get("record")), str(claim.get("fp")), str(claim.get("where"))
         name, _, line = where.rpartition(":")
         file = name.rsplit("/", 1)[-1]

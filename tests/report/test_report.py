@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from reconciler.ledger.verify import item_events
+from reconciler.report.verify import claims
 from tests.ledger.kit import RAW_VALUES, TEST_KEY, Proj, make_proj, run_cli, write_run
 
 SCHEMA = json.loads(
@@ -78,14 +79,14 @@ def test_the_json_report_validates_and_says_what_each_vendor_answered(proj: Proj
         requests["ins-erasure"]["counts"]["pending"] == requests["ins-erasure"]["counts"]["total"]
     )
     # every event is cited, by record id and place
-    cited = {(c["record"], c["fp"]) for c in doc["citations"]}
+    cited = {(c["record"], c["fp"]) for c in claims(doc)}
     events = {
         (e["record"], i["fingerprint"])
         for r in doc["requests"]
         for i in r["items"]
         for e in i["events"]
     }
-    assert cited == events and len(cited) >= 9
+    assert cited == events and len(cited) >= 9 and doc["cited"] == len(cited)
 
 
 @pytest.mark.parametrize("fmt", ["json", "markdown", "html"])
@@ -113,7 +114,7 @@ def test_verify_report_passes_fresh_and_names_the_record_after_a_ledger_line_is_
 
     # alter one cited result line: its code, leaving its id (m) as it was
     doc = json.loads(out.read_text()) if fmt == "json" else None
-    cited = next(c for c in (doc or report())["citations"] if c.get("code") == 200)
+    cited = next(c for c in claims(doc or report()) if c.get("code") == 200)
     file, line = cited["where"].rsplit(":", 1)
     path = proj.ledger_dir / file
     lines = path.read_text().splitlines(keepends=True)
@@ -131,7 +132,7 @@ def test_a_removed_ledger_run_is_named_too(proj: Proj) -> None:
     out = proj.root / "r.json"
     assert run_cli("report", "--format", "json", "--out", str(out)).code == 0
     doc = json.loads(out.read_text())
-    refresh = next(c for c in doc["citations"] if c["type"] == "refresh")
+    refresh = next(c for c in claims(doc) if c["type"] == "refresh")
     (proj.ledger_dir / refresh["where"].rsplit(":", 1)[0]).unlink()
     bad = run_cli("ledger", "verify", "--report", str(out))
     assert bad.code == 1
@@ -157,7 +158,8 @@ def test_an_edited_report_does_not_verify(proj: Proj) -> None:
     doc = json.loads(
         (proj.root / "r.html").read_text().split('id="reconcile-report">')[1].split("</script>")[0]
     )
-    doc["citations"][0]["code"] = 299
+    event = next(e for r in doc["requests"] for i in r["items"] for e in i["events"] if "code" in e)
+    event["code"] = 299
     from reconciler.report.seal import seal_of
 
     doc["seal"] = seal_of(doc, TEST_KEY.encode())
