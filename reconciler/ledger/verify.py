@@ -174,7 +174,9 @@ def item_events(
                     if rec["type"] == RUN:
                         runs[rec["run"]] = rec
                         continue
-                    if rec.get("fp", "")[:FP_CHARS] != key and key is not None:
+                    if "fp" not in rec:  # an end record: about no item
+                        continue
+                    if rec["fp"][:FP_CHARS] != key and key is not None:
                         continue
                     run = runs.get(rec["run"], {})
                     event = {

@@ -197,3 +197,32 @@ def test_unkeyed_ledger_is_sealed_with_a_digest(
     assert "finds changes, not forgery" in out.read_text()
     assert run_cli("ledger", "verify", "--report", str(out)).code == 0
     assert any(e["type"] == "result" for e in item_events(p.ledger_dir, cite=True))
+
+
+def test_a_format_1_ledger_is_cited_by_line_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.ledger.legacy import legacy_write_run
+
+    p = make_proj(tmp_path, monkeypatch, key=TEST_KEY)
+    p.add_all_vendors()
+    p.create_legacy_ledger()
+    seg = p.items("seg")
+    legacy_write_run(
+        p.ledger_dir, [(p.fp(seg[0]), "seg", "done"), (p.fp(seg[1]), "seg", "rejected")]
+    )
+    out = tmp_path / "r.json"
+    made = run_cli("report", "--format", "json", "--manifest", "seg-emails", "--out", str(out))
+    assert made.code == 0, made.output
+    doc = json.loads(out.read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    cited = list(claims(doc))
+    assert len(cited) == 2 and all(len(c["record"]) == 64 for c in cited)  # SHA-256 of the line
+    assert run_cli("ledger", "verify", "--report", str(out)).code == 0
+    file, line = cited[0]["where"].rsplit(":", 1)
+    path = p.ledger_dir / file
+    lines = path.read_text().splitlines(keepends=True)
+    lines[int(line) - 1] = lines[int(line) - 1].replace('"code":', '"code": ')
+    path.write_text("".join(lines))
+    bad = run_cli("ledger", "verify", "--report", str(out))
+    assert bad.code == 1 and f"record {cited[0]['record']}" in bad.err, bad.err
