@@ -231,7 +231,7 @@ def _event_json(event: dict[str, Any]) -> dict[str, Any]:
         out["observed"] = event.get("observed")
     else:
         out["as"] = event.get("as")
-        out["who"] = scrub(str(event.get("who") or ""), ids=False)
+        out["who"] = str(event.get("who") or "")  # the person who decided, as ledger show says
         out["reason"] = scrub(str(event.get("reason") or ""), ids=False)
     return out
 

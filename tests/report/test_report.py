@@ -226,3 +226,35 @@ def test_a_format_1_ledger_is_cited_by_line_hashes(
     path.write_text("".join(lines))
     bad = run_cli("ledger", "verify", "--report", str(out))
     assert bad.code == 1 and f"record {cited[0]['record']}" in bad.err, bad.err
+
+
+def test_held_items_and_a_persons_decision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.ledger.decisions import Decision, record_decision
+
+    p = make_proj(tmp_path, monkeypatch, key=TEST_KEY)
+    p.add_all_vendors()
+    p.create_ledger()
+    by_email = [i for i in p.items("braze") if "email" in i.locator or "phone" in i.locator]
+    write_run(p.ledger_dir, [(p.fp(i), "braze", "unknown") for i in by_email])
+    doc = report("--manifest", "braze-load-test")
+    items = doc["requests"][0]["items"]
+    held = [i for i in items if i["state"] == "held"]
+    assert len(held) == 2 and all("held for a person" in i["open"] for i in held)
+    assert "2 held for review" in doc["requests"][0]["verdict"]
+    record_decision(
+        p.ledger_dir,
+        p.root,
+        TEST_KEY.encode(),
+        (p.fp(by_email[0])[:16],),
+        Decision("done", "PRIV-9: gone in the dashboard (checked by a@b.example)", "dpo@x", None),
+    )
+    doc = report("--manifest", "braze-load-test")
+    decided = next(
+        i for i in doc["requests"][0]["items"] if i["evidence"] == "resolved by a person"
+    )
+    event = decided["events"][-1]
+    assert event["type"] == "resolution" and event["as"] == "done" and event["who"] == "dpo@x"
+    assert "PRIV-9" in event["reason"] and "a@b.example" not in event["reason"]
+    out = tmp_path / "r.html"
+    assert run_cli("report", "--format", "html", "--out", str(out)).code == 0
+    assert run_cli("ledger", "verify", "--report", str(out)).code == 0
