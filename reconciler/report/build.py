@@ -220,6 +220,8 @@ def _event_json(event: dict[str, Any]) -> dict[str, Any]:
         "record": event.get("record"),
         "where": event.get("where"),
     }
+    if event["type"] != "resolution" and event.get("who"):
+        out["by"] = str(event["who"])  # who ran the apply or refresh (the run's record)
     if event["type"] == "result":
         out["status"] = event.get("status")
         for name in ("evidence", "code", "vendor_code", "request_id"):

@@ -15,7 +15,14 @@ import json
 from html import escape
 from typing import Any
 
-from reconciler.report.markdown import COUNT_COLUMNS, MAX_ITEM_ROWS, VERIFY_HOW, title, trust_lines
+from reconciler.report.markdown import (
+    COUNT_COLUMNS,
+    MAX_ITEM_ROWS,
+    VERIFY_HOW,
+    sent_by,
+    title,
+    trust_lines,
+)
 
 MAX_HTML_ROWS = 5000
 
@@ -275,7 +282,7 @@ def _items(rid: str, items: list[dict[str, Any]]) -> list[str]:
         '<table class="items">',
         "<thead><tr><th>Item</th><th>Target</th><th>Description</th><th>State</th>"
         '<th>Evidence</th><th>When</th><th class="n">HTTP</th><th>Request id</th>'
-        "<th>Ledger record</th></tr></thead>",
+        "<th>Sent by</th><th>Ledger record</th></tr></thead>",
         "<tbody>",
     ]
     for item in items[:MAX_HTML_ROWS]:
@@ -288,6 +295,7 @@ def _items(rid: str, items: list[dict[str, Any]]) -> list[str]:
             f'<td class="state">{e(state)}</td><td>{e(item["evidence"] or "-")}</td>'
             f'<td>{e(item["at"] or "-")}</td><td class="n">{e(last.get("code", "-"))}</td>'
             f"<td><code>{e(last.get('request_id', '-'))}</code></td>"
+            f"<td>{e(sent_by(last))}</td>"
             f"<td><code>{e(item['record'] or '-')}</code></td></tr>"
         )
     out += ["</tbody>", "</table>"]

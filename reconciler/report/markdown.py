@@ -88,6 +88,18 @@ VERIFY_HOW = (
 )
 
 
+def sent_by(event: dict[str, Any]) -> str:
+    """`run R, commit C, by W` of the result that answered an item, or `-`."""
+    if not event:
+        return "-"
+    parts = [f"run {event.get('run') or '?'}"]
+    if event.get("commit"):
+        parts.append(f"commit {str(event['commit'])[:12]}")
+    if event.get("by"):
+        parts.append(f"by {event['by']}")
+    return ", ".join(parts)
+
+
 def render_markdown(document: dict[str, Any]) -> str:
     out: list[str] = [f"# {esc(title(document))}", ""]
     out += [f"**{esc(document['summary']['verdict'])}**", ""]
@@ -163,8 +175,9 @@ def _request(r: dict[str, Any]) -> list[str]:
             )
         out.append("")
     out += [
-        "| item | target | description | state | evidence | when | HTTP | request id | record |",
-        "|---|---|---|---|---|---|---:|---|---|",
+        "| item | target | description | state | evidence | when | HTTP | request id | sent by "
+        "| record |",
+        "|---|---|---|---|---|---|---:|---|---|---|",
     ]
     for item in r["items"][:MAX_ITEM_ROWS]:
         last = next((e for e in reversed(item["events"]) if e["type"] == "result"), {})
@@ -172,7 +185,8 @@ def _request(r: dict[str, Any]) -> list[str]:
             f"| `{item['fingerprint'][:16]}` | {esc(item['target'])} | "
             f"{esc(item['description'])} | {esc(item['state'])} | {esc(item['evidence'] or '-')} "
             f"| {esc(item['at'] or '-')} | {esc(last.get('code', '-'))} | "
-            f"{esc(last.get('request_id', '-'))} | {esc(item['record'] or '-')} |"
+            f"{esc(last.get('request_id', '-'))} | {esc(sent_by(last))} | "
+            f"{esc(item['record'] or '-')} |"
         )
     if len(r["items"]) > MAX_ITEM_ROWS:
         out.append("")
