@@ -6,10 +6,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler.manifests.deadlines import add_month, deadline_of, due_from, parse_moment
 from reconciler.plan.build import plan_from_config
+from reconciler.render.jsonplan import plan_json
 from tests.ledger.kit import HEAD, Proj, make_proj, run_cli, write_run
 
 UTC = dt.UTC
@@ -136,6 +138,17 @@ def test_exit_code_4_with_detailed_exitcode_when_a_deadline_is_missed(proj: Proj
     late = next(m for m in doc["deadlines"]["manifests"] if m["manifest"] == "late")
     assert late["overdue"] and late["due"] == "2026-02-01T23:59:59Z" and late["due_from"] == "gdpr"
     assert doc["deadlines"]["missed"] is True
+    marked = [a for a in doc["actions"] if a.get("overdue")]
+    assert marked and all(a["overdue"] == ["late"] for a in marked)
+    assert all(a["sources"][0]["manifest"] == "late" for a in marked)
+    assert len(marked) == 1 and not any("overdue" in a for a in doc["actions"] if a not in marked)
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "schemas/plan.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    # the streamed JSON and the in-memory document agree, overdue marks included
+    plan, _, _ = plan_from_config(proj.config(), None)
+    assert plan_json(plan)["actions"] == doc["actions"]
     markdown = run_cli("plan", "--format", "markdown").out
     assert "OVERDUE (late)" in markdown and "🔴 OVERDUE" in markdown
 
