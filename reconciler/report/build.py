@@ -368,7 +368,8 @@ def _request(
         "overdue": row.overdue,
         "status": row.status,
         "commits": file_commits(config.root, file if file.is_absolute() else Path.cwd() / file),
-        "verdict": verdict(counts, len(targets)),
+        "verdict": verdict(counts, len(targets))
+        + (f"; OVERDUE: it was due {iso(row.due)}" if row.overdue else ""),
         "counts": counts,
         "targets": targets,
         "items": item_docs,

@@ -52,8 +52,10 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     """(the JSON document, its form, the file's text). Raises ReportUnreadable."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportUnreadable(f"{path}: cannot be read ({exc})") from None
+    except OSError as exc:
+        raise ReportUnreadable(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ReportUnreadable(f"{path}: not a report (not UTF-8 text)") from None
     form = "json"
     raw: str | None = text
     if not text.lstrip().startswith("{"):
