@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.files import FileStorage
+from reconciler.ledger.chain import legacy_id
+from reconciler.ledger.files import RUNS_DIR, FileStorage
 from reconciler.ledger.fold import Ledger, parse_record, read_ledger
 from reconciler.ledger.gitcheck import GitReport
 from reconciler.ledger.header import HEADER_FILE, HeaderProblem, parse_header
@@ -131,13 +132,18 @@ def _segments(ledger_dir: Path) -> tuple[FileStorage, list[Segment]]:
     return storage, read_structure(storage, header.id).segments
 
 
-def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[dict[str, Any]]:
+def item_events(
+    ledger_dir: Path, fingerprint: str | None = None, cite: bool = False
+) -> Iterator[dict[str, Any]]:
     """Every item event the ledger records, in chain order: one dict per item and
     record, with `type` (intent, result, withdraw, refresh, resolution), `fp` (the
     item's 128-bit key), `target`, `run`, `ts`, the record's own fields for that item,
     and the run's `commit` and `who`. With `fingerprint`, only that item's.
 
     Records that cannot be read or lack a field are skipped (verify reports them).
+    With `cite`, each event also names its record: `record` (the record's id: its `m`,
+    or for format 1 the SHA-256 of its line) and `where` (`runs/FILE:LINE`), which
+    `reconcile report` cites and `ledger verify --report` looks up.
     """
     key = fingerprint[:FP_CHARS] if fingerprint is not None else None
     needle = key.encode() if key is not None else None
@@ -168,15 +174,21 @@ def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[di
                     if rec["type"] == RUN:
                         runs[rec["run"]] = rec
                         continue
-                    if rec.get("fp", "")[:FP_CHARS] != key and key is not None:
+                    if "fp" not in rec:  # an end record: about no item
+                        continue
+                    if rec["fp"][:FP_CHARS] != key and key is not None:
                         continue
                     run = runs.get(rec["run"], {})
-                    yield {
+                    event = {
                         **rec,
                         "fp": rec["fp"][:FP_CHARS],
                         "commit": run.get("commit"),
                         "who": run.get("who"),
                     }
+                    if cite:
+                        event["record"] = legacy_id(line)
+                        event["where"] = f"{RUNS_DIR}/{part.name}:{number}"
+                    yield event
                     continue
                 if (
                     needle is not None
@@ -196,6 +208,9 @@ def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[di
                 run = runs.get(run_id, {})
                 base = {"run": run_id, "ts": rec["ts"], "commit": run.get("commit")}
                 base["who"] = run.get("who")
+                if cite:
+                    base["record"] = rec.get("m")
+                    base["where"] = f"{RUNS_DIR}/{part.name}:{number}"
                 yield from _events(rec, kind, base, mine, key)
 
 

@@ -46,11 +46,20 @@ UNKEYED_NOTE = (
     is_flag=True,
     help="Also report commits in git history that removed or rewrote ledger lines.",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check a `reconcile report` file (JSON, markdown or HTML) against the ledger.",
+)
 @pass_globals
-def verify(g: Globals, check_history: bool) -> int:
+def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     """Check every record (chain, MACs with a key), and the ledger against what git
-    committed; exit 1 when anything does not hold."""
+    committed; exit 1 when anything does not hold. With --report: a report's seal, its
+    text, and that every record it cites is in the chain, unchanged."""
     config = g.config()
+    if report_file is not None:
+        return _verify_report(report_file, config.ledger_dir, ledger_key(config))
     report = verify_ledger(config.ledger_dir, ledger_key(config))
     git = committed_problems(config.root, config.ledger_dir)
     for warning in report.warnings:
@@ -82,6 +91,27 @@ def verify(g: Globals, check_history: bool) -> int:
     click.echo(
         f"The ledger verifies: {report.records} record(s) in {report.files} run file(s)"
         f"{keyed}. Head: {','.join(report.heads) or '-'}"
+    )
+    return 0
+
+
+def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
+    from reconciler.report.verify import ReportUnreadable, check_report
+
+    try:
+        check = check_report(path, ledger_dir, key)
+    except ReportUnreadable as exc:
+        raise ReconcilerError(str(exc)) from None
+    if not check.ok:
+        for problem in check.problems:
+            click.echo(f"{path}: {problem}", err=True)
+        click.echo(f"Error: the report {path} does not verify.", err=True)
+        return 1
+    seal = check.document["seal"]["algorithm"]
+    click.echo(
+        f"The report verifies: {path} ({check.form}) is sealed ({seal}) and unchanged; its "
+        f"{check.cited} cited record(s) are in the ledger's chain, unchanged, and say what "
+        f"it says. Verdict: {check.document['summary']['verdict']}"
     )
     return 0
 
