@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -161,12 +162,14 @@ def project(
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def pg_cluster() -> Iterator[Cluster]:
     """A throwaway PostgreSQL on 127.0.0.1 for the session (reconciler.testing.postgres).
 
     Never skipped: when no server can start, every test that needs it fails, saying why
     (CI installs one with .ci/postgres)."""
-    root = tmp_path_factory.mktemp("postgres")
+    # not under pytest's own temp folder: as root the server runs as nobody, and every
+    # pytest session (other checkouts' too) resets that folder to 0700
+    root = Path(tempfile.mkdtemp(prefix="reconcile-pg-"))
     try:
         cluster = Cluster.start(root / "cluster", fsync=False)
     except ClusterUnavailable as exc:
@@ -176,6 +179,7 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 _databases = itertools.count(1)
