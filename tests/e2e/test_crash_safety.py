@@ -27,8 +27,8 @@ import pytest
 
 from reconciler.config.load import load_config
 from reconciler.desired import Fingerprinter
-from reconciler.ledger.lock import read_lock
 from reconciler.ledger.files import FileStorage
+from reconciler.ledger.lock import read_lock
 from reconciler.ledger.pg.leases import list_leases
 from reconciler.ledger.pg.storage import PgStorage
 from reconciler.ledger.storage import Storage
