@@ -63,6 +63,7 @@ def verify_ledger(
     `storage`: another backend than the files under `ledger_dir` (PostgreSQL)."""
     report = VerifyReport()
     if storage is not None and not isinstance(storage, FileStorage):
+        storage.read_header()  # a database that cannot be reached is an error, not a break
         try:
             return report_of(read_ledger(ledger_dir, key, table=False, storage=storage))
         except HeaderProblem as exc:

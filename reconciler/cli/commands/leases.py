@@ -103,11 +103,10 @@ def sql_ddl(ctx: click.Context, role: str | None, schema: str | None) -> int:
         except (ReconcilerError, AttributeError):
             schema = "reconciler"
     try:
-        click.echo(ddl(schema), nl=False)
-        if role:
-            click.echo(grants(schema, role), nl=False)
+        text = ddl(schema) + (grants(schema, role) if role else "")
     except ValueError as exc:
-        raise ReconcilerError(str(exc)) from None
+        raise ReconcilerError(f"{exc}; nothing was printed") from None
+    click.echo(text, nl=False)
     return 0
 
 
