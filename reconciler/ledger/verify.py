@@ -59,8 +59,9 @@ class VerifyReport:
 def verify_ledger(
     ledger_dir: Path, key: bytes | None = None, storage: Storage | None = None
 ) -> VerifyReport:
-    """Check every line of the ledger (see the module docstring); never raises.
-    `storage`: another backend than the files under `ledger_dir` (PostgreSQL)."""
+    """Check every line of the ledger (see the module docstring); what is wrong is in the
+    report, never raised. `storage`: another backend than the files under `ledger_dir`
+    (PostgreSQL); a database that cannot be reached raises ReconcilerError."""
     report = VerifyReport()
     if storage is not None and not isinstance(storage, FileStorage):
         storage.read_header()  # a database that cannot be reached is an error, not a break

@@ -262,3 +262,18 @@ def test_export_and_import_round_trip_verify_on_both_sides(
     refused = shared.cli("ledger", "import", str(out))
     assert refused.code == 1 and "does not verify" in refused.err, refused.output
     assert PgStorage(bad, "reconciler").read_header() is None
+
+
+def test_refresh_on_postgres_reads_back_under_the_targets_lease(
+    shared: Project, slow_sandbox: Sandbox
+):
+    first_apply(shared)  # Insider acknowledges: accepted
+    refreshed = shared.cli("refresh", "--target", "ins", "--min-age", "0s")
+    assert refreshed.code == 0, refreshed.output
+    storage = storage_of(shared)
+    ledger = read_ledger(shared.ledger_dir, storage=storage)
+    (run,) = [r for r in ledger.runs.values() if r.get("operation") == "refresh"]
+    assert set(run["leases"]) == {"ins"}
+    assert ledger.read_at, "the refresh recorded no read"
+    assert list_leases(storage) == []
+    assert shared.cli("ledger", "verify").code == 0

@@ -101,3 +101,32 @@ def test_leases_and_verify_on_an_empty_postgres_ledger(project, pg_dsn, monkeypa
     verify = project.run("ledger", "verify")
     assert verify.code == 0, verify.output
     assert list_leases(PgStorage(pg_dsn)) == []
+
+
+def test_ledger_resolve_on_postgres_takes_the_items_target_lease_and_is_recorded(
+    project, pg_dsn, monkeypatch
+):
+    from pathlib import Path
+
+    from reconciler.desired import Fingerprinter
+    from reconciler.ledger.store import RunWriter, create_ledger, read_ledger
+
+    use_postgres(project)
+    monkeypatch.setenv("TEST_LEDGER_DSN", pg_dsn)
+    storage = PgStorage(pg_dsn)
+    create_ledger(Path("ledger"), Fingerprinter.salted(b"s" * 16), storage=storage)
+    writer = RunWriter(Path("ledger"), "killed000001", {"operation": "apply"}, storage=storage)
+    fp = "ab" * 32
+    writer.intents([fp], "braze", "d" * 64)  # sent; the run died before its answer
+    result = project.run(
+        "ledger", "resolve", fp[:12], "--as", "done", "--reason", "gone in the dashboard",
+        "--by", "ana@ops", "--force",
+    )  # fmt: skip
+    assert result.code == 0, result.output
+    ledger = read_ledger(Path("ledger"), storage=storage)
+    assert ledger.items[fp].state == "done" and ledger.ok
+    (run,) = [r for r in ledger.runs.values() if r.get("operation") == "resolve"]
+    assert set(run["leases"]) == {"braze"}
+    assert list_leases(storage) == []  # given back
+    shown = project.run("ledger", "show", fp[:12])
+    assert "resolution" in shown.out and "gone in the dashboard" in shown.out
