@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +149,8 @@ class SourceTable:
         return [self.unpack(r) for r in refs]
 
 
-_scan = json.JSONDecoder().scan_once
+# The C scanner JSONDecoder.__init__ sets (typeshed does not declare the attribute).
+_scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
 
 
 def load_canonical(canonical: bytes) -> Any:

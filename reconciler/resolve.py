@@ -14,7 +14,7 @@ import csv
 import io
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +155,7 @@ async def _resolve_all(
     secrets: dict[str, str],
     resolver: Resolver,
     header: list[str],
-    rows: object,
+    rows: Iterator[list[str]],
     skip: int,
     good: _Partial,
     bad: _Partial,
@@ -172,7 +172,7 @@ async def _resolve_all(
             report.stopped = session.preflight_problem(check)
             return
         chunk: list[tuple[int, dict[str, str]]] = []
-        for index, cells in enumerate(rows):  # type: ignore[call-overload]
+        for index, cells in enumerate(rows):
             if index < skip or not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             if len(cells) != len(header):

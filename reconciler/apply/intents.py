@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from reconciler.ledger.writer import RunWriter
+from reconciler.vendors.api import Pair
 
 MAX_ITEMS = 64
 
@@ -30,7 +31,7 @@ class _Request(Protocol):
 
 
 R = TypeVar("R", bound=_Request)
-Batch = list[tuple[str, object]]  # (fingerprint, item) pairs
+Batch = list[Pair]  # (fingerprint, item) pairs
 
 
 class IntentWindow(Generic[R]):

@@ -7,7 +7,7 @@ import click
 from reconciler.durations import parse_duration
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[float, object]):
     """`90s`, `45m`, `5h30m`: seconds, as a float."""
 
     name = "duration"

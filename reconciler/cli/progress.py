@@ -8,6 +8,7 @@ went through, so "3,000/3,000" never hides 3,000 failures.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class ProgressDisplay:
             self._shown = False
             return
         line = " | ".join(self._targets[n].text(n, now, self.failed_label) for n in running)
-        width = self._width or click.get_terminal_size()[0]
+        width = self._width or shutil.get_terminal_size().columns
         if len(line) > width - 1:
             line = line[: max(0, width - 2)] + "…"
         click.echo(f"\r\033[K{line}", nl=False, err=True)

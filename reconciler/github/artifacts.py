@@ -70,8 +70,8 @@ def _plan_bytes(archive: bytes, name: str) -> bytes:
             info = zf.getinfo(member)
             if info.file_size > MAX_PLAN_BYTES:
                 raise ReconcilerError(f"artifact {name}: {PLAN_MEMBER} is over the size limit")
-            with zf.open(info) as member:
-                data = member.read(MAX_PLAN_BYTES + 1)
+            with zf.open(info) as stream:
+                data = stream.read(MAX_PLAN_BYTES + 1)
     except zipfile.BadZipFile as exc:
         raise ReconcilerError(f"artifact {name} is not a zip archive") from exc
     if len(data) > MAX_PLAN_BYTES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.github.client import GitHub
 from reconciler.render.markdown import GITHUB_LIMIT, MARKER_PREFIX, marker, split_bodies
@@ -50,7 +51,7 @@ def bodies_of(text: str, limit: int = GITHUB_LIMIT) -> list[str]:
 
 
 def post_plan_comment(gh: GitHub, pr: int, bodies: list[str]) -> CommentResult:
-    ours: dict[int, list[dict]] = {}
+    ours: dict[int, list[dict[str, Any]]] = {}
     for comment in gh.paginate(gh.repo_path(f"issues/{pr}/comments")):
         found = _PART.match(comment.get("body") or "")
         if found:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.chain import ID_CLOSE, ID_OPEN, SUFFIX, Chain, anchor, legacy_id, split
@@ -63,6 +63,7 @@ from reconciler.ledger.records import (
 from reconciler.ledger.storage import Storage
 
 FUTURE_SLACK = timedelta(minutes=10)
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -103,7 +104,13 @@ class ItemTable(dict[str, ItemStatus]):
     def __getitem__(self, fingerprint: str) -> ItemStatus:
         return dict.__getitem__(self, fingerprint[:FP_CHARS])
 
-    def get(self, fingerprint: str, default: Any = None) -> Any:  # type: ignore[override]
+    @overload
+    def get(self, fingerprint: str, default: None = None, /) -> ItemStatus | None: ...
+    @overload
+    def get(self, fingerprint: str, default: ItemStatus, /) -> ItemStatus: ...
+    @overload
+    def get(self, fingerprint: str, default: _T, /) -> ItemStatus | _T: ...
+    def get(self, fingerprint: str, default: object = None, /) -> object:
         return dict.get(self, fingerprint[:FP_CHARS], default)
 
     def __contains__(self, fingerprint: object) -> bool:
@@ -181,7 +188,8 @@ def _find_ids(storage: Storage, wanted: set[str]) -> bool:
     return False
 
 
-_scan = json.JSONDecoder().scan_once
+# The C scanner JSONDecoder.__init__ sets (typeshed does not declare the attribute).
+_scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
 
 
 def parse_record(line: bytes) -> Any:
@@ -674,23 +682,22 @@ class _Folder:
             self.put_many(fps[at : at + size] if at or size != len(fps) else fps, status)
             return
         self._settle(run, of, entry, size - s.count(NO_RESULT))
-        columns = {"code": code, "message": message, "evidence": evidence}
         shared: dict[tuple[Any, ...], ItemStatus] = {}
         for offset, letter in enumerate(s):
             if letter == NO_RESULT:
                 continue
-            values = tuple(
-                (v[offset] if isinstance(v, list) else v)
-                for v in (columns["code"], columns["message"], columns["evidence"])
-            )
-            key = (letter, *values)
-            status = shared.get(key)
-            if status is None:
-                status = shared[key] = ItemStatus(
-                    LETTER_STATE[letter], target, ts, run.run, *values, seg=self.seg, n=n
-                )
+            one_code = code[offset] if isinstance(code, list) else code
+            one_message = message[offset] if isinstance(message, list) else message
+            one_evidence = evidence[offset] if isinstance(evidence, list) else evidence
+            key = (letter, one_code, one_message, one_evidence)
+            one = shared.get(key)
+            if one is None:
+                one = shared[key] = ItemStatus(
+                    LETTER_STATE[letter], target, ts, run.run,
+                    one_code, one_message, one_evidence, seg=self.seg, n=n,
+                )  # fmt: skip
             got[at + offset] = 1
-            self.put(fps[at + offset], status)
+            self.put(fps[at + offset], one)
 
 
 def _open(

@@ -198,7 +198,8 @@ class _BlobRaw(io.RawIOBase):
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        assert self._proc.stdout is not None
+        # stdout=PIPE with the default buffering: a BufferedReader (read1 reads what is there)
+        assert isinstance(self._proc.stdout, io.BufferedReader)
         self._out = self._proc.stdout
 
     def readable(self) -> bool:

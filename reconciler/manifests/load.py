@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from reconciler.manifests.encrypted import (
 )
 from reconciler.schemas import schema_errors, schema_errors_with
 from reconciler.values import ALLOW_LOOKALIKES, item_value_problems
-from reconciler.vendors.api import ManifestChecker, VendorRules
+from reconciler.vendors.api import ManifestChecker, Report, VendorRules
 from reconciler.vendors.registry import rules_for
 from reconciler.vendors.registry import vendor as vendor_of
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
@@ -420,7 +421,7 @@ def _load_document(
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
     csv_paths: list[tuple[CsvOpener, str] | None] = []
     for j, rel in enumerate(spec.get("absent_csv", [])):
-        found = locate(rel, lambda m, j=j: report(("spec", "absent_csv", j), m))
+        found = locate(rel, partial(report, ("spec", "absent_csv", j)))
         if found is not None and is_encrypted(rel):
             if config.age_identities is None:
                 result.locked.append(Problem(found[1], None, "", locked_message(config)))
@@ -440,7 +441,7 @@ def _load_document(
         base: YPath = ("spec", "absent", i)
         allow = entry.get(ALLOW_LOOKALIKES) is True
         entry = {k: v for k, v in entry.items() if k != ALLOW_LOOKALIKES}
-        items = rules.items(target_name, entry, lambda p, m, b=base: report((*b, *p), m))
+        items = rules.items(target_name, entry, _below(report, base))
         source = Source(name, shown, doc.line_of(base))
         for item in items:
             refused = item_value_problems(item, allow)
@@ -520,6 +521,9 @@ def _load_csv(
         if found <= MAX_PROBLEMS_PER_CSV:
             result.problems.append(Problem(shown, line, column, message))
 
+    def at_row(line: int) -> Report:
+        return lambda p, m: report_row(line, _column(p, rules), m)
+
     def fast(header: list[str]) -> Callable[[int, list[str]], bool] | None:
         """Rows that make one item without problems go straight into the desired state."""
         if track is not None:
@@ -549,7 +553,7 @@ def _load_csv(
             items = rules.items(
                 manifest.target,
                 row.entry,
-                lambda p, m, line=row.line: report_row(line, _column(p, rules), m),
+                at_row(row.line),
             )
             source = Source(manifest.name, shown, row.line)
             for item in items:
@@ -572,6 +576,11 @@ def _load_csv(
                 f"... and {found - MAX_PROBLEMS_PER_CSV} more problems in this file",
             )
         )
+
+
+def _below(report: Report, base: YPath) -> Report:
+    """`report` for the paths under `base`."""
+    return lambda p, m: report((*base, *p), m)
 
 
 def _column(path: YPath, rules: VendorRules) -> str:

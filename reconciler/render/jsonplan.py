@@ -134,7 +134,7 @@ class _ActionEncoder:
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
-        if type(refs) is int:
+        if isinstance(refs, int):
             key = (table, refs >> LINE_BITS)
             head = self.single_heads.get(key)
             if head is None:

@@ -57,7 +57,7 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     except UnicodeDecodeError:
         raise ReportUnreadable(f"{path}: not a report (not UTF-8 text)") from None
     form = "json"
-    raw: str | None = text
+    raw: str = text
     if not text.lstrip().startswith("{"):
         found = HTML_DATA.search(text)
         if found is not None:
@@ -149,13 +149,13 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             what = "was altered" if int(line) == at else "follows a break in its file"
             check.problems.append(f"{label} {what}: the ledger breaks at {file}:{at}")
             continue
-        event = records.get((rid, fp))
-        if event is None:
+        recorded = records.get((rid, fp))
+        if recorded is None:
             check.problems.append(f"{label} is not in the ledger (removed or altered)")
             continue
-        if event.get("where") != where:
-            check.problems.append(f"{label} is in the ledger at {event.get('where')}, moved")
-        wrong = [c for c in CLAIMS if claim.get(c) != event.get(c)]
+        if recorded.get("where") != where:
+            check.problems.append(f"{label} is in the ledger at {recorded.get('where')}, moved")
+        wrong = [c for c in CLAIMS if claim.get(c) != recorded.get(c)]
         if wrong:
             check.problems.append(
                 f"{label} does not say what the report claims ({', '.join(wrong)})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import click
@@ -118,7 +119,7 @@ def sandbox(
         click.echo(f"  {vendor:<14} base_url: {url}")
     click.echo(f"  {'control':<14} {base_url}/_sandbox/requests (see the sandbox README)")
     click.echo("Press Ctrl-C to stop.", nl=True)
-    click.get_text_stream("stdout").flush()
+    sys.stdout.flush()
     try:
         asyncio.run(serve(ctx, sock, asyncio.Event()))
     except KeyboardInterrupt:

@@ -52,7 +52,7 @@ class FaultProfile:
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
-        values: dict[str, float | int] = {}
+        values: dict[str, Any] = {}  # each checked by name below: echo_status an int
         for name, value in changes.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{name} must be a number")

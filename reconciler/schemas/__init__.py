@@ -44,7 +44,10 @@ def _pattern(
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+# types-jsonschema leaves validators.extend unannotated: the class it makes is typed here.
+_Validator: type[jsonschema.Draft202012Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, {"pattern": _pattern}
+)
 
 
 @cache
@@ -94,7 +97,7 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
     if custom and v != "type":  # x-message explains a pattern; a wrong type says so plainly
         return path, custom
     if v == "type":
-        want = error.validator_value
+        want: Any = error.validator_value  # a rule's value: set on every validator's error
         wants = [want] if isinstance(want, str) else list(want)
         names = " or ".join(_TYPE_NAMES.get(w, w) for w in wants)
         msg = f"must be {names}, got {_kind(inst)}"
@@ -102,7 +105,8 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
             msg += " (quote it: YAML reads unquoted digits as a number)"
         return path, msg
     if v in ("enum", "const"):
-        options = error.validator_value if v == "enum" else [error.validator_value]
+        value: Any = error.validator_value
+        options = value if v == "enum" else [value]
         return path, f"must be one of {', '.join(map(str, options))}, got {fragment(inst)}"
     if v == "minItems":
         return path, "must not be empty" if error.validator_value == 1 else error.message
@@ -141,11 +145,11 @@ def _generic(error: jsonschema.ValidationError) -> str:
 def _unknown_keys(error: jsonschema.ValidationError) -> list[tuple[Path, str]]:
     """One problem per unknown key (jsonschema lists them all in one error)."""
     path: Path = tuple(error.absolute_path)
-    allowed = set(error.schema.get("properties", {}))
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    allowed = set(schema.get("properties", {}))
+    keys = error.instance if isinstance(error.instance, dict) else {}
     hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
-    return [
-        ((*path, k), f"unknown key {fragment(k)}{hint}") for k in error.instance if k not in allowed
-    ]
+    return [((*path, k), f"unknown key {fragment(k)}{hint}") for k in keys if k not in allowed]
 
 
 _VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}

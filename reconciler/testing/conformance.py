@@ -56,6 +56,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ from reconciler.testing.cases import (
     ReadCase,
 )
 from reconciler.testing.subject import CasesError, Subject, leaks, values_of
-from reconciler.testing.wire import Reply, Run, matches
+from reconciler.testing.wire import Reply, Responder, Run, always, matches
 from reconciler.values import item_value_problems
 from reconciler.vendors.api import (
     ABSENT_SEEN,
@@ -629,7 +630,7 @@ def check_resend(s: Subject) -> Iterator[str]:
     for name in unsafe:
         items = s.first_batch(name)
         for fault, reply in FAULTS:
-            run = s.apply(items, lambda request, n, reply=reply: reply())
+            run = s.apply(items, always(reply))
             what = f"entry {name!r} after {fault}"
             if len(run.sent) != 1:
                 yield f"{what}: sent {len(run.sent)} times, though sending twice is unsafe"
@@ -653,7 +654,7 @@ def check_stop(s: Subject) -> Iterator[str]:
         if len(s.builder.batches(s.pairs(items))) < 2:
             yield f"{case.label}: the samples make one request: the stop cannot be seen"
             continue
-        run = s.apply(items, lambda request, n, case=case: response(case.answer))
+        run = s.apply(items, always(partial(response, case.answer)))
         r = run.report
         if s.target.name not in r.stopped:
             yield f"{case.label}: through the engine, the target did not stop"
@@ -758,7 +759,7 @@ def _refresh_problems(s: Subject, reader: Any) -> Iterator[str]:
     for name in s.cases.entries:
         items = s.items(name)
         for fault, reply in (*FAULTS, ("a 404 page", lambda: response(page(404)))):
-            run = s.refresh(items, lambda request, n, reply=reply: reply())
+            run = s.refresh(items, always(reply))
             seen = run.seen(s.target.name)
             if seen[PRESENT] or seen[ABSENT_SEEN]:
                 yield f"entry {name!r}: a read answered by {fault} recorded {seen}"
@@ -787,7 +788,7 @@ def check_masking(s: Subject) -> Iterator[str]:
             for shape in ECHO_SHAPES:
                 run = s.apply(
                     items,
-                    lambda request, n, status=status, shape=shape: echo(request, status, shape),
+                    _echoing(status, shape),
                     parallelism=max(1, min(batches, 16)),
                 )
                 text = "\n".join(run.texts())
@@ -830,3 +831,8 @@ def check_vendor(
 ) -> list[Failure]:
     """Every problem the kit finds with `vendor` (every check, or those named in `only`)."""
     return [f for name in (only or list(CHECKS)) for f in run_check(vendor, cases, name)]
+
+
+def _echoing(status: int, shape: int) -> Responder:
+    """A responder whose every answer repeats the request (echo shape `shape`)."""
+    return lambda request, n: echo(request, status, shape)

@@ -103,6 +103,11 @@ Responder = Callable[[httpx.Request, int], Reply]
 """Answers the n-th request (0, 1, ...) that is not one of the target's preflight reads."""
 
 
+def always(reply: Callable[[], Reply]) -> Responder:
+    """A responder that answers every request with a fresh `reply()`."""
+    return lambda request, n: reply()
+
+
 @dataclass
 class Run:
     report: ApplyReport

@@ -121,9 +121,6 @@ class VendorRequest:
 Pair = tuple[str, Item]
 """(fingerprint, item): what batching moves around."""
 
-Pair = tuple[str, Item]
-"""(fingerprint, item): what batching moves around."""
-
 
 @dataclass(frozen=True)
 class Preflight:

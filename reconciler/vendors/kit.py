@@ -231,7 +231,7 @@ def _quote_cached(value: str) -> str:
 
 def locator_words(locator: Mapping[str, Any]) -> str:
     """`user_id u_**01`, `alias a*** (label crm)`, `email x (prioritization: ...)`."""
-    parts = []
+    parts: list[str] = []
     for key, value in locator.items():
         if key == "prioritization":
             continue

@@ -153,14 +153,14 @@ def list_items(
         fp = fingerprint(d.item)
         seen.add(fp[:FP_CHARS])
         status = led.items.get(fp)
-        names = sorted({s.manifest for s in d.sources})
+        manifest_names = sorted({s.manifest for s in d.sources})
         rows.append(
             (
                 fp,
                 status.state if status else "pending",
                 d.item.target,
                 status.ts if status else "-",
-                ",".join(names),
+                ",".join(manifest_names),
                 describe(d.item, show_values),
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ FORMAT_VERSION = "1"
 def vendors(fmt: str) -> int:
     """List the installed vendors: version, capabilities and limits."""
     found = installed()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, vendor in sorted(found.vendors.items()):
         caps = vendor.capabilities
         rows.append(
@@ -54,15 +55,15 @@ def vendors(fmt: str) -> int:
         return 1 if found.broken else 0
     table = [("VENDOR", "VERSION", "PACKAGE", "BATCH", "CAPABILITIES")]
     for row in rows:
-        caps = row["capabilities"]
+        can: dict[str, Any] = row["capabilities"]
         words = [
-            "async" if caps["asynchronous"] else "sync",
-            "idempotent" if caps["idempotent"] else "NOT idempotent",
-            *(["irreversible"] if caps["irreversible"] else []),
-            *([k for k in ("preflight", "read", "resolve") if caps[k]]),
+            "async" if can["asynchronous"] else "sync",
+            "idempotent" if can["idempotent"] else "NOT idempotent",
+            *(["irreversible"] if can["irreversible"] else []),
+            *([k for k in ("preflight", "read", "resolve") if can[k]]),
         ]
         table.append(
-            (row["name"], row["version"], row["package"], str(caps["batch_size"]), ", ".join(words))
+            (row["name"], row["version"], row["package"], str(can["batch_size"]), ", ".join(words))
         )
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     for r in table:

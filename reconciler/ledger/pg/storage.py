@@ -96,7 +96,7 @@ class PgStorage:
         """Create the schema, tables, sequence and triggers when missing."""
         try:
             with self.conn.transaction():
-                self.conn.execute(ddl(self.schema))  # type: ignore[call-overload]
+                self.conn.execute(ddl(self.schema))
         except psycopg.Error as exc:
             raise ReconcilerError(
                 f"the PostgreSQL ledger's tables cannot be created ({self.where}): "

@@ -59,7 +59,9 @@ class SegmentReader:
             for d in body["data"]
             if isinstance(d, dict)
         }
-        cursor = body.get("cursor") if isinstance(body.get("cursor"), dict) else {}
+        cursor = body.get("cursor")
+        if not isinstance(cursor, dict):
+            cursor = {}
         nxt = cursor.get("next") if cursor.get("has_more") else None
         out: list[Observation | VendorRequest] = []
         for item in items:
