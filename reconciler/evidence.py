@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.ledger.records import ACCEPTED, DONE, FAILED, REJECTED
+from reconciler.states import ACCEPTED, DONE, FAILED, REJECTED
 
 REMOVED = "removed"
 ABSENT = "absent"

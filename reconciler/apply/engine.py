@@ -23,7 +23,6 @@ import httpx
 
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
 from reconciler.apply.intents import IntentWindow
-from reconciler.apply.limits import DELETE, READ
 from reconciler.apply.pacing import Pacer
 from reconciler.apply.session import Pacers, TargetSession, clean, request_token
 from reconciler.config import Target
@@ -39,7 +38,8 @@ from reconciler.evidence import (
 )
 from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, mask, raw_values
-from reconciler.render.describe import describe
+from reconciler.plan.describe import describe
+from reconciler.rates import DELETE, READ
 from reconciler.vendors.api import Pair, VendorRequest
 
 # A target whose items come back "already absent" this often usually has wrong values or

@@ -19,8 +19,9 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
 from reconciler.plan.model import Plan
 from reconciler.plan.planfile import SavedPlan
-from reconciler.plan.savedjoin import SENT_ACTIONS, ReviewedSends, reviewed_split
+from reconciler.plan.savedjoin import ReviewedSends, reviewed_split
 from reconciler.plan.seal import credential_change
+from reconciler.states import SENT_ACTIONS
 
 __all__ = ["SENT_ACTIONS", "ReviewedSends", "check_reviewed", "refusal", "split_sends"]
 

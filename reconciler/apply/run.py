@@ -17,10 +17,10 @@ from reconciler.desired import KEYED, Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, hold, open_storage, shared
 from reconciler.ledger.lock import LockBroken
-from reconciler.ledger.records import PENDING
 from reconciler.ledger.store import Ledger, RunWriter, create_ledger, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.plan.model import Action, Plan
+from reconciler.states import PENDING
 
 
 @dataclass(frozen=True)

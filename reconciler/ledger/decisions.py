@@ -25,10 +25,11 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, hold, open_storage
 from reconciler.ledger.fold import ItemStatus
 from reconciler.ledger.lookup import item_by_prefix
-from reconciler.ledger.records import RESOLUTIONS, UNKNOWN
+from reconciler.ledger.records import RESOLUTIONS
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.masking import scrub
+from reconciler.states import UNKNOWN
 
 MAX_REASON = 500  # characters: a sentence and a ticket reference, not a report
 

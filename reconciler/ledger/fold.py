@@ -37,9 +37,6 @@ from reconciler.ledger.header import (
 )
 from reconciler.ledger.order import END_OF_PART, Segment, Structure, Unit, read_structure
 from reconciler.ledger.records import (
-    ACCEPTED,
-    DONE,
-    DRIFTED,
     END,
     FP_CHARS,
     ID_CHARS,
@@ -54,13 +51,13 @@ from reconciler.ledger.records import (
     RESULT,
     RESULT_COLUMNS,
     RUN,
-    UNKNOWN,
     UNLOCK,
     WITHDRAW,
     problem_v2,
     record_problem,
 )
 from reconciler.ledger.storage import Storage
+from reconciler.states import ACCEPTED, DONE, DRIFTED, UNKNOWN
 
 FUTURE_SLACK = timedelta(minutes=10)
 _T = TypeVar("_T")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.states import ACCEPTED, DONE, FAILED, REJECTED, RESULT_STATES
+
 FORMAT_VERSION = 2
 HEADER_VERSIONS = (1, 2)
 
@@ -36,18 +38,7 @@ END = "end"
 LEGACY_TYPES = frozenset({RUN, INTENT, RESULT, REFRESH, END})
 RECORD_TYPES = frozenset({RUN, PART, INTENT, RESULT, WITHDRAW, REFRESH, RESOLUTION, UNLOCK, END})
 
-# Item states (CONTRACT section 5)
-PENDING = "pending"
-UNKNOWN = "unknown"
-ACCEPTED = "accepted"
-DONE = "done"
-FAILED = "failed"
-REJECTED = "rejected"
-DRIFTED = "drifted"
-STATES = (PENDING, UNKNOWN, ACCEPTED, DONE, FAILED, REJECTED, DRIFTED)
-RESULT_STATES = frozenset({ACCEPTED, DONE, FAILED, REJECTED})
-# States the next apply sends again
-ACTIONABLE = frozenset({PENDING, UNKNOWN, FAILED, DRIFTED})
+# Item states (CONTRACT section 5) are in reconciler/states.py
 
 # Why a `done` is done (CONTRACT section 5)
 EVIDENCE = frozenset({"removed", "absent", "confirmed", "resolved"})

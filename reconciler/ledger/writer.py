@@ -53,7 +53,6 @@ from reconciler.ledger.records import (
     RESOLUTIONS,
     RESULT,
     RESULT_COLUMNS,
-    RESULT_STATES,
     RUN,
     STATE_LETTER,
     UNLOCK,
@@ -61,6 +60,7 @@ from reconciler.ledger.records import (
     encode_body,
 )
 from reconciler.ledger.storage import Storage
+from reconciler.states import RESULT_STATES
 
 MAX_FILE_BYTES = 48_000_000  # GitHub warns at 50 MB and refuses 100 MB
 RESULT_BATCH = 64

@@ -11,13 +11,14 @@ from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, open_storage
-from reconciler.ledger.records import DRIFTED, FP_CHARS, PENDING, UNKNOWN
+from reconciler.ledger.records import FP_CHARS
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.verify import IGNORED, LedgerBroken, ledger_problems
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.plan.deadlines import manifest_deadlines
 from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
 from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
+from reconciler.states import DRIFTED, PENDING, UNKNOWN
 
 
 def build_plan(

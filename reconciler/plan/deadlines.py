@@ -21,13 +21,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.apply.limits import scope_and_rate
-from reconciler.apply.pacing import HEADROOM
-from reconciler.ledger.records import ACCEPTED, DONE, REJECTED
 from reconciler.ledger.store import Ledger
 from reconciler.manifests import Manifest
 from reconciler.manifests.deadlines import Deadline, iso
 from reconciler.plan.model import Action, Plan, TargetPlan
+from reconciler.rates import HEADROOM, scope_and_rate
+from reconciler.states import ACCEPTED, DONE, REJECTED
 from reconciler.vendors.registry import vendor as vendor_of
 
 # What a vendor's queue takes when it does not say: refresh's default --queue-window,

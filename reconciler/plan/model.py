@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
-from reconciler.ledger.records import (
+from reconciler.states import (
     ACCEPTED,
+    ACTION_BY_STATE,
     ACTIONABLE,
     DONE,
     DRIFTED,
@@ -16,22 +17,12 @@ from reconciler.ledger.records import (
     PENDING,
     REJECTED,
     UNKNOWN,
+    PlanAction,
 )
 from reconciler.vendors.registry import vendor as vendor_of
 
 if TYPE_CHECKING:
     from reconciler.plan.deadlines import ManifestDeadline, TargetEstimate
-
-# What apply will do with an item, by its ledger state.
-ACTION_BY_STATE = {
-    PENDING: "remove",
-    DRIFTED: "remove",
-    UNKNOWN: "resend",
-    FAILED: "retry",
-    DONE: "none",
-    ACCEPTED: "none",
-    REJECTED: "none",
-}
 
 FORMAT_VERSION = "1"
 
@@ -71,8 +62,8 @@ class Action:
         return self.canonical[2:end].decode("ascii")
 
     @property
-    def action(self) -> str:
-        return "hold" if self.held else ACTION_BY_STATE[self.state]
+    def action(self) -> PlanAction:
+        return PlanAction.HOLD if self.held else ACTION_BY_STATE[self.state]
 
     @property
     def will_send(self) -> bool:

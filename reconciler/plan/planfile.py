@@ -36,6 +36,7 @@ from reconciler.inputs import (
     read_bounded,
 )
 from reconciler.ledger.store import Ledger
+from reconciler.plan.head import plan_head
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.plan.planframe import (
     CONFLICTED_FLAG,
@@ -49,7 +50,6 @@ from reconciler.plan.planframe import (
     write_frame,
 )
 from reconciler.plan.seal import KEYED_MAC, Seal
-from reconciler.render.jsonplan import plan_head
 from reconciler.schemas import schema_errors
 from reconciler.yamlsource import format_path
 

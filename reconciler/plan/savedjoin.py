@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError
-from reconciler.plan.model import ACTION_BY_STATE, Action, Plan
+from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import STATES, SavedPlan, flags_of
 from reconciler.plan.planframe import (
     CONFLICTED_FLAG,
@@ -20,9 +20,8 @@ from reconciler.plan.planframe import (
     STATE_MASK,
     Record,
 )
+from reconciler.states import ACTION_BY_STATE, SENT_ACTIONS, PlanAction
 
-# the actions of a saved plan that apply may send (never "hold" or "none")
-SENT_ACTIONS = frozenset({"remove", "resend", "retry"})
 _HEX = FP_BYTES * 2
 
 
@@ -33,8 +32,8 @@ def state_of(record: Record) -> str:
     return STATES[code]
 
 
-def action_of(record: Record) -> str:
-    return "hold" if record.flags & HELD_FLAG else ACTION_BY_STATE[state_of(record)]
+def action_of(record: Record) -> PlanAction:
+    return PlanAction.HOLD if record.flags & HELD_FLAG else ACTION_BY_STATE[state_of(record)]
 
 
 def sends(record: Record) -> bool:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import httpx
 
 from reconciler.apply.client import RetryPolicy
-from reconciler.apply.limits import READ
 from reconciler.apply.session import Pacers, TargetSession, clean
 from reconciler.config import Target
 from reconciler.ledger.store import RunWriter
 from reconciler.masking import Masker, raw_values
+from reconciler.rates import READ
 from reconciler.vendors.api import (
     ABSENT_SEEN,
     PRESENT,

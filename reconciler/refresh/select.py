@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from reconciler.ledger.records import ACCEPTED, DONE, DRIFTED, UNKNOWN
 from reconciler.plan.model import Action, Plan
+from reconciler.states import ACCEPTED, DONE, DRIFTED, UNKNOWN
 from reconciler.vendors.api import Pair
 
 # The states a read can settle: accepted (confirm), done (catch a reintroduction),

@@ -13,7 +13,7 @@ from reconciler import __version__
 from reconciler.desired import item_from_canonical
 from reconciler.diff.compare import FieldChange, ItemChange, ManifestDiff, SpecDiff
 from reconciler.masking import mask
-from reconciler.render.describe import describe
+from reconciler.plan.describe import describe
 
 FORMAT_VERSION = "1"
 DROP_NOTE = "dropping an entry restores nothing already removed"

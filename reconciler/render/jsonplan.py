@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from reconciler import __version__
 from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable
 from reconciler.masking import mask
-from reconciler.plan.model import FORMAT_VERSION, Action, Plan, TargetPlan
-from reconciler.render.describe import describe_shown, request_preview_shown, shown
+from reconciler.plan.describe import describe_shown, request_preview_shown, shown
+from reconciler.plan.head import plan_head
+from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.vendors.registry import vendor
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -46,41 +46,6 @@ def action_json(tp: TargetPlan, action: Action, show_values: bool) -> dict[str, 
         "sources": [source_json(s) for s in action.sources],
         "request": request_preview_shown(tp.target, visible),
     }
-
-
-def plan_head(plan: Plan, show_values: bool) -> dict[str, Any]:
-    """Every top-level field before `actions`, in document order."""
-    targets = [
-        {
-            "name": tp.target.name,
-            "vendor": tp.target.vendor,
-            "summary": tp.summary.as_json(),
-            "orphaned": len(tp.orphaned),
-        }
-        for tp in plan.targets
-    ]
-    fingerprint: dict[str, Any] = {"scheme": plan.fingerprint_scheme, "key_id": plan.key_id}
-    if plan.new_ledger_salt is not None:
-        fingerprint["new_ledger_salt"] = plan.new_ledger_salt
-    head: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "tool_version": __version__,
-        "summary": {**plan.summary.as_json(), "line": plan.summary.line()},
-        "ledger": plan.ledger.as_json(),
-        "desired_digest": plan.desired_digest,
-        "accounts": plan.accounts,
-        "fingerprint": fingerprint,
-        "target_filter": plan.target_filter,
-        "values_shown": show_values,
-        "targets": targets,
-    }
-    if plan.deadlines:  # only when a manifest has a date: other plans are as before
-        head["deadlines"] = {
-            "manifests": [row.as_json() for row in plan.deadlines],
-            "estimates": [est.as_json() for est in plan.estimates],
-            "missed": plan.deadline_missed,
-        }
-    return head
 
 
 def _late(action: Action, overdue: dict[str, str]) -> list[str]:

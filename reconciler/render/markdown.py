@@ -20,10 +20,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from reconciler.ledger.records import DRIFTED
 from reconciler.manifests.deadlines import iso
+from reconciler.plan.describe import describe
 from reconciler.plan.model import Action, Plan, TargetPlan
-from reconciler.render.describe import describe
+from reconciler.states import DRIFTED
 from reconciler.vendors.registry import vendor
 
 GITHUB_LIMIT = 65_536

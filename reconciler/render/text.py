@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 import click
 
-from reconciler.ledger.records import DRIFTED, FAILED, REJECTED, UNKNOWN
 from reconciler.manifests.deadlines import iso
+from reconciler.plan.describe import describe
 from reconciler.plan.model import Action, Plan, TargetPlan
-from reconciler.render.describe import describe
+from reconciler.states import DRIFTED, FAILED, REJECTED, UNKNOWN
 from reconciler.vendors.registry import vendor
 
 LONG_PLAN = 200
@@ -40,11 +40,12 @@ def _action_lines(
     because = "; ".join(f"{s.manifest}, {s.file}:{s.line}" for s in action.sources[:3])
     if len(action.sources) > 3:
         because += f"; and {len(action.sources) - 3} more"
-    reason = {
+    reasons: dict[str, str] = {
         UNKNOWN: "sent before, no answer recorded: sent again (deletions are idempotent)",
         FAILED: "failed last time: retried",
         DRIFTED: f"reintroduced after removal (seen at {action.since or 'refresh'})",
-    }.get(action.state)
+    }
+    reason = reasons.get(action.state)
     lines.append(click.style(f"      # (because {because})", dim=True))
     if reason:
         lines.append(click.style(f"      # ({reason})", dim=True))

@@ -18,17 +18,17 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.config import Config
-from reconciler.ledger.records import ACCEPTED, DONE, DRIFTED, FAILED, PENDING, REJECTED, UNKNOWN
 from reconciler.ledger.store import Ledger
 from reconciler.ledger.verify import item_events, ledger_problems
 from reconciler.manifests import LoadResult, Manifest
 from reconciler.manifests.deadlines import iso, parse_moment
 from reconciler.masking import scrub
 from reconciler.plan.deadlines import ManifestDeadline, manifest_deadlines
+from reconciler.plan.describe import describe
 from reconciler.plan.model import Action, Plan
-from reconciler.render.describe import describe
 from reconciler.report.gitinfo import file_commits
 from reconciler.report.seal import seal_of
+from reconciler.states import ACCEPTED, DONE, DRIFTED, FAILED, PENDING, REJECTED, UNKNOWN
 from reconciler.vendors.registry import vendor as vendor_of
 
 FORMAT_VERSION = "1"
@@ -44,7 +44,7 @@ ABSENT = "already absent"
 CONFIRMED = "confirmed by refresh"
 RESOLVED = "resolved by a person"
 ACCEPTED_KIND = "accepted, awaiting confirmation"
-OPEN_WHY = {
+OPEN_WHY: dict[str, str] = {
     PENDING: "never sent: the next apply sends it",
     UNKNOWN: "sent, no answer recorded: the next apply sends it again",
     FAILED: "the last attempt failed: the next apply retries it",

@@ -189,7 +189,7 @@ class RequestBuilder(Protocol):
         ...
 
     def kind(self, items: Sequence[Item]) -> str:
-        """Which rate scope a request for `items` counts in (apply.limits DELETE,
+        """Which rate scope a request for `items` counts in (rates DELETE,
         IDENTITY): Insider's identity deletes have their own, lower limit."""
         ...
 

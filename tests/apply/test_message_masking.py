@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.apply.session import MAX_MESSAGE, Redactor, clean
 from reconciler.desired import Item
 from reconciler.masking import Masker, map_values, mask, raw_values
-from reconciler.render.describe import describe
+from reconciler.plan.describe import describe
 
 EMAIL = "Jane.Doe+vip@Example.com"
 

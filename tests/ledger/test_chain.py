@@ -9,9 +9,9 @@ import json
 import shutil
 from pathlib import Path
 
-from reconciler.ledger.records import DONE, FAILED, UNKNOWN
 from reconciler.ledger.store import RunWriter, read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
+from reconciler.states import DONE, FAILED, UNKNOWN
 from tests.ledger.kit import Proj, run_cli, write_run
 from tests.ledger.sealed import append_sealed, lines_of, record_id, write_lines
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.ledger.records import DONE, FAILED, UNKNOWN
 from reconciler.ledger.store import RunWriter, read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
+from reconciler.states import DONE, FAILED, UNKNOWN
 from tests.ledger.kit import Proj, run_cli, write_run
 from tests.ledger.sealed import lines_of, reseal, write_lines
 

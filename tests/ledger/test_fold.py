@@ -8,15 +8,8 @@ import json
 import pytest
 
 from reconciler.ledger.chain import Chain, split
-from reconciler.ledger.records import (
-    ACCEPTED,
-    DONE,
-    DRIFTED,
-    FAILED,
-    REJECTED,
-    UNKNOWN,
-)
 from reconciler.ledger.store import RunWriter, read_ledger
+from reconciler.states import ACCEPTED, DONE, DRIFTED, FAILED, REJECTED, UNKNOWN
 from tests.ledger.kit import Proj, write_run
 from tests.ledger.legacy import legacy_write_run
 

@@ -14,9 +14,9 @@ import pytest
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.chain import legacy_id as line_hash
-from reconciler.ledger.records import DONE, DRIFTED, FAILED, UNKNOWN
 from reconciler.ledger.store import HEADER_FILE, read_ledger, run_files
 from reconciler.ledger.verify import check_chain, history, verify_ledger
+from reconciler.states import DONE, DRIFTED, FAILED, UNKNOWN
 from tests.ledger.kit import Proj, run_cli
 from tests.ledger.legacy import legacy_write_run
 

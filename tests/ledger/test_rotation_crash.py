@@ -13,9 +13,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from reconciler.ledger.records import DONE, UNKNOWN
 from reconciler.ledger.store import RunWriter, item_key, read_ledger, run_files
 from reconciler.ledger.verify import item_events, verify_ledger
+from reconciler.states import DONE, UNKNOWN
 from tests.ledger.kit import Proj
 
 WRITER = textwrap.dedent(

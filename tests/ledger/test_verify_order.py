@@ -13,9 +13,9 @@ import pytest
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.chain import legacy_id as line_hash
-from reconciler.ledger.records import DONE, FAILED
 from reconciler.ledger.store import read_ledger, run_files
 from reconciler.ledger.verify import check_chain, verify_ledger
+from reconciler.states import DONE, FAILED
 from tests.ledger.kit import Proj, run_cli
 from tests.ledger.legacy import legacy_write_run
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.records import ACCEPTED, DONE, FAILED, UNKNOWN
 from reconciler.ledger.store import RunWriter, item_key, read_ledger, result_fields, run_files
 from reconciler.ledger.verify import item_events, verify_ledger
+from reconciler.states import ACCEPTED, DONE, FAILED, UNKNOWN
 from tests.ledger.kit import Proj
 from tests.ledger.sealed import lines_of
 

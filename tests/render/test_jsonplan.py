@@ -17,8 +17,8 @@ from reconciler import __version__
 from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceTable
 from reconciler.masking import map_values, mask
+from reconciler.plan.describe import shown
 from reconciler.plan.model import Action, TargetPlan
-from reconciler.render.describe import shown
 from reconciler.render.jsonplan import (
     _ActionEncoder,
     _encode,

@@ -4,7 +4,7 @@ lines about different things never read the same."""
 from __future__ import annotations
 
 from reconciler.desired import Item
-from reconciler.render.describe import describe, shown
+from reconciler.plan.describe import describe, shown
 
 USER = {"email": "jane.doe@example.com"}
 

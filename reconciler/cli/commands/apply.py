@@ -42,12 +42,12 @@ from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
 from reconciler.plan.build import plan_from_config
+from reconciler.plan.describe import describe
 from reconciler.plan.keys import fingerprinter_for
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import PlanKeyMismatch, SavedPlan, load_plan, stale_reason
 from reconciler.plan.savedjoin import same_sends
 from reconciler.plan.seal import credential_change
-from reconciler.render.describe import describe
 from reconciler.render.text import render_text
 
 MAX_PROBLEM_LINES = 20  # per-item failure lines; the ledger lists the rest

@@ -21,14 +21,15 @@ from reconciler.ledger.decisions import Decision, checked_reason, match_items, r
 from reconciler.ledger.gitcheck import history_problems
 from reconciler.ledger.lock import check_breakable, read_lock
 from reconciler.ledger.lookup import item_by_prefix, item_from_args, items_with_value
-from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, STATES
+from reconciler.ledger.records import FP_CHARS, RESOLUTIONS
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
 from reconciler.ledger.verify import history, ledger_problems, verify_ledger
 from reconciler.manifests import load_specs
 from reconciler.plan.build import check_targets
+from reconciler.plan.describe import describe
 from reconciler.plan.keys import fingerprinter_for
-from reconciler.render.describe import describe
+from reconciler.states import STATES
 
 
 @click.group()
