@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from reconciler.config import Target
+from reconciler.target import Target
 from reconciler.vendors.registry import vendor
 
 DELETE = "delete"

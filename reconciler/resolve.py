@@ -18,14 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from reconciler.apply.client import RetryPolicy
+from reconciler.apply.client import RetryPolicy, Transport
 from reconciler.apply.session import Pacers, TargetSession
-from reconciler.config import Target
 from reconciler.errors import ReconcilerError
 from reconciler.inputs import MAX_CSV_BYTES, InputRefused, check_output, open_regular
 from reconciler.masking import fragment
+from reconciler.target import Target
 from reconciler.vendors.api import Resolved, Resolver
 from reconciler.vendors.registry import vendor
 
@@ -104,7 +102,7 @@ def run_resolve(
     source: Path,
     out: Path,
     policy: RetryPolicy | None = None,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    transport: Transport | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ResolveReport:
     resolver = _reader(target)
@@ -162,7 +160,7 @@ async def _resolve_all(
     report: ResolveReport,
     progress_file: Path,
     policy: RetryPolicy,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None,
+    transport: Transport | None,
     progress: Callable[[int], None] | None,
 ) -> None:
     session = TargetSession(target, secrets, Pacers(), policy, transport, CHUNK, {})

@@ -7,16 +7,14 @@ before merging) can prove host, account, credentials and permission for every ta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
-
-from reconciler.apply.client import RetryPolicy
+from reconciler.apply.client import RetryPolicy, Transport
 from reconciler.apply.session import Pacers, TargetSession, clean
-from reconciler.config import Target
 from reconciler.masking import Masker
+from reconciler.target import Target
 
 CHECK_POLICY = RetryPolicy(timeout=10.0)  # the preflight reads use PREFLIGHT_POLICY
 
@@ -35,7 +33,7 @@ async def _check(
     target: Target,
     secrets: dict[str, str],
     policy: RetryPolicy,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None,
+    transport: Transport | None,
 ) -> CheckResult:
     session = TargetSession(target, secrets, Pacers(), policy, transport, 4, {})
     try:
@@ -57,7 +55,7 @@ def check_targets(
     targets: Sequence[Target],
     secrets: dict[str, dict[str, str]],
     policy: RetryPolicy = CHECK_POLICY,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    transport: Transport | None = None,
 ) -> list[CheckResult]:
     """Every target's preflight, concurrently; results in the order of `targets`."""
 

@@ -28,6 +28,10 @@ from reconciler.apply.pacing import Pacer
 from reconciler.evidence import Answer
 from reconciler.vendors.api import VendorRequest
 
+Transport = Callable[[], httpx.AsyncBaseTransport]
+"""Makes the transport a target's client sends through: tests and the conformance kit pass
+an httpx.MockTransport; None everywhere else (real HTTP)."""
+
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 

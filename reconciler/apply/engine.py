@@ -19,13 +19,10 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
-import httpx
-
-from reconciler.apply.client import RetryPolicy, Sent, VendorClient
+from reconciler.apply.client import RetryPolicy, Sent, Transport, VendorClient
 from reconciler.apply.intents import IntentWindow
 from reconciler.apply.pacing import Pacer
 from reconciler.apply.session import Pacers, TargetSession, clean, request_token
-from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item
 from reconciler.evidence import (
     ACCEPTED,
@@ -40,6 +37,7 @@ from reconciler.ledger.store import RunWriter, result_fields
 from reconciler.masking import Masker, mask, raw_values
 from reconciler.plan.describe import describe
 from reconciler.rates import DELETE, READ
+from reconciler.target import Target
 from reconciler.vendors.api import Pair, VendorRequest
 
 # A target whose items come back "already absent" this often usually has wrong values or
@@ -178,7 +176,7 @@ class Engine:
         parallelism: int = 8,
         policy: RetryPolicy | None = None,
         progress: Progress | None = None,
-        transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        transport: Transport | None = None,
         fingerprint: Fingerprinter | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:

@@ -7,10 +7,8 @@ import secrets as secrets_module
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from reconciler import __version__
-from reconciler.apply.client import RetryPolicy
+from reconciler.apply.client import RetryPolicy, Transport
 from reconciler.apply.engine import ApplyReport, Engine, Progress, TargetWork
 from reconciler.config import Config
 from reconciler.desired import KEYED, Fingerprinter
@@ -65,7 +63,7 @@ def run_apply(
     parallelism: int = 8,
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    transport: Transport | None = None,
     should_stop: Callable[[], bool] | None = None,
     ignore_ledger_errors: bool = False,
     lock_timeout: float = 0.0,

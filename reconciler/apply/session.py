@@ -13,10 +13,10 @@ import httpx
 
 from reconciler.apply.client import PREFLIGHT_POLICY, Breaker, RetryPolicy, VendorClient
 from reconciler.apply.pacing import Pacer
-from reconciler.config import Target
 from reconciler.evidence import Answer
 from reconciler.masking import Masker, scrub
 from reconciler.rates import scope_and_rate
+from reconciler.target import Target
 from reconciler.vendors.api import Preflight, RequestBuilder
 from reconciler.vendors.registry import requests_for
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.config import Config, RateLimit, Target, display, is_loopback
+from reconciler.config import Config, display, is_loopback
 from reconciler.errors import Problem, ReconcilerError, ValidationFailed
 from reconciler.inputs import (
     MAX_CONFIG_BYTES,
@@ -20,6 +20,7 @@ from reconciler.inputs import (
 )
 from reconciler.masking import fragment
 from reconciler.schemas import schema_errors, schema_errors_with
+from reconciler.target import RateLimit, Target
 from reconciler.vendors.registry import installed, known
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 

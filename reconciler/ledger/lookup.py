@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.config import Target
 from reconciler.desired import DesiredState, Item
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.fold import ItemStatus, Ledger
 from reconciler.ledger.records import FP_CHARS
 from reconciler.masking import raw_values
+from reconciler.target import Target
 from reconciler.vendors.registry import rules_for, vendor
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.masking import _NOT_VALUES, map_values, mask
+from reconciler.target import Target
 from reconciler.vendors.registry import vendor
 
 

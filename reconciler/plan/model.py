@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
 from reconciler.states import (
     ACCEPTED,
@@ -19,6 +18,7 @@ from reconciler.states import (
     UNKNOWN,
     PlanAction,
 )
+from reconciler.target import Target
 from reconciler.vendors.registry import vendor as vendor_of
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from reconciler.config import Config, Target
+from reconciler.config import Config
+from reconciler.target import Target
 
 KEYED_MAC = "hmac-sha256"
 DIGEST = "sha256"

@@ -15,14 +15,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import httpx
-
-from reconciler.apply.client import RetryPolicy
+from reconciler.apply.client import RetryPolicy, Transport
 from reconciler.apply.session import Pacers, TargetSession, clean
-from reconciler.config import Target
 from reconciler.ledger.store import RunWriter
 from reconciler.masking import Masker, raw_values
 from reconciler.rates import READ
+from reconciler.target import Target
 from reconciler.vendors.api import (
     ABSENT_SEEN,
     PRESENT,
@@ -90,7 +88,7 @@ class RefreshEngine:
         parallelism: int = 8,
         policy: RetryPolicy | None = None,
         progress: Progress | None = None,
-        transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        transport: Transport | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.writer = writer

@@ -9,10 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from reconciler import __version__
-from reconciler.apply.client import RetryPolicy
+from reconciler.apply.client import RetryPolicy, Transport
 from reconciler.apply.run import RunInfo, close_run, refuse_lost_head
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
@@ -69,7 +67,7 @@ def run_refresh(
     parallelism: int = 8,
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    transport: Transport | None = None,
     should_stop: Callable[[], bool] | None = None,
     lock_timeout: float = 0.0,
 ) -> tuple[RefreshReport, str]:

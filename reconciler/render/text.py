@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import click
-
 from reconciler.manifests.deadlines import iso
 from reconciler.plan.describe import describe
 from reconciler.plan.model import Action, Plan, TargetPlan
+from reconciler.render.style import style
 from reconciler.states import DRIFTED, FAILED, REJECTED, UNKNOWN
 from reconciler.vendors.registry import vendor
 
@@ -35,8 +34,8 @@ def _action_lines(
         text += " (irreversible)"
     late = sorted({s.manifest for s in action.sources} & overdue.keys()) if overdue else []
     if late:
-        text += click.style(f" [OVERDUE: {', '.join(late)}]", fg="red", bold=True)
-    lines = [f"  {click.style(symbol, fg=colour, bold=True)} {text}"]
+        text += style(f" [OVERDUE: {', '.join(late)}]", fg="red", bold=True)
+    lines = [f"  {style(symbol, fg=colour, bold=True)} {text}"]
     because = "; ".join(f"{s.manifest}, {s.file}:{s.line}" for s in action.sources[:3])
     if len(action.sources) > 3:
         because += f"; and {len(action.sources) - 3} more"
@@ -46,9 +45,9 @@ def _action_lines(
         DRIFTED: f"reintroduced after removal (seen at {action.since or 'refresh'})",
     }
     reason = reasons.get(action.state)
-    lines.append(click.style(f"      # (because {because})", dim=True))
+    lines.append(style(f"      # (because {because})", dim=True))
     if reason:
-        lines.append(click.style(f"      # ({reason})", dim=True))
+        lines.append(style(f"      # ({reason})", dim=True))
     return lines
 
 
@@ -59,7 +58,7 @@ def _target_lines(
     overdue: Mapping[str, str] | None = None,
 ) -> list[str]:
     t = tp.target
-    lines = [click.style(f"# {t.name} ({t.vendor})", bold=True)]
+    lines = [style(f"# {t.name} ({t.vendor})", bold=True)]
     v = vendor(t.vendor)
     if v.caveats:
         lines.append(f"  {v.label} caveats:")
@@ -114,7 +113,7 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
     out: list[str] = []
     if plan.target_filter:
         out.append(
-            click.style(
+            style(
                 "Warning: --target is in effect: this plan covers only "
                 f"{', '.join(plan.target_filter)}. Other targets may have pending removals.",
                 fg="yellow",
@@ -123,7 +122,7 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
     drifted = sum(1 for tp in plan.targets for a in tp.actions if a.state == DRIFTED)
     if drifted:
         out.append(
-            click.style("Note: Objects have changed outside of reconciler", bold=True)
+            style("Note: Objects have changed outside of reconciler", bold=True)
             + f"\n  {drifted} item(s) removed before were found back by a refresh (an event "
             "replay, a re-import, a trait promoted again): they are removed again below."
         )
@@ -133,11 +132,11 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
         out.append(f"Reconciler will send the following removals.{masked}")
         out.append("")
         out.append("Symbols:")
-        out.append(f"  {click.style('-', fg='red', bold=True)} remove")
-        bang = click.style("!", fg="red", bold=True)
+        out.append(f"  {style('-', fg='red', bold=True)} remove")
+        bang = style("!", fg="red", bold=True)
         out.append(f"  {bang} delete the whole user profile (irreversible)")
-        out.append(f"  {click.style('?', fg='yellow', bold=True)} send again: outcome unknown")
-        out.append(f"  {click.style('~', fg='yellow', bold=True)} retry: failed last time")
+        out.append(f"  {style('?', fg='yellow', bold=True)} send again: outcome unknown")
+        out.append(f"  {style('~', fg='yellow', bold=True)} retry: failed last time")
         out.append("")
     overdue = plan.overdue()
     for tp in plan.targets:
@@ -146,17 +145,17 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
     if plan.deadlines:
         out.extend(deadline_lines(plan))
         out.append("")
-    out.append(click.style(plan.summary.line(), bold=True))
+    out.append(style(plan.summary.line(), bold=True))
     return "\n".join(out)
 
 
 def deadline_lines(plan: Plan) -> list[str]:
     """The plan's deadlines: each dated manifest by due date, then each target's estimate
     (if apply ran now)."""
-    lines = [click.style("Deadlines (by due date):", bold=True)]
+    lines = [style("Deadlines (by due date):", bold=True)]
     for row in plan.deadlines:
         colour = "red" if row.needs_person else ("green" if row.open == 0 else None)
-        lines.append(f"  {row.manifest.name}: " + click.style(row.verdict(), fg=colour))
+        lines.append(f"  {row.manifest.name}: " + style(row.verdict(), fg=colour))
     for est in plan.estimates:
         if est.finish is None:
             continue

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import Answer
 from reconciler.masking import raw_values
+from reconciler.target import Target
 from reconciler.testing.cases import ConformanceCases
 from reconciler.testing.wire import FINGERPRINT, Refreshed, Responder, Run, run_engine, run_refresh
 from reconciler.vendors.api import Pair, Preflight, Vendor, VendorRequest

@@ -20,11 +20,11 @@ from reconciler.apply.client import RetryPolicy
 from reconciler.apply.engine import ApplyReport, Engine, TargetWork
 from reconciler.apply.pacing import Pacer
 from reconciler.apply.session import Pacers
-from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item
 from reconciler.evidence import Answer
 from reconciler.ledger.store import RunWriter, create_ledger
 from reconciler.refresh.engine import RefreshEngine, RefreshReport, RefreshWork
+from reconciler.target import Target
 from reconciler.testing.answers import response
 from reconciler.vendors import registry
 from reconciler.vendors.api import ABSENT_SEEN, PRESENT, UNVERIFIED, Vendor, VendorRequest

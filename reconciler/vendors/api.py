@@ -19,9 +19,9 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.config import Target
 from reconciler.desired import Fingerprinter, Item, canonical_json
 from reconciler.evidence import Answer, Outcome
+from reconciler.target import Target
 from reconciler.yamlsource import Path
 
 Report = Callable[[Path, str], None]

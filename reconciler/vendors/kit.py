@@ -14,10 +14,10 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import Answer, Outcome
 from reconciler.masking import fragment
+from reconciler.target import Target
 from reconciler.vendors.api import (
     CsvFormatError,
     ManifestChecker,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 
-from reconciler.config import Target
 from reconciler.errors import ReconcilerError
+from reconciler.target import Target
 from reconciler.vendors.api import RequestBuilder, Vendor, VendorRules
 
 GROUP = "reconciler.vendors"

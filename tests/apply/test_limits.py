@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from reconciler.apply.engine import Engine
-from reconciler.config import Target
 from reconciler.rates import DELETE, IDENTITY, READ, scope_and_rate
+from reconciler.target import Target
 from tests.apply.wire import BRAZE, INSIDER, SEGMENT, TWILIO, with_rate
 
 

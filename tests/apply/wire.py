@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from reconciler.apply.client import RetryPolicy, Sent, VendorClient
-from reconciler.config import RateLimit, Target
 from reconciler.desired import Item
 from reconciler.evidence import Answer
+from reconciler.target import RateLimit, Target
 from tests.vendors._helpers import REQUESTS
 
 # A policy that retries fast: tests must not sleep for real backoffs.

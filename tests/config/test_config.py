@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import RateLimit, find_config, is_loopback
+from reconciler.config import find_config, is_loopback
 from reconciler.config.load import load_config
 from reconciler.errors import ReconcilerError, ValidationFailed
+from reconciler.target import RateLimit
 from reconciler.vendors.segment import HOSTS
 from tests.conftest import CONFIG_YAML, Project
 

@@ -14,7 +14,6 @@ import jsonschema
 import pytest
 
 from reconciler import __version__
-from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceTable
 from reconciler.masking import map_values, mask
 from reconciler.plan.describe import shown
@@ -26,6 +25,7 @@ from reconciler.render.jsonplan import (
     plan_json,
     write_plan_json,
 )
+from reconciler.target import Target
 from reconciler.vendors.registry import vendor
 from tests.ledger.kit import Proj, run_cli, write_run
 

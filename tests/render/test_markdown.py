@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from reconciler.config import Target
 from reconciler.desired import Item, Source
 from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
 from reconciler.render.markdown import GITHUB_LIMIT, render_markdown, split_bodies
+from reconciler.target import Target
 from tests.ledger.kit import RAW_VALUES, Proj, run_cli, write_run
 
 SEG = Target("seg", "segment", "https://profiles.segment.com", {"space_id": "spa_1"})

@@ -17,9 +17,9 @@ from reconciler_opendsr.answers import signature_note
 from reconciler_opendsr.ids import subject_request_id
 from reconciler_opendsr.rules import utc_time
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import Answer
+from reconciler.target import Target
 from reconciler.testing import json_answer
 from reconciler.testing.answers import response
 from reconciler.testing.subject import Subject

@@ -6,8 +6,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from reconciler import __version__
-from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.target import Target
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.braze.read import BrazeReader
 from reconciler.vendors.braze.requests import MAX_IDS, BrazeRequests, resend_safe

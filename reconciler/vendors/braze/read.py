@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import Answer
+from reconciler.target import Target
 from reconciler.vendors.api import (
     ABSENT_SEEN,
     PRESENT,

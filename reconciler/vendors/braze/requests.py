@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import (
     UNKNOWN,
@@ -42,6 +41,7 @@ from reconciler.evidence import (
     rejected,
     stop,
 )
+from reconciler.target import Target
 from reconciler.vendors.api import Pair, Preflight, VendorRequest
 from reconciler.vendors.kit import PROBE_ID, Defaults, chunked_by_key, preflight_reading
 

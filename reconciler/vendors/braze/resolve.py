@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.config import Target
 from reconciler.evidence import Answer
+from reconciler.target import Target
 from reconciler.vendors.api import Resolved, VendorRequest
 from reconciler.vendors.braze.requests import EXPORT_FIELDS, EXPORT_PATH
 

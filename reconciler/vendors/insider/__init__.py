@@ -6,8 +6,8 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from reconciler import __version__
-from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.target import Target
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.insider.read import InsiderReader
 from reconciler.vendors.insider.requests import MAX_BYTES, MAX_USERS, InsiderRequests

@@ -24,7 +24,6 @@ import json
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item, canonical_json
 from reconciler.evidence import (
     Answer,
@@ -38,6 +37,7 @@ from reconciler.evidence import (
     rejected,
     stop,
 )
+from reconciler.target import Target
 from reconciler.vendors.api import Pair, Preflight, VendorRequest
 from reconciler.vendors.kit import PROBE_ID, Defaults, preflight_reading
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item, load_canonical
 from reconciler.evidence import (
     Answer,
@@ -36,6 +35,7 @@ from reconciler.evidence import (
     removed,
     stop,
 )
+from reconciler.target import Target
 from reconciler.vendors.api import Preflight, VendorRequest
 from reconciler.vendors.kit import (
     PROBE_ID,

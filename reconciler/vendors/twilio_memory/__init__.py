@@ -7,7 +7,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from reconciler import __version__
-from reconciler.config import Target
+from reconciler.target import Target
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.kit import VendorBase
 from reconciler.vendors.twilio_memory.read import TwilioMemoryReader

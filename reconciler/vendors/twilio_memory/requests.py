@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import (
     Answer,
@@ -44,6 +43,7 @@ from reconciler.evidence import (
     rejected,
     stop,
 )
+from reconciler.target import Target
 from reconciler.vendors.api import Preflight, VendorRequest
 from reconciler.vendors.kit import OneItemPerRequest, basic_auth, preflight_reading, segment_part
 

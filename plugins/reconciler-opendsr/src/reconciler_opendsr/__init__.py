@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item
+from reconciler.target import Target
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.kit import VendorBase, package_schema
 from reconciler_opendsr.reader import OpenDSRReader

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.config import Target
 from reconciler.desired import Item
 from reconciler.evidence import (
     REJECTED,
@@ -41,6 +40,7 @@ from reconciler.evidence import (
     removed,
     stop,
 )
+from reconciler.target import Target
 from reconciler.vendors.api import Preflight, VendorRequest
 from reconciler.vendors.kit import OneItemPerRequest, basic_auth, preflight_reading, segment_part
 from reconciler_opendsr.answers import error_of, not_found, signature_note, status_of
