@@ -34,6 +34,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+# Crash logs (reconciler/cli/crash.py) of the tests' injected internal errors go to a
+# throwaway state directory, never the user's ~/.local/state (subprocesses inherit it).
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="reconciler-test-state-")
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO_ROOT = Path(__file__).parent.parent
 

@@ -2,7 +2,8 @@
 
 Exit codes (cli/exitcodes.py): 0 success, 1 error (user errors, invalid input, failed
 items), 2 changes pending (only with --detailed-exitcode), 3 an unexpected internal error
-(one line; `--debug` shows the traceback), 4 needs a person (held items).
+(one line naming the crash log that holds the traceback, cli/crash.py; `--debug` lets it
+through instead), 4 needs a person (held items).
 
 `--color` and `--debug` are global and may stand anywhere on the command line
 (`reconcile plan --debug`), as may `RECONCILE_LOG=debug` in the environment.
@@ -216,10 +217,22 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(this is a bug; rerun with --debug for the traceback)",
-            err=True,
-        )
+        click.echo(internal_error_line(exc, list(given), dict(os.environ)), err=True)
         code = EXIT_INTERNAL
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def internal_error_line(exc: Exception, argv: list[str], environ: dict[str, str]) -> str:
+    """The one line an internal error prints: what broke, and the crash log that holds the
+    traceback (cli/crash.py), both without secrets or identifiers."""
+    from reconciler.cli.crash import redact, write_crash_log
+
+    what = redact(f"{type(exc).__name__}: {exc}", environ)
+    try:
+        log = write_crash_log(exc, argv, environ)
+    except OSError as err:
+        return (
+            f"internal error: {what} (this is a bug; no crash log could be written: "
+            f"{err.strerror or err}; `--debug` shows the traceback)"
+        )
+    return f"internal error: {what} (this is a bug; its traceback is in {log}, for a bug report)"

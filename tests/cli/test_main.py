@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,22 +14,74 @@ import reconciler.cli.commands.validate as validate_command
 from reconciler import __version__
 from tests.conftest import Project
 
+SECRET = "sk_live_0a1b2c3d4e5f6g7h8i9j"  # a token in the environment
+EMAIL = "jane.doe@example.com"  # an identifier value
+
 
 def explode(*args: object, **kwargs: object) -> object:
     raise RuntimeError("boom in the middle of loading")
 
 
-def test_unexpected_exception_exits_3_with_one_line_and_a_debug_hint(
-    project: Project, monkeypatch: pytest.MonkeyPatch
+def explode_with_values(*args: object, **kwargs: object) -> object:
+    raise RuntimeError(f"boom with {os.environ['SEGMENT_TOKEN']} and {EMAIL} in it")
+
+
+def crash_log(line: str) -> Path:
+    found = re.search(r"its traceback is in (\S+crash-\S+\.log), for a bug report", line)
+    assert found is not None, line
+    return Path(found.group(1))
+
+
+def test_unexpected_exception_exits_3_with_one_line_naming_the_crash_log(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr(validate_command, "load_specs", explode)
     result = project.run("validate")
     assert result.code == 3
     assert result.out == ""
     [line] = result.err.splitlines()
-    assert "--debug" in line
     assert "RuntimeError: boom in the middle of loading" in line
-    assert "Traceback" not in result.output
+    assert "rerun" not in line and "Traceback" not in result.output
+    log = crash_log(line)
+    assert log.parent == tmp_path / "state" / "reconciler"
+    assert log.stat().st_mode & 0o777 == 0o600
+    text = log.read_text(encoding="utf-8")
+    assert text.count("Traceback (most recent call last)") == 1
+    assert "RuntimeError: boom in the middle of loading" in text
+    assert "command: reconcile validate" in text and "in explode" in text
+
+
+def test_the_crash_log_holds_no_secret_and_no_identifier(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("SEGMENT_TOKEN", SECRET)
+    monkeypatch.setenv("RECONCILE_LEDGER_KEY", "a-ledger-key-of-some-length")
+    monkeypatch.setattr(validate_command, "load_specs", explode_with_values)
+    result = project.run("validate", "--target", EMAIL)
+    assert result.code in (1, 3)
+    result = project.run("validate")
+    assert result.code == 3
+    [line] = result.err.splitlines()
+    text = crash_log(line).read_text(encoding="utf-8")
+    for leaked in (SECRET, EMAIL, "a-ledger-key-of-some-length"):
+        assert leaked not in text and leaked not in line
+    assert "$SEGMENT_TOKEN" in text and "$SEGMENT_TOKEN" in line
+    assert "boom with" in text
+
+
+def test_no_crash_log_when_it_cannot_be_written_says_so_in_the_line(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))  # a file: no directory under it
+    monkeypatch.setattr(validate_command, "load_specs", explode)
+    result = project.run("validate")
+    assert result.code == 3
+    [line] = result.err.splitlines()
+    assert "no crash log could be written" in line and "--debug" in line
 
 
 def test_debug_lets_the_traceback_through(
@@ -37,7 +92,9 @@ def test_debug_lets_the_traceback_through(
         project.run("--debug", "validate")
 
 
-def test_internal_error_in_a_subprocess_prints_no_traceback(project: Project) -> None:
+def test_internal_error_in_a_subprocess_prints_no_traceback(
+    project: Project, tmp_path: Path
+) -> None:
     """The same through a real process: a config loader that crashes is injected."""
     code = (
         "import reconciler.config.load as c\n"
@@ -46,13 +103,21 @@ def test_internal_error_in_a_subprocess_prints_no_traceback(project: Project) ->
         "from reconciler.cli.main import main\n"
         "main(['validate'])\n"
     )
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "GITHUB_TOKEN": SECRET}
     completed = subprocess.run(
-        [sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert completed.returncode == 3
     assert "Traceback" not in completed.stderr
     [line] = completed.stderr.splitlines()
-    assert "KeyError" in line and "--debug" in line
+    assert "KeyError" in line
+    text = crash_log(line).read_text(encoding="utf-8")
+    assert "KeyError: 'kaboom'" in text and SECRET not in text
 
 
 def test_keyboard_interrupt_is_one_line_and_an_error(
