@@ -38,7 +38,7 @@ from reconciler.masking import Masker, mask, raw_values
 from reconciler.plan.describe import describe
 from reconciler.rates import DELETE, READ
 from reconciler.target import Target
-from reconciler.vendors.api import Pair, VendorRequest
+from reconciler.vendors.api import Pair, RequestBuilder, VendorRequest
 
 # A target whose items come back "already absent" this often usually has wrong values or
 # points at the wrong account: apply says so at the end.
@@ -248,31 +248,14 @@ class Engine:
         return kept
 
     async def _send_all(self, run: TargetSession, pairs: list[Pair], sent_at: list[float]) -> None:
-        target = run.target
-        batches = run.builder.batches(pairs)
-        # Build the clients before any request is paced: building one blocks the event
-        # loop (an SSL context, tens of ms) and would hold back requests already let go,
-        # which then leave together with the next ones.
-        b = run.builder
-
-        def kind_of(batch: list[Pair]) -> str:
-            return b.kind([item for _, item in batch])
-
-        for kind in {kind_of(batch) for batch in batches}:
-            run.client(kind)
+        target, b = run.target, run.builder
+        batches = b.batches(pairs)
+        _open_clients(run, batches)
         total = len(pairs)
         finished = 0
         if self.progress:
             self.progress(target.name, 0, total, 0)  # the target's rate counts from here
-        # Phases, as the vendor orders its items: every phase-0 request first. An item of
-        # a later phase is kept back when an earlier item about the same subject did not
-        # settle (Insider: an identifier that locates a user whose attribute removals
-        # failed would leave those attributes unreachable once deleted).
-        earlier: dict[Hashable, list[str]] = {}
-        for fp, item in pairs:
-            subject = b.subject(item)
-            if subject is not None and b.phase(item) == 0:
-                earlier.setdefault(subject, []).append(fp)
+        earlier = _first_phase_subjects(b, pairs)
 
         def blocked(batch: list[Pair]) -> bool:
             subject = b.subject(batch[0][1])
@@ -289,16 +272,13 @@ class Engine:
                     self.report.not_sent += len(batch)
                     self.report.held_back += len(batch)
                     continue
-                await self._send(run, run.client(kind_of(batch)), batch, sent_at)
+                await self._send(run, run.client(_kind_of(b, batch)), batch, sent_at)
                 finished += len(batch)
                 if self.progress:
                     c = self.report.by_target.get(target.name, Counts())
                     self.progress(target.name, finished, total, c.failed + c.rejected)
 
-        phases = [
-            [batch for batch in batches if b.phase(batch[0][1]) == phase]
-            for phase in sorted({b.phase(batch[0][1]) for batch in batches})
-        ]
+        phases = _phases(b, batches)
         # intents written ahead, a record for the next requests (ledger/intents.py)
         self._windows[target.name] = IntentWindow(
             self.writer,
@@ -413,3 +393,38 @@ class Engine:
             answer = read.answer if read.error is None else None
             settled.append(run.builder.settle(answer, item, outcome))
         return settled
+
+
+def _kind_of(b: RequestBuilder, batch: list[Pair]) -> str:
+    """The kind of request a batch makes (its rate scope and client)."""
+    return b.kind([item for _, item in batch])
+
+
+def _open_clients(run: TargetSession, batches: list[list[Pair]]) -> None:
+    """Build the target's clients before any request is paced: building one blocks the
+    event loop (an SSL context, tens of ms) and would hold back requests already let go,
+    which then leave together with the next ones."""
+    for kind in {_kind_of(run.builder, batch) for batch in batches}:
+        run.client(kind)
+
+
+def _first_phase_subjects(b: RequestBuilder, pairs: list[Pair]) -> dict[Hashable, list[str]]:
+    """The fingerprints of the phase-0 items about each subject. Phases, as the vendor
+    orders its items: every phase-0 request goes first, and an item of a later phase is
+    kept back when an earlier item about the same subject did not settle (Insider: an
+    identifier that locates a user whose attribute removals failed would leave those
+    attributes unreachable once deleted)."""
+    earlier: dict[Hashable, list[str]] = {}
+    for fp, item in pairs:
+        subject = b.subject(item)
+        if subject is not None and b.phase(item) == 0:
+            earlier.setdefault(subject, []).append(fp)
+    return earlier
+
+
+def _phases(b: RequestBuilder, batches: list[list[Pair]]) -> list[list[list[Pair]]]:
+    """The batches phase by phase, in phase order."""
+    return [
+        [batch for batch in batches if b.phase(batch[0][1]) == phase]
+        for phase in sorted({b.phase(batch[0][1]) for batch in batches})
+    ]
