@@ -23,6 +23,7 @@ from reconciler.config import Config
 from reconciler.config.load import load_config
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.testing.postgres import Cluster, ClusterUnavailable
+from tests.ledger.kit import TEST_KEY, Proj, make_proj
 
 # Hypothesis profiles: the default stays fast for CI; `--hypothesis-profile=deep` runs the
 # fuzz tests (tests/cli/test_validate_fuzz.py, tests/cli/test_fuzz_inputs.py) with
@@ -193,3 +194,15 @@ _databases = itertools.count(1)
 def pg_dsn(pg_cluster: Cluster) -> str:
     """A fresh, empty database on the session's cluster, as a DSN."""
     return pg_cluster.create_database(f"t{next(_databases)}")
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Proj:
+    """A throwaway project from the ledger kit (tests/ledger/kit.py), unkeyed, cwd set."""
+    return make_proj(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def keyed_proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Proj:
+    """The same with a ledger key (TEST_KEY)."""
+    return make_proj(tmp_path, monkeypatch, TEST_KEY)

@@ -15,14 +15,9 @@ import pytest
 
 import reconciler.cli.commands.validate as validate_command
 from reconciler.cli.main import COMMANDS, cli, color_setting, hoist_globals
-from tests.ledger.kit import Proj, make_proj, run_cli
+from tests.ledger.kit import Proj, run_cli
 
 ANSI = re.compile(r"\x1b\[")
-
-
-@pytest.fixture
-def proj(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Proj:
-    return make_proj(tmp_path, monkeypatch)
 
 
 def explode(*args: object, **kwargs: object) -> object:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
-import pytest
-
-from tests.ledger.kit import Proj, make_proj, run_cli, write_run
+from tests.ledger.kit import Proj, run_cli, write_run
 from tests.plan.test_deadlines import BRAZE_BODY, SEG_BODY, dated
 
 MEM_BODY = """\
@@ -17,11 +14,6 @@ MEM_BODY = """\
       identifiers:
         - {type: phone, all_values: true}
 """
-
-
-@pytest.fixture
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Proj:
-    return make_proj(tmp_path, monkeypatch)
 
 
 def test_status_orders_requests_by_due_date_and_says_where_each_stands(proj: Proj) -> None:
