@@ -12,7 +12,6 @@ import shutil
 import tempfile
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from reconciler.config import Config
 from reconciler.config.load import load_config
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.testing.postgres import Cluster, ClusterUnavailable
-from tests.ledger.kit import TEST_KEY, Proj, make_proj
+from tests.ledger.kit import TEST_KEY, CliResult, Proj, make_proj
 
 # Hypothesis profiles: the default stays fast for CI; `--hypothesis-profile=deep` runs the
 # fuzz tests (tests/cli/test_validate_fuzz.py, tests/cli/test_fuzz_inputs.py) with
@@ -90,17 +89,6 @@ def manifest(body: str, target: str = "seg", name: str = "bad-input") -> str:
     return MANIFEST_HEAD.format(name=name, target=target) + "".join(
         f"  {line}\n" if line else "\n" for line in lines
     )
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
