@@ -275,6 +275,10 @@ def load_plan(path: Path, key: bytes | None) -> SavedPlan:
     seal = Seal(key)
     key_refusal = _key_refusal(claimed, key)
     if key_refusal is not None:
+        # The header's claim is not yet proven. A digest anyone can check: an edit says
+        # so. A MAC under a key we do not hold cannot be checked: the refusal says both.
+        if claimed.get("mac") != KEYED_MAC:
+            reader.verify(Seal(None).hasher(), "digest")
         raise PlanKeyMismatch(key_refusal)
     reader.verify(seal.hasher(), _what(seal))
     problem = header_problem(claimed)
@@ -306,7 +310,7 @@ def _key_refusal(claimed: dict[str, Any], key: bytes | None) -> str | None:
             return (
                 "the fingerprint key changed since the plan was made: it was made with another "
                 f"fingerprint key (key id {then!s:.16}, this key's id is {now}): another "
-                "project, or the key was rotated"
+                "project, the key was rotated, or the file was modified"
             )
     return None
 
