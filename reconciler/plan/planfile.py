@@ -163,7 +163,8 @@ def _fingerprint(action: Action) -> str:
     return action.fingerprint
 
 
-def _chunks(ordered: list[list[Action]], since_index: dict[str, int]) -> Iterator[bytes]:
+def item_chunks(ordered: list[list[Action]], since_index: dict[str, int]) -> Iterator[bytes]:
+    """The items region's bytes for these actions (each target's sorted by fingerprint)."""
     batch: list[bytes] = []
     for actions in ordered:
         for action in actions:
@@ -189,7 +190,7 @@ def save_plan(
     header, ordered, since_index = _header(plan, stamp, seal, fingerprint)
     try:
         with os.fdopen(create_exclusive(tmp), "wb") as handle:
-            size = write_frame(handle, header, _chunks(ordered, since_index), seal.hasher())
+            size = write_frame(handle, header, item_chunks(ordered, since_index), seal.hasher())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -240,6 +241,15 @@ class SavedPlan:
     def records(self) -> Iterator[tuple[int, Record]]:
         counts = [count for _, count in self.sections]
         yield from self.reader.records(counts, self.seal.hasher(), _what(self.seal))
+
+    def holds_exactly(self, ordered: list[list[Action]]) -> bool:
+        """Whether the file's items are these actions' records, byte for byte (each
+        target's actions sorted by fingerprint, in the file's target order)."""
+        since_index = {ts: i for i, ts in enumerate(self.since)}
+        if any(a.since is not None and a.since not in since_index for s in ordered for a in s):
+            return False
+        chunks = item_chunks(ordered, since_index)
+        return self.reader.same_items(chunks, self.seal.hasher(), _what(self.seal))
 
 
 def _what(seal: Seal) -> str:
