@@ -9,6 +9,7 @@ so every renderer gives what `plan` gave (`--format json`: the same bytes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.config import Config
 from reconciler.desired import Fingerprinter
@@ -99,7 +100,7 @@ def rebuild_plan(config: Config, key: bytes | None, saved: SavedPlan) -> ShownPl
     return ShownPlan(plan, notes)
 
 
-def _model(plans: dict[str, TargetPlan], head: dict, warnings: list[str]) -> Plan:
+def _model(plans: dict[str, TargetPlan], head: dict[str, Any], warnings: list[str]) -> Plan:
     ledger = head["ledger"]
     fingerprint = head["fingerprint"]
     return Plan(
