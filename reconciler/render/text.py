@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import click
 
 from reconciler.ledger.records import DRIFTED, FAILED, REJECTED, UNKNOWN
+from reconciler.manifests.deadlines import iso
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.render.describe import describe
 from reconciler.vendors.registry import vendor
@@ -23,11 +26,16 @@ def _symbol(action: Action) -> tuple[str, str]:
     return "-", "red"
 
 
-def _action_lines(action: Action, show_values: bool) -> list[str]:
+def _action_lines(
+    action: Action, show_values: bool, overdue: Mapping[str, str] | None = None
+) -> list[str]:
     symbol, colour = _symbol(action)
     text = describe(action.item, show_values)
     if action.irreversible:
         text += " (irreversible)"
+    late = sorted({s.manifest for s in action.sources} & overdue.keys()) if overdue else []
+    if late:
+        text += click.style(f" [OVERDUE: {', '.join(late)}]", fg="red", bold=True)
     lines = [f"  {click.style(symbol, fg=colour, bold=True)} {text}"]
     because = "; ".join(f"{s.manifest}, {s.file}:{s.line}" for s in action.sources[:3])
     if len(action.sources) > 3:
@@ -43,7 +51,12 @@ def _action_lines(action: Action, show_values: bool) -> list[str]:
     return lines
 
 
-def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[str]:
+def _target_lines(
+    tp: TargetPlan,
+    show_values: bool,
+    head: int | None,
+    overdue: Mapping[str, str] | None = None,
+) -> list[str]:
     t = tp.target
     lines = [click.style(f"# {t.name} ({t.vendor})", bold=True)]
     v = vendor(t.vendor)
@@ -54,12 +67,12 @@ def _target_lines(tp: TargetPlan, show_values: bool, head: int | None) -> list[s
     s = tp.summary
     lines.append(
         f"  {s.to_remove} to remove, {s.already_removed} already removed, "
-        f"{s.unknown} unknown, {s.to_retry} to retry"
+        f"{s.unknown} unknown, {s.to_retry} to retry, {s.held} held"
         + (f", {s.rejected} rejected" if s.rejected else "")
     )
     shown = sends if head is None else sends[:head]
     for action in shown:
-        lines.extend(_action_lines(action, show_values))
+        lines.extend(_action_lines(action, show_values, overdue))
     if len(shown) < len(sends):
         lines.append(
             f"  ... and {len(sends) - len(shown)} more actions (use --full to list every action)"
@@ -125,8 +138,42 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
         out.append(f"  {click.style('?', fg='yellow', bold=True)} send again: outcome unknown")
         out.append(f"  {click.style('~', fg='yellow', bold=True)} retry: failed last time")
         out.append("")
+    overdue = plan.overdue()
     for tp in plan.targets:
-        out.extend(_target_lines(tp, show_values, head))
+        out.extend(_target_lines(tp, show_values, head, overdue))
+        out.append("")
+    if plan.deadlines:
+        out.extend(deadline_lines(plan))
         out.append("")
     out.append(click.style(plan.summary.line(), bold=True))
     return "\n".join(out)
+
+
+def deadline_lines(plan: Plan) -> list[str]:
+    """The plan's deadlines: each dated manifest by due date, then each target's estimate
+    (if apply ran now)."""
+    lines = [click.style("Deadlines (by due date):", bold=True)]
+    for row in plan.deadlines:
+        colour = "red" if row.needs_person else ("green" if row.open == 0 else None)
+        lines.append(f"  {row.manifest.name}: " + click.style(row.verdict(), fg=colour))
+    for est in plan.estimates:
+        if est.finish is None:
+            continue
+        queue = (
+            f" + {_hours(est.queue_delay.total_seconds())} the vendor's queue"
+            if est.queue_delay
+            else ""
+        )
+        lines.append(
+            f"  # {est.target}: {est.requests} request(s) at {est.rate:.4g}/s = "
+            f"{_hours(est.send_seconds)}{queue}: done about {iso(est.finish)} if apply runs now"
+        )
+    return lines
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

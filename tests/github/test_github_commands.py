@@ -216,7 +216,7 @@ def test_outputs_of_a_saved_plan(project: Project) -> None:
         "deletions=1",
         "irreversible=0",
         "held=0",
-        "summary=Plan: 1 to remove, 0 already removed, 0 unknown, 0 to retry.",
+        "summary=Plan: 1 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held.",
     ]
 
 

@@ -4,7 +4,8 @@ every result.
 Exit codes: 0 everything sent was answered; 1 an error, any item failed, rejected or left
 unknown, or (with --reviewed) any pending action the reviewed plan did not show; 2 only
 with --max-duration: the time ran out, nothing went wrong, and items are still pending
-(run apply again to continue: nothing is sent twice).
+(run apply again to continue: nothing is sent twice); 4 nothing went wrong but items are
+held for a person (their resend is unsafe: reconcile ledger resolve settles them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from reconciler.apply.run import (
     refuse_lost_head,
     run_apply,
 )
+from reconciler.cli import exitcodes
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import (
@@ -33,8 +35,9 @@ from reconciler.cli.env import (
     target_secrets,
     who,
 )
-from reconciler.cli.params import DURATION
+from reconciler.cli.params import AGE, DURATION
 from reconciler.cli.progress import ProgressDisplay
+from reconciler.cli.signals import StopRequest
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
@@ -47,7 +50,7 @@ from reconciler.plan.seal import credential_change
 from reconciler.render.describe import describe
 from reconciler.render.text import render_text
 
-EXIT_TIME_UP = 2
+MAX_PROBLEM_LINES = 20  # per-item failure lines; the ledger lists the rest
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 
@@ -176,6 +179,18 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     "remain pending, so the next run continues.",
 )
 @click.option(
+    "--lock-timeout",
+    type=AGE,
+    default="0s",
+    show_default=True,
+    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
+    "instead of stopping at once.",
+)
+@click.option("--full", is_flag=True, help="List every action of a long plan before asking.")
+@click.option(
+    "--show-values", is_flag=True, help="Show identifier values unmasked in the plan shown."
+)
+@click.option(
     "--ignore-ledger-errors",
     is_flag=True,
     help="Send even when the ledger does not verify (recovery only: items it records as "
@@ -192,6 +207,9 @@ def apply(
     parallelism: int,
     refresh_before: bool,
     max_duration: float | None,
+    lock_timeout: float,
+    full: bool,
+    show_values: bool,
     ignore_ledger_errors: bool,
 ) -> int:
     """Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan after
@@ -230,10 +248,10 @@ def apply(
         sends = plan_sends(the_plan)
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
-        click.echo(render_text(the_plan))
+        click.echo(render_text(the_plan, show_values, full))
     if not sends:
         click.echo("No changes. Nothing to send.")
-        return 0
+        return _held_exit(the_plan.summary.held)
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
     secrets = target_secrets(config, {a.target for a in sends})
@@ -243,27 +261,32 @@ def apply(
                 "standard input is not a terminal, so nobody can approve: run with "
                 "--auto-approve, or apply a reviewed saved plan (reconcile apply FILE)"
             )
-        answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        try:
+            answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        except click.Abort:  # Ctrl-C or end of input at the prompt
+            answer = ""
         if answer != "yes":
             raise ReconcilerError("Apply cancelled. Nothing was sent.")
     # the ledger as planned: run_apply re-reads it under the lock and refuses if it moved
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
     deadline = Deadline(max_duration) if max_duration is not None else None
-    report, run_id = run_apply(
-        config,
-        the_plan,
-        sends,
-        fingerprint,
-        secrets,
-        RunInfo(who(), current_commit(str(config.root))),
-        parallelism,
-        ProgressDisplay(),
-        should_stop=deadline,
-        ignore_ledger_errors=ignore_ledger_errors,
-    )
+    with StopRequest() as stop:
+        report, run_id = run_apply(
+            config,
+            the_plan,
+            sends,
+            fingerprint,
+            secrets,
+            RunInfo(who(), current_commit(str(config.root))),
+            parallelism,
+            ProgressDisplay(),
+            should_stop=lambda: stop() or (deadline is not None and deadline()),
+            ignore_ledger_errors=ignore_ledger_errors,
+            lock_timeout=lock_timeout,
+        )
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
-    for problem in report.problems:
+    for problem in report.problems[:MAX_PROBLEM_LINES]:
         code = (
             f"HTTP {problem.code}"
             if problem.code
@@ -274,6 +297,12 @@ def apply(
         click.echo(
             f"{problem.state}: {problem.target}: {problem.description}: {code}: "
             f"{problem.message or ''}".rstrip(": "),
+            err=True,
+        )
+    if len(report.problems) > MAX_PROBLEM_LINES:
+        click.echo(
+            f"... and {len(report.problems) - MAX_PROBLEM_LINES} more: reconcile ledger list "
+            "--state failed (and --state rejected, --state unknown) lists every one.",
             err=True,
         )
     if report.unknown:
@@ -301,6 +330,13 @@ def apply(
                 err=True,
             )
     click.echo(f"\n{report.line()} (run {run_id})")
+    if stop():
+        sent = len(sends) - report.not_sent
+        click.echo(
+            f"Interrupted ({stop.name}): {sent:,} of {len(sends):,} sent; the rest stay "
+            "pending. Run apply again to continue; nothing is sent twice."
+        )
+        return stop.exit_code
     if unreviewed:
         click.echo(f"{len(unreviewed)} pending action(s) not reviewed were not sent.", err=True)
         return 1
@@ -309,9 +345,23 @@ def apply(
             f"Stopped after --max-duration ({_seconds(deadline.seconds)}): the rest stays "
             "pending. Run apply again to continue; nothing is sent twice."
         )
-        trouble = report.failed or report.rejected or report.unknown or report.stopped
-        return 1 if trouble else EXIT_TIME_UP
-    return 0 if report.ok else 1
+        return exitcodes.ERROR if report.errors else exitcodes.CHANGES
+    if not report.ok:
+        return exitcodes.ERROR
+    return _held_exit(report.held)
+
+
+def _held_exit(held: int) -> int:
+    """Exit 4 when items are held for a person: apply did all it may, yet it is not done."""
+    if not held:
+        return exitcodes.OK
+    click.echo(
+        f"{held} item(s) held for a person, not sent: resending could remove something "
+        "else. Check each at the vendor, then record it: reconcile ledger list --state "
+        "unknown; reconcile ledger resolve FINGERPRINT --as done|absent|pending --reason ...",
+        err=True,
+    )
+    return exitcodes.NEEDS_PERSON
 
 
 def _seconds(total: float) -> str:
