@@ -53,7 +53,7 @@ def test_records_are_rows_read_back_as_the_file_ledger_reads_them(pg_dsn, tmp_pa
     report = verify_ledger(storage_dir(), KEY, storage)
     assert report.ok and report.records == ledger.records + 1
     # export: byte for byte the file format; the same fold and the same heads
-    export_to(storage, FileStorage(tmp_path / "exported"))
+    export_to(storage, tmp_path / "exported")
     files = read_ledger(tmp_path / "exported", KEY)
     assert files.ok and files.heads == ledger.heads and files.digest == ledger.digest
     assert verify_ledger(tmp_path / "exported", KEY).ok
@@ -62,6 +62,10 @@ def test_records_are_rows_read_back_as_the_file_ledger_reads_them(pg_dsn, tmp_pa
     import_from(FileStorage(tmp_path / "exported"), other)
     again = read_ledger(storage_dir(), KEY, storage=other)
     assert again.ok and again.digest == ledger.digest and again.heads == ledger.heads
+    # a folder that holds anything is refused, and left as it was
+    with pytest.raises(ReconcilerError, match="not an empty folder; nothing was exported"):
+        export_to(storage, tmp_path / "exported")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]
 
 
 def test_the_table_is_append_only_even_for_its_owner(pg_dsn):
