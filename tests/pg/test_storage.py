@@ -169,3 +169,22 @@ def test_a_dsn_is_never_shown_with_its_password():
         connect("host=127.0.0.1 port=1 user=tool password=s3cr3t-pw dbname=x connect_timeout=2")
     assert "s3cr3t-pw" not in str(refused.value)
     assert "cannot be reached (dbname=x host=127.0.0.1 port=1 user=tool)" in str(refused.value)
+
+
+def test_a_deferred_append_is_committed_before_the_next_and_its_failure_stops_the_part(pg_dsn):
+    storage, lineage = new_ledger(pg_dsn)
+    (lease,) = take(storage, lineage, ["seg"], "apply", "me", "run1", 30)
+    live = PgStorage(pg_dsn, fence=[lease.token])
+    part = live.create_part("20261202T000000000000Z-run1.jsonl")
+    part.append(b"a\nb\n", durable=False)  # committed by a thread
+    part.append(b"c\n")  # waits for it: rows in order, no gap
+    assert [n for n, _ in live.lines(part.name, [])] == [1, 2, 3]
+    release(storage, [lease.token])  # the lease is gone: the next deferred write fails
+    part.append(b"d\n", durable=False)
+    with pytest.raises(Fenced):
+        part.append(b"e\n")
+    with pytest.raises(Fenced):  # and every later one: never a gap in the part
+        part.append(b"f\n")
+    part.close()
+    live.parts()
+    assert [line for _, line in live.lines(part.name, [])] == [b"a", b"b", b"c"]
