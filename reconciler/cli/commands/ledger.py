@@ -1,5 +1,5 @@
 """`reconcile ledger list|show|verify|unlock|find|resolve`: read, check and settle the
-ledger."""
+ledger (the PostgreSQL backend's leases, sql, export and import: commands/leases.py)."""
 
 from __future__ import annotations
 
@@ -221,7 +221,8 @@ def _read(config: Config, key: bytes | None) -> Ledger:
 @pass_globals
 def unlock(g: Globals, lock_id: str, force: bool) -> int:
     """Break a stale lock left by a run that died (recorded in the ledger). A lock whose
-    process is alive on this host is never broken."""
+    process is alive on this host is never broken. With the postgres backend, LOCK_ID is
+    a lease's fencing token (`reconcile ledger leases`)."""
     config = g.config()
     key = ledger_key(config)
     if shared(config):
