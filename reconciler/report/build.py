@@ -24,7 +24,7 @@ from reconciler.ledger.verify import item_events, ledger_problems
 from reconciler.manifests import LoadResult, Manifest
 from reconciler.manifests.deadlines import iso, parse_moment
 from reconciler.masking import scrub
-from reconciler.plan.deadlines import ManifestDeadline, manifest_deadlines
+from reconciler.plan.deadlines import ManifestDeadline, manifest_deadlines, manifest_names
 from reconciler.plan.model import Action, Plan
 from reconciler.render.describe import describe
 from reconciler.report.gitinfo import file_commits
@@ -90,7 +90,7 @@ def build_report(
     by_key: dict[str, list[_Item]] = {}
     for tp in plan.targets:
         for action in tp.actions:
-            mine = {s.manifest for s in action.sources} & names
+            mine = manifest_names(action) & names
             for name in mine:
                 entry = _Item(action)
                 items[name].append(entry)
@@ -110,9 +110,10 @@ def build_report(
     by_name = {row.manifest.name: row for row in deadlines}
     requests = [
         _request(config, m, items[m.name], by_name[m.name], show_values)
-        for m in sorted(chosen, key=lambda m: (by_name[m.name].due is None, m.name))
+        for m in sorted(chosen, key=lambda m: _by_due(by_name[m.name]))
     ]
-    problems = ledger_problems(ledger)
+    # what made the plan distrust the ledger (its chain, MACs, and what git committed)
+    problems = list(plan.ledger_errors) or ledger_problems(ledger)
     document: dict[str, Any] = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -137,6 +138,11 @@ def build_report(
     }
     document["seal"] = seal_of(document, key)
     return document
+
+
+def _by_due(row: ManifestDeadline) -> tuple[bool, str, str]:
+    """Requests by due date (ISO strings sort as times), undated last, then by name."""
+    return (row.due is None, iso(row.due) or "", row.manifest.name)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.ledger.chain import legacy_id, split
+from reconciler.ledger.files import FileStorage
 from reconciler.ledger.fold import read_ledger
 from reconciler.ledger.verify import item_events, ledger_problems
 from reconciler.report.build import KIND
@@ -87,6 +89,18 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     return document, form, text
 
 
+def _record_ids(ledger_dir: Path) -> set[str]:
+    """The id of every record in the ledger's run files (format 2: its `m`; format 1: the
+    SHA-256 of its line), of any kind: a head is often a run's end record."""
+    storage = FileStorage(ledger_dir)
+    found: set[str] = set()
+    for name in storage.parts():
+        for _, line in storage.lines(name, []):
+            parts = split(line)
+            found.add(parts[1].decode("ascii", "replace") if parts else legacy_id(line))
+    return found
+
+
 def claims(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """What the report says of each ledger record it cites: one claim per item event,
     named as the ledger's own events are (`fp`, `ts`, ...), with `record` and `where`."""
@@ -126,15 +140,14 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
     if breaks:
         check.problems.append(f"the ledger does not verify: {breaks[0]}")
     records: dict[tuple[str, str], dict[str, Any]] = {}
-    ids: set[str] = set()
     for event in item_events(ledger_dir, cite=True):
         rid = event.get("record")
         if rid is None:
             continue
-        ids.add(rid)
         records[(rid, event["fp"])] = event
+    every = _record_ids(ledger_dir) if ledger.exists else set()
     for head in (document.get("ledger") or {}).get("heads") or []:
-        if head not in ids and head not in ledger.heads:
+        if head not in every and head not in ledger.heads:
             check.problems.append(
                 f"the ledger head the report was made at ({head}) is no longer in the ledger"
             )
