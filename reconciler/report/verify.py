@@ -120,7 +120,9 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
 
     document, form, text = read_report(path)
     check = ReportCheck(document, form)
-    problem = seal_problem(document, key)
+    ledger = read_ledger(ledger_dir, key)
+    keyed = ledger.header is not None and ledger.header.keyed
+    problem = seal_problem(document, key, keyed)
     if problem is not None:
         check.problems.append(problem)
     if form != "json" and render(document, form) != text:
@@ -129,7 +131,6 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             "after the report was made (or made by another version of reconciler: "
             f"{str(document.get('tool_version'))[:20]})"
         )
-    ledger = read_ledger(ledger_dir, key)
     breaks = ledger_problems(ledger)
     broken_at: dict[str, int] = {}
     for text_break in breaks:

@@ -171,6 +171,11 @@ def test_an_edited_report_does_not_verify(proj: Proj) -> None:
     event["code"] = 299
     from reconciler.report.seal import seal_of
 
+    # re-sealed with a digest anyone can compute: refused, the ledger is keyed
+    doc["seal"] = seal_of(doc, None)
+    js.write_text(json.dumps(doc))
+    bad = run_cli("ledger", "verify", "--report", str(js))
+    assert bad.code == 1 and "sealed with a plain digest, but the ledger is keyed" in bad.err
     doc["seal"] = seal_of(doc, TEST_KEY.encode())
     js.write_text(json.dumps(doc))
     bad = run_cli("ledger", "verify", "--report", str(js))
