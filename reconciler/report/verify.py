@@ -101,6 +101,55 @@ def _record_ids(ledger_dir: Path) -> set[str]:
     return found
 
 
+def consistency(document: dict[str, Any]) -> list[str]:
+    """What the report says that its own cited events (checked against the ledger below)
+    do not add up to: an item's evidence, a request's or target's counts, a verdict."""
+    from reconciler.report.build import (
+        ACCEPTED_KIND,
+        counts_of,
+        request_verdict,
+        verdict,
+        walk_kind,
+    )
+
+    problems: list[str] = []
+    everything: list[dict[str, Any]] = []
+    try:
+        for r in document["requests"]:
+            for item in r["items"]:
+                everything.append(item)
+                kind, _ = walk_kind(item["events"])
+                label = f"item {str(item['fingerprint'])[:16]} of {r['manifest']}"
+                if item["state"] == "done" and (
+                    kind in (None, ACCEPTED_KIND) or kind != item["evidence"]
+                ):
+                    problems.append(
+                        f"{label} is called done ({item['evidence']}), but its cited records "
+                        f"say {kind or 'not removed'}"
+                    )
+                elif item["state"] == "accepted" and kind != ACCEPTED_KIND:
+                    problems.append(f"{label} is called accepted, but its cited records say {kind}")
+            counts = counts_of(r["items"])
+            if counts != r["counts"]:
+                problems.append(f"the counts of {r['manifest']} are not its items'")
+            for t in r["targets"]:
+                if counts_of(i for i in r["items"] if i["target"] == t["name"]) != t["counts"]:
+                    problems.append(
+                        f"the counts of {r['manifest']} at {t['name']} are not its items'"
+                    )
+            due = r["due"] if r["overdue"] else None
+            if request_verdict(counts, len(r["targets"]), due) != r["verdict"]:
+                problems.append(f"the verdict of {r['manifest']} is not what its items say")
+        total = counts_of(everything)
+        systems = len({t["name"] for r in document["requests"] for t in r["targets"]})
+        summary = document["summary"]
+        if total != summary["counts"] or verdict(total, systems) != summary["verdict"]:
+            problems.append("the report's verdict is not what its items say")
+    except (KeyError, TypeError, AttributeError):
+        problems.append("the report is missing parts a report has (damaged, or not one)")
+    return problems
+
+
 def claims(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """What the report says of each ledger record it cites: one claim per item event,
     named as the ledger's own events are (`fp`, `ts`, ...), with `record` and `where`."""
@@ -152,6 +201,7 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             check.problems.append(
                 f"the ledger head the report was made at ({head}) is no longer in the ledger"
             )
+    check.problems += consistency(document)
     for claim in claims(document):
         check.cited += 1
         rid, fp, where = str(claim.get("record")), str(claim.get("fp")), str(claim.get("where"))

@@ -211,6 +211,27 @@ def test_unkeyed_ledger_is_sealed_with_a_digest(
     assert "finds changes, not forgery" in out.read_text()
     assert run_cli("ledger", "verify", "--report", str(out)).code == 0
     assert any(e["type"] == "result" for e in item_events(p.ledger_dir, cite=True))
+    # unkeyed, anyone can re-seal: what the report claims must still add up to its records
+    from reconciler.report.seal import seal_of
+
+    forged = report()
+    seg = next(r for r in forged["requests"] if r["manifest"] == "seg-emails")
+    rejected = next(i for i in seg["items"] if i["state"] == "rejected")
+    rejected.update(state="done", evidence="removed")
+    rejected.pop("open")
+    forged["seal"] = seal_of(forged, None)
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    bad = run_cli("ledger", "verify", "--report", str(path))
+    assert bad.code == 1
+    assert "is called done (removed), but its cited records say not removed" in bad.err
+    assert "the counts of seg-emails are not its items'" in bad.err
+    forged = report()
+    forged["summary"]["verdict"] = "Complete: everything removed"
+    forged["seal"] = seal_of(forged, None)
+    path.write_text(json.dumps(forged))
+    bad = run_cli("ledger", "verify", "--report", str(path))
+    assert bad.code == 1 and "the report's verdict is not what its items say" in bad.err
 
 
 def test_a_format_1_ledger_is_cited_by_line_hashes(
