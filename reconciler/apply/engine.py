@@ -101,6 +101,7 @@ class ApplyReport(Counts):
     not_sent: int = 0
     unknown: int = 0  # sent, no usable answer, not safe to send again: held
     held_back: int = 0  # identity deletes kept back: the user's attribute removals failed
+    held: int = 0  # the plan's items held for a person (not sent: resending is unsafe)
     problems: list[ItemProblem] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)
     by_target: dict[str, Counts] = field(default_factory=dict)
@@ -113,6 +114,22 @@ class ApplyReport(Counts):
     @property
     def ok(self) -> bool:
         return not (self.failed or self.rejected or self.not_sent or self.unknown)
+
+    @property
+    def errors(self) -> list[str]:
+        """What went wrong, as counts ("2 failed"); items left pending by a clean stop
+        (--max-duration) are not errors, items not sent because a target stopped are."""
+        out = [
+            f"{n} {what}"
+            for n, what in (
+                (self.failed, "failed"),
+                (self.rejected, "rejected"),
+                (self.unknown, "left unknown"),
+            )
+            if n
+        ]
+        out += [f"{name} stopped" for name in sorted(self.stopped)]
+        return out
 
     def warnings(self) -> list[str]:
         """Targets whose items mostly came back already absent."""
@@ -131,15 +148,20 @@ class ApplyReport(Counts):
         return out
 
     def line(self) -> str:
-        return (
-            f"Apply complete! Items: {self.removed} removed, {self.accepted} accepted "
-            f"(asynchronous), {self.already_absent} already absent, {self.failed} failed, "
-            f"{self.rejected} rejected."
+        """The public summary line; wrappers parse it (README: Summary lines), so the
+        `Items:` part has the same form whether or not anything went wrong."""
+        items = (
+            f"Items: {self.removed} removed, {self.accepted} accepted (asynchronous), "
+            f"{self.already_absent} already absent, {self.failed} failed, "
+            f"{self.rejected} rejected, {self.unknown} unknown, {self.held} held."
         )
+        if self.errors:
+            return f"Apply finished with errors: {', '.join(self.errors)}. {items}"
+        return f"Apply complete! {items}"
 
 
-Progress = Callable[[str, int, int], None]
-"""(target name, items finished, items total)"""
+Progress = Callable[[str, int, int, int], None]
+"""(target name, items finished, items total, of those finished: failed or rejected)"""
 
 
 def _rate(times: list[float]) -> float | None:
@@ -242,6 +264,8 @@ class Engine:
             run.client(kind)
         total = len(pairs)
         finished = 0
+        if self.progress:
+            self.progress(target.name, 0, total, 0)  # the target's rate counts from here
         # Phases, as the vendor orders its items: every phase-0 request first. An item of
         # a later phase is kept back when an earlier item about the same subject did not
         # settle (Insider: an identifier that locates a user whose attribute removals
@@ -270,7 +294,8 @@ class Engine:
                 await self._send(run, run.client(kind_of(batch)), batch, sent_at)
                 finished += len(batch)
                 if self.progress:
-                    self.progress(target.name, finished, total)
+                    c = self.report.by_target.get(target.name, Counts())
+                    self.progress(target.name, finished, total, c.failed + c.rejected)
 
         phases = [
             [batch for batch in batches if b.phase(batch[0][1]) == phase]

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 from reconciler.inputs import create_exclusive
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
 
 LOCK_NAME = ".lock"
 # Written beside the lock: the user's repository has no ignore rule of ours, and a lock
@@ -57,7 +63,7 @@ class LockInfo:
 
 
 class LockHeld(ReconcilerError):
-    def __init__(self, info: LockInfo | None, path: Path) -> None:
+    def __init__(self, info: LockInfo | None, path: Path, waited: float = 0.0) -> None:
         self.info = info
         if info is None:
             text = f"the ledger is locked ({path} exists but cannot be read)"
@@ -65,8 +71,9 @@ class LockHeld(ReconcilerError):
             hint = ""
             if info.looks_stale():
                 hint = f"\nThe process {info.pid} that took it is gone on this host: it is stale."
+            after = f" (waited {waited:.0f} s: --lock-timeout)" if waited else ""
             text = (
-                "the ledger is locked by another run; nothing was sent.\n"
+                f"the ledger is locked by another run{after}; nothing was sent.\n"
                 f"Lock Info:\n  {info.describe()}{hint}\n"
                 f"If you are sure no other run is active: reconcile ledger unlock {info.id}"
             )
@@ -121,6 +128,59 @@ def acquire(ledger_dir: Path, operation: str, who: str, run: str | None = None) 
     finally:
         tmp.unlink(missing_ok=True)
     return info
+
+
+def acquire_waiting(
+    ledger_dir: Path,
+    operation: str,
+    who: str,
+    run: str | None = None,
+    timeout: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> LockInfo:
+    """`acquire`, trying again for up to `timeout` seconds while another run holds the
+    lock (Terraform's -lock-timeout). A lock that cannot be read is never waited for."""
+
+    def gave_up(exc: LockHeld, waited: float) -> LockHeld:
+        return LockHeld(exc.info, lock_path(ledger_dir), waited)
+
+    return retry_while_held(
+        lambda: acquire(ledger_dir, operation, who, run),
+        LockHeld,
+        timeout,
+        gave_up,
+        waitable=lambda exc: exc.info is not None,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
+def retry_while_held(
+    attempt: Callable[[], T],
+    held: type[E],
+    timeout: float,
+    gave_up: Callable[[E, float], Exception],
+    waitable: Callable[[E], bool] = lambda exc: True,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """`attempt()` again while it raises `held`, for up to `timeout` seconds: waits of
+    0.1 s doubling to 2 s, with jitter so two waiting runs do not retry in step. After the
+    timeout, `gave_up(exc, seconds waited)` is raised (the plain error when timeout is 0)."""
+    start = clock()
+    wait = 0.1
+    while True:
+        try:
+            return attempt()
+        except held as exc:
+            left = timeout - (clock() - start)
+            if left <= 0 or not waitable(exc):
+                if timeout <= 0:
+                    raise
+                raise gave_up(exc, clock() - start) from None
+            sleep(min(left, wait * random.uniform(0.8, 1.2)))
+            wait = min(2.0, wait * 2)
 
 
 def release(ledger_dir: Path, info: LockInfo) -> None:

@@ -34,6 +34,7 @@ from reconciler.ledger.records import (
     problem_v2,
     record_problem,
 )
+from reconciler.ledger.storage import Storage
 
 NO_KEY = (
     "the ledger is keyed and its key is not available: its records' MACs cannot be "
@@ -56,9 +57,22 @@ class VerifyReport:
         return not self.breaks
 
 
-def verify_ledger(ledger_dir: Path, key: bytes | None = None) -> VerifyReport:
-    """Check every line of the ledger (see the module docstring); never raises."""
+def verify_ledger(
+    ledger_dir: Path, key: bytes | None = None, storage: Storage | None = None
+) -> VerifyReport:
+    """Check every line of the ledger (see the module docstring); what is wrong is in the
+    report, never raised. `storage`: another backend than the files under `ledger_dir`
+    (PostgreSQL); a database that cannot be reached raises ReconcilerError."""
     report = VerifyReport()
+    if storage is not None and not isinstance(storage, FileStorage):
+        storage.read_header()  # a database that cannot be reached is an error, not a break
+        try:
+            return report_of(read_ledger(ledger_dir, key, table=False, storage=storage))
+        except HeaderProblem as exc:
+            report.breaks.append(f"{HEADER_FILE}:1: {exc.problem}")
+        except ReconcilerError as exc:
+            report.breaks.append(str(exc))
+        return report
     storage = FileStorage(ledger_dir)
     try:
         if not storage.header_path.exists() and storage.parts():
@@ -94,7 +108,7 @@ def report_of(ledger: Ledger) -> VerifyReport:
         keyed=ledger.header is not None and ledger.header.keyed,
         heads=list(ledger.heads),
     )
-    if ledger.exists:
+    if ledger.exists and (ledger.storage is None or isinstance(ledger.storage, FileStorage)):
         extra = _header_lines(ledger.path)
         if extra:
             report.breaks.insert(0, extra)
@@ -123,17 +137,20 @@ def check_chain(ledger_dir: Path, key: bytes | None = None) -> None:
 # -- histories -------------------------------------------------------------------------
 
 
-def _segments(ledger_dir: Path) -> tuple[FileStorage, list[Segment]]:
-    storage = FileStorage(ledger_dir)
+def _segments(ledger_dir: Path, store: Storage | None) -> tuple[Storage, list[Segment]]:
+    storage = store or FileStorage(ledger_dir)
     line = storage.read_header()
     if line is None:
         return storage, []
-    header = parse_header(line, str(storage.header_path))
+    header = parse_header(line, str(ledger_dir / HEADER_FILE))
     return storage, read_structure(storage, header.id).segments
 
 
 def item_events(
-    ledger_dir: Path, fingerprint: str | None = None, cite: bool = False
+    ledger_dir: Path,
+    fingerprint: str | None = None,
+    cite: bool = False,
+    storage: Storage | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every item event the ledger records, in chain order: one dict per item and
     record, with `type` (intent, result, withdraw, refresh, resolution), `fp` (the
@@ -147,7 +164,7 @@ def item_events(
     """
     key = fingerprint[:FP_CHARS] if fingerprint is not None else None
     needle = key.encode() if key is not None else None
-    storage, segments = _segments(ledger_dir)
+    storage, segments = _segments(ledger_dir, storage)
     runs: dict[str, dict[str, Any]] = {}  # run id -> its run record
     # per run: intent number -> (fingerprints, target, request digest)
     intents: dict[int, dict[int, tuple[list[str], str, str | None]]] = {}
@@ -311,10 +328,12 @@ def _readable(line: bytes, problem: Any) -> dict[str, Any] | None:
     return rec if problem(rec) is None else None
 
 
-def history(ledger_dir: Path, fingerprint: str) -> Iterator[dict[str, Any]]:
+def history(
+    ledger_dir: Path, fingerprint: str, storage: Storage | None = None
+) -> Iterator[dict[str, Any]]:
     """Every record about one item, oldest first in chain order, with its run's details
     merged in (see item_events)."""
-    return item_events(ledger_dir, fingerprint)
+    return item_events(ledger_dir, fingerprint, storage=storage)
 
 
 # -- refusing a broken ledger ------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.gitcheck import committed_problems
+from reconciler.ledger.backend import close_storage, git_report, open_storage
 from reconciler.ledger.records import DRIFTED, FP_CHARS, PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.verify import IGNORED, LedgerBroken, ledger_problems
@@ -114,8 +114,12 @@ def plan_from_config(
     try:
         loaded = load_specs(config, paths)
         loaded.require_values("plan and apply")
-        ledger = read_ledger(config.ledger_dir, key)
-        problems = ledger_problems(ledger, committed_problems(config.root, config.ledger_dir))
+        storage = open_storage(config)
+        try:
+            ledger = read_ledger(config.ledger_dir, key, storage=storage)
+        finally:
+            close_storage(storage)
+        problems = ledger_problems(ledger, git_report(config))
         if problems and not ignore_ledger_errors:
             raise LedgerBroken(problems, "no plan was made and nothing was sent")
         check_accounts(config, ledger)

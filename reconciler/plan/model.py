@@ -156,7 +156,7 @@ class Summary:
             return "No changes. Every declared absence is already recorded in the ledger."
         return (
             f"Plan: {self.to_remove} to remove, {self.already_removed} already removed, "
-            f"{self.unknown} unknown, {self.to_retry} to retry."
+            f"{self.unknown} unknown, {self.to_retry} to retry, {self.held} held."
         )
 
 

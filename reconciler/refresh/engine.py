@@ -79,7 +79,8 @@ class RefreshReport:
         return out
 
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int, int], None]
+"""(target name, items read, items total, of those read: unverified)"""
 
 
 class RefreshEngine:
@@ -90,8 +91,11 @@ class RefreshEngine:
         policy: RetryPolicy | None = None,
         progress: Progress | None = None,
         transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.writer = writer
+        # asked before each batch is taken (Ctrl-C, SIGTERM): True leaves the rest unread
+        self.should_stop = should_stop or (lambda: False)
         self.parallelism = max(1, parallelism)
         self.policy = policy or RetryPolicy()
         self.progress = progress
@@ -137,19 +141,21 @@ class RefreshEngine:
         for batch in reader.read_batches(work.pairs):
             queue.put_nowait(batch)
         total, finished = len(work.pairs), 0
+        if self.progress:
+            self.progress(session.target.name, 0, total, 0)
 
         async def worker() -> None:
             nonlocal finished
             while not queue.empty():
                 batch = queue.get_nowait()
-                if session.check_breaker():
+                if session.check_breaker() or self.should_stop():
                     counts.not_read += len(batch)
                     continue
                 seen = await self._read(session, reader, batch)
                 self._record(session, work, batch, seen, counts)
                 finished += len(batch)
                 if self.progress:
-                    self.progress(session.target.name, finished, total)
+                    self.progress(session.target.name, finished, total, counts.unverified)
 
         await asyncio.gather(*(worker() for _ in range(min(self.parallelism, queue.qsize()))))
 

@@ -67,7 +67,7 @@ def _target_lines(
     s = tp.summary
     lines.append(
         f"  {s.to_remove} to remove, {s.already_removed} already removed, "
-        f"{s.unknown} unknown, {s.to_retry} to retry"
+        f"{s.unknown} unknown, {s.to_retry} to retry, {s.held} held"
         + (f", {s.rejected} rejected" if s.rejected else "")
     )
     shown = sends if head is None else sends[:head]

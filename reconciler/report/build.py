@@ -96,7 +96,7 @@ def build_report(
                 items[name].append(entry)
                 by_key.setdefault(action.fingerprint[:32], []).append(entry)
     if by_key and ledger.exists:
-        for event in item_events(config.ledger_dir, cite=True):
+        for event in item_events(config.ledger_dir, cite=True, storage=ledger.storage):
             if event["type"] in ("result", "refresh", "resolution"):
                 for entry in by_key.get(event["fp"], ()):
                     entry.events.append(event)

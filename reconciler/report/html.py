@@ -290,7 +290,9 @@ def _items(rid: str, items: list[dict[str, Any]]) -> list[str]:
         "<tbody>",
     ]
     for item in items[:MAX_HTML_ROWS]:
-        last = next((ev for ev in reversed(item["events"]) if ev["type"] == "result"), {})
+        last: dict[str, Any] = next(
+            (ev for ev in reversed(item["events"]) if ev["type"] == "result"), {}
+        )
         state = item["state"]
         kind = "is-done" if state == "done" else "is-accepted" if state == "accepted" else "is-open"
         out.append(

@@ -23,6 +23,7 @@ from typing import Any
 from reconciler.ledger.chain import legacy_id, split
 from reconciler.ledger.files import FileStorage
 from reconciler.ledger.fold import read_ledger
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.verify import item_events, ledger_problems
 from reconciler.report.build import KIND
 from reconciler.report.seal import seal_problem
@@ -59,7 +60,7 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     except UnicodeDecodeError:
         raise ReportUnreadable(f"{path}: not a report (not UTF-8 text)") from None
     form = "json"
-    raw: str | None = text
+    raw: str = text
     if not text.lstrip().startswith("{"):
         found = HTML_DATA.search(text)
         if found is not None:
@@ -89,10 +90,9 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     return document, form, text
 
 
-def _record_ids(ledger_dir: Path) -> set[str]:
-    """The id of every record in the ledger's run files (format 2: its `m`; format 1: the
+def _record_ids(storage: Storage) -> set[str]:
+    """The id of every record in the ledger's runs (format 2: its `m`; format 1: the
     SHA-256 of its line), of any kind: a head is often a run's end record."""
-    storage = FileStorage(ledger_dir)
     found: set[str] = set()
     for name in storage.parts():
         for _, line in storage.lines(name, []):
@@ -162,14 +162,16 @@ def claims(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield claim
 
 
-def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck:
+def check_report(
+    path: Path, ledger_dir: Path, key: bytes | None, storage: Storage | None = None
+) -> ReportCheck:
     """Every check of the module docstring; problems in plain words, never raises on a
     bad report (ReportUnreadable for a file that is not one)."""
     from reconciler.report.render import render
 
     document, form, text = read_report(path)
     check = ReportCheck(document, form)
-    ledger = read_ledger(ledger_dir, key)
+    ledger = read_ledger(ledger_dir, key, storage=storage)
     keyed = ledger.header is not None and ledger.header.keyed
     problem = seal_problem(document, key, keyed)
     if problem is not None:
@@ -190,12 +192,12 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
     if breaks:
         check.problems.append(f"the ledger does not verify: {breaks[0]}")
     records: dict[tuple[str, str], dict[str, Any]] = {}
-    for event in item_events(ledger_dir, cite=True):
+    for event in item_events(ledger_dir, cite=True, storage=storage):
         rid = event.get("record")
         if rid is None:
             continue
         records[(rid, event["fp"])] = event
-    every = _record_ids(ledger_dir) if ledger.exists else set()
+    every = _record_ids(storage or FileStorage(ledger_dir)) if ledger.exists else set()
     for head in (document.get("ledger") or {}).get("heads") or []:
         if head not in every and head not in ledger.heads:
             check.problems.append(
@@ -213,10 +215,11 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             what = "was altered" if int(line) == at else "follows a break in its file"
             check.problems.append(f"{label} {what}: the ledger breaks at {file}:{at}")
             continue
-        event = records.get((rid, fp))
-        if event is None:
+        found_event = records.get((rid, fp))
+        if found_event is None:
             check.problems.append(f"{label} is not in the ledger (removed or altered)")
             continue
+        event = found_event
         if event.get("where") != where:
             check.problems.append(f"{label} is in the ledger at {event.get('where')}, moved")
         wrong = [c for c in CLAIMS if claim.get(c) != event.get(c)]

@@ -80,12 +80,12 @@ def test_target_restricts_and_warns(proj: Proj) -> None:
     )
     assert "# braze (braze)" in lines
     assert not any(line.startswith(("# seg", "# mem", "# ins")) for line in lines)
-    assert lines[-1] == "Plan: 3 to remove, 0 already removed, 0 unknown, 0 to retry."
+    assert lines[-1] == "Plan: 3 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
 
     two = run_cli("plan", "--target", "braze", "--target", "mem")
     assert "covers only braze, mem." in two.out
     assert two.out.splitlines()[-1] == (
-        "Plan: 5 to remove, 0 already removed, 0 unknown, 0 to retry."
+        "Plan: 5 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
     )
     data = json.loads(run_cli("plan", "--format", "json", "--target", "mem").out)
     assert data["target_filter"] == ["mem"]

@@ -326,7 +326,12 @@ class Project:
         return result
 
     def popen(
-        self, *args: str, stdin: Any = subprocess.DEVNULL, **kwargs: Any
+        self,
+        *args: str,
+        stdin: Any = subprocess.DEVNULL,
+        stdout: Any = subprocess.PIPE,
+        stderr: Any = subprocess.PIPE,
+        **kwargs: Any,
     ) -> subprocess.Popen[str]:
         """`reconcile ARGS` as its own process (stdin /dev/null: not a terminal)."""
         env = {k: v for k, v in os.environ.items() if k not in ENV}
@@ -336,8 +341,8 @@ class Project:
             cwd=self.root,
             env=env,
             stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=stdout,
+            stderr=stderr,
             text=True,
             **kwargs,
         )
@@ -378,9 +383,11 @@ def summary(result: Result) -> tuple[int, int, int, int, int]:
     import re
 
     match = re.search(
-        r"Apply complete! Items: (\d+) removed, (\d+) accepted \(asynchronous\), (\d+) already "
-        r"absent, (\d+) failed, (\d+) rejected\.",
+        r"^Apply (?:complete!|finished with errors: [^.]+\.) Items: (\d+) removed, (\d+) "
+        r"accepted \(asynchronous\), (\d+) already absent, (\d+) failed, (\d+) rejected, "
+        r"\d+ unknown, \d+ held\.",
         result.out,
+        re.MULTILINE,
     )
     assert match, result.output
     removed, accepted, absent, failed, rejected = (int(g) for g in match.groups())

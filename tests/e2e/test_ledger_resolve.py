@@ -153,3 +153,56 @@ def test_resolve_refuses_what_it_cannot_settle_and_writes_nothing(
     # a done item is not settled by hand
     project.cli("ledger", "resolve", fp, "--as", "done", *reason, "--force")
     assert "is done, not unknown" in refused(fp, "--as", "pending", *reason, "--force")
+
+
+def test_held_items_are_counted_everywhere_and_exit_4_until_a_person_decides(
+    braze_only: Project, sandbox: Any
+) -> None:
+    """Held items are part of every summary, and "needs a person" is exit 4 (README: Exit
+    codes): apply with only held items left did all it may, but is not done."""
+    project = braze_only
+    fp = held_item(project, sandbox)
+    sent = deletes(sandbox)
+
+    plan = project.cli("plan", "--detailed-exitcode")
+    assert plan.code == 4, plan.output
+    assert "0 to remove, 0 already removed, 0 unknown, 0 to retry, 1 held" in plan.out
+    assert plan.out.rstrip().splitlines()[-1].startswith("No changes. 1 item(s) are held")
+    markdown = project.cli("plan", "--format", "markdown", "--detailed-exitcode")
+    assert markdown.code == 4 and "| held |" in markdown.out
+    assert project.plan_json()["summary"]["held"] == 1
+
+    apply = project.cli("apply", "--auto-approve")
+    assert apply.code == 4, apply.output
+    assert "No changes. Nothing to send." in apply.out
+    assert "1 item(s) held for a person, not sent" in apply.err
+    assert "reconcile ledger resolve" in apply.err
+    assert deletes(sandbox) == sent  # held: never sent again
+
+    resolved = project.cli(
+        "ledger", "resolve", fp[:10], "--as", "done", "--reason", "checked", "--force"
+    )
+    assert resolved.code == 0, resolved.output
+    assert project.cli("plan", "--detailed-exitcode").code == 0
+    assert project.cli("apply", "--auto-approve").code == 0
+
+
+def test_an_apply_that_left_an_item_unknown_says_it_finished_with_errors(
+    braze_only: Project, sandbox: Any
+) -> None:
+    project = braze_only
+    project.write_specs(HELD)
+    seed = sandbox.control.state()
+    seed["braze"]["users"] = USERS
+    sandbox.control.reset(seed)
+    sandbox.control.set_faults("braze", fail_rate=1.0, faults_on_reads=0)
+    try:
+        first = project.cli("apply", "--auto-approve")
+    finally:
+        sandbox.control.set_faults("braze", fail_rate=0.0)
+    assert first.code == 1, first.output
+    assert "Apply complete!" not in first.out
+    assert (
+        "Apply finished with errors: 1 left unknown. Items: 0 removed, 0 accepted "
+        "(asynchronous), 0 already absent, 0 failed, 0 rejected, 1 unknown, 0 held."
+    ) in first.out

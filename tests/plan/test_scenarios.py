@@ -18,9 +18,10 @@ from tests.ledger.kit import Proj, run_cli, segment_manifest, write_run
 NO_CHANGES = "No changes. Every declared absence is already recorded in the ledger."
 
 
-def line(remove: int, removed: int, unknown: int, retry: int) -> str:
+def line(remove: int, removed: int, unknown: int, retry: int, held: int = 0) -> str:
     return (
-        f"Plan: {remove} to remove, {removed} already removed, {unknown} unknown, {retry} to retry."
+        f"Plan: {remove} to remove, {removed} already removed, {unknown} unknown, "
+        f"{retry} to retry, {held} held."
     )
 
 
@@ -111,7 +112,7 @@ def test_scenario_summary(proj: Proj, s: Scenario) -> None:
 
 def test_summary_line_wording_is_fixed() -> None:
     s = Summary(to_remove=1, already_removed=22, unknown=333, to_retry=4444, rejected=5)
-    assert s.line() == "Plan: 1 to remove, 22 already removed, 333 unknown, 4444 to retry."
+    assert s.line() == "Plan: 1 to remove, 22 already removed, 333 unknown, 4444 to retry, 0 held."
     assert s.changes == 1 + 333 + 4444
     # "every declared absence is recorded" would be false with rejected items
     assert Summary(already_removed=3, rejected=2).line() == (
@@ -151,7 +152,10 @@ def test_targets_are_counted_separately(proj: Proj) -> None:
     }
     assert counts == {"seg": (5, 0), "braze": (0, 3), "mem": (2, 0), "ins": (3, 0)}
     assert [tp.target.name for tp in plan.targets] == ["seg", "braze", "mem", "ins"]
-    assert plan.summary.line() == "Plan: 10 to remove, 3 already removed, 0 unknown, 0 to retry."
+    assert (
+        plan.summary.line()
+        == "Plan: 10 to remove, 3 already removed, 0 unknown, 0 to retry, 0 held."
+    )
 
 
 def test_an_item_declared_twice_is_one_action_with_two_sources(proj: Proj) -> None:
@@ -164,3 +168,14 @@ def test_an_item_declared_twice_is_one_action_with_two_sources(proj: Proj) -> No
         ("second", "specs/b.yaml", 10),
     ]
     assert plan.summary.to_remove == 1
+
+
+def test_held_items_are_in_the_summary_line_whether_or_not_there_is_work() -> None:
+    from reconciler.plan.model import Summary
+
+    busy = Summary(to_remove=2, unknown=1, held=3)
+    assert busy.line() == "Plan: 2 to remove, 0 already removed, 1 unknown, 0 to retry, 3 held."
+    assert busy.changes == 3  # held items are never part of what apply sends
+    idle = Summary(already_removed=5, held=3)
+    assert idle.changes == 0
+    assert idle.line() == "No changes. 3 item(s) are held for review (outcome unknown)."

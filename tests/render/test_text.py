@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from reconciler.render.text import HEAD_PER_TARGET, LONG_PLAN
 from tests.ledger.kit import Proj, run_cli, write_run
 
@@ -59,8 +61,8 @@ def test_text_plan_reads_like_terraform(proj: Proj) -> None:
     assert "  ! user profile external_id lo*********01 (irreversible)" in lines
     assert "  - every phone value on profile_id mem_profile_01**********************o5" in lines
     assert "  - identifier phone_number +6598****32" in lines
-    assert "  5 to remove, 0 already removed, 0 unknown, 0 to retry" in lines
-    assert lines[-1] == "Plan: 13 to remove, 0 already removed, 0 unknown, 0 to retry."
+    assert "  5 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held" in lines
+    assert lines[-1] == "Plan: 13 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
 
 
 def test_segment_caveats_once_per_segment_target(proj: Proj) -> None:
@@ -109,7 +111,7 @@ def test_reasons_for_unknown_failed_drifted_and_rejected(proj: Proj) -> None:
     assert any(
         line.startswith("Note: Objects have changed outside of reconciler") for line in lines
     )
-    assert "  1 to remove, 1 already removed, 1 unknown, 1 to retry, 1 rejected" in lines
+    assert "  1 to remove, 1 already removed, 1 unknown, 1 to retry, 0 held, 1 rejected" in lines
     i = lines.index("  Rejected by the vendor: not retried until the manifest entry changes:")
     assert lines[i + 1] == "  x email a***@old-domain.example on user_id u_**01"
     # a done item is not listed as an action
@@ -129,7 +131,7 @@ def test_orphaned_items_are_information(proj: Proj) -> None:
     ) in result.out.splitlines()
     # a failed orphan is not retried
     assert result.out.splitlines()[-1] == (
-        "Plan: 13 to remove, 0 already removed, 0 unknown, 0 to retry."
+        "Plan: 13 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
     )
 
 
@@ -141,11 +143,11 @@ def test_long_plans_are_cut_per_target_unless_full(proj: Proj) -> None:
     lines = out.splitlines()
     actions = [line for line in lines if line.startswith("  - email")]
     assert len(actions) == 2 * HEAD_PER_TARGET
-    assert "  150 to remove, 0 already removed, 0 unknown, 0 to retry" in lines
-    assert "  60 to remove, 0 already removed, 0 unknown, 0 to retry" in lines
+    assert "  150 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held" in lines
+    assert "  60 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held" in lines
     assert "  ... and 130 more actions (use --full to list every action)" in lines
     assert "  ... and 40 more actions (use --full to list every action)" in lines
-    assert lines[-1] == "Plan: 210 to remove, 0 already removed, 0 unknown, 0 to retry."
+    assert lines[-1] == "Plan: 210 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
 
     full = run_cli("plan", "--full").out.splitlines()
     assert len([line for line in full if line.startswith("  - email")]) == 210
@@ -168,7 +170,7 @@ def test_no_changes_has_no_legend(proj: Proj) -> None:
     write_run(proj.ledger_dir, [(proj.fp(i), "seg", "done") for i in proj.items()])
     out = run_cli("plan").out
     assert "Symbols:" not in out
-    assert "  0 to remove, 2 already removed, 0 unknown, 0 to retry" in out
+    assert "  0 to remove, 2 already removed, 0 unknown, 0 to retry, 0 held" in out
     assert out.rstrip("\n").splitlines()[-1] == (
         "No changes. Every declared absence is already recorded in the ledger."
     )
@@ -184,3 +186,19 @@ def test_color(proj: Proj) -> None:
     assert ANSI.sub("", always.out) == never.out
     auto = run_cli("plan")  # not a terminal
     assert not ANSI.search(auto.out)
+
+
+def test_apply_takes_the_plans_display_options(proj: Proj, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apply shows the plan it asks about: --full lists every action of a long plan."""
+    monkeypatch.setenv("SEGMENT_TOKEN", "x")
+    monkeypatch.setenv("SEG2", "x")
+    two_segment_targets(proj)
+    bulk_manifest(proj, "seg", 150)
+    bulk_manifest(proj, "seg2", 60, start=1000)
+    cut = run_cli("apply")  # not a terminal: shows the plan, then refuses to ask
+    assert cut.code == 1 and "standard input is not a terminal" in cut.err
+    assert "(use --full to list every action)" in cut.out
+    full = run_cli("apply", "--full", "--show-values")
+    assert full.code == 1
+    assert len([line for line in full.out.splitlines() if line.startswith("  - email")]) == 210
+    assert "more actions" not in full.out and "Values are masked" not in full.out

@@ -277,8 +277,7 @@ def test_held_items_and_a_persons_decision(tmp_path: Path, monkeypatch: pytest.M
     assert len(held) == 2 and all("held for a person" in i["open"] for i in held)
     assert "2 held for review" in doc["requests"][0]["verdict"]
     record_decision(
-        p.ledger_dir,
-        p.root,
+        p.config(),
         TEST_KEY.encode(),
         (p.fp(by_email[0])[:16],),
         Decision("done", "PRIV-9: gone in the dashboard (checked by a@b.example)", "dpo@x", None),

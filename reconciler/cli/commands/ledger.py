@@ -10,14 +10,19 @@ from typing import Any
 
 import click
 
+from reconciler.cli.commands.leases import COMMANDS as PG_COMMANDS
+from reconciler.cli.commands.leases import unlock_lease
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, person, who
+from reconciler.config import Config
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.backend import close_storage, git_report, open_storage, shared, where
 from reconciler.ledger.decisions import Decision, checked_reason, match_items, record_decision
-from reconciler.ledger.gitcheck import committed_problems, history_problems
+from reconciler.ledger.gitcheck import history_problems
 from reconciler.ledger.lock import check_breakable, read_lock
 from reconciler.ledger.lookup import item_by_prefix, item_from_args, items_with_value
 from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, STATES
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
 from reconciler.ledger.verify import history, ledger_problems, verify_ledger
@@ -59,9 +64,15 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     text, and that every record it cites is in the chain, unchanged."""
     config = g.config()
     if report_file is not None:
-        return _verify_report(report_file, config.ledger_dir, ledger_key(config))
-    report = verify_ledger(config.ledger_dir, ledger_key(config))
-    git = committed_problems(config.root, config.ledger_dir)
+        storage = open_storage(config)
+        try:
+            return _verify_report(report_file, config.ledger_dir, ledger_key(config), storage)
+        finally:
+            close_storage(storage)
+    storage = open_storage(config)
+    report = verify_ledger(config.ledger_dir, ledger_key(config), storage)
+    close_storage(storage)
+    git = git_report(config)
     for warning in report.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True)
     if report.conflicts:
@@ -73,9 +84,12 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
         )
     if git.note:
         click.echo(f"Note: {git.note}.", err=True)
-    breaks = [f"{config.ledger_dir.name}/{p}" for p in report.breaks]
-    breaks += [f"{config.ledger_dir.name}/{p}" for p in git.breaks]
-    if check_history:
+    name = where(config) if shared(config) else config.ledger_dir.name
+    breaks = [f"{name}/{p}" for p in report.breaks]
+    breaks += [f"{name}/{p}" for p in git.breaks]
+    if check_history and shared(config):
+        click.echo("Note: a PostgreSQL ledger has no git history to check.", err=True)
+    elif check_history:
         past = history_problems(config.root, config.ledger_dir)
         if past.note:
             click.echo(f"Note: {past.note}.", err=True)
@@ -89,17 +103,20 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
         return 1
     keyed = " (every record's MAC checked)" if report.keyed and report.records > 1 else ""
     click.echo(
-        f"The ledger verifies: {report.records} record(s) in {report.files} run file(s)"
+        f"The ledger verifies: {report.records} record(s) in {report.files} "
+        f"{'part(s) in PostgreSQL' if shared(config) else 'run file(s)'}"
         f"{keyed}. Head: {','.join(report.heads) or '-'}"
     )
     return 0
 
 
-def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
+def _verify_report(
+    path: Path, ledger_dir: Path, key: bytes | None, storage: Storage | None = None
+) -> int:
     from reconciler.report.verify import ReportUnreadable, check_report
 
     try:
-        check = check_report(path, ledger_dir, key)
+        check = check_report(path, ledger_dir, key, storage)
     except ReportUnreadable as exc:
         raise ReconcilerError(str(exc)) from None
     if not check.ok:
@@ -133,7 +150,7 @@ def list_items(
     config = g.config()
     check_targets(config, targets)
     key = ledger_key(config)
-    led = _read(config.ledger_dir, key)
+    led = _read(config, key)
     loaded = load_specs(config)
     loaded.require_values("ledger list")
     fingerprint, _ = fingerprinter_for(led, key)
@@ -179,22 +196,22 @@ def list_items(
 def show(g: Globals, fingerprint: str) -> int:
     """The history of one item (a fingerprint, or a unique prefix of one)."""
     config = g.config()
-    led = _read(config.ledger_dir, ledger_key(config))
+    led = _read(config, ledger_key(config))
     fp, status = item_by_prefix(led, fingerprint)
     click.echo(f"Item {fp}\n  target: {status.target}\n  state:  {status.state}")
     if status.evidence:
         click.echo(f"  evidence: {status.evidence}")
     if status.conflict:
         click.echo(f"  held: {status.conflict}")
-    for rec in history(config.ledger_dir, fp):
+    for rec in history(config.ledger_dir, fp, led.storage):
         detail = {k: v for k, v in rec.items() if k not in ("fp", "prev", "type", "ts", "target")}
         click.echo(f"  {rec['ts']}  {rec['type']:<7} {json.dumps(detail, sort_keys=True)}")
     return 0
 
 
-def _read(ledger_dir: Path, key: bytes | None) -> Ledger:
+def _read(config: Config, key: bytes | None) -> Ledger:
     """The ledger for showing: a ledger that does not verify is shown with a warning."""
-    led = read_ledger(ledger_dir, key)
+    led = read_ledger(config.ledger_dir, key, storage=open_storage(config))
     problems = ledger_problems(led)
     if problems:
         click.secho(
@@ -214,6 +231,8 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
     process is alive on this host is never broken."""
     config = g.config()
     key = ledger_key(config)
+    if shared(config):
+        return unlock_lease(config, lock_id, force, key)
     info = read_lock(config.ledger_dir)
     if info is None:
         raise ReconcilerError("the ledger is not locked")
@@ -286,7 +305,7 @@ def resolve_items(
         raise ReconcilerError("--by must be one line of printable text (a name or an email)")
     # checked before asking (and again under the lock): a wrong prefix must not look
     # like it will work
-    items = match_items(_read(config.ledger_dir, key), fingerprints)
+    items = match_items(_read(config, key), fingerprints)
     click.echo(f"Items to resolve as {decision}:")
     for fp, status in items:
         why = status.conflict or status.message or "no answer was recorded"
@@ -316,8 +335,7 @@ def resolve_items(
         if answer != "yes":
             raise ReconcilerError("resolve cancelled; nothing was recorded")
     done, run_id = record_decision(
-        config.ledger_dir,
-        config.root,
+        config,
         key,
         fingerprints,
         Decision(decision, recorded_reason, by, current_commit(str(config.root))),
@@ -404,7 +422,7 @@ def find(
     if value is None and not profile:
         raise ReconcilerError("give --value, or --profile (with --type) to describe the item")
     key = ledger_key(config)
-    led = _read(config.ledger_dir, key)
+    led = _read(config, key)
     fingerprint, _ = fingerprinter_for(led, key)
     candidates = []
     if profile:
@@ -430,7 +448,7 @@ def find(
             click.echo("  NOT FOUND in the ledger: never sent")
             continue
         found_any = True
-        records = list(history(config.ledger_dir, fp))
+        records = list(history(config.ledger_dir, fp, led.storage))
         click.echo(f"  {verdict(status.state, records)}")
         for rec in records:
             if rec["type"] in ("result", "refresh"):
@@ -448,3 +466,7 @@ def find(
     if not candidates:
         click.echo("No declared item holds that value at this target.")
     return 0 if found_any else 1
+
+
+for _command in PG_COMMANDS:
+    ledger.add_command(_command)

@@ -46,9 +46,11 @@ def report(
     show_values: bool,
     posts_pii: bool,
 ) -> int:
-    """A proof-of-erasure document: what was asked, by whom and why, what each vendor
-    answered and when, what is still open, and the ledger records that prove it (sealed;
-    `reconcile ledger verify --report FILE` checks it offline). No network."""
+    """Write a sealed proof-of-erasure document for auditors.
+
+    What was asked, by whom and why, what each vendor answered and when, what is still
+    open, and the ledger records that prove it (sealed; `reconcile ledger verify --report
+    FILE` checks it offline). No network."""
     refuse_unmasked_markdown(fmt, show_values, posts_pii)
     try:
         start = parse_moment(since) if since is not None else None
