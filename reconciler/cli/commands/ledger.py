@@ -22,6 +22,7 @@ from reconciler.ledger.gitcheck import history_problems
 from reconciler.ledger.lock import check_breakable, read_lock
 from reconciler.ledger.lookup import item_by_prefix, item_from_args, items_with_value
 from reconciler.ledger.records import FP_CHARS, RESOLUTIONS, STATES
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
 from reconciler.ledger.verify import history, ledger_problems, verify_ledger
@@ -63,7 +64,11 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     text, and that every record it cites is in the chain, unchanged."""
     config = g.config()
     if report_file is not None:
-        return _verify_report(report_file, config.ledger_dir, ledger_key(config))
+        storage = open_storage(config)
+        try:
+            return _verify_report(report_file, config.ledger_dir, ledger_key(config), storage)
+        finally:
+            close_storage(storage)
     storage = open_storage(config)
     report = verify_ledger(config.ledger_dir, ledger_key(config), storage)
     close_storage(storage)
@@ -105,11 +110,13 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     return 0
 
 
-def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
+def _verify_report(
+    path: Path, ledger_dir: Path, key: bytes | None, storage: Storage | None = None
+) -> int:
     from reconciler.report.verify import ReportUnreadable, check_report
 
     try:
-        check = check_report(path, ledger_dir, key)
+        check = check_report(path, ledger_dir, key, storage)
     except ReportUnreadable as exc:
         raise ReconcilerError(str(exc)) from None
     if not check.ok:
