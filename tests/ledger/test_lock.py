@@ -139,6 +139,25 @@ def test_unreadable_lock_still_refuses(proj: Proj) -> None:
 # the CLI ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answer unlock's question as a person at a terminal would (CliRunner's stdin is not
+    a terminal)."""
+    monkeypatch.setattr("reconciler.cli.commands.ledger.stdin_is_terminal", lambda: True)
+
+
+def test_cli_unlock_without_a_terminal_says_to_use_force(proj: Proj) -> None:
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
+    result = run_cli("ledger", "unlock", info.id, input="yes\n")
+    assert result.code == 1
+    assert "standard input is not a terminal, so nobody can confirm: run with --force" in (
+        result.err
+    )
+    assert "Only 'yes'" not in result.out
+    assert read_lock(proj.ledger_dir) == info
+
+
+@pytest.mark.usefixtures("terminal")
 def test_cli_unlock_needs_yes(proj: Proj) -> None:
     info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, input="no\n")
@@ -154,6 +173,7 @@ def test_cli_unlock_needs_yes(proj: Proj) -> None:
     assert read_lock(proj.ledger_dir) is None
 
 
+@pytest.mark.usefixtures("terminal")
 def test_cli_unlock_with_no_answer_keeps_the_lock(proj: Proj) -> None:
     info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, input="")
@@ -207,6 +227,7 @@ def test_the_lock_names_the_run_holding_it(tmp_path):
         raise AssertionError("a held lock was taken twice")
 
 
+@pytest.mark.usefixtures("terminal")
 def test_a_lock_whose_process_is_alive_here_is_never_broken(proj: Proj) -> None:
     """Not with --force, not with a "yes": the PID is named, the lock kept."""
     info = acquire(proj.ledger_dir, "apply", "someone")  # this process: alive
