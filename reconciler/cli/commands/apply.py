@@ -25,6 +25,7 @@ from reconciler.apply.run import (
     run_apply,
 )
 from reconciler.cli import exitcodes
+from reconciler.cli.applyoutput import FORMAT_OPTION, machine_output, record_outcome
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
@@ -137,7 +138,9 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     help="Send even when the ledger does not verify (recovery only: items it records as "
     "removed are then skipped on the word of records nothing proves).",
 )
+@FORMAT_OPTION
 @pass_globals
+@machine_output
 def apply(
     g: Globals,
     planfile: Path | None,
@@ -187,6 +190,7 @@ def apply(
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
         click.echo(render_text(the_plan))
+    record_outcome(the_plan, sends)
     if not sends:
         click.echo("No changes. Nothing to send.")
         return _held_exit(the_plan.summary.held)
@@ -217,6 +221,7 @@ def apply(
         should_stop=deadline,
         ignore_ledger_errors=ignore_ledger_errors,
     )
+    record_outcome(the_plan, sends, report, run_id)
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
     for problem in report.problems[:MAX_PROBLEM_LINES]:
