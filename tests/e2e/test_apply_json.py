@@ -41,7 +41,7 @@ def test_apply_json_counts_per_target_and_a_second_run_says_no_changes(project, 
     assert again.code == 0
     second = document(again.out)
     assert second["outcome"] == "no_changes" and second["run_id"] is None
-    assert "No changes. Nothing to send." in again.err
+    assert "Nothing to send." in again.err
     project.assert_no_secrets()
 
 

@@ -192,7 +192,9 @@ def apply(
         click.echo(render_text(the_plan))
     record_outcome(the_plan, sends)
     if not sends:
-        click.echo("No changes. Nothing to send.")
+        # a fresh plan was printed and said "No changes." already: said once
+        shown = planfile is None and reviewed is None
+        click.echo("Nothing to send." if shown else "No changes. Nothing to send.")
         return _held_exit(the_plan.summary.held)
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)

@@ -60,7 +60,17 @@ def color_flag(value: str) -> bool | None:
     is_flag=True,
     help="Allow --show-values with --format markdown (raw values in a PR comment).",
 )
-@click.option("--full", is_flag=True, help="List every action of a long plan.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="List every action of a long plan (above 200 actions each target lists its first 100).",
+)
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="text: one line per action (the default above 200 actions).",
+)
+@click.option("--summary", "summary_only", is_flag=True, help="text: the counts only.")
 @click.option(
     "--refresh",
     "refresh_before",
@@ -92,6 +102,8 @@ def plan(
     show_values: bool,
     posts_pii: bool,
     full: bool,
+    compact: bool,
+    summary_only: bool,
     refresh_before: bool,
     color: str,
     commit: str | None,
@@ -124,7 +136,8 @@ def plan(
             # each body starts with its marker: `reconcile github comment` splits on them
             click.echo("".join(bodies), nl=False)
         else:
-            click.echo(render_text(the_plan, show_values, full), color=color_flag(color))
+            text = render_text(the_plan, show_values, full, compact, summary_only)
+            click.echo(text, color=color_flag(color))
             if out is not None:
                 click.echo(
                     f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
