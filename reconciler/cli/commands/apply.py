@@ -119,7 +119,13 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask before sending.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--max-deletions", type=click.IntRange(min=0), help="Refuse larger plans.")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once (each vendor's rate limit still paces them).",
+)
 @click.option(
     "--refresh",
     "refresh_before",

@@ -44,6 +44,7 @@ def color_flag(value: str) -> bool | None:
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="json: a versioned document (schemas/plan.schema.json); markdown: the PR comment.",
 )
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
@@ -77,7 +78,13 @@ def color_flag(value: str) -> bool | None:
     is_flag=True,
     help="Read the vendors back first (reconcile refresh; needs their credentials).",
 )
-@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="auto: colour on a terminal only (NO_COLOR and TERM=dumb turn it off).",
+)
 @click.option(
     "--commit",
     help="markdown: the commit the plan is of (default: $GITHUB_SHA, else git HEAD).",
