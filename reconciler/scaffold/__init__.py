@@ -104,7 +104,9 @@ def scaffold(
         raise ReconcilerError(f"--action {action}: expected OWNER/REPO@REF")
     done: list[tuple[str, bool]] = []
     config_path = root / CONFIG_NAME
-    done.append((CONFIG_NAME, _write_new(config_path, config_text(vendors or installed_names, action))))
+    done.append(
+        (CONFIG_NAME, _write_new(config_path, config_text(vendors or installed_names, action)))
+    )
     config = load_config(config_path)
     for name, target in config.targets.items():
         rel = f"{os.path.relpath(config.specs_dir, root)}/examples/{name}.yaml"
