@@ -131,6 +131,10 @@ class SourceTable:
             self._pairs.append(pair)
         return (index << LINE_BITS) | source.line
 
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return self._pairs
+
     def split(self, ref: int) -> tuple[tuple[str, str], int]:
         """((manifest, file), line) of a packed ref, without making a Source."""
         return self._pairs[ref >> LINE_BITS], ref & ((1 << LINE_BITS) - 1)

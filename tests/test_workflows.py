@@ -95,7 +95,7 @@ def test_apply_is_one_at_a_time_never_cancelled_and_always_commits_the_ledger() 
         and "GITHUB_STEP_SUMMARY" in by_name["Summary"]["run"]
     )
     apply = by_name["Apply what was reviewed"]
-    assert "--reviewed reviewed.json" in apply["with"]["args"]
+    assert "--reviewed reviewed.plan" in apply["with"]["args"]
     assert "--max-duration" in apply["with"]["args"]
     again = by_name["Continue where --max-duration stopped"]
     assert again["if"] == "steps.apply.outputs.exit_code == '2'"

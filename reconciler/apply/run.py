@@ -16,7 +16,7 @@ from reconciler.config import Config
 from reconciler.desired import KEYED, Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.gitcheck import committed_problems
-from reconciler.ledger.lock import acquire, release
+from reconciler.ledger.lock import acquire_waiting, release
 from reconciler.ledger.lock import guard as lock_guard
 from reconciler.ledger.store import Ledger, RunWriter, create_ledger, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
@@ -68,6 +68,7 @@ def run_apply(
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
     should_stop: Callable[[], bool] | None = None,
     ignore_ledger_errors: bool = False,
+    lock_timeout: float = 0.0,
 ) -> tuple[ApplyReport, str]:
     """Send `sends` and record every result. Returns the report and the run id.
 
@@ -78,7 +79,7 @@ def run_apply(
     """
     ledger_dir = config.ledger_dir
     run_id = secrets_module.token_hex(6)
-    lock = acquire(ledger_dir, "apply", info.who, run_id)
+    lock = acquire_waiting(ledger_dir, "apply", info.who, run_id, lock_timeout)
     writer: RunWriter | None = None
     report = ApplyReport()
     key = fingerprint.secret if fingerprint.scheme == KEYED else None

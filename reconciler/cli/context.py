@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.config import Config, find_config
-from reconciler.config.load import load_config
+if TYPE_CHECKING:  # imported when a command loads the config, not at start-up
+    from reconciler.config import Config
 
 
 @dataclass
@@ -20,6 +21,8 @@ class Globals:
         """The config, with the age identities for encrypted sources when their
         variable is set (read here: the core never reads the environment)."""
         from reconciler.cli.env import with_age_identities
+        from reconciler.config import find_config
+        from reconciler.config.load import load_config
 
         path = self.config_path or find_config()
         return with_age_identities(load_config(path))

@@ -13,6 +13,8 @@ from typing import Any
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.manifests.encrypted import parse_identities
+from reconciler.plan.planfile import PlanStamp
+from reconciler.plan.seal import Seal, credential_stamp
 
 
 def ledger_key(config: Config) -> bytes | None:
@@ -108,3 +110,21 @@ def current_commit(cwd: str | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def credential_stamps(
+    config: Config, seal: Seal, names: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Each named target's credential as a saved plan records it (plan.seal): the
+    variable names, and the keyed fingerprint of their values when all are set. The
+    values are only ever HMAC'd here, never kept, printed or sent."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        target = config.targets[name]
+        values = {var: os.environ.get(var) or None for var in target.secret_env_names()}
+        out[name] = credential_stamp(seal, target, values)
+    return out
+
+
+def plan_stamp(config: Config, seal: Seal, names: Iterable[str]) -> PlanStamp:
+    return PlanStamp(seal.config_digest(config), credential_stamps(config, seal, names))

@@ -1,77 +1,176 @@
 """`reconcile`: the entry point. Dispatches to one module per command; maps errors to exits.
 
-Exit codes follow Terraform: 0 success, 1 error (user errors, invalid input, failed
-items), 2 changes pending (only with --detailed-exitcode). An unexpected internal error
-exits 3 with one line; `--debug` shows the traceback.
+Exit codes (cli/exitcodes.py): 0 success, 1 error (user errors, invalid input, failed
+items), 2 changes pending (only with --detailed-exitcode), 3 an unexpected internal error
+(one line; `--debug` shows the traceback), 4 needs a person (held items).
+
+`--color` and `--debug` are global and may stand anywhere on the command line
+(`reconcile plan --debug`), as may `RECONCILE_LOG=debug` in the environment.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from reconciler import __version__
-from reconciler.cli.commands.apply import apply
-from reconciler.cli.commands.check import check
-from reconciler.cli.commands.diff import diff
-from reconciler.cli.commands.encryption import decrypt, encrypt
-from reconciler.cli.commands.github import github
-from reconciler.cli.commands.init import init
-from reconciler.cli.commands.ledger import ledger
-from reconciler.cli.commands.plan import plan
-from reconciler.cli.commands.refresh import refresh
-from reconciler.cli.commands.resolve import resolve
-from reconciler.cli.commands.validate import validate
-from reconciler.cli.commands.vendors import vendors
+from reconciler.cli import exitcodes
 from reconciler.cli.context import Globals
+from reconciler.cli.lazy import LazyCommand, LazyGroup
 from reconciler.errors import ReconcilerError, ValidationFailed
 
-EXIT_ERROR = 1
-EXIT_INTERNAL = 3
+EXIT_ERROR = exitcodes.ERROR
+EXIT_INTERNAL = exitcodes.INTERNAL
+COLOR_MODES = ("auto", "always", "never")
+
+COMMANDS = {
+    "validate": LazyCommand(
+        "reconciler.cli.commands.validate",
+        "validate",
+        "Check reconciler.yaml and manifests (default: every file under specs/).",
+    ),
+    "plan": LazyCommand(
+        "reconciler.cli.commands.plan",
+        "plan",
+        "Show what apply would remove, from specs/ and the ledger.",
+    ),
+    "apply": LazyCommand(
+        "reconciler.cli.commands.apply",
+        "apply",
+        "Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan "
+        "after asking).",
+    ),
+    "show": LazyCommand(
+        "reconciler.cli.commands.show",
+        "show",
+        "Render a saved plan (reconcile plan --out FILE); its MAC is checked first.",
+    ),
+    "refresh": LazyCommand(
+        "reconciler.cli.commands.refresh",
+        "refresh",
+        "Read the vendors back and record what is really there.",
+    ),
+    "check": LazyCommand(
+        "reconciler.cli.commands.check",
+        "check",
+        "One harmless read per target proving host, account, credentials and permission.",
+    ),
+    "resolve": LazyCommand(
+        "reconciler.cli.commands.resolve",
+        "resolve",
+        "Look each row up at the vendor, read-only, and write what the delete API can use.",
+    ),
+    "diff": LazyCommand(
+        "reconciler.cli.commands.diff",
+        "diff",
+        "What the working tree's specs/ add, drop and modify against the revision BASE.",
+    ),
+    "ledger": LazyCommand(
+        "reconciler.cli.commands.ledger", "ledger", "Read and check the state ledger."
+    ),
+    "vendors": LazyCommand(
+        "reconciler.cli.commands.vendors",
+        "vendors",
+        "List the installed vendors: version, capabilities and limits.",
+    ),
+    "github": LazyCommand(
+        "reconciler.cli.commands.github",
+        "github",
+        "Talk to GitHub for the workflows: plan comment, reviewed plan, labels, issues.",
+    ),
+    "init": LazyCommand(
+        "reconciler.cli.commands.init",
+        "init",
+        "Scaffold reconciler.yaml, specs/, the workflows and pre-commit into FOLDER (default: .).",
+    ),
+    "encrypt": LazyCommand(
+        "reconciler.cli.commands.encryption",
+        "encrypt",
+        "Encrypt a manifest or CSV source to FILE.age (never overwrites).",
+    ),
+    "decrypt": LazyCommand(
+        "reconciler.cli.commands.encryption",
+        "decrypt",
+        "Print an encrypted source's plaintext (with --stdout only).",
+    ),
+    "sandbox": LazyCommand(
+        "reconciler.sandbox.command",
+        "sandbox",
+        "Serve an emulator of the Segment, Braze, Twilio Memory and Insider APIs on loopback.",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Path to reconciler.yaml (default: found in this folder or a parent).",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+@click.option(
+    "--color",
+    type=click.Choice(COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour: auto is on for a terminal, off when NO_COLOR is set or TERM=dumb. "
+    "Accepted anywhere on the command line.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show tracebacks for internal errors (also RECONCILE_LOG=debug). Accepted anywhere.",
+)
 @click.version_option(__version__, prog_name="reconcile")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, color: str, debug: bool) -> None:
     """Declarative GitOps reconciler for customer-data cleanups."""
+    ctx.color = color_setting(color, dict(os.environ))
     ctx.obj = Globals(config_path=config_path, debug=debug)
 
 
-cli.add_command(validate)
-cli.add_command(plan)
-cli.add_command(ledger)
-cli.add_command(apply)
-cli.add_command(check)
-cli.add_command(refresh)
-cli.add_command(resolve)
-cli.add_command(vendors)
-cli.add_command(github)
-cli.add_command(diff)
-cli.add_command(init)
-cli.add_command(encrypt)
-cli.add_command(decrypt)
+def color_setting(mode: str, environ: dict[str, str]) -> bool | None:
+    """click's colour switch: True forces, False strips, None decides by the terminal.
+    NO_COLOR (any non-empty value, no-color.org) and TERM=dumb turn auto off."""
+    if mode == "always":
+        return True
+    if mode == "never" or environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    return None
 
 
-def _register_optional() -> None:
-    """Commands that live in their own packages, added when present."""
-    try:
-        from reconciler.sandbox.command import sandbox
-    except ImportError:  # pragma: no cover - the sandbox ships with the package
-        return
-    cli.add_command(sandbox)
-
-
-_register_optional()
+def hoist_globals(args: list[str], environ: dict[str, str]) -> tuple[list[str], bool]:
+    """Move `--color X` / `--color=X` and `--debug` from anywhere (before a `--`) to the
+    front, where the group reads them. Returns the arguments and whether to debug."""
+    front: list[str] = []
+    rest: list[str] = []
+    debug = environ.get("RECONCILE_LOG", "").lower() == "debug"
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--debug":
+            debug = True
+        elif arg == "--color" and i + 1 < len(args):
+            front += ["--color", args[i + 1]]
+            i += 1
+        elif arg.startswith("--color="):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    if debug:
+        front.append("--debug")
+    return front + rest, debug  # a later --color wins, as in click
 
 
 def print_problems(problems: list[object]) -> None:
@@ -80,8 +179,8 @@ def print_problems(problems: list[object]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    given = sys.argv[1:] if argv is None else argv
+    args, debug = hoist_globals(list(given), dict(os.environ))
     try:
         code = cli.main(args=args, prog_name="reconcile", standalone_mode=False)
     except ValidationFailed as exc:
@@ -98,9 +197,11 @@ def main(argv: list[str] | None = None) -> None:
         # usage errors exit 1, not click's 2: 2 means "changes pending" here
         exc.show()
         code = EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        # a second Ctrl-C or SIGTERM during a run (cli/signals.py): what was sent has its
+        # intent in the ledger, so the next plan shows it unknown
         click.echo("Interrupted.", err=True)
-        code = 130
+        code = getattr(exc, "code", 130)
     except Exception as exc:
         if debug:
             raise

@@ -4,7 +4,7 @@ A push to the main branch names a merge commit. GitHub lists the pull requests o
 commit; the merged one whose merge commit is this one was reviewed with the plan that
 `plan.yml` uploaded for its head commit, as the artifact `reconcile-plan-<head sha>`.
 Only an artifact made by a run on that very head commit is taken. The archive is read
-in memory within the saved-plan size bound; only its `plan.json` is written out.
+in memory within the saved-plan size bound; only its `reconcile.plan` is written out.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from reconciler.github.client import GitHub
 from reconciler.inputs import MAX_PLAN_BYTES, InputRefused, check_output, create_exclusive
 
 ARTIFACT_PREFIX = "reconcile-plan-"
-PLAN_MEMBER = "plan.json"
+PLAN_MEMBER = "reconcile.plan"
+# what workflows scaffolded before the signed plan format uploaded (a format-1 plan: apply
+# refuses it with the way out)
+OLD_PLAN_MEMBER = "plan.json"
 
 
 def artifact_name(head_sha: str) -> str:
@@ -60,10 +63,11 @@ def find_artifact(gh: GitHub, head_sha: str) -> dict[str, Any]:
 def _plan_bytes(archive: bytes, name: str) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-            try:
-                info = zf.getinfo(PLAN_MEMBER)
-            except KeyError as exc:
-                raise ReconcilerError(f"artifact {name} holds no {PLAN_MEMBER}") from exc
+            names = set(zf.namelist())
+            member = next((m for m in (PLAN_MEMBER, OLD_PLAN_MEMBER) if m in names), None)
+            if member is None:
+                raise ReconcilerError(f"artifact {name} holds no {PLAN_MEMBER}")
+            info = zf.getinfo(member)
             if info.file_size > MAX_PLAN_BYTES:
                 raise ReconcilerError(f"artifact {name}: {PLAN_MEMBER} is over the size limit")
             with zf.open(info) as member:

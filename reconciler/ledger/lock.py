@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -57,7 +59,7 @@ class LockInfo:
 
 
 class LockHeld(ReconcilerError):
-    def __init__(self, info: LockInfo | None, path: Path) -> None:
+    def __init__(self, info: LockInfo | None, path: Path, waited: float = 0.0) -> None:
         self.info = info
         if info is None:
             text = f"the ledger is locked ({path} exists but cannot be read)"
@@ -65,8 +67,9 @@ class LockHeld(ReconcilerError):
             hint = ""
             if info.looks_stale():
                 hint = f"\nThe process {info.pid} that took it is gone on this host: it is stale."
+            after = f" (waited {waited:.0f} s: --lock-timeout)" if waited else ""
             text = (
-                "the ledger is locked by another run; nothing was sent.\n"
+                f"the ledger is locked by another run{after}; nothing was sent.\n"
                 f"Lock Info:\n  {info.describe()}{hint}\n"
                 f"If you are sure no other run is active: reconcile ledger unlock {info.id}"
             )
@@ -121,6 +124,33 @@ def acquire(ledger_dir: Path, operation: str, who: str, run: str | None = None) 
     finally:
         tmp.unlink(missing_ok=True)
     return info
+
+
+def acquire_waiting(
+    ledger_dir: Path,
+    operation: str,
+    who: str,
+    run: str | None = None,
+    timeout: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> LockInfo:
+    """`acquire`, trying again for up to `timeout` seconds while another run holds the
+    lock (Terraform's -lock-timeout): waits of 0.1 s doubling to 2 s, with jitter so two
+    waiting runs do not retry in step. A lock that cannot be read is never waited for."""
+    start = clock()
+    wait = 0.1
+    while True:
+        try:
+            return acquire(ledger_dir, operation, who, run)
+        except LockHeld as exc:
+            left = timeout - (clock() - start)
+            if left <= 0 or exc.info is None:
+                if timeout <= 0:
+                    raise
+                raise LockHeld(exc.info, lock_path(ledger_dir), clock() - start) from None
+            sleep(min(left, wait * random.uniform(0.8, 1.2)))
+            wait = min(2.0, wait * 2)
 
 
 def release(ledger_dir: Path, info: LockInfo) -> None:

@@ -91,8 +91,11 @@ class RefreshEngine:
         policy: RetryPolicy | None = None,
         progress: Progress | None = None,
         transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.writer = writer
+        # asked before each batch is taken (Ctrl-C, SIGTERM): True leaves the rest unread
+        self.should_stop = should_stop or (lambda: False)
         self.parallelism = max(1, parallelism)
         self.policy = policy or RetryPolicy()
         self.progress = progress
@@ -145,7 +148,7 @@ class RefreshEngine:
             nonlocal finished
             while not queue.empty():
                 batch = queue.get_nowait()
-                if session.check_breaker():
+                if session.check_breaker() or self.should_stop():
                     counts.not_read += len(batch)
                     continue
                 seen = await self._read(session, reader, batch)

@@ -17,7 +17,7 @@ from reconciler.apply.run import RunInfo, refuse_lost_head
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.gitcheck import committed_problems
-from reconciler.ledger.lock import acquire, release
+from reconciler.ledger.lock import acquire_waiting, release
 from reconciler.ledger.lock import guard as lock_guard
 from reconciler.ledger.records import FP_CHARS
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
@@ -72,6 +72,8 @@ def run_refresh(
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    lock_timeout: float = 0.0,
 ) -> tuple[RefreshReport, str]:
     """Read the selected items and record what was seen. Returns the report, the run id.
 
@@ -83,7 +85,7 @@ def run_refresh(
     if not plan.ledger.exists:
         raise ReconcilerError("there is no ledger yet: nothing was ever sent to read back")
     run_id = secrets_module.token_hex(6)
-    lock = acquire(ledger_dir, "refresh", info.who, run_id)
+    lock = acquire_waiting(ledger_dir, "refresh", info.who, run_id, lock_timeout)
     writer: RunWriter | None = None
     report = RefreshReport()
     try:
@@ -115,7 +117,7 @@ def run_refresh(
             guard=lock_guard(ledger_dir, lock),
         )
         works = _works(config, plan, selection, secrets)
-        engine = RefreshEngine(writer, parallelism, policy, progress, transport)
+        engine = RefreshEngine(writer, parallelism, policy, progress, transport, should_stop)
         report = asyncio.run(engine.run(works))
         return report, run_id
     finally:

@@ -30,8 +30,14 @@ def shown(item: Item, show_values: bool) -> Item:
     locator = _masked_flat(item.locator)
     removal = _masked_flat(item.removal)
     if locator is None or removal is None:
-        return map_values(item, mask)
-    return Item(item.target, item.vendor, locator, removal)
+        out = map_values(item, mask)
+    else:
+        out = Item(item.target, item.vendor, locator, removal)
+    keep = vendor(item.vendor).vendor_ids(item)
+    if keep:  # the vendor's own ids (Insider list numbers) are not personal: shown
+        kept = {k: item.removal[k] if k in keep else v for k, v in out.removal.items()}
+        out = Item(out.target, out.vendor, out.locator, kept)
+    return out
 
 
 def describe(item: Item, show_values: bool = False) -> str:

@@ -48,7 +48,7 @@ def action_json(tp: TargetPlan, action: Action, show_values: bool) -> dict[str, 
     }
 
 
-def _head(plan: Plan, show_values: bool) -> dict[str, Any]:
+def plan_head(plan: Plan, show_values: bool) -> dict[str, Any]:
     """Every top-level field before `actions`, in document order."""
     targets = [
         {
@@ -77,7 +77,7 @@ def _head(plan: Plan, show_values: bool) -> dict[str, Any]:
 
 
 def plan_json(plan: Plan, show_values: bool = False) -> dict[str, Any]:
-    out = _head(plan, show_values)
+    out = plan_head(plan, show_values)
     out["actions"] = [action_json(tp, a, show_values) for tp in plan.targets for a in tp.actions]
     out["warnings"] = plan.warnings
     return out
@@ -179,7 +179,7 @@ def write_plan_json(
 ) -> None:
     """Write the plan's JSON to every (stream, leading fields) at once; each stream gets
     its own leading fields (a saved plan's `kind`) and the same actions."""
-    head = _head(plan, show_values)
+    head = plan_head(plan, show_values)
     for stream, extra in streams:
         fields = {**extra, **head}
         stream.write(

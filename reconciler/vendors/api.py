@@ -356,6 +356,12 @@ class Vendor(Protocol):
         checks it): sending twice could remove another subject."""
         ...
 
+    def vendor_ids(self, item: Item) -> frozenset[str]:
+        """Keys of `item.removal` whose values are the vendor's own ids, not personal data
+        (Insider's `list_id` numbers): shown unmasked, so two lines of a plan about
+        different lists never look the same. Empty for most items."""
+        ...
+
     def lookup_entry(
         self, profile: Mapping[str, str], id_type: str | None, value: str | None
     ) -> dict[str, Any]:

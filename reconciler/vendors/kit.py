@@ -297,6 +297,9 @@ class VendorBase:
     def held(self, item: Item) -> bool:
         return False
 
+    def vendor_ids(self, item: Item) -> frozenset[str]:
+        return frozenset()
+
     def lookup_entry(
         self, profile: Mapping[str, str], id_type: str | None, value: str | None
     ) -> dict[str, Any]:

@@ -212,7 +212,8 @@ def valid_ledger(project: Project) -> Path:
     runs = project.root / "state/ledger/runs"
     if (project.root / "state/ledger").exists():
         shutil.rmtree(project.root / "state/ledger")
-    assert project.run("plan", "--out", "seed.json").code == 0  # creates nothing on disk
+    seed = project.run("plan", "--format", "json")  # creates nothing on disk
+    assert seed.code == 0
     from reconciler.cli.env import ledger_key
     from reconciler.ledger.store import create_ledger
     from reconciler.plan.keys import Fingerprinter
@@ -220,7 +221,7 @@ def valid_ledger(project: Project) -> Path:
     key = ledger_key(project.config())
     assert key is not None
     create_ledger(project.root / "state/ledger", Fingerprinter.keyed(key))
-    plan = json.loads((project.root / "seed.json").read_text())
+    plan = json.loads(seed.out)
     outcomes = ["done", "done-absent", "accepted", "failed", "rejected", "unknown"]
     rows = [
         (a["fingerprint"], a["target"], outcomes[i % len(outcomes)])

@@ -40,11 +40,9 @@ def test_debug_lets_the_traceback_through(
 def test_internal_error_in_a_subprocess_prints_no_traceback(project: Project) -> None:
     """The same through a real process: a config loader that crashes is injected."""
     code = (
-        "import reconciler.config as c\n"
+        "import reconciler.config.load as c\n"
         "def boom(path): raise KeyError('kaboom')\n"
         "c.load_config = boom\n"
-        "import reconciler.cli.context as ctx\n"
-        "ctx.load_config = boom\n"
         "from reconciler.cli.main import main\n"
         "main(['validate'])\n"
     )

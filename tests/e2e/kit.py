@@ -326,7 +326,12 @@ class Project:
         return result
 
     def popen(
-        self, *args: str, stdin: Any = subprocess.DEVNULL, **kwargs: Any
+        self,
+        *args: str,
+        stdin: Any = subprocess.DEVNULL,
+        stdout: Any = subprocess.PIPE,
+        stderr: Any = subprocess.PIPE,
+        **kwargs: Any,
     ) -> subprocess.Popen[str]:
         """`reconcile ARGS` as its own process (stdin /dev/null: not a terminal)."""
         env = {k: v for k, v in os.environ.items() if k not in ENV}
@@ -336,8 +341,8 @@ class Project:
             cwd=self.root,
             env=env,
             stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=stdout,
+            stderr=stderr,
             text=True,
             **kwargs,
         )

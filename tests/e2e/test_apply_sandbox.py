@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from reconciler.ledger.store import item_key
@@ -145,7 +146,7 @@ def test_credentials_refused_stop_that_target_before_any_delete(project, sandbox
 
 def test_saved_plan_sends_exactly_its_actions(project, sandbox):
     assert project.cli("plan", "--out", "plan.json").code == 0
-    saved = json.loads((project.root / "plan.json").read_text())
+    saved = json.loads(project.cli("show", "plan.json", "--format", "json").out)
     result = project.cli("apply", "plan.json")  # a saved plan needs no approval
     assert result.code == 0, result.output
     assert summary(result) == (*FIRST_APPLY, 0, 0)
@@ -154,24 +155,21 @@ def test_saved_plan_sends_exactly_its_actions(project, sandbox):
     project.assert_no_secrets()
 
 
-def test_saved_plan_never_sends_an_item_it_does_not_list(project, sandbox):
+def test_saved_plan_with_an_item_dropped_and_its_digest_recomputed_is_refused(project, sandbox):
+    """Without a key anyone can recompute the digest; apply still compares the plan it
+    makes now with the saved one, item by item, and sends nothing when they differ."""
     assert project.cli("plan", "--out", "plan.json", "--target", "seg").code == 0
     path = project.root / "plan.json"
-    saved = json.loads(path.read_text())
-    # drop the u_1001 phone action from the saved plan: apply must not send it
-    dropped = [a for a in saved["actions"] if "phone" in a["description"]]
-    assert len(dropped) == 1
-    saved["actions"] = [a for a in saved["actions"] if a not in dropped]
-    path.write_text(json.dumps(saved))
-
+    data = path.read_bytes()
+    length = int.from_bytes(data[10:14], "big")
+    header = json.loads(data[14 : 14 + length])
+    records = data[14 + length : -32]
+    header["sections"][0]["count"] -= 1
+    body = json.dumps(header, separators=(",", ":")).encode()
+    start = data[:10] + len(body).to_bytes(4, "big") + body + records[17:]
+    path.write_bytes(start + hashlib.sha256(b"reconciler/plan/file-digest/v2\n" + start).digest())
     result = project.cli("apply", "plan.json")
-    assert result.code == 0, result.output
-    log = vendor_requests(sandbox)
-    assert {e["vendor"] for e in log} == {"segment"}  # the plan's target only
-    assert len(log) == 4
-    state = sandbox.control.state()["segment"]["spaces"][SPACE]["profiles"]
-    ids = {(e["type"], e["id"]) for p in state for e in p["external_ids"]}
-    assert ("phone", "+15555550100") in ids  # not sent
-    plan = project.plan_json("--target", "seg")
-    (phone,) = [a for a in plan["actions"] if a["fingerprint"] == dropped[0]["fingerprint"]]
-    assert phone["state"] == "pending"
+    assert result.code == 1
+    assert "differs from the saved one (target seg)" in result.err
+    assert vendor_requests(sandbox) == []
+    assert not project.ledger_dir.exists()

@@ -102,7 +102,7 @@ def test_a_different_key_for_a_keyed_ledger(project, sandbox):
     assert project.cli("plan", "--out", "plan.json").code == 0
     keyed(project, "ledger-key-B-aa11bb22cc33dd44ee55")
     err = refused(project, sandbox)
-    assert "the ledger was made with a different key" in err
+    assert STALE in err and "the fingerprint key changed since the plan was made" in err
     assert "ledger-key-B" not in err and "ledger-key-A" not in err
 
 

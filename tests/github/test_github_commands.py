@@ -101,13 +101,15 @@ def saved_plan(project: Project) -> bytes:
     return (project.root / "made.json").read_bytes()
 
 
-def artifact(fake: FakeGitHub, head: str, data: bytes, created: str) -> int:
+def artifact(
+    fake: FakeGitHub, head: str, data: bytes, created: str, member: str = "reconcile.plan"
+) -> int:
     aid = fake.next_id()
     fake.artifacts.append(
         {"id": aid, "name": f"reconcile-plan-{HEAD}", "expired": False, "created_at": created,
          "workflow_run": {"id": 1, "head_sha": head}}
     )  # fmt: skip
-    fake.blobs[aid] = zipped({"plan.json": data})
+    fake.blobs[aid] = zipped({member: data})
     return aid
 
 
@@ -155,6 +157,20 @@ def test_an_artifact_that_is_not_a_saved_plan_is_refused(project: Project, fake:
     artifact(fake, HEAD, b'{"kind": "something else"}', "2026-11-02")
     result = project.run("github", "reviewed-plan", "--sha", MERGE, "--out", "reviewed.json")
     assert result.code == 1 and "not a saved plan" in result.err
+
+
+def test_a_format1_plan_of_an_older_workflow_is_refused_with_the_way_out(
+    project: Project, fake: FakeGitHub
+) -> None:
+    """Workflows scaffolded before the signed format upload `plan.json`, a format-1 plan."""
+    fake.pulls_of_commit[MERGE] = [
+        {"number": 7, "merged_at": "2026-11-01", "merge_commit_sha": MERGE, "head": {"sha": HEAD}}
+    ]
+    old = b'{\n "kind": "reconciler-plan",\n "format_version": "1",\n "actions": []\n}\n'
+    artifact(fake, HEAD, old, "2026-11-02", member="plan.json")
+    result = project.run("github", "reviewed-plan", "--sha", MERGE, "--out", "reviewed.plan")
+    assert result.code == 1
+    assert "format-1 saved plan" in result.err and "Make the plan again" in result.err
 
 
 def test_one_issue_opened_then_updated(project: Project, fake: FakeGitHub) -> None:

@@ -132,7 +132,9 @@ COMMANDS: list[Row] = [
         codes=(1,),
     ),
     Row("plan --detailed-exitcode", ["plan", "--detailed-exitcode"], codes=(2,)),
-    # `show PLANFILE` goes here when it exists
+    Row("show", ["show", "plan.json"]),
+    Row("show json", ["show", "plan.json", "--format", "json"]),
+    Row("show markdown", ["show", "plan.json", "--format", "markdown"]),
     Row(
         "check (echo on reads)",
         ["check"],

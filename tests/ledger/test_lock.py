@@ -26,6 +26,14 @@ from reconciler.ledger.store import read_ledger
 from reconciler.ledger.verify import verify_ledger
 from tests.ledger.kit import KEY_ENV, Proj, run_cli, write_run
 
+SECRETS = (
+    "SEGMENT_TOKEN",
+    "BRAZE_API_KEY",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "INSIDER_REQUEST_TOKEN",
+)
+
 
 def dead_pid() -> int:
     """The pid of a process that has exited (and been reaped)."""
@@ -271,3 +279,50 @@ def test_a_lock_that_cannot_be_recorded_is_not_broken(keyed_proj: Proj, monkeypa
     result = run_cli("ledger", "unlock", info.id, "--force")
     assert result.code == 1
     assert read_lock(keyed_proj.ledger_dir) == info
+
+
+def test_lock_timeout_waits_for_the_holder_to_finish(proj: Proj) -> None:
+    import threading
+    import time
+
+    from reconciler.ledger.lock import acquire_waiting
+
+    held = acquire(proj.ledger_dir, "apply", "other@ci")
+    threading.Timer(0.5, release, (proj.ledger_dir, held)).start()
+    start = time.monotonic()
+    mine = acquire_waiting(proj.ledger_dir, "apply", "me@laptop", timeout=10.0)
+    assert 0.4 <= time.monotonic() - start < 5.0
+    assert read_lock(proj.ledger_dir) == mine != held
+
+
+def test_lock_timeout_gives_up_with_the_holder_and_how_long_it_waited(proj: Proj) -> None:
+    from reconciler.ledger.lock import acquire_waiting
+
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    acquire(proj.ledger_dir, "apply", "other@ci")
+    with pytest.raises(LockHeld, match=r"locked by another run \(waited 30 s: --lock-timeout\)"):
+        acquire_waiting(
+            proj.ledger_dir, "apply", "me", timeout=30.0, sleep=sleep, clock=lambda: now[0]
+        )
+    assert abs(sum(sleeps) - 30.0) < 1e-9  # never past the timeout
+    assert max(sleeps) <= 2.0 * 1.2 and sleeps[0] <= 0.1 * 1.2  # backoff from 0.1 s to 2 s
+    assert len(sleeps) < 30  # backed off, not polling
+
+
+def test_apply_lock_timeout_on_the_command_line(
+    proj: Proj, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj.add_all_vendors()
+    for name in SECRETS:
+        monkeypatch.setenv(name, "x")
+    holder = acquire(proj.ledger_dir, "apply", "other@ci")
+    result = run_cli("apply", "--auto-approve", "--lock-timeout", "1s")
+    assert result.code == 1
+    assert "waited 1 s: --lock-timeout" in result.err
+    assert holder.id in result.err

@@ -5,27 +5,42 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import read_ledger
 from reconciler.masking import raw_values
-from reconciler.plan.planfile import PLAN_KIND, load_plan, save_plan, stale_reason
+from reconciler.plan.keys import fingerprinter_for
+from reconciler.plan.planfile import (
+    PLAN_KIND,
+    PlanStamp,
+    SavedPlan,
+    load_plan,
+    save_plan,
+    stale_reason,
+)
+from reconciler.plan.savedjoin import action_of, state_of
+from reconciler.plan.seal import Seal
 from tests.ledger.kit import RAW_VALUES, Proj, run_cli, segment_manifest, write_run
 
 
-def save(proj: Proj, *args: str) -> dict[str, Any]:
+def save(proj: Proj, *args: str) -> SavedPlan:
     result = run_cli("plan", "--out", "saved.plan", *args)
     assert result.code == 0, result.output
-    return load_plan(proj.root / "saved.plan")
+    return load_plan(proj.root / "saved.plan", proj.key_bytes())
 
 
-def staleness(proj: Proj, saved: dict[str, Any], *targets: str) -> str | None:
+def records(saved: SavedPlan) -> list[tuple[str, str, str, str]]:
+    """(target, 128-bit fingerprint, state, action) of every saved item, in file order."""
+    names = [name for name, _ in saved.sections]
+    return [(names[i], r.fp.hex(), state_of(r), action_of(r)) for i, r in saved.records()]
+
+
+def staleness(proj: Proj, saved: SavedPlan, *targets: str) -> str | None:
     """The check apply will make: the saved plan against the ledger and manifests now
     (planned with the saved plan's salt when it was made before the ledger existed)."""
-    salt = saved["fingerprint"].get("new_ledger_salt")
+    salt = saved.new_ledger_salt
     now = proj.plan(*targets, salt=salt)
     return stale_reason(saved, read_ledger(proj.ledger_dir), now.desired_digest, now.accounts)
 
@@ -73,7 +88,8 @@ def test_stale_with_the_same_serial_but_other_records(with_ledger: Proj, tmp_pat
     shutil.rmtree(with_ledger.ledger_dir)
     shutil.copytree(other, with_ledger.ledger_dir)
     now = read_ledger(with_ledger.ledger_dir)
-    assert (now.lineage, now.serial) == (saved["ledger"]["lineage"], saved["ledger"]["serial"])
+    then = saved.head["ledger"]
+    assert (now.lineage, now.serial) == (then["lineage"], then["serial"])
     reason = staleness(with_ledger, saved)
     # the plan's head (our run's last record) is not in their ledger
     assert reason is not None and reason.startswith("the ledger no longer holds the newest")
@@ -104,7 +120,7 @@ def test_reformatting_a_manifest_is_not_a_change(with_ledger: Proj) -> None:
 def test_stale_when_the_ledger_did_not_exist_and_exists_now(proj: Proj) -> None:
     proj.add_all_vendors()
     saved = save(proj)
-    assert saved["ledger"]["exists"] is False
+    assert saved.head["ledger"]["exists"] is False
     assert staleness(proj, saved) is None
     proj.create_ledger()  # e.g. another apply made it meanwhile
     assert staleness(proj, saved) == (
@@ -114,14 +130,14 @@ def test_stale_when_the_ledger_did_not_exist_and_exists_now(proj: Proj) -> None:
 
 def test_stale_when_the_lineage_differs(with_ledger: Proj, tmp_path: Path) -> None:
     saved = save(with_ledger)
-    lineage = saved["ledger"]["lineage"]
+    lineage = saved.head["ledger"]["lineage"]
     # a different ledger with the same serial: started afresh, one run of the same size
     shutil.rmtree(with_ledger.ledger_dir)
     with_ledger.create_ledger()
     item = with_ledger.items("seg")[0]
     write_run(with_ledger.ledger_dir, [(with_ledger.fp(item), "seg", "done")], "r1")
     now = read_ledger(with_ledger.ledger_dir)
-    assert now.serial == saved["ledger"]["serial"] and now.lineage != lineage
+    assert now.serial == saved.head["ledger"]["serial"] and now.lineage != lineage
     reason = staleness(with_ledger, saved)
     assert reason is not None and "a different ledger" in reason
     assert lineage in reason
@@ -135,8 +151,8 @@ def test_stale_when_the_ledger_is_gone(with_ledger: Proj) -> None:
 
 def test_a_target_restricted_plan_covers_only_its_targets(with_ledger: Proj) -> None:
     saved = save(with_ledger, "--target", "seg")
-    assert saved["target_filter"] == ["seg"]
-    assert {a["target"] for a in saved["actions"]} == {"seg"}
+    assert saved.target_filter == ["seg"]
+    assert {target for target, *_ in records(saved)} == {"seg"}
     with_ledger.write(
         "specs/braze2.yaml",
         (with_ledger.root / "specs" / "braze.yaml")
@@ -156,14 +172,14 @@ def test_saved_plan_holds_no_raw_values(proj: Proj) -> None:
     proj.add_all_vendors()
     result = run_cli("plan", "--out", "saved.plan", "--show-values")
     assert result.code == 0
-    data = (proj.root / "saved.plan").read_text(encoding="utf-8")
+    data = (proj.root / "saved.plan").read_bytes()
     values = {v for item in proj.items() for v in raw_values(item)}
     assert set(RAW_VALUES) <= values
     for raw in values:
-        assert raw not in data, raw
-    saved = load_plan(proj.root / "saved.plan")
-    assert saved["kind"] == PLAN_KIND
-    assert saved["values_shown"] is False
+        assert raw.encode() not in data, raw
+    saved = load_plan(proj.root / "saved.plan", None)
+    assert saved.header["kind"] == PLAN_KIND
+    assert saved.head["values_shown"] is False
     # ... while --show-values did show them on stdout
     assert "jane@old-domain.example" in result.out
 
@@ -171,10 +187,16 @@ def test_saved_plan_holds_no_raw_values(proj: Proj) -> None:
 def test_saved_plan_lists_what_apply_may_send(with_ledger: Proj) -> None:
     saved = save(with_ledger)
     plan = with_ledger.plan()
-    assert [a["fingerprint"] for a in saved["actions"]] == [a.fingerprint for a in plan.actions()]
-    assert {a["state"] for a in saved["actions"]} == {"pending", "done"}
-    assert saved["desired_digest"] == plan.desired_digest
-    assert saved["ledger"] == {
+    # sorted by fingerprint within each target, 128 bits each
+    expected = [
+        (tp.target.name, a.fingerprint[:32], a.state, a.action)
+        for tp in plan.targets
+        for a in sorted(tp.actions, key=lambda a: a.fingerprint)
+    ]
+    assert records(saved) == expected
+    assert {state for _, _, state, _ in expected} == {"pending", "done"}
+    assert saved.head["desired_digest"] == plan.desired_digest
+    assert saved.head["ledger"] == {
         "exists": True,
         "lineage": plan.ledger.lineage,
         "serial": 5,
@@ -195,23 +217,29 @@ def test_text_plan_says_how_to_apply_the_saved_plan(with_ledger: Proj) -> None:
 def test_save_replaces_atomically_and_leaves_no_temp_file(with_ledger: Proj) -> None:
     path = with_ledger.root / "p.plan"
     path.write_text("old")
-    save_plan(path, with_ledger.plan())
-    assert load_plan(path)["kind"] == PLAN_KIND
+    plan = with_ledger.plan()
+    fingerprint, _ = fingerprinter_for(read_ledger(with_ledger.ledger_dir), None)
+    save_plan(path, plan, Seal(None), PlanStamp("c" * 32, {}), fingerprint)
+    assert load_plan(path, None).header["kind"] == PLAN_KIND
     assert sorted(p.name for p in with_ledger.root.iterdir() if p.name.startswith(".p")) == []
 
 
 def test_load_plan_refuses_what_is_not_a_plan(tmp_path: Path) -> None:
     with pytest.raises(ReconcilerError, match="no such plan file"):
-        load_plan(tmp_path / "missing.plan")
+        load_plan(tmp_path / "missing.plan", None)
     garbage = tmp_path / "garbage.plan"
     garbage.write_text("{not json")
     with pytest.raises(ReconcilerError, match="not a saved plan"):
-        load_plan(garbage)
+        load_plan(garbage, None)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format_version": "1"}))
     with pytest.raises(ReconcilerError, match="made by `reconcile plan --out`"):
-        load_plan(other)
+        load_plan(other, None)
+    binary = tmp_path / "binary.plan"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with pytest.raises(ReconcilerError, match="made by `reconcile plan --out`"):
+        load_plan(binary, None)
     future = tmp_path / "future.plan"
-    future.write_text(json.dumps({"kind": PLAN_KIND, "format_version": "2"}))
-    with pytest.raises(ReconcilerError, match="plan format '2' is not 1"):
-        load_plan(future)
+    future.write_bytes(b"\x89RPLAN\r\n\x00\x03" + bytes(64))
+    with pytest.raises(ReconcilerError, match="plan file format 3 is not 2"):
+        load_plan(future, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -34,23 +33,29 @@ def test_out_into_a_missing_folder(project, capsys):
     assert "Traceback" not in err
 
 
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes((data[at] ^ 0x01,)) + data[at + 1 :]
+
+
 @pytest.mark.parametrize(
-    ("damage", "expected"),
+    "damage",
     [
-        (lambda d: d.pop("target_filter"), "target_filter is required"),
-        (lambda d: d["actions"][0].update(action=7), "actions[0].action"),
-        (lambda d: d["actions"][-1].pop("fingerprint"), "fingerprint"),
-        (lambda d: d.update(accounts=[]), "accounts"),
+        pytest.param(lambda d: _flip(d, 20), id="header-byte"),
+        pytest.param(lambda d: _flip(d, len(d) - 40), id="last-record"),
+        pytest.param(lambda d: _flip(d, len(d) - 1), id="mac"),
+        pytest.param(lambda d: d[:-17], id="cut"),
+        pytest.param(lambda d: d + b"\x00" * 17, id="appended"),
+        pytest.param(lambda d: d[:-32], id="no-mac"),
     ],
 )
-def test_a_damaged_saved_plan_is_refused(project, capsys, damage, expected):
-    assert run("plan", "--out", "plan.json") == 0
-    data = json.loads((project / "plan.json").read_text())
-    damage(data)
-    (project / "plan.json").write_text(json.dumps(data))
+def test_a_damaged_saved_plan_is_refused(project, capsys, damage):
+    assert run("plan", "--out", "plan.bin") == 0
+    path = project / "plan.bin"
+    path.write_bytes(damage(path.read_bytes()))
     capsys.readouterr()
-    assert run("apply", "plan.json") == 1
+    assert run("apply", "plan.bin") == 1
     err = capsys.readouterr().err
-    assert expected in err and "make the plan again" in err
+    assert "the plan file was modified" in err and "Make the plan again" in err
+    assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
     assert not (project / "state").exists()

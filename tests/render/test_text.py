@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from reconciler.render.text import HEAD_PER_TARGET, LONG_PLAN
 from tests.ledger.kit import Proj, run_cli, write_run
 
@@ -229,3 +231,19 @@ def test_color(proj: Proj) -> None:
     assert ANSI.sub("", always.out) == never.out
     auto = run_cli("plan")  # not a terminal
     assert not ANSI.search(auto.out)
+
+
+def test_apply_takes_the_plans_display_options(proj: Proj, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apply shows the plan it asks about: --full lists every action of a long plan."""
+    monkeypatch.setenv("SEGMENT_TOKEN", "x")
+    monkeypatch.setenv("SEG2", "x")
+    two_segment_targets(proj)
+    bulk_manifest(proj, "seg", 150)
+    bulk_manifest(proj, "seg2", 60, start=1000)
+    cut = run_cli("apply")  # not a terminal: shows the plan, then refuses to ask
+    assert cut.code == 1 and "standard input is not a terminal" in cut.err
+    assert "(use --full to list every action)" in cut.out
+    full = run_cli("apply", "--full", "--show-values")
+    assert full.code == 1
+    assert len([line for line in full.out.splitlines() if line.startswith("  - email")]) == 210
+    assert "more actions" not in full.out and "Values are masked" not in full.out

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.apply.deadline import Deadline
-from reconciler.apply.reviewed import SENT_ACTIONS, check_reviewed, split_sends
+from reconciler.apply.reviewed import check_reviewed, split_sends
 from reconciler.apply.run import (
     RunInfo,
     check_max_deletions,
@@ -28,16 +29,25 @@ from reconciler.cli import exitcodes
 from reconciler.cli.applyoutput import FORMAT_OPTION, machine_output, record_outcome
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
-from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
-from reconciler.cli.params import DURATION
+from reconciler.cli.env import (
+    credential_stamps,
+    current_commit,
+    ledger_key,
+    target_secrets,
+    who,
+)
+from reconciler.cli.params import AGE, DURATION
 from reconciler.cli.progress import ProgressDisplay
+from reconciler.cli.signals import StopRequest
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import Ledger
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.keys import fingerprinter_for
 from reconciler.plan.model import Action, Plan
-from reconciler.plan.planfile import load_plan, stale_reason
+from reconciler.plan.planfile import PlanKeyMismatch, SavedPlan, load_plan, stale_reason
+from reconciler.plan.savedjoin import same_sends
+from reconciler.plan.seal import credential_change
 from reconciler.render.describe import describe
 from reconciler.render.text import render_text
 
@@ -46,29 +56,49 @@ MAX_PROBLEM_LINES = 20  # per-item failure lines; the ledger lists the rest
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted"
 
 
+def _stale(reason: str) -> ReconcilerError:
+    return ReconcilerError(
+        f"Saved plan is stale: {reason}. Nothing was sent.\n"
+        "Make a new plan with `reconcile plan --out FILE` and review it."
+    )
+
+
 def _from_saved(
     config: Config, key: bytes | None, path: Path, targets: tuple[str, ...], ignore: bool = False
 ) -> tuple[Plan, list[Action], Ledger]:
-    saved = load_plan(path)
-    saved_targets = list(saved["target_filter"])
+    saved = load_plan(path, key)
+    saved_targets = saved.target_filter
     if targets and sorted(targets) != sorted(saved_targets):
         raise ReconcilerError(
             f"{path} was planned for targets {saved_targets or 'all'}: --target cannot change that"
         )
-    salt = saved["fingerprint"].get("new_ledger_salt")
     plan, _, ledger = plan_from_config(
-        config, key, saved_targets, salt, ignore_ledger_errors=ignore
+        config, key, saved_targets, saved.new_ledger_salt, ignore_ledger_errors=ignore
     )
-    reason = stale_reason(
+    seal = saved.seal
+    names = [tp.target.name for tp in plan.targets]
+    reason = _credential_reason(saved, credential_stamps(config, seal, names))
+    reason = reason or stale_reason(
         saved, ledger, plan.desired_digest, plan.accounts, (plan.fingerprint_scheme, plan.key_id)
     )
-    if reason is not None:
-        raise ReconcilerError(
-            f"Saved plan is stale: {reason}. Nothing was sent.\n"
-            "Make a new plan with `reconcile plan --out FILE` and review it."
+    if reason is None and saved.header["config_digest"] != seal.config_digest(config):
+        reason = (
+            "reconciler.yaml is not the one the plan was made with (another project, or the "
+            "config changed since)"
         )
-    allowed = {a["fingerprint"] for a in saved["actions"] if a["action"] in SENT_ACTIONS}
-    return plan, plan_sends(plan, allowed), ledger
+    if reason is not None:
+        raise _stale(reason)
+    # the plan made now is the saved one, item by item (streamed from the file)
+    return plan, same_sends(saved, plan), ledger
+
+
+def _credential_reason(saved: SavedPlan, now: dict[str, dict[str, Any]]) -> str | None:
+    for name, stamp in saved.header["credentials"].items():
+        if name in now:
+            why = credential_change(name, stamp, now[name])
+            if why is not None:
+                return why
+    return None
 
 
 def _from_reviewed(
@@ -76,19 +106,36 @@ def _from_reviewed(
 ) -> tuple[Plan, list[Action], list[Action], int, Ledger]:
     """(fresh plan, sends, unreviewed pending actions, reviewed actions settled since,
     ledger) for `apply --reviewed`."""
-    saved = load_plan(path)
-    saved_targets = list(saved["target_filter"])
+    try:
+        saved = load_plan(path, key)
+    except PlanKeyMismatch as exc:
+        raise ReconcilerError(
+            f"{path} cannot be applied here: {exc.reason}. Nothing was sent."
+        ) from exc
+    saved_targets = saved.target_filter
     if targets and saved_targets and not set(targets) <= set(saved_targets):
         raise ReconcilerError(
             f"{path} was reviewed for targets {saved_targets}: --target cannot add others"
         )
-    salt = saved["fingerprint"].get("new_ledger_salt")
     plan, _, ledger = plan_from_config(
-        config, key, list(targets) or saved_targets, salt, ignore_ledger_errors=ignore
+        config,
+        key,
+        list(targets) or saved_targets,
+        saved.new_ledger_salt,
+        ignore_ledger_errors=ignore,
     )
-    check_reviewed(saved, ledger, plan, str(path))
+    seal = saved.seal
+    names = [tp.target.name for tp in plan.targets]
+    check_reviewed(
+        saved,
+        ledger,
+        plan,
+        str(path),
+        seal.config_digest(config),
+        credential_stamps(config, seal, names),
+    )
     # the ledger the plan was reviewed at must still be there (records cut since: refused)
-    refuse_lost_head(ledger, saved["ledger"].get("head"))
+    refuse_lost_head(ledger, saved.ledger_head)
     split = split_sends(plan, saved)
     return plan, split.sends, split.unreviewed, split.settled, ledger
 
@@ -139,6 +186,18 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     "remain pending, so the next run continues.",
 )
 @click.option(
+    "--lock-timeout",
+    type=AGE,
+    default="0s",
+    show_default=True,
+    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
+    "instead of stopping at once.",
+)
+@click.option("--full", is_flag=True, help="List every action of a long plan before asking.")
+@click.option(
+    "--show-values", is_flag=True, help="Show identifier values unmasked in the plan shown."
+)
+@click.option(
     "--ignore-ledger-errors",
     is_flag=True,
     help="Send even when the ledger does not verify (recovery only: items it records as "
@@ -157,6 +216,9 @@ def apply(
     parallelism: int,
     refresh_before: bool,
     max_duration: float | None,
+    lock_timeout: float,
+    full: bool,
+    show_values: bool,
     ignore_ledger_errors: bool,
 ) -> int:
     """Send the pending deletions (of PLANFILE, of a reviewed plan, or of a fresh plan after
@@ -195,7 +257,7 @@ def apply(
         sends = plan_sends(the_plan)
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
-        click.echo(render_text(the_plan))
+        click.echo(render_text(the_plan, show_values, full))
     record_outcome(the_plan, sends)
     if not sends:
         # a fresh plan was printed and said "No changes." already: said once
@@ -211,24 +273,29 @@ def apply(
                 "standard input is not a terminal, so nobody can approve: run with "
                 "--auto-approve, or apply a reviewed saved plan (reconcile apply FILE)"
             )
-        answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        try:
+            answer = click.prompt(f"\n{PROMPT}", default="", show_default=False)
+        except click.Abort:  # Ctrl-C or end of input at the prompt
+            answer = ""
         if answer != "yes":
             raise ReconcilerError("Apply cancelled. Nothing was sent.")
     # the ledger as planned: run_apply re-reads it under the lock and refuses if it moved
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
     deadline = Deadline(max_duration) if max_duration is not None else None
-    report, run_id = run_apply(
-        config,
-        the_plan,
-        sends,
-        fingerprint,
-        secrets,
-        RunInfo(who(), current_commit(str(config.root))),
-        parallelism,
-        ProgressDisplay(),
-        should_stop=deadline,
-        ignore_ledger_errors=ignore_ledger_errors,
-    )
+    with StopRequest() as stop:
+        report, run_id = run_apply(
+            config,
+            the_plan,
+            sends,
+            fingerprint,
+            secrets,
+            RunInfo(who(), current_commit(str(config.root))),
+            parallelism,
+            ProgressDisplay(),
+            should_stop=lambda: stop() or (deadline is not None and deadline()),
+            ignore_ledger_errors=ignore_ledger_errors,
+            lock_timeout=lock_timeout,
+        )
     record_outcome(the_plan, sends, report, run_id)
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
@@ -276,6 +343,13 @@ def apply(
                 err=True,
             )
     click.echo(f"\n{report.line()} (run {run_id})")
+    if stop():
+        sent = len(sends) - report.not_sent
+        click.echo(
+            f"Interrupted ({stop.name}): {sent:,} of {len(sends):,} sent; the rest stay "
+            "pending. Run apply again to continue; nothing is sent twice."
+        )
+        return stop.exit_code
     if unreviewed:
         click.echo(f"{len(unreviewed)} pending action(s) not reviewed were not sent.", err=True)
         return 1

@@ -20,7 +20,7 @@ from reconciler.github.comments import bodies_of, post_plan_comment, set_label
 from reconciler.github.issues import upsert_issue
 from reconciler.github.outputs import plan_outputs
 from reconciler.inputs import InputRefused, decode_utf8, read_bounded
-from reconciler.plan.planfile import load_plan
+from reconciler.plan.planfile import peek_plan
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -98,7 +98,7 @@ def reviewed_plan(sha: str, out: Path, repo: str | None) -> int:
     """Download the saved plan the pull request merged as SHA was reviewed with."""
     with _client(repo) as gh:
         number, head = download_reviewed_plan(gh, sha, out)
-    load_plan(out)  # a saved plan, or refused here rather than at apply
+    peek_plan(out)  # a saved plan of this format, or refused here rather than at apply
     click.echo(f"Saved the reviewed plan of #{number} (head {head[:12]}) to {out}.")
     return 0
 
@@ -151,6 +151,6 @@ def dispatch(workflow: str, ref: str, inputs: tuple[str, ...], repo: str | None)
 def outputs(planfile: Path) -> int:
     """A saved plan's numbers as step outputs: has_changes, deletions, irreversible, held,
     summary (append to $GITHUB_OUTPUT)."""
-    for key, value in plan_outputs(load_plan(planfile)).items():
+    for key, value in plan_outputs(peek_plan(planfile)).items():
         click.echo(f"{key}={value}")
     return 0

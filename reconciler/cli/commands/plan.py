@@ -10,10 +10,12 @@ import click
 from reconciler.cli import exitcodes
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
-from reconciler.cli.env import current_commit, ledger_key
+from reconciler.cli.env import current_commit, ledger_key, plan_stamp
 from reconciler.errors import ReconcilerError
 from reconciler.plan.build import plan_from_config
+from reconciler.plan.keys import fingerprinter_for
 from reconciler.plan.planfile import save_plan
+from reconciler.plan.seal import UNSIGNED_WARNING, Seal
 from reconciler.render.jsonplan import write_plan_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
@@ -31,10 +33,6 @@ def refuse_unmasked_markdown(fmt: str, show_values: bool, allowed: bool) -> None
             "pull-request comment or job summary (readable by everyone with access to the "
             f"repository, and kept): refused. Add {PII_FLAG} if that is really meant"
         )
-
-
-def color_flag(value: str) -> bool | None:
-    return {"always": True, "never": False}.get(value)
 
 
 @click.command()
@@ -79,13 +77,6 @@ def color_flag(value: str) -> bool | None:
     help="Read the vendors back first (reconcile refresh; needs their credentials).",
 )
 @click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default="auto",
-    show_default=True,
-    help="auto: colour on a terminal only (NO_COLOR and TERM=dumb turn it off).",
-)
-@click.option(
     "--commit",
     help="markdown: the commit the plan is of (default: $GITHUB_SHA, else git HEAD).",
 )
@@ -112,7 +103,6 @@ def plan(
     compact: bool,
     summary_only: bool,
     refresh_before: bool,
-    color: str,
     commit: str | None,
     artifact: str | None,
     ignore_ledger_errors: bool,
@@ -122,34 +112,34 @@ def plan(
     config = g.config()
     if refresh_before:
         refresh_first(config, ledger_key(config), targets)
-    the_plan, _, _ = plan_from_config(
-        config, ledger_key(config), targets, ignore_ledger_errors=ignore_ledger_errors
+    key = ledger_key(config)
+    the_plan, _, ledger = plan_from_config(
+        config, key, targets, ignore_ledger_errors=ignore_ledger_errors
     )
-    for warning in the_plan.warnings:
-        click.secho(f"Warning: {warning}", fg="yellow", err=True, color=color_flag(color))
-    if fmt == "json" and out is not None and not show_values:
-        # the saved plan is masked too: both are written at once, each action encoded once
-        save_plan(out, the_plan, also=sys.stdout)
-    elif fmt == "json":
-        if out is not None:
-            save_plan(out, the_plan)
+    seal = Seal(key)
+    shown = list(the_plan.warnings)
+    if out is not None and not seal.keyed:
+        shown.append(UNSIGNED_WARNING)
+    for warning in shown:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    if out is not None:
+        fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
+        names = [tp.target.name for tp in the_plan.targets]
+        save_plan(out, the_plan, seal, plan_stamp(config, seal, names), fingerprint)
+    if fmt == "json":
         write_plan_json(the_plan, show_values, [(sys.stdout, {})])
+    elif fmt == "markdown":
+        sha = commit or current_commit(str(config.root))
+        bodies = render_markdown(the_plan, show_values, commit=sha, artifact=artifact)
+        # each body starts with its marker: `reconcile github comment` splits on them
+        click.echo("".join(bodies), nl=False)
     else:
+        click.echo(render_text(the_plan, show_values, full, compact, summary_only))
         if out is not None:
-            save_plan(out, the_plan)
-        if fmt == "markdown":
-            sha = commit or current_commit(str(config.root))
-            bodies = render_markdown(the_plan, show_values, commit=sha, artifact=artifact)
-            # each body starts with its marker: `reconcile github comment` splits on them
-            click.echo("".join(bodies), nl=False)
-        else:
-            text = render_text(the_plan, show_values, full, compact, summary_only)
-            click.echo(text, color=color_flag(color))
-            if out is not None:
-                click.echo(
-                    f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
-                    f"    reconcile apply {out}"
-                )
+            click.echo(
+                f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
+                f"    reconcile apply {out}"
+            )
     if detailed_exitcode and the_plan.summary.changes:
         return exitcodes.CHANGES
     if detailed_exitcode and the_plan.summary.held:

@@ -12,6 +12,7 @@ from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
 from reconciler.cli.params import AGE
 from reconciler.cli.progress import ProgressDisplay
+from reconciler.cli.signals import StopRequest
 from reconciler.config import Config
 from reconciler.plan.build import plan_from_config
 from reconciler.refresh.engine import RefreshReport
@@ -74,6 +75,14 @@ def _states(value: str) -> tuple[str, ...]:
     show_default=True,
     help="Reads in flight at once (each vendor's rate limit still paces them).",
 )
+@click.option(
+    "--lock-timeout",
+    type=AGE,
+    default="0s",
+    show_default=True,
+    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
+    "instead of stopping at once.",
+)
 @pass_globals
 def refresh(
     g: Globals,
@@ -86,6 +95,7 @@ def refresh(
     detailed_exitcode: bool,
     fmt: str,
     parallelism: int,
+    lock_timeout: float,
 ) -> int:
     """Read the vendors back and record what is really there.
 
@@ -105,17 +115,27 @@ def refresh(
         _print(fmt, RefreshReport(), selection, None)
         return 0
     secrets = target_secrets(config, selection.pairs)
-    report, run_id = run_refresh(
-        config,
-        plan,
-        selection,
-        secrets,
-        RunInfo(who(), current_commit(str(config.root))),
-        key,
-        parallelism,
-        ProgressDisplay(failed_label="unverified"),
-    )
+    with StopRequest("reads") as stop:
+        report, run_id = run_refresh(
+            config,
+            plan,
+            selection,
+            secrets,
+            RunInfo(who(), current_commit(str(config.root))),
+            key,
+            parallelism,
+            ProgressDisplay(failed_label="unverified"),
+            should_stop=stop,
+            lock_timeout=lock_timeout,
+        )
     _print(fmt, report, selection, run_id)
+    if stop():
+        click.echo(
+            f"Interrupted ({stop.name}): what was read is recorded; run refresh again to "
+            "read the rest.",
+            err=True,
+        )
+        return stop.exit_code
     if report.stopped or report.cannot_read:
         return 1
     if detailed_exitcode and report.total().drifted:

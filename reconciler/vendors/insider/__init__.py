@@ -11,7 +11,7 @@ from reconciler.desired import Item
 from reconciler.vendors.api import Capabilities, Scaffold
 from reconciler.vendors.insider.read import InsiderReader
 from reconciler.vendors.insider.requests import MAX_BYTES, MAX_USERS, InsiderRequests
-from reconciler.vendors.insider.rules import InsiderRules
+from reconciler.vendors.insider.rules import VENDOR_ID_ATTRIBUTES, InsiderRules
 from reconciler.vendors.kit import VendorBase, describe_item
 
 HOST = "https://unification.useinsider.com"
@@ -55,6 +55,14 @@ class Insider(VendorBase):
         if kind == "identity":
             return ("insider-identity", target.base_url, partner), IDENTITY, True
         return ("insider", target.base_url, partner), ATTRIBUTES, True
+
+    def vendor_ids(self, item: Item) -> frozenset[str]:
+        # list_id values number the partner's own lists (FACTS.md §6: a number array), not
+        # a person: "value 12 of attribute list_id" and "value 14" must not both read "**"
+        if item.kind == "attribute_value" and item.removal.get("name") in VENDOR_ID_ATTRIBUTES:
+            if not item.removal.get("custom"):
+                return frozenset({"value"})
+        return frozenset()
 
     def describe(self, item: Item) -> str:
         if item.kind == "identifier":  # the identifier locates its own user

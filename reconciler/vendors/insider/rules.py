@@ -46,6 +46,8 @@ STANDARD_ATTRIBUTES = {
     "list_id": "number_array",
 }
 ARRAY_TYPES = ("string_array", "number_array")
+# standard attributes whose values are Insider's own ids, not personal data: shown in plans
+VENDOR_ID_ATTRIBUTES = frozenset({"list_id"})
 
 
 def custom_attribute_types(declared: Sequence[Any]) -> dict[str, str | None]:

@@ -1,0 +1,131 @@
+"""A saved plan against a plan made now: one merge over fingerprints, never a table.
+
+The saved plan's records are sorted by fingerprint within each target, so each target's
+actions made now are sorted the same way and the two walk side by side: the saved side
+is streamed from the file (one chunk in memory), whatever the plan's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from reconciler.errors import ReconcilerError
+from reconciler.plan.model import ACTION_BY_STATE, Action, Plan
+from reconciler.plan.planfile import STATES, SavedPlan, flags_of
+from reconciler.plan.planframe import (
+    CONFLICTED_FLAG,
+    FP_BYTES,
+    HELD_FLAG,
+    STATE_MASK,
+    Record,
+)
+
+# the actions of a saved plan that apply may send (never "hold" or "none")
+SENT_ACTIONS = frozenset({"remove", "resend", "retry"})
+_HEX = FP_BYTES * 2
+
+
+def state_of(record: Record) -> str:
+    code = record.flags & STATE_MASK
+    if code >= len(STATES):
+        raise ReconcilerError("a saved plan record names no state")
+    return STATES[code]
+
+
+def action_of(record: Record) -> str:
+    return "hold" if record.flags & HELD_FLAG else ACTION_BY_STATE[state_of(record)]
+
+
+def sends(record: Record) -> bool:
+    return action_of(record) in SENT_ACTIONS
+
+
+def conflicted(record: Record) -> bool:
+    return bool(record.flags & CONFLICTED_FLAG)
+
+
+def _key(action: Action) -> str:
+    return action.fingerprint
+
+
+def joined(saved: SavedPlan, plan: Plan) -> Iterator[tuple[str, Action | None, Record | None]]:
+    """(target, action made now or None, saved record or None) for every item of either,
+    target by target in the saved plan's order, then the plan's other targets. The MAC
+    is checked again when the saved records end: consume it to the end before acting."""
+    by_target = {tp.target.name: tp for tp in plan.targets}
+    records = saved.records()
+    pending = next(records, None)
+    for section, (name, _) in enumerate(saved.sections):
+        tp = by_target.pop(name, None)
+        actions = sorted(tp.actions, key=_key) if tp is not None else []
+        i = 0
+        while pending is not None and pending[0] == section:
+            record = pending[1]
+            fp = record.fp.hex()
+            while i < len(actions) and actions[i].fingerprint[:_HEX] < fp:
+                yield name, actions[i], None
+                i += 1
+            if i < len(actions) and actions[i].fingerprint[:_HEX] == fp:
+                yield name, actions[i], record
+                i += 1
+            else:
+                yield name, None, record
+            pending = next(records, None)
+        for action in actions[i:]:
+            yield name, action, None
+    for name, tp in by_target.items():
+        for action in tp.actions:
+            yield name, action, None
+
+
+def same_sends(saved: SavedPlan, plan: Plan) -> list[Action]:
+    """`apply PLANFILE`: the plan made now must be the saved one, item by item (state,
+    held, since); then its sends are the saved plan's. Raises the stale error otherwise."""
+    since = saved.since
+    for name, action, record in joined(saved, plan):
+        if action is None or record is None or flags_of(action) != record.flags:
+            raise _differs(name)
+        if action.since is not None and (
+            record.since >= len(since) or since[record.since] != action.since
+        ):
+            raise _differs(name)
+    return [a for tp in plan.targets for a in tp.sends()]
+
+
+def _differs(target: str) -> ReconcilerError:
+    return ReconcilerError(
+        f"Saved plan is stale: the plan made now from the manifests and the ledger differs "
+        f"from the saved one (target {target}). Nothing was sent.\n"
+        "Make a new plan with `reconcile plan --out FILE` and review it."
+    )
+
+
+@dataclass
+class ReviewedSends:
+    sends: list[Action] = field(default_factory=list)  # pending now and reviewed
+    unreviewed: list[Action] = field(default_factory=list)  # pending now, never shown
+    settled: int = 0  # shown in the review, no longer pending (another run sent them)
+
+
+def reviewed_split(saved: SavedPlan, plan: Plan) -> ReviewedSends:
+    """`apply --reviewed`: what is pending now AND was a send in the reviewed plan."""
+    chosen: set[int] = set()
+    unreviewed: set[int] = set()
+    out = ReviewedSends()
+    for _, action, record in joined(saved, plan):
+        now = action is not None and action.will_send
+        then = record is not None and sends(record)
+        if now and then:
+            chosen.add(id(action))
+        elif now:
+            unreviewed.add(id(action))
+        elif then:
+            out.settled += 1
+    for tp in plan.targets:
+        for action in tp.sends():
+            if id(action) in chosen:
+                out.sends.append(action)
+            elif id(action) in unreviewed:
+                out.unreviewed.append(action)
+    return out

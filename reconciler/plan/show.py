@@ -1,0 +1,117 @@
+"""`reconcile show PLANFILE`: a saved plan made whole again, without re-planning.
+
+The file holds each item's fingerprint and state, not its value: the items come from the
+manifests (which must be the ones planned: the desired digest says so), the states from
+the file, never from the ledger as it is now. The result is the plan model `plan` made,
+so every renderer gives what `plan` gave (`--format json`: the same bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.config import Config
+from reconciler.desired import Fingerprinter
+from reconciler.errors import ReconcilerError
+from reconciler.ledger.files import FileStorage
+from reconciler.ledger.header import parse_header
+from reconciler.manifests import load_specs
+from reconciler.plan.build import check_targets
+from reconciler.plan.model import Action, LedgerRef, Plan, Summary, TargetPlan
+from reconciler.plan.planfile import SavedPlan, layout_digest
+from reconciler.plan.savedjoin import conflicted, joined, state_of
+
+
+@dataclass
+class ShownPlan:
+    plan: Plan
+    notes: list[str] = field(default_factory=list)  # what differs from when it was made
+
+
+def _cannot(saved: SavedPlan, why: str) -> ReconcilerError:
+    return ReconcilerError(f"{saved.path} cannot be shown: {why}. Make the plan again")
+
+
+def _fingerprinter(config: Config, key: bytes | None, saved: SavedPlan) -> Fingerprinter:
+    head = saved.head
+    if key is not None:
+        return Fingerprinter.keyed(key)  # load_plan checked it is the plan's key
+    salt = saved.new_ledger_salt
+    if salt is not None:
+        return Fingerprinter.salted(bytes.fromhex(salt))
+    storage = FileStorage(config.ledger_dir)
+    line = storage.read_header()
+    if line is None:
+        raise _cannot(saved, "the ledger it was made from (salted, without a key) is gone")
+    header = parse_header(line, str(storage.header_path))
+    if header.lineage != head["ledger"]["lineage"] or header.salt is None:
+        raise _cannot(saved, "it was made from another ledger (another project?)")
+    return header.fingerprinter(None)
+
+
+def rebuild_plan(config: Config, key: bytes | None, saved: SavedPlan) -> ShownPlan:
+    head = saved.head
+    names = [name for name, _ in saved.sections]
+    try:
+        check_targets(config, names)
+    except ReconcilerError as exc:
+        raise _cannot(saved, f"a target it was made for is not in reconciler.yaml ({exc})") from exc
+    fingerprint = _fingerprinter(config, key, saved)
+    if fingerprint.key_id != head["fingerprint"]["key_id"]:
+        raise _cannot(saved, "it was made under another fingerprint key or salt")
+    notes: list[str] = []
+    if saved.header["config_digest"] != saved.seal.config_digest(config):
+        notes.append("reconciler.yaml changed since the plan was made")
+    loaded = load_specs(config)
+    loaded.require_values("show")
+    desired = loaded.desired
+    subset = desired.for_targets(names) if head["target_filter"] else desired
+    if subset.digest(fingerprint) != head["desired_digest"]:
+        raise _cannot(saved, "the manifests changed since the plan was made")
+    plans: dict[str, TargetPlan] = {}
+    for section in saved.header["sections"]:
+        name = section["target"]
+        tp = TargetPlan(config.targets[name])
+        tp.orphaned = [""] * section["orphaned"]
+        plans[name] = tp
+    for target in head["targets"]:
+        plans[target["name"]].summary = Summary(**target["summary"])
+    vendors, table, target_of = desired.vendors, desired.sources, desired.target_of
+    of_bytes = fingerprint.of_bytes
+    for canonical, refs in subset.entries.items():
+        tp = plans[target_of(canonical)]
+        vendor = vendors[tp.target.name]
+        tp.actions.append(Action(of_bytes(canonical), canonical, vendor, refs, table, "pending"))
+    since = saved.since
+    for name, action, record in joined(saved, _model(plans, head, [])):
+        if action is None or record is None:
+            raise _cannot(saved, f"its items of target {name} are not the manifests' items")
+        action.state = state_of(record)
+        action.conflicted = conflicted(record)
+        action.since = since[record.since] if record.since >= 0 else None
+    plan = _model(plans, head, list(saved.header["warnings"]))
+    plan.ledger_errors = list(saved.header["ledger_errors"])
+    if saved.header["layout_digest"] != layout_digest(plan, fingerprint):
+        notes.append(
+            "the manifests were edited since the plan was made (the same items, in another "
+            "order or at other lines): sources are shown as they are now"
+        )
+    return ShownPlan(plan, notes)
+
+
+def _model(plans: dict[str, TargetPlan], head: dict, warnings: list[str]) -> Plan:
+    ledger = head["ledger"]
+    fingerprint = head["fingerprint"]
+    return Plan(
+        targets=list(plans.values()),
+        ledger=LedgerRef(
+            ledger["exists"], ledger["lineage"], ledger["serial"], ledger["digest"], ledger["head"]
+        ),
+        desired_digest=head["desired_digest"],
+        fingerprint_scheme=fingerprint["scheme"],
+        key_id=fingerprint["key_id"],
+        target_filter=list(head["target_filter"]),
+        accounts=dict(head["accounts"]),
+        warnings=warnings,
+        new_ledger_salt=fingerprint.get("new_ledger_salt"),
+    )
