@@ -50,7 +50,7 @@ def test_every_option_has_help_and_shows_its_default() -> None:
     ("args", "shown"),
     [
         (["plan", "--help"], ["--format [text|json|markdown]", "[default: text]", "--show-values"]),
-        (["plan", "--help"], ["--color [auto|always|never]", "[default: auto]"]),
+        (["--help"], ["--color [auto|always|never]", "[default: auto]"]),
         (["apply", "--help"], ["--parallelism", "[default: 8;", "--format [text|json]"]),
         (["ledger", "list", "--help"], ["--limit", "--format [text|json]", "[default: text]"]),
     ],
