@@ -24,8 +24,16 @@ README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 def _commands(cmd: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
     yield path, cmd
     if isinstance(cmd, click.Group):
-        for name, sub in cmd.commands.items():
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):  # lazy commands are imported here
+            sub = cmd.get_command(ctx, name)
+            assert sub is not None, name
             yield from _commands(sub, f"{path} {name}")
+
+
+def test_every_command_is_walked() -> None:
+    names = {path for path, _ in _commands(cli, "reconcile")}
+    assert {"reconcile apply", "reconcile ledger find", "reconcile sandbox"} <= names
 
 
 def _unset(default: object) -> bool:
