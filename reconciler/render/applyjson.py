@@ -10,6 +10,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.apply.engine import ApplyReport, Counts
 from reconciler.plan.model import Action, Plan
+from reconciler.render.describe import describe
 
 FORMAT_VERSION = "1"
 MAX_FAILURES = 1000  # per-item failures listed; `failures_omitted` counts the rest
@@ -80,6 +81,9 @@ def apply_json(
             }
         )
     problems = report.problems if report is not None else []
+    held = [
+        (tp.target.name, a) for tp in (plan.targets if plan else []) for a in tp.actions if a.held
+    ]
     summary: dict[str, Any] = {
         **_counts(report if report is not None else Counts()),
         "unknown": report.unknown if report is not None else 0,
@@ -111,6 +115,17 @@ def apply_json(
             for p in problems[:MAX_FAILURES]
         ],
         "failures_omitted": max(0, len(problems) - MAX_FAILURES),
+        "held_items": [
+            {
+                "target": target,
+                "fingerprint": action.fingerprint,
+                "description": describe(action.item),
+                "why": "conflicting outcomes in merged branches"
+                if action.conflicted
+                else "sent before, answer lost, not safe to send again",
+            }
+            for target, action in held[:MAX_FAILURES]
+        ],
         "warnings": (list(plan.warnings) if plan is not None else [])
         + (report.warnings() if report is not None else []),
     }

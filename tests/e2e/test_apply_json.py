@@ -76,3 +76,22 @@ def test_apply_json_when_apply_refuses(project, sandbox):
     assert "Error: standard input is not a terminal" in result.err
     # the plan it would have asked about was shown on stderr, not stdout
     assert "Reconciler will send the following removals" in result.err
+
+
+def test_apply_json_lists_held_items_and_exit_4(project, sandbox):
+    from tests.e2e.test_ledger_resolve import EMAIL, held_item
+
+    for path in (project.root / "specs").iterdir():
+        path.unlink()
+    fp = held_item(project, sandbox)
+    result = project.cli("apply", "--auto-approve", "--format", "json")
+    assert result.code == 4, result.output
+    doc = document(result.out)
+    assert doc["exit_code"] == 4 and doc["exit_meaning"].startswith("needs a person")
+    assert doc["outcome"] == "no_changes" and doc["summary"]["held"] == 1
+    (held,) = doc["held_items"]
+    assert held["fingerprint"] == fp and held["target"] == "brz"
+    assert EMAIL not in result.output
+    assert "h***@old-domain.example" in held["description"]
+    (brz,) = [t for t in doc["targets"] if t["name"] == "brz"]
+    assert brz["held"] == 1
