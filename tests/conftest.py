@@ -6,8 +6,12 @@ it, so nothing here reads or writes the repository's own reconciler.yaml or spec
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from reconciler.cli.main import main
 from reconciler.config import Config
 from reconciler.config.load import load_config
 from reconciler.manifests import LoadResult, load_specs
+from reconciler.testing.postgres import Cluster, ClusterUnavailable
 
 # Hypothesis profiles: the default stays fast for CI; `--hypothesis-profile=deep` runs the
 # fuzz tests (tests/cli/test_validate_fuzz.py, tests/cli/test_fuzz_inputs.py) with
@@ -154,3 +159,33 @@ def project(
     (tmp_path / "reconciler.yaml").write_text(CONFIG_YAML, encoding="utf-8")
     (tmp_path / "specs").mkdir()
     return Project(tmp_path, capsys)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL on 127.0.0.1 for the session (reconciler.testing.postgres).
+
+    Never skipped: when no server can start, every test that needs it fails, saying why
+    (CI installs one with .ci/postgres)."""
+    # not under pytest's own temp folder: as root the server runs as nobody, and every
+    # pytest session (other checkouts' too) resets that folder to 0700
+    root = Path(tempfile.mkdtemp(prefix="reconcile-pg-"))
+    try:
+        cluster = Cluster.start(root / "cluster", fsync=False)
+    except ClusterUnavailable as exc:
+        ci = " (CI=true: .ci/postgres should have installed it)" if os.environ.get("CI") else ""
+        pytest.fail(f"PostgreSQL could not start for the postgres backend's tests{ci}: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: Cluster) -> str:
+    """A fresh, empty database on the session's cluster, as a DSN."""
+    return pg_cluster.create_database(f"t{next(_databases)}")

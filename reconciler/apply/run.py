@@ -15,9 +15,9 @@ from reconciler.apply.engine import ApplyReport, Engine, Progress, TargetWork
 from reconciler.config import Config
 from reconciler.desired import KEYED, Fingerprinter
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.gitcheck import committed_problems
-from reconciler.ledger.lock import acquire_waiting, release
-from reconciler.ledger.lock import guard as lock_guard
+from reconciler.ledger.backend import close_storage, git_report, hold, open_storage, shared
+from reconciler.ledger.lock import LockBroken
+from reconciler.ledger.records import PENDING
 from reconciler.ledger.store import Ledger, RunWriter, create_ledger, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
 from reconciler.plan.model import Action, Plan
@@ -79,71 +79,134 @@ def run_apply(
     """
     ledger_dir = config.ledger_dir
     run_id = secrets_module.token_hex(6)
-    lock = acquire_waiting(ledger_dir, "apply", info.who, run_id, lock_timeout)
+    storage = open_storage(config)
     writer: RunWriter | None = None
     report = ApplyReport()
     key = fingerprint.secret if fingerprint.scheme == KEYED else None
-    try:
-        # Nothing is sent on top of a ledger whose history was edited, cut or damaged.
-        now = read_ledger(ledger_dir, key)
-        problems = ledger_problems(now, committed_problems(config.root, ledger_dir))
-        if problems and not ignore_ledger_errors:
-            raise LedgerBroken(problems, "nothing was sent")
-        then = plan.ledger
-        refuse_lost_head(now, then.head)
-        # The ledger may have moved between planning and taking the lock.
-        if (now.exists, now.lineage, now.serial, now.digest) != (
-            then.exists,
-            then.lineage,
-            then.serial,
-            then.digest,
-        ):
+    created = False
+    if shared(config) and not plan.ledger.exists:
+        # A lease is per (lineage, target): the shared ledger's header comes first (it
+        # holds no record; a second runner creating one at the same time is refused).
+        try:
+            create_ledger(ledger_dir, fingerprint, storage=storage)
+        except ReconcilerError:
             raise ReconcilerError(
-                "the ledger changed since this plan was made (another run finished first); "
-                "nothing was sent. Run reconcile plan again"
-            )
-        if not now.exists:
-            create_ledger(ledger_dir, fingerprint)
-        writer = RunWriter(
-            ledger_dir,
-            run_id,
-            {
-                "operation": "apply",
-                "who": info.who,
-                "commit": info.commit,
-                "tool_version": __version__,
-                "lock": lock.id,
-                "items": len(sends),
-                "desired_digest": plan.desired_digest,
-                "targets": {
-                    name: config.targets[name].account for name in sorted({a.target for a in sends})
+                "the ledger changed since this plan was made (another run created it "
+                "first); nothing was sent. Run reconcile plan again"
+            ) from None
+        created = True
+    try:
+        with hold(
+            config, storage, "apply", info.who, run_id, _targets(sends), lock_timeout
+        ) as held:
+            # Nothing is sent on top of a ledger whose history was edited, cut or damaged.
+            now = read_ledger(ledger_dir, key, storage=storage)
+            problems = ledger_problems(now, git_report(config))
+            if problems and not ignore_ledger_errors:
+                raise LedgerBroken(problems, "nothing was sent")
+            then = plan.ledger
+            refuse_lost_head(now, then.head)
+            if shared(config):
+                refuse_moved_items(now, plan, sends, created)
+            elif (now.exists, now.lineage, now.serial, now.digest) != (
+                # The ledger may have moved between planning and taking the lock.
+                then.exists,
+                then.lineage,
+                then.serial,
+                then.digest,
+            ):
+                raise ReconcilerError(
+                    "the ledger changed since this plan was made (another run finished "
+                    "first); nothing was sent. Run reconcile plan again"
+                )
+            if not now.exists:
+                create_ledger(ledger_dir, fingerprint, storage=storage)
+            writer = RunWriter(
+                ledger_dir,
+                run_id,
+                {
+                    "operation": "apply",
+                    "who": info.who,
+                    "commit": info.commit,
+                    "tool_version": __version__,
+                    **held.info,
+                    "items": len(sends),
+                    "desired_digest": plan.desired_digest,
+                    "targets": {name: config.targets[name].account for name in _targets(sends)},
                 },
-            },
-            key=key,
-            after=now.heads if now.exists else None,
-            guard=lock_guard(ledger_dir, lock),
-        )
-        by_target: dict[str, TargetWork] = {}
-        for action in sends:
-            target = config.targets[action.target]
-            work = by_target.setdefault(
-                target.name, TargetWork(target, [], secrets.get(target.name, {}))
+                key=key,
+                after=now.heads if now.exists else None,
+                guard=held.guard,
+                storage=storage,
             )
-            work.pairs.append((action.fingerprint, action.item))
-        engine = Engine(
-            writer, parallelism, policy, progress, transport, fingerprint, should_stop=should_stop
-        )
-        report = asyncio.run(engine.run(list(by_target.values())))
-        report.held = plan.summary.held
-        return report, run_id
+            by_target: dict[str, TargetWork] = {}
+            for action in sends:
+                target = config.targets[action.target]
+                work = by_target.setdefault(
+                    target.name, TargetWork(target, [], secrets.get(target.name, {}))
+                )
+                work.pairs.append((action.fingerprint, action.item))
+            engine = Engine(
+                writer,
+                parallelism,
+                policy,
+                progress,
+                transport,
+                fingerprint,
+                should_stop=should_stop,
+            )
+            try:
+                report = asyncio.run(engine.run(list(by_target.values())))
+                report.held = plan.summary.held
+            finally:
+                close_run(
+                    writer,
+                    removed=report.removed,
+                    accepted=report.accepted,
+                    already_absent=report.already_absent,
+                    failed=report.failed,
+                    rejected=report.rejected,
+                    not_sent=report.not_sent,
+                )
+            return report, run_id
     finally:
-        if writer is not None:
-            writer.close(
-                removed=report.removed,
-                accepted=report.accepted,
-                already_absent=report.already_absent,
-                failed=report.failed,
-                rejected=report.rejected,
-                not_sent=report.not_sent,
-            )
-        release(ledger_dir, lock)
+        close_storage(storage)
+
+
+def _targets(sends: Sequence[Action]) -> list[str]:
+    return sorted({a.target for a in sends})
+
+
+def close_run(writer: RunWriter, **summary: int) -> None:
+    """The run's `end` record; a run whose lease was lost cannot write it (the database
+    refuses): it then ends as a killed run does, its unanswered items unknown."""
+    try:
+        writer.close(**summary)
+    except LockBroken:  # the database refused it (Fenced)
+        writer.closed = True
+
+
+def refuse_moved_items(now: Ledger, plan: Plan, sends: Sequence[Action], created: bool) -> None:
+    """The shared ledger moves while other runs work on other targets: what must not
+    have moved is this plan's items. Refuse when the ledger is another one, or any item
+    to send is no longer in the state the plan saw (another run on its target finished
+    first)."""
+    then = plan.ledger
+    if then.exists and now.lineage != then.lineage:
+        raise ReconcilerError(
+            "the ledger changed since this plan was made (it is another ledger now); "
+            "nothing was sent. Run reconcile plan again"
+        )
+    moved = 0
+    for action in sends:
+        status = now.items.get(action.fingerprint)
+        state = status.state if status is not None else PENDING
+        conflicted = status is not None and status.conflict is not None
+        if state != action.state or conflicted != action.conflicted:
+            moved += 1
+    if moved or (created and now.records):
+        raise ReconcilerError(
+            f"the ledger changed since this plan was made: {moved} item(s) it sends were "
+            "recorded by another run since (on the same target); nothing was sent. Run "
+            "reconcile plan again"
+        )

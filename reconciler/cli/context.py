@@ -20,12 +20,12 @@ class Globals:
     def config(self) -> Config:
         """The config, with the age identities for encrypted sources when their
         variable is set (read here: the core never reads the environment)."""
-        from reconciler.cli.env import with_age_identities
+        from reconciler.cli.env import with_age_identities, with_ledger_dsn
         from reconciler.config import find_config
         from reconciler.config.load import load_config
 
         path = self.config_path or find_config()
-        return with_age_identities(load_config(path))
+        return with_ledger_dsn(with_age_identities(load_config(path)))
 
 
 pass_globals = click.make_pass_decorator(Globals, ensure=True)

@@ -47,6 +47,15 @@ def with_age_identities(config: Config) -> Config:
     return config if identities is None else replace(config, age_identities=identities)
 
 
+def with_ledger_dsn(config: Config) -> Config:
+    """The config with the PostgreSQL ledger's DSN read from ledger.dsn_env (when set;
+    the core refuses to open that ledger without it, naming the variable)."""
+    if config.ledger_backend != "postgres" or not config.ledger_dsn_env:
+        return config
+    value = os.environ.get(config.ledger_dsn_env, "").strip()
+    return replace(config, ledger_dsn=value) if value else config
+
+
 def secret(name: str) -> str:
     """A secret from the environment, refused (by name, never by value) when it is
     missing or could not be sent as it is: HTTP headers carry printable ASCII only, and a

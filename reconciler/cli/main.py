@@ -48,6 +48,17 @@ COMMANDS = {
         "show",
         "Render a saved plan (reconcile plan --out FILE); its MAC is checked first.",
     ),
+    "status": LazyCommand(
+        "reconciler.cli.commands.status",
+        "status",
+        "Every request (manifest) by due date: done, in progress (accepted, awaiting "
+        "confirmation), pending, needs a person, overdue.",
+    ),
+    "report": LazyCommand(
+        "reconciler.cli.commands.report",
+        "report",
+        "Write a sealed proof-of-erasure document for auditors.",
+    ),
     "refresh": LazyCommand(
         "reconciler.cli.commands.refresh",
         "refresh",

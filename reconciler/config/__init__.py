@@ -73,6 +73,13 @@ class Config:
     # the identities themselves, read by the CLI (the core never reads the environment)
     # when that variable is set; None: encrypted sources cannot be read
     age_identities: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
+    # ledger.backend: "files" (a folder, ledger_dir) or "postgres" (reconciler.ledger.pg)
+    ledger_backend: str = "files"
+    ledger_dsn_env: str | None = None
+    ledger_schema: str = "reconciler"
+    lease_seconds: int = 60
+    # the DSN itself, read by the CLI from ledger_dsn_env (a secret: never printed)
+    ledger_dsn: str | None = field(default=None, compare=False, repr=False)
 
     def display_path(self) -> str:
         return display(self.path)

@@ -176,6 +176,27 @@ def load_config(path: Path) -> Config:
     ledger_dir = _folder(
         doc, shown, root, ("ledger", "path"), ledger.get("path", "state/ledger"), problems
     )
+    backend = ledger.get("backend", "files")
+    if backend == "postgres" and not ledger.get("dsn_env"):
+        problems.append(
+            Problem(
+                shown,
+                doc.line_of(("ledger", "backend")),
+                "ledger.backend",
+                "postgres needs ledger.dsn_env: the environment variable holding the "
+                "connection string (the DSN is a secret, never written in this file)",
+            )
+        )
+    for name in ("dsn_env", "schema", "lease_seconds"):
+        if name in ledger and backend != "postgres":
+            problems.append(
+                Problem(
+                    shown,
+                    doc.line_of(("ledger", name)),
+                    f"ledger.{name}",
+                    "is only used with backend: postgres",
+                )
+            )
     if problems:
         raise ValidationFailed(problems)
     return Config(
@@ -188,4 +209,8 @@ def load_config(path: Path) -> Config:
         max_deletions=data.get("max_deletions"),
         lines=doc.lines,
         age_key_env=data.get("sources", {}).get("age_key_env"),
+        ledger_backend=backend,
+        ledger_dsn_env=ledger.get("dsn_env"),
+        ledger_schema=ledger.get("schema", "reconciler"),
+        lease_seconds=ledger.get("lease_seconds", 60),
     )

@@ -18,14 +18,12 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from reconciler import __version__
+from reconciler.config import Config
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.backend import close_storage, git_report, hold, open_storage
 from reconciler.ledger.fold import ItemStatus
-from reconciler.ledger.gitcheck import committed_problems
-from reconciler.ledger.lock import acquire, release
-from reconciler.ledger.lock import guard as lock_guard
 from reconciler.ledger.lookup import item_by_prefix
 from reconciler.ledger.records import RESOLUTIONS, UNKNOWN
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
@@ -81,49 +79,54 @@ def match_items(ledger: Ledger, prefixes: Sequence[str]) -> list[tuple[str, Item
 
 
 def record_decision(
-    ledger_dir: Path,
-    root: Path,
+    config: Config,
     key: bytes | None,
     prefixes: Sequence[str],
     decision: Decision,
 ) -> tuple[list[tuple[str, ItemStatus]], str]:
-    """Record `decision` for the items `prefixes` name, under the lock, on a ledger that
-    verifies. Returns the items and the run id. Nothing is written unless every prefix
-    names an unknown item."""
+    """Record `decision` for the items `prefixes` name, under the lock (or the leases of
+    their targets), on a ledger that verifies. Returns the items and the run id. Nothing
+    is written unless every prefix names an unknown item."""
     if decision.decision not in RESOLUTIONS:
         raise ReconcilerError(f"not a decision: {decision.decision}")
+    ledger_dir = config.ledger_dir
     run_id = secrets.token_hex(6)
-    lock = acquire(ledger_dir, "resolve", decision.who, run_id)
+    storage = open_storage(config)
     try:
-        ledger = read_ledger(ledger_dir, key)
-        if not ledger.exists:
+        # the targets are known from the ledger; they are checked again once held
+        first = read_ledger(ledger_dir, key, storage=storage)
+        if not first.exists:
             raise ReconcilerError("there is no ledger yet: nothing was ever sent")
-        problems = ledger_problems(ledger, committed_problems(root, ledger_dir))
-        if problems:
-            raise LedgerBroken(problems, "nothing was recorded")
-        items = match_items(ledger, prefixes)
-        writer = RunWriter(
-            ledger_dir,
-            run_id,
-            {
-                "operation": "resolve",
-                "who": decision.who,
-                "commit": decision.commit,
-                "tool_version": __version__,
-                "lock": lock.id,
-                "items": len(items),
-            },
-            key=key,
-            after=ledger.heads,
-            guard=lock_guard(ledger_dir, lock),
-        )
-        try:
-            for fp, status in items:
-                writer.resolution(
-                    fp, status.target, decision.decision, decision.reason, decision.who
-                )
-        finally:
-            writer.close(resolved=len(items), decision=decision.decision)
-        return items, run_id
+        targets = sorted({status.target for _, status in match_items(first, prefixes)})
+        with hold(config, storage, "resolve", decision.who, run_id, targets) as held:
+            ledger = read_ledger(ledger_dir, key, storage=storage)
+            problems = ledger_problems(ledger, git_report(config))
+            if problems:
+                raise LedgerBroken(problems, "nothing was recorded")
+            items = match_items(ledger, prefixes)
+            writer = RunWriter(
+                ledger_dir,
+                run_id,
+                {
+                    "operation": "resolve",
+                    "who": decision.who,
+                    "commit": decision.commit,
+                    "tool_version": __version__,
+                    **held.info,
+                    "items": len(items),
+                },
+                key=key,
+                after=ledger.heads,
+                guard=held.guard,
+                storage=storage,
+            )
+            try:
+                for fp, status in items:
+                    writer.resolution(
+                        fp, status.target, decision.decision, decision.reason, decision.who
+                    )
+            finally:
+                writer.close(resolved=len(items), decision=decision.decision)
+            return items, run_id
     finally:
-        release(ledger_dir, lock)
+        close_storage(storage)

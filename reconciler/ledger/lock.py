@@ -16,10 +16,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 from reconciler.inputs import create_exclusive
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
 
 LOCK_NAME = ".lock"
 # Written beside the lock: the user's repository has no ignore rule of ours, and a lock
@@ -136,19 +140,45 @@ def acquire_waiting(
     clock: Callable[[], float] = time.monotonic,
 ) -> LockInfo:
     """`acquire`, trying again for up to `timeout` seconds while another run holds the
-    lock (Terraform's -lock-timeout): waits of 0.1 s doubling to 2 s, with jitter so two
-    waiting runs do not retry in step. A lock that cannot be read is never waited for."""
+    lock (Terraform's -lock-timeout). A lock that cannot be read is never waited for."""
+
+    def gave_up(exc: LockHeld, waited: float) -> LockHeld:
+        return LockHeld(exc.info, lock_path(ledger_dir), waited)
+
+    return retry_while_held(
+        lambda: acquire(ledger_dir, operation, who, run),
+        LockHeld,
+        timeout,
+        gave_up,
+        waitable=lambda exc: exc.info is not None,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
+def retry_while_held(
+    attempt: Callable[[], T],
+    held: type[E],
+    timeout: float,
+    gave_up: Callable[[E, float], Exception],
+    waitable: Callable[[E], bool] = lambda exc: True,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """`attempt()` again while it raises `held`, for up to `timeout` seconds: waits of
+    0.1 s doubling to 2 s, with jitter so two waiting runs do not retry in step. After the
+    timeout, `gave_up(exc, seconds waited)` is raised (the plain error when timeout is 0)."""
     start = clock()
     wait = 0.1
     while True:
         try:
-            return acquire(ledger_dir, operation, who, run)
-        except LockHeld as exc:
+            return attempt()
+        except held as exc:
             left = timeout - (clock() - start)
-            if left <= 0 or exc.info is None:
+            if left <= 0 or not waitable(exc):
                 if timeout <= 0:
                     raise
-                raise LockHeld(exc.info, lock_path(ledger_dir), clock() - start) from None
+                raise gave_up(exc, clock() - start) from None
             sleep(min(left, wait * random.uniform(0.8, 1.2)))
             wait = min(2.0, wait * 2)
 

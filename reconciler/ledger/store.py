@@ -31,18 +31,23 @@ from reconciler.ledger.header import (
     now,
     parse_header,
 )
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.writer import RunWriter, result_fields
 
 
 def create_ledger(
-    ledger_dir: Path, fingerprinter: Fingerprinter, lineage: str | None = None
+    ledger_dir: Path,
+    fingerprinter: Fingerprinter,
+    lineage: str | None = None,
+    storage: Storage | None = None,
 ) -> Header:
-    """Write the header of a new ledger (atomically: temp file, fsync, rename)."""
-    storage = FileStorage(ledger_dir)
+    """Write the header of a new ledger (files: atomically, temp file, fsync, rename;
+    `storage`: another backend, e.g. PostgreSQL)."""
+    storage = storage or FileStorage(ledger_dir)
     storage.create_header(header_line(fingerprinter, lineage, now()))
     line = storage.read_header()
     assert line is not None
-    return parse_header(line, str(storage.header_path))
+    return parse_header(line, str(ledger_dir / HEADER_FILE))
 
 
 __all__ = [

@@ -5,12 +5,17 @@ from __future__ import annotations
 import secrets
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.files import FileStorage
-from reconciler.ledger.lock import LockInfo, check_breakable, force_unlock, read_lock
+from reconciler.ledger.lock import LockInfo, _alive, check_breakable, force_unlock, read_lock
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.writer import RunWriter
+
+if TYPE_CHECKING:
+    from reconciler.ledger.pg.leases import Lease
 
 
 def break_lock(
@@ -49,3 +54,37 @@ def break_lock(
         recorded = True
     force_unlock(ledger_dir, lock_id)
     return current, recorded
+
+
+def break_lease(storage: Storage, token: int, who: str, key: bytes | None) -> Lease:
+    """Remove the lease with fencing token `token` (PostgreSQL), recorded first in the
+    ledger (an `unlock` record naming the lease and its holder, in a run of its own);
+    refuses a holder alive on this host. From then on the database refuses every record
+    stamped with that token."""
+    from reconciler.ledger.pg.leases import drop, find
+    from reconciler.ledger.pg.storage import PgStorage
+
+    assert isinstance(storage, PgStorage)
+    lease = find(storage, token)
+    if lease is None:
+        raise ReconcilerError(f"no lease has the token {token}; nothing was changed")
+    check_lease_breakable(lease)
+    writer = RunWriter(
+        Path("ledger"),
+        secrets.token_hex(6),
+        {"operation": "unlock", "who": who, "tool_version": __version__},
+        key=key,
+        storage=storage,
+    )
+    writer.unlock(f"lease:{lease.token}", who, socket.gethostname(), lease.as_record())
+    writer.close()
+    drop(storage, token)
+    return lease
+
+
+def check_lease_breakable(lease: Lease) -> None:
+    if lease.host == socket.gethostname() and _alive(lease.pid):
+        raise ReconcilerError(
+            f"the lease is held by process {lease.pid} on this host, which is still running: "
+            "it is not stale. Stop that run first (or wait for it); nothing was changed"
+        )

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.files import FileStorage
+from reconciler.ledger.chain import legacy_id
+from reconciler.ledger.files import RUNS_DIR, FileStorage
 from reconciler.ledger.fold import Ledger, parse_record, read_ledger
 from reconciler.ledger.gitcheck import GitReport
 from reconciler.ledger.header import HEADER_FILE, HeaderProblem, parse_header
@@ -33,6 +34,7 @@ from reconciler.ledger.records import (
     problem_v2,
     record_problem,
 )
+from reconciler.ledger.storage import Storage
 
 NO_KEY = (
     "the ledger is keyed and its key is not available: its records' MACs cannot be "
@@ -55,9 +57,22 @@ class VerifyReport:
         return not self.breaks
 
 
-def verify_ledger(ledger_dir: Path, key: bytes | None = None) -> VerifyReport:
-    """Check every line of the ledger (see the module docstring); never raises."""
+def verify_ledger(
+    ledger_dir: Path, key: bytes | None = None, storage: Storage | None = None
+) -> VerifyReport:
+    """Check every line of the ledger (see the module docstring); what is wrong is in the
+    report, never raised. `storage`: another backend than the files under `ledger_dir`
+    (PostgreSQL); a database that cannot be reached raises ReconcilerError."""
     report = VerifyReport()
+    if storage is not None and not isinstance(storage, FileStorage):
+        storage.read_header()  # a database that cannot be reached is an error, not a break
+        try:
+            return report_of(read_ledger(ledger_dir, key, table=False, storage=storage))
+        except HeaderProblem as exc:
+            report.breaks.append(f"{HEADER_FILE}:1: {exc.problem}")
+        except ReconcilerError as exc:
+            report.breaks.append(str(exc))
+        return report
     storage = FileStorage(ledger_dir)
     try:
         if not storage.header_path.exists() and storage.parts():
@@ -93,7 +108,7 @@ def report_of(ledger: Ledger) -> VerifyReport:
         keyed=ledger.header is not None and ledger.header.keyed,
         heads=list(ledger.heads),
     )
-    if ledger.exists:
+    if ledger.exists and (ledger.storage is None or isinstance(ledger.storage, FileStorage)):
         extra = _header_lines(ledger.path)
         if extra:
             report.breaks.insert(0, extra)
@@ -122,26 +137,34 @@ def check_chain(ledger_dir: Path, key: bytes | None = None) -> None:
 # -- histories -------------------------------------------------------------------------
 
 
-def _segments(ledger_dir: Path) -> tuple[FileStorage, list[Segment]]:
-    storage = FileStorage(ledger_dir)
+def _segments(ledger_dir: Path, store: Storage | None) -> tuple[Storage, list[Segment]]:
+    storage = store or FileStorage(ledger_dir)
     line = storage.read_header()
     if line is None:
         return storage, []
-    header = parse_header(line, str(storage.header_path))
+    header = parse_header(line, str(ledger_dir / HEADER_FILE))
     return storage, read_structure(storage, header.id).segments
 
 
-def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[dict[str, Any]]:
+def item_events(
+    ledger_dir: Path,
+    fingerprint: str | None = None,
+    cite: bool = False,
+    storage: Storage | None = None,
+) -> Iterator[dict[str, Any]]:
     """Every item event the ledger records, in chain order: one dict per item and
     record, with `type` (intent, result, withdraw, refresh, resolution), `fp` (the
     item's 128-bit key), `target`, `run`, `ts`, the record's own fields for that item,
     and the run's `commit` and `who`. With `fingerprint`, only that item's.
 
     Records that cannot be read or lack a field are skipped (verify reports them).
+    With `cite`, each event also names its record: `record` (the record's id: its `m`,
+    or for format 1 the SHA-256 of its line) and `where` (`runs/FILE:LINE`), which
+    `reconcile report` cites and `ledger verify --report` looks up.
     """
     key = fingerprint[:FP_CHARS] if fingerprint is not None else None
     needle = key.encode() if key is not None else None
-    storage, segments = _segments(ledger_dir)
+    storage, segments = _segments(ledger_dir, storage)
     runs: dict[str, dict[str, Any]] = {}  # run id -> its run record
     # per run: intent number -> (fingerprints, target, request digest)
     intents: dict[int, dict[int, tuple[list[str], str, str | None]]] = {}
@@ -168,15 +191,21 @@ def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[di
                     if rec["type"] == RUN:
                         runs[rec["run"]] = rec
                         continue
-                    if rec.get("fp", "")[:FP_CHARS] != key and key is not None:
+                    if "fp" not in rec:  # an end record: about no item
+                        continue
+                    if rec["fp"][:FP_CHARS] != key and key is not None:
                         continue
                     run = runs.get(rec["run"], {})
-                    yield {
+                    event = {
                         **rec,
                         "fp": rec["fp"][:FP_CHARS],
                         "commit": run.get("commit"),
                         "who": run.get("who"),
                     }
+                    if cite:
+                        event["record"] = legacy_id(line)
+                        event["where"] = f"{RUNS_DIR}/{part.name}:{number}"
+                    yield event
                     continue
                 if (
                     needle is not None
@@ -196,6 +225,9 @@ def item_events(ledger_dir: Path, fingerprint: str | None = None) -> Iterator[di
                 run = runs.get(run_id, {})
                 base = {"run": run_id, "ts": rec["ts"], "commit": run.get("commit")}
                 base["who"] = run.get("who")
+                if cite:
+                    base["record"] = rec.get("m")
+                    base["where"] = f"{RUNS_DIR}/{part.name}:{number}"
                 yield from _events(rec, kind, base, mine, key)
 
 
@@ -296,10 +328,12 @@ def _readable(line: bytes, problem: Any) -> dict[str, Any] | None:
     return rec if problem(rec) is None else None
 
 
-def history(ledger_dir: Path, fingerprint: str) -> Iterator[dict[str, Any]]:
+def history(
+    ledger_dir: Path, fingerprint: str, storage: Storage | None = None
+) -> Iterator[dict[str, Any]]:
     """Every record about one item, oldest first in chain order, with its run's details
     merged in (see item_events)."""
-    return item_events(ledger_dir, fingerprint)
+    return item_events(ledger_dir, fingerprint, storage=storage)
 
 
 # -- refusing a broken ledger ------------------------------------------------------------

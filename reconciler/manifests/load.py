@@ -23,6 +23,7 @@ from reconciler.inputs import (
     relative_reference,
 )
 from reconciler.manifests.csvsource import CsvOpener, CsvSourceError, csv_sample, read_rows
+from reconciler.manifests.deadlines import Deadline, deadline_of, normalize
 from reconciler.manifests.encrypted import (
     decrypt_bytes,
     is_encrypted,
@@ -60,6 +61,8 @@ class Manifest:
     # the document without its entries (spec.absent): what `reconcile diff` compares as
     # fields; the entries are compared as items
     fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # metadata.requested_at / due / regulation (reconciler.manifests.deadlines)
+    deadline: Deadline | None = None
 
 
 # Where a manifest's `absent_csv` entry points: (opener of its bytes, how to name it), or
@@ -361,6 +364,9 @@ def _load_document(
         result.problems.append(
             Problem(shown, line, format_path(p), "duplicate key (YAML would silently keep one)")
         )
+    meta_in = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+    if isinstance(meta_in, dict):
+        normalize(meta_in)
     errors = schema_errors("manifest", doc.data)
     for p, message in errors:
         report(p, message)
@@ -384,6 +390,11 @@ def _load_document(
         )
         return
     names[name] = (shown, doc.line_of(("metadata", "name")))
+    deadline, date_problems = deadline_of(meta)
+    for key, message in date_problems:
+        report(("metadata", key), message)
+    if date_problems:
+        return
     target_name = spec["target"]
     target = config.targets.get(target_name)
     if target is None:
@@ -404,6 +415,7 @@ def _load_document(
         shown,
         doc.start_line,
         fields,
+        deadline,
     )
     result.manifests.append(manifest)
     # each entry against its vendor's schema (the manifest schema leaves entries to it)

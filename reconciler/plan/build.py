@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -9,11 +10,12 @@ from pathlib import Path
 from reconciler.config import Config
 from reconciler.desired import DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.gitcheck import committed_problems
+from reconciler.ledger.backend import close_storage, git_report, open_storage
 from reconciler.ledger.records import DRIFTED, FP_CHARS, PENDING, UNKNOWN
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.verify import IGNORED, LedgerBroken, ledger_problems
 from reconciler.manifests import LoadResult, load_specs
+from reconciler.plan.deadlines import manifest_deadlines
 from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
 from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
 
@@ -99,6 +101,7 @@ def plan_from_config(
     salt_hex: str | None = None,
     paths: Iterable[Path] = (),
     ignore_ledger_errors: bool = False,
+    now: dt.datetime | None = None,
 ) -> tuple[Plan, LoadResult, Ledger]:
     """Load manifests and ledger and diff them. Raises ValidationFailed on bad input,
     LedgerBroken when the ledger does not verify (its chain, its MACs, or against what
@@ -111,8 +114,12 @@ def plan_from_config(
     try:
         loaded = load_specs(config, paths)
         loaded.require_values("plan and apply")
-        ledger = read_ledger(config.ledger_dir, key)
-        problems = ledger_problems(ledger, committed_problems(config.root, config.ledger_dir))
+        storage = open_storage(config)
+        try:
+            ledger = read_ledger(config.ledger_dir, key, storage=storage)
+        finally:
+            close_storage(storage)
+        problems = ledger_problems(ledger, git_report(config))
         if problems and not ignore_ledger_errors:
             raise LedgerBroken(problems, "no plan was made and nothing was sent")
         check_accounts(config, ledger)
@@ -121,6 +128,11 @@ def plan_from_config(
     finally:
         if collecting:
             gc.enable()
+    moment = now or dt.datetime.now(dt.UTC)
+    plan.deadlines, plan.estimates = manifest_deadlines(plan, loaded.manifests, ledger, moment)
+    for row in plan.deadlines:
+        if row.needs_person:
+            plan.warnings.append(f"manifest {row.manifest.name}: {row.verdict()}")
     if is_unkeyed(fingerprint):
         plan.warnings.insert(0, UNKEYED_WARNING)
     if problems:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.config import Target
 from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
@@ -18,6 +18,9 @@ from reconciler.ledger.records import (
     UNKNOWN,
 )
 from reconciler.vendors.registry import vendor as vendor_of
+
+if TYPE_CHECKING:
+    from reconciler.plan.deadlines import ManifestDeadline, TargetEstimate
 
 # What apply will do with an item, by its ledger state.
 ACTION_BY_STATE = {
@@ -205,6 +208,19 @@ class Plan:
     # what is wrong with the ledger the plan was made from; non-empty only when made
     # with --ignore-ledger-errors: then nothing the ledger says is proven
     ledger_errors: list[str] = field(default_factory=list)
+    # manifests with a due date, by due date, and the estimates of their targets
+    # (reconciler.plan.deadlines)
+    deadlines: list[ManifestDeadline] = field(default_factory=list)
+    estimates: list[TargetEstimate] = field(default_factory=list)
+
+    @property
+    def deadline_missed(self) -> bool:
+        """A manifest is overdue or will miss its due date: a person must look."""
+        return any(d.needs_person for d in self.deadlines)
+
+    def overdue(self) -> dict[str, str]:
+        """manifest name -> due date of every overdue manifest (its items are marked)."""
+        return {d.manifest.name: d.verdict() for d in self.deadlines if d.overdue}
 
     @property
     def summary(self) -> Summary:

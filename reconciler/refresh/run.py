@@ -13,12 +13,10 @@ import httpx
 
 from reconciler import __version__
 from reconciler.apply.client import RetryPolicy
-from reconciler.apply.run import RunInfo, refuse_lost_head
+from reconciler.apply.run import RunInfo, close_run, refuse_lost_head
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.gitcheck import committed_problems
-from reconciler.ledger.lock import acquire_waiting, release
-from reconciler.ledger.lock import guard as lock_guard
+from reconciler.ledger.backend import close_storage, git_report, hold, open_storage, shared
 from reconciler.ledger.records import FP_CHARS
 from reconciler.ledger.store import Ledger, RunWriter, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
@@ -85,53 +83,66 @@ def run_refresh(
     if not plan.ledger.exists:
         raise ReconcilerError("there is no ledger yet: nothing was ever sent to read back")
     run_id = secrets_module.token_hex(6)
-    lock = acquire_waiting(ledger_dir, "refresh", info.who, run_id, lock_timeout)
-    writer: RunWriter | None = None
+    storage = open_storage(config)
     report = RefreshReport()
     try:
-        now = read_ledger(ledger_dir, key)
-        problems = ledger_problems(now, committed_problems(config.root, ledger_dir))
-        if problems:
-            raise LedgerBroken(problems, "nothing was read")
-        then = plan.ledger
-        refuse_lost_head(now, then.head)
-        if (now.lineage, now.serial, now.digest) != (then.lineage, then.serial, then.digest):
-            raise ReconcilerError(
-                "the ledger changed while refresh was choosing what to read (another run "
-                "finished first); nothing was read. Run reconcile refresh again"
+        with hold(
+            config, storage, "refresh", info.who, run_id, sorted(selection.pairs), lock_timeout
+        ) as held:
+            now = read_ledger(ledger_dir, key, storage=storage)
+            problems = ledger_problems(now, git_report(config))
+            if problems:
+                raise LedgerBroken(problems, "nothing was read")
+            then = plan.ledger
+            refuse_lost_head(now, then.head)
+            # a shared ledger moves with runs on other targets; a read records what it saw
+            # when it saw it, so there only the ledger itself must be the same
+            if (now.lineage, now.serial, now.digest) != (
+                then.lineage,
+                then.serial,
+                then.digest,
+            ) and (not shared(config) or now.lineage != then.lineage):
+                raise ReconcilerError(
+                    "the ledger changed while refresh was choosing what to read (another run "
+                    "finished first); nothing was read. Run reconcile refresh again"
+                )
+            writer = RunWriter(
+                ledger_dir,
+                run_id,
+                {
+                    "operation": "refresh",
+                    "who": info.who,
+                    "commit": info.commit,
+                    "tool_version": __version__,
+                    **held.info,
+                    "items": selection.count,
+                    "targets": {
+                        name: config.targets[name].account for name in sorted(selection.pairs)
+                    },
+                },
+                key=key,
+                after=now.heads,
+                guard=held.guard,
+                storage=storage,
             )
-        writer = RunWriter(
-            ledger_dir,
-            run_id,
-            {
-                "operation": "refresh",
-                "who": info.who,
-                "commit": info.commit,
-                "tool_version": __version__,
-                "lock": lock.id,
-                "items": selection.count,
-                "targets": {name: config.targets[name].account for name in sorted(selection.pairs)},
-            },
-            key=key,
-            after=now.heads,
-            guard=lock_guard(ledger_dir, lock),
-        )
-        works = _works(config, plan, selection, secrets)
-        engine = RefreshEngine(writer, parallelism, policy, progress, transport, should_stop)
-        report = asyncio.run(engine.run(works))
-        return report, run_id
+            works = _works(config, plan, selection, secrets)
+            engine = RefreshEngine(writer, parallelism, policy, progress, transport, should_stop)
+            try:
+                report = asyncio.run(engine.run(works))
+            finally:
+                total = report.total()
+                close_run(
+                    writer,
+                    confirmed=total.confirmed,
+                    still_absent=total.still_absent,
+                    drifted=total.drifted,
+                    queued=total.queued,
+                    unverified=total.unverified,
+                    not_read=total.not_read,
+                )
+            return report, run_id
     finally:
-        if writer is not None:
-            total = report.total()
-            writer.close(
-                confirmed=total.confirmed,
-                still_absent=total.still_absent,
-                drifted=total.drifted,
-                queued=total.queued,
-                unverified=total.unverified,
-                not_read=total.not_read,
-            )
-        release(ledger_dir, lock)
+        close_storage(storage)
 
 
 def _works(

@@ -62,7 +62,7 @@ def plan_head(plan: Plan, show_values: bool) -> dict[str, Any]:
     fingerprint: dict[str, Any] = {"scheme": plan.fingerprint_scheme, "key_id": plan.key_id}
     if plan.new_ledger_salt is not None:
         fingerprint["new_ledger_salt"] = plan.new_ledger_salt
-    return {
+    head: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "tool_version": __version__,
         "summary": {**plan.summary.as_json(), "line": plan.summary.line()},
@@ -74,11 +74,34 @@ def plan_head(plan: Plan, show_values: bool) -> dict[str, Any]:
         "values_shown": show_values,
         "targets": targets,
     }
+    if plan.deadlines:  # only when a manifest has a date: other plans are as before
+        head["deadlines"] = {
+            "manifests": [row.as_json() for row in plan.deadlines],
+            "estimates": [est.as_json() for est in plan.estimates],
+            "missed": plan.deadline_missed,
+        }
+    return head
+
+
+def _late(action: Action, overdue: dict[str, str]) -> list[str]:
+    """The overdue manifests an action's item comes from (sorted; empty for most)."""
+    if not overdue:
+        return []
+    return sorted({s.manifest for s in action.sources} & overdue.keys())
 
 
 def plan_json(plan: Plan, show_values: bool = False) -> dict[str, Any]:
     out = plan_head(plan, show_values)
-    out["actions"] = [action_json(tp, a, show_values) for tp in plan.targets for a in tp.actions]
+    overdue = plan.overdue()
+    actions = []
+    for tp in plan.targets:
+        for a in tp.actions:
+            doc = action_json(tp, a, show_values)
+            late = _late(a, overdue)
+            if late:
+                doc["overdue"] = late
+            actions.append(doc)
+    out["actions"] = actions
     out["warnings"] = plan.warnings
     return out
 
@@ -94,9 +117,12 @@ class _ActionEncoder:
     request straight from its canonical bytes (Segment's identifier removals, the bulk of
     large plans); anything else takes the general path."""
 
-    def __init__(self, tp: TargetPlan, show_values: bool) -> None:
+    def __init__(
+        self, tp: TargetPlan, show_values: bool, overdue: dict[str, str] | None = None
+    ) -> None:
         self.tp = tp
         self.show_values = show_values
+        self.overdue = overdue or {}
         mask_fn: Callable[[str], str] = _unmasked if show_values else mask
         self.fast = vendor(tp.target.vendor).requests.fast_preview(tp.target, mask_fn)
         self.source_heads: dict[tuple[str, str], str] = {}
@@ -130,6 +156,13 @@ class _ActionEncoder:
         return head
 
     def encode(self, action: Action) -> str:
+        text = self._encode(action)
+        late = _late(action, self.overdue)
+        if late:  # the items of an overdue manifest say so (as plan_json does)
+            text = f'{text[:-1]}, "overdue": {_encode(late)}}}'
+        return text
+
+    def _encode(self, action: Action) -> str:
         if self.fast is not None:
             preview = self.fast(action.canonical)
             if preview is not None:
@@ -163,8 +196,9 @@ def _action_chunks(plan: Plan, show_values: bool) -> Iterator[str]:
     """The `actions` array's content, a chunk of encoded actions at a time."""
     batch: list[str] = []
     first = True
+    overdue = plan.overdue()
     for tp in plan.targets:
-        encode = _ActionEncoder(tp, show_values).encode
+        encode = _ActionEncoder(tp, show_values, overdue).encode
         for action in tp.actions:
             batch.append(encode(action))
             if len(batch) >= CHUNK:

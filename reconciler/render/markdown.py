@@ -17,10 +17,11 @@ with where the full plan is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.ledger.records import DRIFTED
+from reconciler.manifests.deadlines import iso
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.render.describe import describe
 from reconciler.vendors.registry import vendor
@@ -44,9 +45,12 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _line(action: Action, show_values: bool) -> str:
+def _line(action: Action, show_values: bool, overdue: Mapping[str, str] | None = None) -> str:
     src = action.sources[0]
     where = f"  # {src.manifest}, {src.file}:{src.line}"
+    late = sorted({s.manifest for s in action.sources} & overdue.keys()) if overdue else []
+    if late:
+        where += f" OVERDUE ({', '.join(late)})"
     text = describe(action.item, show_values)
     if action.held:
         line = f"  held, NOT sent: {text}{where}"
@@ -141,6 +145,7 @@ def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
             f"{c.rejected} |"
         )
     lines.append("")
+    lines += _deadline_lines(plan)
     if summary.held:
         lines += [
             f"> ⚠️ **{summary.held} item(s) held, NOT sent**: each was sent before with its "
@@ -181,11 +186,38 @@ def _head(plan: Plan, show_values: bool, commit: str | None) -> list[str]:
     return lines
 
 
+def _deadline_lines(plan: Plan) -> list[str]:
+    """A table of the manifests with a due date, by due date (empty without any)."""
+    if not plan.deadlines:
+        return []
+    lines = [
+        "| manifest | due | open | status |",
+        "|---|---|---:|---|",
+    ]
+    for row in plan.deadlines:
+        mark = "🔴 " if row.needs_person else ""
+        lines.append(
+            f"| `{_escape(row.manifest.name)}` | {iso(row.due) or '-'} | {row.open} of "
+            f"{row.items} | {mark}{_escape(row.verdict())} |"
+        )
+    missed = sum(1 for row in plan.deadlines if row.needs_person)
+    if missed:
+        lines += [
+            "",
+            f"> ⚠️ **{missed} request(s) overdue or going to miss the due date**: a person "
+            "must look (`reconcile status`).",
+        ]
+    return [*lines, ""]
+
+
 def _critical(plan: Plan, show_values: bool) -> list[Fold]:
     folds = []
+    overdue = plan.overdue()
     for tp in plan.targets:
         lines = [
-            _line(a, show_values) for a in tp.actions if a.held or (a.irreversible and a.will_send)
+            _line(a, show_values, overdue)
+            for a in tp.actions
+            if a.held or (a.irreversible and a.will_send)
         ]
         if lines:
             title = f"{_escape(tp.target.name)}: {len(lines)} irreversible or held action(s)"
@@ -193,10 +225,12 @@ def _critical(plan: Plan, show_values: bool) -> list[Fold]:
     return folds
 
 
-def _rest_lines(tp: TargetPlan, show_values: bool) -> Iterator[str]:
+def _rest_lines(
+    tp: TargetPlan, show_values: bool, overdue: Mapping[str, str] | None = None
+) -> Iterator[str]:
     for action in tp.sends():
         if not action.irreversible:
-            yield _line(action, show_values)
+            yield _line(action, show_values, overdue)
 
 
 def _rest(plan: Plan, show_values: bool, budget: int, artifact: str | None) -> list[Fold]:
@@ -204,7 +238,8 @@ def _rest(plan: Plan, show_values: bool, budget: int, artifact: str | None) -> l
     characters are used, so every target gets its share and none disappears."""
     targets = [(tp, sum(1 for a in tp.sends() if not a.irreversible)) for tp in plan.targets]
     targets = [(tp, n) for tp, n in targets if n]
-    streams = {tp.target.name: _rest_lines(tp, show_values) for tp, _ in targets}
+    overdue = plan.overdue()
+    streams = {tp.target.name: _rest_lines(tp, show_values, overdue) for tp, _ in targets}
     shown: dict[str, list[str]] = {tp.target.name: [] for tp, _ in targets}
     used = 0
     live = list(streams)

@@ -8,9 +8,12 @@ only: `--summary`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import click
 
 from reconciler.ledger.records import DRIFTED, FAILED, REJECTED, UNKNOWN
+from reconciler.manifests.deadlines import iso
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.render.describe import describe
 from reconciler.vendors.registry import vendor
@@ -29,11 +32,16 @@ def _symbol(action: Action) -> tuple[str, str]:
     return "-", "red"
 
 
-def _action_lines(action: Action, show_values: bool) -> list[str]:
+def _action_lines(
+    action: Action, show_values: bool, overdue: Mapping[str, str] | None = None
+) -> list[str]:
     symbol, colour = _symbol(action)
     text = describe(action.item, show_values)
     if action.irreversible:
         text += " (irreversible)"
+    late = sorted({s.manifest for s in action.sources} & overdue.keys()) if overdue else []
+    if late:
+        text += click.style(f" [OVERDUE: {', '.join(late)}]", fg="red", bold=True)
     lines = [f"  {click.style(symbol, fg=colour, bold=True)} {text}"]
     because = "; ".join(f"{s.manifest}, {s.file}:{s.line}" for s in action.sources[:3])
     if len(action.sources) > 3:
@@ -49,12 +57,17 @@ def _action_lines(action: Action, show_values: bool) -> list[str]:
     return lines
 
 
-def _compact_line(action: Action, show_values: bool) -> str:
+def _compact_line(
+    action: Action, show_values: bool, overdue: Mapping[str, str] | None = None
+) -> str:
     """`  - email j***@old-domain.example on user_id u_**01  # seg-emails, specs/x.csv:2`"""
     symbol, colour = _symbol(action)
     text = describe(action.item, show_values)
     if action.irreversible:
         text += " (irreversible)"
+    late = sorted({s.manifest for s in action.sources} & overdue.keys()) if overdue else []
+    if late:
+        text += click.style(f" [OVERDUE: {', '.join(late)}]", fg="red", bold=True)
     src = action.sources[0]
     more = f" +{len(action.sources) - 1}" if len(action.sources) > 1 else ""
     note = click.style(f"  # {src.manifest}, {src.file}:{src.line}{more}", dim=True)
@@ -62,7 +75,11 @@ def _compact_line(action: Action, show_values: bool) -> str:
 
 
 def _target_lines(
-    tp: TargetPlan, show_values: bool, head: int | None, form: str = "full"
+    tp: TargetPlan,
+    show_values: bool,
+    head: int | None,
+    overdue: Mapping[str, str] | None = None,
+    form: str = "full",
 ) -> list[str]:
     t = tp.target
     lines = [click.style(f"# {t.name} ({t.vendor})", bold=True)]
@@ -82,9 +99,9 @@ def _target_lines(
     shown = sends if head is None else sends[:head]
     for action in shown:
         if form == "compact":
-            lines.append(_compact_line(action, show_values))
+            lines.append(_compact_line(action, show_values, overdue))
         else:
-            lines.extend(_action_lines(action, show_values))
+            lines.extend(_action_lines(action, show_values, overdue))
     if len(shown) < len(sends):
         lines.append(
             f"  ... and {len(sends) - len(shown)} more actions (use --full to list every action)"
@@ -162,8 +179,42 @@ def render_text(
         out.append("  x rejected by the vendor: not sent again until the manifest entry changes")
         out.append("  # held for a person: not sent")
         out.append("")
+    overdue = plan.overdue()
     for tp in plan.targets:
-        out.extend(_target_lines(tp, show_values, head, form))
+        out.extend(_target_lines(tp, show_values, head, overdue, form))
+        out.append("")
+    if plan.deadlines:
+        out.extend(deadline_lines(plan))
         out.append("")
     out.append(click.style(plan.summary.line(), bold=True))
     return "\n".join(out)
+
+
+def deadline_lines(plan: Plan) -> list[str]:
+    """The plan's deadlines: each dated manifest by due date, then each target's estimate
+    (if apply ran now)."""
+    lines = [click.style("Deadlines (by due date):", bold=True)]
+    for row in plan.deadlines:
+        colour = "red" if row.needs_person else ("green" if row.open == 0 else None)
+        lines.append(f"  {row.manifest.name}: " + click.style(row.verdict(), fg=colour))
+    for est in plan.estimates:
+        if est.finish is None:
+            continue
+        queue = (
+            f" + {_hours(est.queue_delay.total_seconds())} the vendor's queue"
+            if est.queue_delay
+            else ""
+        )
+        lines.append(
+            f"  # {est.target}: {est.requests} request(s) at {est.rate:.4g}/s = "
+            f"{_hours(est.send_seconds)}{queue}: done about {iso(est.finish)} if apply runs now"
+        )
+    return lines
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

@@ -207,7 +207,7 @@ BAD: list[Bad] = [
         "metadata-typo",
         SEG.replace("  owner: team-test\n", f"  owner: team-test\n  onwer: team-x  {MARK}\n"),
         "metadata.onwer",
-        "unknown key 'onwer' (allowed: name, owner, reason, ticket)",
+        "unknown key 'onwer' (allowed: due, name, owner, reason, regulation, requested_at, ticket)",
     ),
     bad(
         "top-level-unknown-key",

@@ -27,8 +27,12 @@ import pytest
 
 from reconciler.config.load import load_config
 from reconciler.desired import Fingerprinter
+from reconciler.ledger.files import FileStorage
 from reconciler.ledger.lock import read_lock
-from reconciler.ledger.store import item_key, read_ledger, run_files
+from reconciler.ledger.pg.leases import list_leases
+from reconciler.ledger.pg.storage import PgStorage
+from reconciler.ledger.storage import Storage
+from reconciler.ledger.store import item_key, read_ledger
 from reconciler.ledger.verify import item_events
 from reconciler.manifests import load_specs
 from reconciler.sandbox.server import Sandbox
@@ -129,9 +133,9 @@ READ_PATHS = ("/braze/users/export/ids", "/insider/api/user/v1/profile")
 class ItemMap:
     """Fingerprints of the project's items, and which items a logged request carried."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, storage: Storage) -> None:
         config = load_config(root / "reconciler.yaml")
-        ledger = read_ledger(config.ledger_dir)
+        ledger = read_ledger(config.ledger_dir, storage=storage)
         assert ledger.header is not None
         fp: Fingerprinter = ledger.header.fingerprinter(None)
         loaded = load_specs(config, [])
@@ -178,17 +182,16 @@ class ItemMap:
         return set()
 
 
-def ledger_records(ledger_dir: Path) -> list[dict[str, Any]]:
-    """One event per item and record (records name groups of items), as on disk."""
-    return list(item_events(ledger_dir))
+def ledger_records(ledger_dir: Path, storage: Storage) -> list[dict[str, Any]]:
+    """One event per item and record (records name groups of items), as stored."""
+    return list(item_events(ledger_dir, storage=storage))
 
 
-def last_record(ledger_dir: Path) -> list[dict[str, Any]]:
+def last_record(storage: Storage) -> list[dict[str, Any]]:
     out = []
-    for path in run_files(ledger_dir):
-        data = path.read_bytes()
-        for line in data.split(b"\n")[:-1]:  # a torn last line is not a record
-            out.append(json.loads(line))
+    for name in storage.parts():
+        # complete lines only: a torn last line is not a record
+        out += [json.loads(line) for _, line in storage.lines(name, [])]
     return out[-1:]
 
 
@@ -200,9 +203,13 @@ def wait_for_first_request(sandbox: Sandbox, proc: Any, limit: float = 10.0) -> 
         time.sleep(0.01)
 
 
+@pytest.mark.parametrize("backend", ["files", "postgres"])
 def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
-    tmp_path, slow_sandbox, capsys, monkeypatch
+    tmp_path, slow_sandbox, capsys, monkeypatch, backend, request
 ):
+    """The same for both backends: with postgres, the dead run's leases are what
+    `ledger unlock TOKEN --force` clears (`ledger leases` lists them)."""
+    dsn = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
     rng = random.Random(SEED_RANDOM)
     killed_mid_flight = 0
     unknown_seen = 0
@@ -213,7 +220,16 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
         root = tmp_path / f"run{run}"
         root.mkdir()
         project = Project(root, slow_sandbox.urls, capsys, monkeypatch)
-        project.write_config()
+        storage: Storage
+        if dsn is None:
+            project.write_config()
+            storage = FileStorage(project.ledger_dir)
+        else:
+            project.env["E2E_LEDGER_DSN"] = dsn
+            monkeypatch.setenv("E2E_LEDGER_DSN", dsn)
+            ledger = {"backend": "postgres", "dsn_env": "E2E_LEDGER_DSN", "schema": f"crash{run}"}
+            project.write_config(ledger=ledger)
+            storage = PgStorage(dsn, f"crash{run}")
         project.write_specs(MANIFESTS)
 
         proc = project.popen("apply", "--auto-approve", "--parallelism", "2")
@@ -238,14 +254,14 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
         assert verify.code == 0, f"{context}\n{verify.output}"
 
         ledger_dir = project.ledger_dir
-        if not (ledger_dir / "header.jsonl").exists():
+        if storage.read_header() is None:
             assert log == [], f"{context}: requests sent before the ledger existed"
-            assert not run_files(ledger_dir)
+            assert not storage.parts()
         else:
-            records = ledger_records(ledger_dir)
+            records = ledger_records(ledger_dir, storage)
             intents = {r["fp"] for r in records if r["type"] == "intent"}
             results = {r["fp"] for r in records if r["type"] == "result"}
-            items = ItemMap(root)
+            items = ItemMap(root, storage)
             # 2. every request the sandbox received has an intent for each item it carried
             for entry in log:
                 missing = items.carried(entry) - intents
@@ -275,7 +291,14 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
 
         # 4. the dead run's lock is cleared by unlock --force with its ID
         lock_file = ledger_dir / ".lock"
-        if lock_file.exists():
+        leases = list_leases(storage) if isinstance(storage, PgStorage) else []
+        if leases:
+            for lease in leases:
+                unlock = project.cli("ledger", "unlock", str(lease.token), "--force")
+                assert unlock.code == 0, unlock.output
+            assert isinstance(storage, PgStorage) and list_leases(storage) == []
+            locks_broken += 1
+        elif lock_file.exists():
             lock_id = json.loads(lock_file.read_text())["id"]
             assert read_lock(ledger_dir).id == lock_id
             unlock = project.cli("ledger", "unlock", lock_id, "--force")
@@ -284,7 +307,7 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
             locks_broken += 1
         else:
             # no lock: killed before taking it, or after the run released it
-            last = last_record(ledger_dir) if ledger_dir.exists() else []
+            last = last_record(storage)
             assert not last or last[0]["type"] == "end" or finished_before_kill, context
 
         # 5. a rerun completes everything
@@ -299,6 +322,8 @@ def test_sigkill_at_random_points_leaves_a_recoverable_ledger(
         assert len(project.plan_json()["actions"]) == ITEMS
         assert project.cli("ledger", "verify").code == 0
         project.assert_no_secrets()
+        if isinstance(storage, PgStorage):
+            storage.close()
 
     elapsed = time.monotonic() - started
     print(

@@ -210,7 +210,19 @@ COMMANDS: list[Row] = [
     Row("encrypt", ["encrypt", "specs/extra.csv"]),
     Row("decrypt refused without --stdout", ["decrypt", "specs/extra.csv.age"], codes=(1,)),
     Row("decrypt --stdout", ["decrypt", "specs/extra.csv.age", "--stdout"], shows_values=True),
-    # `report`, `status` go here when they exist
+    Row("status", ["status"]),
+    Row("status json", ["status", "--format", "json", "--detailed-exitcode"], codes=(0, 4)),
+    Row("report", ["report"]),
+    Row("report json --out", ["report", "--format", "json", "--out", "proof.json"]),
+    Row("report html --out", ["report", "--format", "html", "--out", "proof.html"]),
+    Row(
+        "report markdown --ticket",
+        ["report", "--format", "markdown", "--ticket", "none"],
+        codes=(1,),
+    ),  # fmt: skip
+    Row("report --show-values", ["report", "--format", "html", "--show-values"], shows_values=True),
+    Row("ledger verify --report", ["ledger", "verify", "--report", "proof.html"]),
+    Row("ledger verify --report json", ["ledger", "verify", "--report", "proof.json"]),
 ]
 
 

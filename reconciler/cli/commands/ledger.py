@@ -10,13 +10,16 @@ from typing import Any
 
 import click
 
+from reconciler.cli.commands.leases import COMMANDS as PG_COMMANDS
+from reconciler.cli.commands.leases import unlock_lease
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, person, who
 from reconciler.config import Config
 from reconciler.desired import Item
 from reconciler.errors import ReconcilerError
+from reconciler.ledger.backend import close_storage, git_report, open_storage, shared, where
 from reconciler.ledger.decisions import Decision, checked_reason, match_items, record_decision
-from reconciler.ledger.gitcheck import committed_problems, history_problems
+from reconciler.ledger.gitcheck import history_problems
 from reconciler.ledger.listing import check_manifests, filter_rows, list_rows
 from reconciler.ledger.lock import check_breakable, read_lock
 from reconciler.ledger.lookup import (
@@ -57,13 +60,24 @@ UNKEYED_NOTE = (
     is_flag=True,
     help="Also report commits in git history that removed or rewrote ledger lines.",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check a `reconcile report` file (JSON, markdown or HTML) against the ledger.",
+)
 @pass_globals
-def verify(g: Globals, check_history: bool) -> int:
+def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     """Check every record (chain, MACs with a key), and the ledger against what git
-    committed; exit 1 when anything does not hold."""
+    committed; exit 1 when anything does not hold. With --report: a report's seal, its
+    text, and that every record it cites is in the chain, unchanged."""
     config = g.config()
-    report = verify_ledger(config.ledger_dir, ledger_key(config))
-    git = committed_problems(config.root, config.ledger_dir)
+    if report_file is not None:
+        return _verify_report(report_file, config.ledger_dir, ledger_key(config))
+    storage = open_storage(config)
+    report = verify_ledger(config.ledger_dir, ledger_key(config), storage)
+    close_storage(storage)
+    git = git_report(config)
     for warning in report.warnings:
         click.secho(f"Warning: {warning}", fg="yellow", err=True)
     if report.conflicts:
@@ -75,9 +89,12 @@ def verify(g: Globals, check_history: bool) -> int:
         )
     if git.note:
         click.echo(f"Note: {git.note}.", err=True)
-    breaks = [f"{config.ledger_dir.name}/{p}" for p in report.breaks]
-    breaks += [f"{config.ledger_dir.name}/{p}" for p in git.breaks]
-    if check_history:
+    name = where(config) if shared(config) else config.ledger_dir.name
+    breaks = [f"{name}/{p}" for p in report.breaks]
+    breaks += [f"{name}/{p}" for p in git.breaks]
+    if check_history and shared(config):
+        click.echo("Note: a PostgreSQL ledger has no git history to check.", err=True)
+    elif check_history:
         past = history_problems(config.root, config.ledger_dir)
         if past.note:
             click.echo(f"Note: {past.note}.", err=True)
@@ -91,7 +108,8 @@ def verify(g: Globals, check_history: bool) -> int:
         return 1
     keyed = " (every record's MAC checked)" if report.keyed and report.records > 1 else ""
     click.echo(
-        f"The ledger verifies: {report.records} record(s) in {report.files} run file(s)"
+        f"The ledger verifies: {report.records} record(s) in {report.files} "
+        f"{'part(s) in PostgreSQL' if shared(config) else 'run file(s)'}"
         f"{keyed}. Head: {','.join(report.heads) or '-'}"
     )
     return 0
@@ -109,6 +127,27 @@ FORMAT = click.option(
 
 def _emit_json(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
+
+
+def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
+    from reconciler.report.verify import ReportUnreadable, check_report
+
+    try:
+        check = check_report(path, ledger_dir, key)
+    except ReportUnreadable as exc:
+        raise ReconcilerError(str(exc)) from None
+    if not check.ok:
+        for problem in check.problems:
+            click.echo(f"{path}: {problem}", err=True)
+        click.echo(f"Error: the report {path} does not verify.", err=True)
+        return 1
+    seal = check.document["seal"]["algorithm"]
+    click.echo(
+        f"The report verifies: {path} ({check.form}) is sealed ({seal}) and unchanged; its "
+        f"{check.cited} cited record(s) are in the ledger's chain, unchanged, and say what "
+        f"it says. Verdict: {check.document['summary']['verdict']}"
+    )
+    return 0
 
 
 @ledger.command("list")
@@ -136,7 +175,7 @@ def list_items(
     config = g.config()
     check_targets(config, targets)
     key = ledger_key(config)
-    led = _read(config.ledger_dir, key)
+    led = _read(config, key)
     loaded = load_specs(config)
     loaded.require_values("ledger list")
     check_manifests((m.name for m in loaded.manifests), manifests)
@@ -186,10 +225,10 @@ def show(g: Globals, fingerprint: str, fmt: str) -> int:
     each attempt, each answer, and how it stands."""
     config = g.config()
     key = ledger_key(config)
-    led = _read(config.ledger_dir, key)
+    led = _read(config, key)
     fp, status = item_by_prefix(led, fingerprint)
     item, declared = _describe_declared(config, led, key, fp)
-    records = list(history(config.ledger_dir, fp))
+    records = list(history(config.ledger_dir, fp, led.storage))
     if fmt == "json":
         entry = item_json(
             fp,
@@ -213,9 +252,9 @@ def show(g: Globals, fingerprint: str, fmt: str) -> int:
     return 0
 
 
-def _read(ledger_dir: Path, key: bytes | None) -> Ledger:
+def _read(config: Config, key: bytes | None) -> Ledger:
     """The ledger for showing: a ledger that does not verify is shown with a warning."""
-    led = read_ledger(ledger_dir, key)
+    led = read_ledger(config.ledger_dir, key, storage=open_storage(config))
     problems = ledger_problems(led)
     if problems:
         click.secho(
@@ -240,6 +279,8 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
     process is alive on this host is never broken."""
     config = g.config()
     key = ledger_key(config)
+    if shared(config):
+        return unlock_lease(config, lock_id, force, key)
     info = read_lock(config.ledger_dir)
     if info is None:
         raise ReconcilerError("the ledger is not locked")
@@ -317,7 +358,7 @@ def resolve_items(
         raise ReconcilerError("--by must be one line of printable text (a name or an email)")
     # checked before asking (and again under the lock): a wrong prefix must not look
     # like it will work
-    items = match_items(_read(config.ledger_dir, key), fingerprints)
+    items = match_items(_read(config, key), fingerprints)
     click.echo(f"Items to resolve as {decision}:")
     for fp, status in items:
         why = status.conflict or status.message or "no answer was recorded"
@@ -347,8 +388,7 @@ def resolve_items(
         if answer != "yes":
             raise ReconcilerError("resolve cancelled; nothing was recorded")
     done, run_id = record_decision(
-        config.ledger_dir,
-        config.root,
+        config,
         key,
         fingerprints,
         Decision(decision, recorded_reason, by, current_commit(str(config.root))),
@@ -396,7 +436,7 @@ def find(
     if value is None and not profile:
         raise ReconcilerError("give --value, or --profile (with --type) to describe the item")
     key = ledger_key(config)
-    led = _read(config.ledger_dir, key)
+    led = _read(config, key)
     fingerprint, _ = fingerprinter_for(led, key)
     candidates = []
     near = NearMiss((), ())
@@ -420,7 +460,7 @@ def find(
     for item in {i.canonical(): i for i in candidates}.values():
         fp = fingerprint(item)
         status = led.items.get(fp)
-        records = list(history(config.ledger_dir, fp)) if status is not None else []
+        records = list(history(config.ledger_dir, fp, led.storage)) if status is not None else []
         found_any = found_any or status is not None
         if fmt == "json":
             matches.append(
@@ -482,3 +522,7 @@ def near_miss_text(target: str, id_type: str | None, near: NearMiss) -> str:
         names = ", ".join(near.other_targets)
         text += f" Target {names} has an item with that value (--target {near.other_targets[0]})."
     return text
+
+
+for _command in PG_COMMANDS:
+    ledger.add_command(_command)

@@ -49,8 +49,8 @@ def refuse_unmasked_markdown(fmt: str, show_values: bool, allowed: bool) -> None
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes; 4 when nothing can be sent but items are held "
-    "for a person (reconcile ledger resolve).",
+    help="Exit 2 when there are changes; 4 when a person must look: items held (reconcile "
+    "ledger resolve) or a deadline missed or about to be.",
 )
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option(
@@ -140,8 +140,10 @@ def plan(
                 f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
                 f"    reconcile apply {out}"
             )
-    if detailed_exitcode and the_plan.summary.changes:
-        return exitcodes.CHANGES
-    if detailed_exitcode and the_plan.summary.held:
+    if not detailed_exitcode:
+        return exitcodes.OK
+    # 4 before 2: a person must look (held items, a missed deadline) whatever else is
+    # pending; the summary line and the JSON's counts say whether apply has work
+    if the_plan.summary.held or the_plan.deadline_missed:
         return exitcodes.NEEDS_PERSON
-    return exitcodes.OK
+    return exitcodes.CHANGES if the_plan.summary.changes else exitcodes.OK

@@ -1,0 +1,1 @@
+"""Proof of erasure: the report as data (build), its seal, its renderers, its verification."""
