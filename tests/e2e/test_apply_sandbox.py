@@ -44,7 +44,7 @@ def test_apply_then_plan_shows_no_changes_and_a_second_apply_sends_nothing(proje
 
     second = project.cli("apply", "--auto-approve")
     assert second.code == 0, second.output
-    assert "No changes. Nothing to send." in second.out
+    assert "Nothing to send." in second.out
     assert vendor_requests(sandbox) == log  # the sandbox log is unchanged
 
     verify = project.cli("ledger", "verify")
@@ -121,7 +121,7 @@ def test_a_permanent_400_ends_rejected_exit_1_listed_and_not_resent(project, san
     (solo,) = [a for a in plan["actions"] if a["state"] == "rejected"]
     assert solo["action"] == "none"
     again = project.cli("apply", "--auto-approve")
-    assert again.code == 0 and "No changes. Nothing to send." in again.out
+    assert again.code == 0 and "Nothing to send." in again.out
     assert len(vendor_requests(sandbox)) == sent
     project.assert_no_secrets()
 

@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 def project(tmp_path, monkeypatch):
     shutil.copy(REPO / "reconciler.yaml", tmp_path)
     shutil.copytree(REPO / "specs", tmp_path / "specs")
+    # the bundled config keys the ledger (ledger.key_env), as the quick start does
+    monkeypatch.setenv("RECONCILE_LEDGER_KEY", "a-test-ledger-key")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
