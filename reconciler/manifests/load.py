@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from reconciler.manifests.encrypted import (
     open_decrypted,
     plain_name,
 )
-from reconciler.schemas import schema_errors, schema_errors_with
+from reconciler.schemas import load_schema, schema_errors, schema_errors_with
 from reconciler.values import ALLOW_LOOKALIKES, item_value_problems
 from reconciler.vendors.api import ManifestChecker, Report, VendorRules
 from reconciler.vendors.registry import rules_for
@@ -98,6 +98,15 @@ class LoadResult:
         ]
         if self.problems or needed:
             raise ValidationFailed(sorted([*self.problems, *needed], key=_order))
+
+
+@cache
+def _spec_rule_messages() -> frozenset[str]:
+    """The messages of the manifest schema's whole-spec rules (`then` with x-required)."""
+    then = load_schema("manifest")["properties"]["spec"].get("then", {})
+    found = {then.get("x-required")}
+    found |= {s.get("x-message") for s in then.get("properties", {}).values()}
+    return frozenset(m for m in found if isinstance(m, str))
 
 
 def _order(p: Problem) -> tuple[str, bool, int]:
@@ -364,6 +373,10 @@ def _load_document(
     # Entries with schema errors of their own are skipped below; anything wrong outside
     # the entries leaves too little to check the rest against.
     bad_entries = {p[2] for p, _ in errors if p[:2] == ("spec", "absent") and len(p) > 2}
+    # a rule about the spec as a whole (Braze's delete_profiles, an if/then in the schema)
+    # leaves the rest checkable; the vendor's own check of it is then not repeated
+    spec_rules = [e for e in errors if e[1] in _spec_rule_messages()]
+    errors = [e for e in errors if e not in spec_rules]
     if doc.duplicate_keys or any(p[:2] != ("spec", "absent") or len(p) < 3 for p, _ in errors):
         return
     data: dict[str, Any] = doc.data
@@ -417,7 +430,8 @@ def _load_document(
         if entry_errors:
             bad_entries.add(i)
     rules = rules_for(target)
-    rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
+    if not spec_rules:
+        rules.check_spec(spec, lambda p, m: report(("spec", *p), m))
     samples = [e for i, e in enumerate(spec.get("absent", [])) if i not in bad_entries]
     csv_paths: list[tuple[CsvOpener, str] | None] = []
     for j, rel in enumerate(spec.get("absent_csv", [])):

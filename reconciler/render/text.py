@@ -1,4 +1,10 @@
-"""The terminal plan, read like `terraform plan`: symbols, one line an action, reasons."""
+"""The terminal plan, read like `terraform plan`: symbols, one line an action, reasons.
+
+Three forms: the full form (each action and the manifest lines it comes from), the compact
+form (one line per action: `--compact`, and the default above LONG_PLAN actions, where
+each target lists its first HEAD_PER_TARGET unless `--full`), and the summary (counts
+only: `--summary`).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from reconciler.render.style import style
 from reconciler.states import DRIFTED, FAILED, REJECTED, UNKNOWN
 from reconciler.vendors.registry import vendor
 
-LONG_PLAN = 200
-HEAD_PER_TARGET = 20
+LONG_PLAN = 200  # above this many actions, the compact form is the default
+HEAD_PER_TARGET = 100  # actions listed per target above LONG_PLAN (unless --full)
 
 
 def _symbol(action: Action) -> tuple[str, str]:
@@ -51,11 +57,29 @@ def _action_lines(
     return lines
 
 
+def _compact_line(
+    action: Action, show_values: bool, overdue: Mapping[str, str] | None = None
+) -> str:
+    """`  - email j***@old-domain.example on user_id u_**01  # seg-emails, specs/x.csv:2`"""
+    symbol, colour = _symbol(action)
+    text = describe(action.item, show_values)
+    if action.irreversible:
+        text += " (irreversible)"
+    late = sorted({s.manifest for s in action.sources} & overdue.keys()) if overdue else []
+    if late:
+        text += style(f" [OVERDUE: {', '.join(late)}]", fg="red", bold=True)
+    src = action.sources[0]
+    more = f" +{len(action.sources) - 1}" if len(action.sources) > 1 else ""
+    note = style(f"  # {src.manifest}, {src.file}:{src.line}{more}", dim=True)
+    return f"  {style(symbol, fg=colour, bold=True)} {text}{note}"
+
+
 def _target_lines(
     tp: TargetPlan,
     show_values: bool,
     head: int | None,
     overdue: Mapping[str, str] | None = None,
+    form: str = "full",
 ) -> list[str]:
     t = tp.target
     lines = [style(f"# {t.name} ({t.vendor})", bold=True)]
@@ -70,9 +94,14 @@ def _target_lines(
         f"{s.unknown} unknown, {s.to_retry} to retry, {s.held} held"
         + (f", {s.rejected} rejected" if s.rejected else "")
     )
+    if form == "summary":
+        return lines
     shown = sends if head is None else sends[:head]
     for action in shown:
-        lines.extend(_action_lines(action, show_values, overdue))
+        if form == "compact":
+            lines.append(_compact_line(action, show_values, overdue))
+        else:
+            lines.extend(_action_lines(action, show_values, overdue))
     if len(shown) < len(sends):
         lines.append(
             f"  ... and {len(sends) - len(shown)} more actions (use --full to list every action)"
@@ -107,9 +136,19 @@ def _target_lines(
     return lines
 
 
-def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> str:
+def render_text(
+    plan: Plan,
+    show_values: bool = False,
+    full: bool = False,
+    compact: bool = False,
+    summary: bool = False,
+) -> str:
+    """`compact`: one line per action; `summary`: counts only; above LONG_PLAN actions the
+    compact form is the default, cut to HEAD_PER_TARGET a target unless `full`."""
     total_sends = sum(len(tp.sends()) for tp in plan.targets)
-    head = None if full or total_sends <= LONG_PLAN else HEAD_PER_TARGET
+    long_plan = total_sends > LONG_PLAN
+    form = "summary" if summary else "compact" if compact or long_plan else "full"
+    head = None if full or not long_plan else HEAD_PER_TARGET
     out: list[str] = []
     if plan.target_filter:
         out.append(
@@ -127,7 +166,7 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
             "replay, a re-import, a trait promoted again): they are removed again below."
         )
         out.append("")
-    if total_sends:
+    if total_sends and form != "summary":
         masked = "" if show_values else " Values are masked (--show-values shows them)."
         out.append(f"Reconciler will send the following removals.{masked}")
         out.append("")
@@ -137,10 +176,12 @@ def render_text(plan: Plan, show_values: bool = False, full: bool = False) -> st
         out.append(f"  {bang} delete the whole user profile (irreversible)")
         out.append(f"  {style('?', fg='yellow', bold=True)} send again: outcome unknown")
         out.append(f"  {style('~', fg='yellow', bold=True)} retry: failed last time")
+        out.append("  x rejected by the vendor: not sent again until the manifest entry changes")
+        out.append("  # held for a person: not sent")
         out.append("")
     overdue = plan.overdue()
     for tp in plan.targets:
-        out.extend(_target_lines(tp, show_values, head, overdue))
+        out.extend(_target_lines(tp, show_values, head, overdue, form))
         out.append("")
     if plan.deadlines:
         out.extend(deadline_lines(plan))

@@ -246,9 +246,13 @@ def _burn(timeline: list[list[Any]], total: int) -> str:
     w, h = 240, 60
     if not timeline:
         return '<span class="muted">nothing done yet</span>'
-    from reconciler.manifests.deadlines import parse_moment
+    from reconciler.manifests.deadlines import DateProblem, parse_moment
 
-    times = [parse_moment(ts).timestamp() for ts, _ in timeline]
+    try:
+        times = [parse_moment(ts).timestamp() for ts, _ in timeline]
+    except DateProblem:  # a time the ledger holds in another form: no chart, not a crash
+        return '<span class="muted">no chart (unreadable times)</span>'
+    times = sorted(times)
     first, last = times[0], times[-1]
     span = max(last - first, 1.0)
     points = [f"0,{h}"]

@@ -23,10 +23,18 @@ DEFAULT_ACTION = "OWNER/reconciler@v1"
 WORKFLOWS = ("plan.yml", "apply.yml", "drift.yml")
 
 
-def config_text(vendors: list[str]) -> str:
+def schema_url(action: str, name: str) -> str:
+    """Where the tool's JSON Schema `name` is in its repository, at the action's ref: what
+    the `# yaml-language-server: $schema=` lines of scaffolded files point editors at."""
+    repo, _, ref = action.partition("@")
+    return f"https://raw.githubusercontent.com/{repo}/{ref}/reconciler/schemas/{name}.schema.json"
+
+
+def config_text(vendors: list[str], action: str = DEFAULT_ACTION) -> str:
     kits = [vendor(v).scaffold() for v in vendors]
     targets = "".join(f"  {kit.target_name}:\n{kit.target_yaml}" for kit in kits)
     return (
+        f"# yaml-language-server: $schema={schema_url(action, 'config')}\n"
         "# reconciler project config: https://github.com/OWNER/reconciler#config\n"
         "version: 1\n"
         "specs: specs/\n"
@@ -37,9 +45,10 @@ def config_text(vendors: list[str]) -> str:
     )
 
 
-def example_text(target: str, vendor_name: str) -> str:
+def example_text(target: str, vendor_name: str, action: str = DEFAULT_ACTION) -> str:
     kit = vendor(vendor_name).scaffold()
     return (
+        f"# yaml-language-server: $schema={schema_url(action, 'manifest')}\n"
         f"# An example manifest for the target {target} ({vendor_name}). It declares nothing "
         "yet\n"
         "# (absent: []). To declare what must not exist, replace `absent: []` with entries\n"
@@ -95,11 +104,13 @@ def scaffold(
         raise ReconcilerError(f"--action {action}: expected OWNER/REPO@REF")
     done: list[tuple[str, bool]] = []
     config_path = root / CONFIG_NAME
-    done.append((CONFIG_NAME, _write_new(config_path, config_text(vendors or installed_names))))
+    done.append(
+        (CONFIG_NAME, _write_new(config_path, config_text(vendors or installed_names, action)))
+    )
     config = load_config(config_path)
     for name, target in config.targets.items():
         rel = f"{os.path.relpath(config.specs_dir, root)}/examples/{name}.yaml"
-        done.append((rel, _write_new(root / rel, example_text(name, target.vendor))))
+        done.append((rel, _write_new(root / rel, example_text(name, target.vendor, action))))
     for name in WORKFLOWS:
         rel = f".github/workflows/{name}"
         done.append((rel, _write_new(root / rel, workflow_text(name, action))))

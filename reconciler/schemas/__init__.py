@@ -89,6 +89,10 @@ def _message(error: jsonschema.ValidationError) -> tuple[Path, str]:
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     v, inst = error.validator, error.instance
     if v == "required":
+        # a rule of the form "if ... then K is required" explains itself (x-required)
+        explained = error.schema.get("x-required") if isinstance(error.schema, dict) else None
+        if explained:
+            return path, str(explained)
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return path, f"{missing} is required"
     if "propertyNames" in list(error.schema_path)[-2:] and isinstance(inst, str):

@@ -1,13 +1,19 @@
-"""`reconcile ledger list|show|find|verify` on a small ledger."""
+"""`reconcile ledger list|show|find|verify` on a small ledger: the table, --limit,
+--manifest checks, near misses, --type, and `--format json` documents checked against
+schemas/ledger.schema.json."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from reconciler.desired import Item
+from reconciler.schemas import load_schema
 from tests.ledger.kit import Proj, make_proj, run_cli, write_run
 
 JANE = "jane@old-domain.example"
@@ -49,7 +55,10 @@ def item_of(proj: Proj, target: str, n: int) -> Item:
 
 
 def rows(out: str) -> list[list[str]]:
-    return [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
+    """The table's rows, without its header."""
+    lines = out.splitlines()
+    assert lines[0].split() == ["FINGERPRINT", "STATE", "TARGET", "UPDATED", "MANIFEST", "ITEM"]
+    return [re.split(r"\s{2,}", line.strip()) for line in lines[1:]]
 
 
 def test_list_every_item_with_its_state(small: Proj) -> None:
@@ -110,19 +119,27 @@ def test_show_the_history_of_one_item(small: Proj) -> None:
     result = run_cli("ledger", "show", fp[:12])
     assert result.code == 0, result.output
     lines = result.out.splitlines()
-    assert lines[:4] == [
-        f"Item {fp[:32]}",
-        "  target: seg",
-        "  state:  done",
-        "  evidence: removed",
-    ]
-    kinds = [line.split()[1] for line in lines[4:]]
-    assert kinds == ["intent", "result", "intent", "result"]
-    assert '"status": "failed"' in lines[5] and '"code": 503' in lines[5]
-    assert '"message": "Service Unavailable"' in lines[5]
-    assert '"run": "r1"' in lines[4] and '"commit": "c0ffee1"' in lines[4]
-    assert '"status": "done"' in lines[7] and '"run": "r2"' in lines[6]
-    assert JANE not in result.out
+    assert lines[0] == f"Item {fp[:32]}"
+    assert lines[1] == "  what:     phone +1555*****00 on user_id u_**01"
+    assert re.fullmatch(r"  declared: seg-emails, specs/\S+\.yaml:\d+", lines[2])
+    assert lines[3:6] == ["  target:   seg", "  state:    done", "  evidence: removed"]
+    assert lines[6] == "History (4 record(s), oldest first):"
+    events = lines[7:11]
+    assert "sent (request dddddddddddd)  [run r1, commit c0ffee1, by tester@ci]" in events[0]
+    assert (
+        "answer: failed, HTTP 503, vendor said: Service Unavailable; request id req-" in events[1]
+    )
+    assert "[run r2, commit beef002" in events[2]
+    assert "answer: done (removed), HTTP 200" in events[3]
+    assert lines[11].startswith("Now: REMOVED: the vendor confirmed the deletion (")
+    assert JANE not in result.out and "+15555550100" not in result.out
+
+
+def test_show_an_orphaned_item_says_so(small: Proj) -> None:
+    result = run_cli("ledger", "show", ORPHAN[:10])
+    assert result.code == 0
+    assert "  what:     (orphaned: no manifest)" in result.out.splitlines()
+    assert "declared:" not in result.out
 
 
 def test_show_refuses_unknown_and_ambiguous_prefixes(small: Proj) -> None:
@@ -184,7 +201,7 @@ def test_find_something_never_sent(small: Proj) -> None:
     assert "NOT FOUND in the ledger: never sent" in result.out
     undeclared = run_cli("ledger", "find", "--target", "seg", "--value", "nobody@example.com")
     assert undeclared.code == 1
-    assert "No declared item holds that value at this target." in undeclared.out
+    assert "No declared item holds that value at this target (seg)." in undeclared.out
 
 
 def test_find_refuses_bad_arguments(small: Proj) -> None:
@@ -236,3 +253,105 @@ def test_find_tells_removed_from_already_absent_accepted_and_never_sent(
     assert accepted.startswith("  ACCEPTED, NOT CONFIRMED")
     never = run_cli("ledger", "find", "--target", "ins", "--value", "+6598765432")
     assert never.code == 1 and "NOT FOUND in the ledger: never sent" in never.out
+
+
+def valid(text: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator(load_schema("ledger")).validate(doc)
+    assert doc["format_version"] == "1"
+    return doc
+
+
+def test_list_has_a_header_and_aligned_columns(small: Proj) -> None:
+    lines = run_cli("ledger", "list").out.splitlines()
+    assert lines[0].startswith("FINGERPRINT       STATE     TARGET  UPDATED")
+    # every column starts where its header does
+    for name in ("STATE", "TARGET", "UPDATED", "MANIFEST", "ITEM"):
+        at = lines[0].index(name)
+        assert all(line[at - 2 : at] == "  " and line[at] != " " for line in lines[1:]), name
+
+
+def test_list_limit_cuts_and_says_how_many_match(small: Proj) -> None:
+    result = run_cli("ledger", "list", "--limit", "3")
+    assert result.code == 0
+    assert len(result.out.splitlines()) == 1 + 3
+    assert result.err.strip() == "3 of 14 item(s) shown (--limit 3)."
+    doc = valid(run_cli("ledger", "list", "--limit", "2", "--format", "json").out)
+    assert doc["total"] == 14 and len(doc["items"]) == 2
+
+
+def test_list_refuses_an_unknown_manifest_as_an_unknown_target(small: Proj) -> None:
+    result = run_cli("ledger", "list", "--manifest", "seg-emailz")
+    assert result.code == 1
+    assert result.out == ""
+    (line,) = result.err.splitlines()
+    assert line.startswith("Error: --manifest seg-emailz: no such manifest (manifests: ")
+    assert "seg-emails" in line
+    target = run_cli("ledger", "list", "--target", "segg")
+    assert target.code == 1 and "--target segg: no such target" in target.err
+
+
+def test_list_json_validates_and_masks(small: Proj) -> None:
+    doc = valid(run_cli("ledger", "list", "--format", "json").out)
+    assert doc["kind"] == "ledger-list" and doc["values_shown"] is False
+    by_fp = {i["fingerprint"][:16]: i for i in doc["items"]}
+    jane = by_fp[small.fp(item_of(small, "seg", 0))[:16]]
+    assert jane["state"] == "done" and jane["manifests"] == ["seg-emails"]
+    assert jane["description"] == "email j***@old-domain.example on user_id u_**01"
+    orphan = by_fp[ORPHAN[:16]]
+    assert orphan["orphaned"] is True and orphan["description"] is None
+    assert JANE not in json.dumps(doc)
+    shown = valid(run_cli("ledger", "list", "--format", "json", "--show-values").out)
+    assert JANE in json.dumps(shown) and shown["values_shown"] is True
+
+
+def test_show_json_holds_the_raw_records(small: Proj) -> None:
+    fp = small.fp(item_of(small, "seg", 1))
+    doc = valid(run_cli("ledger", "show", fp[:10], "--format", "json").out)
+    item = doc["item"]
+    assert doc["kind"] == "ledger-item" and item["fingerprint"] == fp[:32]
+    assert [r["type"] for r in item["records"]] == ["intent", "result", "intent", "result"]
+    assert item["records"][1]["code"] == 503 and item["records"][1]["status"] == "failed"
+    assert item["verdict"].startswith("REMOVED: the vendor confirmed the deletion")
+    assert item["description"] == "phone +1555*****00 on user_id u_**01"
+    assert "+15555550100" not in json.dumps(doc)
+
+
+def test_find_matches_on_type_and_explains_a_near_miss(small: Proj) -> None:
+    typed = run_cli("ledger", "find", "--target", "seg", "--value", JANE, "--type", "email")
+    assert typed.code == 0 and "REMOVED" in typed.out
+    wrong = run_cli("ledger", "find", "--target", "seg", "--value", JANE, "--type", "phone")
+    assert wrong.code == 1
+    assert wrong.out.strip() == (
+        "No declared item holds that value as phone at this target (seg). An item with "
+        "that value and type email exists here (--type email)."
+    )
+    # the value is declared at another target
+    elsewhere = run_cli("ledger", "find", "--target", "seg", "--value", "+6598765432")
+    assert elsewhere.code == 1
+    assert "Target ins has an item with that value (--target ins)." in elsewhere.out
+    # a locator value has its field as type
+    by_locator = run_cli(
+        "ledger", "find", "--target", "seg", "--value", "u_1001", "--type", "user_id"
+    )
+    assert by_locator.code == 0 and by_locator.out.count("fingerprint:") == 2
+
+
+def test_find_json_validates(small: Proj) -> None:
+    doc = valid(
+        run_cli("ledger", "find", "--target", "seg", "--value", JANE, "--format", "json").out
+    )
+    assert doc["kind"] == "ledger-find" and len(doc["matches"]) == 1
+    assert doc["matches"][0]["state"] == "done"
+    miss = run_cli(
+        "ledger", "find", "--target", "seg", "--value", JANE, "--type", "phone", "--format", "json"
+    )  # fmt: skip
+    assert miss.code == 1
+    near = valid(miss.out)["near_miss"]
+    assert near == {"other_types": ["email"], "other_targets": []}
+    never = valid(
+        run_cli(
+            "ledger", "find", "--target", "ins", "--value", "+6598765432", "--format", "json"
+        ).out
+    )
+    assert never["matches"][0]["state"] is None and never["matches"][0]["records"] == []

@@ -601,9 +601,10 @@ BAD: list[Bad] = [
     bad(
         "braze-delete-profiles-false",
         braze("delete_profiles: false\nabsent:\n  - profile: {external_id: e}\n", False),
-        "spec",
+        # the schema's if/then says it where the value is
+        "spec.delete_profiles",
         "deleting the whole user profile (irreversible)",
-        line=7,
+        line=9,
     ),
     bad(
         "braze-two-locators",

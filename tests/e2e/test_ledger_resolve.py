@@ -83,7 +83,7 @@ def test_a_held_item_resolved_done_is_no_longer_held_and_says_who_and_why(
     assert (action["state"], action["action"]) == ("done", "none")
     assert plan["summary"]["held"] == 0
     again = project.cli("apply", "--auto-approve")
-    assert again.code == 0 and "No changes. Nothing to send." in again.out
+    assert again.code == 0 and "Nothing to send." in again.out
     assert deletes(sandbox) == sent  # nothing sent after the decision
 
     show = project.cli("ledger", "show", fp[:12])
@@ -174,7 +174,7 @@ def test_held_items_are_counted_everywhere_and_exit_4_until_a_person_decides(
 
     apply = project.cli("apply", "--auto-approve")
     assert apply.code == 4, apply.output
-    assert "No changes. Nothing to send." in apply.out
+    assert "Nothing to send." in apply.out
     assert "1 item(s) held for a person, not sent" in apply.err
     assert "reconcile ledger resolve" in apply.err
     assert deletes(sandbox) == sent  # held: never sent again

@@ -152,6 +152,7 @@ COMMANDS: list[Row] = [
     ),
     Row("apply saved plan (stale: refused)", ["apply", "plan.json"], codes=(1,)),
     Row("apply", ["apply", "--auto-approve"], codes=(0, 1)),
+    Row("apply json", ["apply", "--auto-approve", "--format", "json"], codes=(0, 1)),
     Row("refresh", ["refresh", "--min-age", "0"], codes=(0, 1, 2)),
     Row("refresh json", ["refresh", "--min-age", "0", "--format", "json"], codes=(0, 1, 2)),
     Row(
@@ -170,6 +171,21 @@ COMMANDS: list[Row] = [
     Row("ledger list", ["ledger", "list"]),
     Row("ledger list --show-values", ["ledger", "list", "--show-values"], shows_values=True),
     Row("ledger show", lambda w: ["ledger", "show", w.fingerprint()]),
+    Row("ledger list json", ["ledger", "list", "--format", "json"]),
+    Row("ledger show json", lambda w: ["ledger", "show", w.fingerprint(), "--format", "json"]),
+    Row(
+        "ledger find json",
+        [
+            "ledger",
+            "find",
+            "--target",
+            "seg",
+            "--value",
+            "jane@old-domain.example",
+            "--format",
+            "json",
+        ],
+    ),
     Row(
         "ledger find",
         ["ledger", "find", "--target", "seg", "--value", "jane@old-domain.example"],

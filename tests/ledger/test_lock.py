@@ -147,6 +147,25 @@ def test_unreadable_lock_still_refuses(proj: Proj) -> None:
 # the CLI ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answer unlock's question as a person at a terminal would (CliRunner's stdin is not
+    a terminal)."""
+    monkeypatch.setattr("reconciler.cli.commands.ledger.stdin_is_terminal", lambda: True)
+
+
+def test_cli_unlock_without_a_terminal_says_to_use_force(proj: Proj) -> None:
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
+    result = run_cli("ledger", "unlock", info.id, input="yes\n")
+    assert result.code == 1
+    assert "standard input is not a terminal, so nobody can confirm: run with --force" in (
+        result.err
+    )
+    assert "Only 'yes'" not in result.out
+    assert read_lock(proj.ledger_dir) == info
+
+
+@pytest.mark.usefixtures("terminal")
 def test_cli_unlock_needs_yes(proj: Proj) -> None:
     info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, input="no\n")
@@ -162,6 +181,7 @@ def test_cli_unlock_needs_yes(proj: Proj) -> None:
     assert read_lock(proj.ledger_dir) is None
 
 
+@pytest.mark.usefixtures("terminal")
 def test_cli_unlock_with_no_answer_keeps_the_lock(proj: Proj) -> None:
     info = plant_lock(proj.ledger_dir, pid=dead_pid())
     result = run_cli("ledger", "unlock", info.id, input="")
@@ -215,6 +235,7 @@ def test_the_lock_names_the_run_holding_it(tmp_path):
         raise AssertionError("a held lock was taken twice")
 
 
+@pytest.mark.usefixtures("terminal")
 def test_a_lock_whose_process_is_alive_here_is_never_broken(proj: Proj) -> None:
     """Not with --force, not with a "yes": the PID is named, the lock kept."""
     info = acquire(proj.ledger_dir, "apply", "someone")  # this process: alive
@@ -305,3 +326,51 @@ def test_apply_lock_timeout_on_the_command_line(
     assert result.code == 1
     assert "waited 1 s: --lock-timeout" in result.err
     assert holder.id in result.err
+
+
+def _in_a_terminal(args: list[str], cwd: Path, answer: bytes) -> tuple[int, str]:
+    """`reconcile ARGS` with a pseudo-terminal as stdin, stdout and stderr, answering
+    `answer` once it asks: (exit code, everything it printed)."""
+    import pty
+    import select
+    import time
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=cwd,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    os.close(secondary)
+    seen, answered, deadline = b"", False, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"Only 'yes' will be accepted" in seen:
+            os.write(primary, answer)
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(primary)
+    return proc.wait(timeout=30), seen.decode(errors="replace")
+
+
+def test_unlock_at_a_real_terminal_asks_and_breaks_on_yes(proj: Proj) -> None:
+    info = plant_lock(proj.ledger_dir, pid=dead_pid())
+    code, shown = _in_a_terminal(["ledger", "unlock", info.id], proj.root, b"no\n")
+    assert code == 1 and "unlock cancelled; the lock is kept" in shown
+    assert read_lock(proj.ledger_dir) == info
+    code, shown = _in_a_terminal(["ledger", "unlock", info.id], proj.root, b"yes\n")
+    assert code == 0, shown
+    assert f"The lock {info.id} was removed" in shown
+    assert read_lock(proj.ledger_dir) is None

@@ -179,7 +179,7 @@ def test_malformed_record_never_ends_a_command_in_an_internal_error(
     assert f"ledger/{path.name}:7: {problem}" in verify.err
     show = run_cli("ledger", "show", FP[:12])
     assert show.code == 0, show.output
-    assert "state:  done" in show.out
+    assert "state:    done" in show.out
     assert run_cli("ledger", "list").code == 0
     with pytest.raises(ReconcilerError, match=f"{path.name}:7: "):
         check_chain(proj.ledger_dir)

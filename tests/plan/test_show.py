@@ -63,3 +63,16 @@ def test_show_of_an_edited_plan_is_refused(proj: Proj) -> None:
     shown = run_cli("show", "p.plan", "--format", "json")
     assert shown.code == 1 and "the plan file was modified" in shown.err
     assert shown.out == ""
+
+
+def test_show_takes_the_text_plan_forms(proj: Proj) -> None:
+    proj.add_all_vendors()
+    assert run_cli("plan", "--out", "p.plan").code == 0
+    for form in ("--compact", "--summary"):
+        planned = run_cli("plan", form)
+        shown = run_cli("show", "p.plan", form)
+        assert shown.code == 0, shown.output
+        assert shown.out == planned.out
+    summary = run_cli("show", "p.plan", "--summary").out
+    assert "Symbols:" not in summary
+    assert not [line for line in summary.splitlines() if line.startswith(("  - ", "  ! "))]

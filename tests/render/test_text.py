@@ -135,18 +135,24 @@ def test_orphaned_items_are_information(proj: Proj) -> None:
     )
 
 
-def test_long_plans_are_cut_per_target_unless_full(proj: Proj) -> None:
+def test_long_plans_are_compact_and_cut_per_target_unless_full(proj: Proj) -> None:
     two_segment_targets(proj)
     bulk_manifest(proj, "seg", 150)
     bulk_manifest(proj, "seg2", 60, start=1000)
     out = run_cli("plan").out
     lines = out.splitlines()
     actions = [line for line in lines if line.startswith("  - email")]
-    assert len(actions) == 2 * HEAD_PER_TARGET
+    assert len(actions) == HEAD_PER_TARGET + 60
+    # compact: one line per action, its manifest and line on it
+    assert actions[0] == (
+        "  - email b***@old-domain.example on user_id u_***00  # seg-bulk, specs/seg-bulk.csv:2"
+    )
+    assert not any(line.startswith("      # (because") for line in lines)
     assert "  150 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held" in lines
     assert "  60 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held" in lines
-    assert "  ... and 130 more actions (use --full to list every action)" in lines
-    assert "  ... and 40 more actions (use --full to list every action)" in lines
+    assert f"  ... and {150 - HEAD_PER_TARGET} more actions (use --full to list every action)" in (
+        lines
+    )
     assert lines[-1] == "Plan: 210 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
 
     full = run_cli("plan", "--full").out.splitlines()
@@ -159,9 +165,48 @@ def test_exactly_the_long_plan_threshold_is_listed_whole(proj: Proj) -> None:
     lines = run_cli("plan").out.splitlines()
     assert len([line for line in lines if line.startswith("  - email")]) == LONG_PLAN
     assert not any("more actions" in line for line in lines)
+    assert any(line.startswith("      # (because") for line in lines)  # the full form
     bulk_manifest(proj, "seg", LONG_PLAN + 1)
     lines = run_cli("plan").out.splitlines()
     assert len([line for line in lines if line.startswith("  - email")]) == HEAD_PER_TARGET
+    assert not any(line.startswith("      # (because") for line in lines)  # compact
+
+
+def test_compact_and_summary_on_request(proj: Proj) -> None:
+    proj.add_all_vendors()
+    full = run_cli("plan").out.splitlines()
+    compact = run_cli("plan", "--compact").out.splitlines()
+    assert (
+        "  - email j***@old-domain.example on user_id u_**01  # seg-emails, specs/seg.yaml:10"
+        in (compact)
+    )
+    assert not any(line.startswith("      # (because") for line in compact)
+    assert (
+        len([line for line in compact if line.startswith(("  - ", "  ! ")) and "  # " in line])
+        == 13
+    )
+    assert compact[-1] == full[-1]
+    summary = run_cli("plan", "--summary")
+    lines = summary.out.splitlines()
+    assert "Symbols:" not in summary.out
+    assert not any(line.startswith(("  - ", "  ! ", "  ? ", "  ~ ")) for line in lines)
+    sections = [line for line in lines if line.startswith("# ")]
+    assert sections == [
+        "# seg (segment)",
+        "# braze (braze)",
+        "# mem (twilio_memory)",
+        "# ins (insider)",
+    ]
+    assert lines[-1] == "Plan: 13 to remove, 0 already removed, 0 unknown, 0 to retry, 0 held."
+    counts = [line for line in lines if re.fullmatch(r"  \d+ to remove, .*", line)]
+    assert len(counts) == 4
+
+
+def test_the_legend_explains_rejected_and_held(proj: Proj) -> None:
+    proj.add_all_vendors()
+    lines = run_cli("plan").out.splitlines()
+    assert "  x rejected by the vendor: not sent again until the manifest entry changes" in lines
+    assert "  # held for a person: not sent" in lines
 
 
 def test_no_changes_has_no_legend(proj: Proj) -> None:

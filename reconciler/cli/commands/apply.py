@@ -26,6 +26,7 @@ from reconciler.apply.run import (
     run_apply,
 )
 from reconciler.cli import exitcodes
+from reconciler.cli.applyoutput import FORMAT_OPTION, machine_output, record_outcome
 from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import (
@@ -165,7 +166,13 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask before sending.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--max-deletions", type=click.IntRange(min=0), help="Refuse larger plans.")
-@click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once (each vendor's rate limit still paces them).",
+)
 @click.option(
     "--refresh",
     "refresh_before",
@@ -196,7 +203,9 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     help="Send even when the ledger does not verify (recovery only: items it records as "
     "removed are then skipped on the word of records nothing proves).",
 )
+@FORMAT_OPTION
 @pass_globals
+@machine_output
 def apply(
     g: Globals,
     planfile: Path | None,
@@ -249,8 +258,11 @@ def apply(
         for warning in the_plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
         click.echo(render_text(the_plan, show_values, full))
+    record_outcome(the_plan, sends)
     if not sends:
-        click.echo("No changes. Nothing to send.")
+        # a fresh plan was printed and said "No changes." already: said once
+        shown = planfile is None and reviewed is None
+        click.echo("Nothing to send." if shown else "No changes. Nothing to send.")
         return _held_exit(the_plan.summary.held)
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
@@ -284,6 +296,7 @@ def apply(
             ignore_ledger_errors=ignore_ledger_errors,
             lock_timeout=lock_timeout,
         )
+    record_outcome(the_plan, sends, report, run_id)
     for name, why in report.stopped.items():
         click.secho(f"Stopped sending to {name}: {why}", fg="red", err=True)
     for problem in report.problems[:MAX_PROBLEM_LINES]:

@@ -28,6 +28,7 @@ from reconciler.render.diff import diff_json, render_markdown, render_text
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="json: a versioned document (schemas/diff.schema.json); markdown: for a PR comment.",
 )
 @click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
 @click.option(

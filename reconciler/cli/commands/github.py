@@ -51,7 +51,13 @@ def github() -> None:
 
 @github.command("comment")
 @click.option("--pr", type=click.IntRange(min=1), required=True, help="Pull request number.")
-@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The comment body (plan --format markdown's output).",
+)
 @repo_option
 def comment(pr: int, file: Path, repo: str | None) -> int:
     """Post the plan comment (plan --format markdown output), updating it in place."""
@@ -67,7 +73,7 @@ def comment(pr: int, file: Path, repo: str | None) -> int:
 
 
 @github.command("label")
-@click.option("--pr", type=click.IntRange(min=1), required=True)
+@click.option("--pr", type=click.IntRange(min=1), required=True, help="Pull request number.")
 @click.option("--name", required=True, help="The label.")
 @click.option("--present/--absent", default=True, help="Add it (default) or remove it.")
 @repo_option
@@ -81,7 +87,12 @@ def label(pr: int, name: str, present: bool, repo: str | None) -> int:
 
 @github.command("reviewed-plan")
 @click.option("--sha", required=True, help="The merge commit a push to main brought.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to write the saved plan.",
+)
 @repo_option
 def reviewed_plan(sha: str, out: Path, repo: str | None) -> int:
     """Download the saved plan the pull request merged as SHA was reviewed with."""
@@ -93,8 +104,14 @@ def reviewed_plan(sha: str, out: Path, repo: str | None) -> int:
 
 
 @github.command("issue")
-@click.option("--title", required=True)
-@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option("--title", required=True, help="The issue title (one open issue per title).")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The issue body.",
+)
 @click.option("--label", "labels", multiple=True, help="Labels of a new issue.")
 @repo_option
 def issue(title: str, file: Path, labels: tuple[str, ...], repo: str | None) -> int:

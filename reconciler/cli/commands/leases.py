@@ -3,6 +3,7 @@ ledger's leases, its DDL and grants, and moving a ledger between files and Postg
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -47,6 +48,11 @@ def unlock_lease(config: Config, token_text: str, force: bool, key: bytes | None
         if expired(storage, token):
             click.echo("It has expired: the next run on its target takes it over anyway.")
         if not force:
+            if not sys.stdin.isatty():
+                raise ReconcilerError(
+                    "standard input is not a terminal, so nobody can confirm: run with "
+                    "--force (after checking the run that holds the lease is gone)"
+                )
             answer = click.prompt(
                 "Breaking a lease held by a live run stops that run at its next record.\n"
                 "Only 'yes' will be accepted to confirm",
@@ -130,7 +136,7 @@ def export(g: Globals, folder: Path) -> int:
                 f"the PostgreSQL ledger does not verify ({before.breaks[0]}); nothing was "
                 "exported. Run `reconcile ledger verify`"
             )
-        lines = export_to(storage, FileStorage(folder))
+        lines = export_to(storage, folder)
     finally:
         close_storage(storage)
     after = verify_ledger(folder, key)

@@ -1,5 +1,5 @@
 """`reconcile ledger list|show|verify|unlock|find|resolve`: read, check and settle the
-ledger."""
+ledger (the PostgreSQL backend's leases, sql, export and import: commands/leases.py)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,22 @@ from reconciler.cli.commands.leases import unlock_lease
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, person, who
 from reconciler.config import Config
+from reconciler.desired import Item
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, open_storage, shared, where
 from reconciler.ledger.decisions import Decision, checked_reason, match_items, record_decision
 from reconciler.ledger.gitcheck import history_problems
+from reconciler.ledger.listing import check_manifests, filter_rows, list_rows
 from reconciler.ledger.lock import check_breakable, read_lock
-from reconciler.ledger.lookup import item_by_prefix, item_from_args, items_with_value
-from reconciler.ledger.records import FP_CHARS, RESOLUTIONS
+from reconciler.ledger.lookup import (
+    NearMiss,
+    declared_item,
+    item_by_prefix,
+    item_from_args,
+    matching_items,
+)
+from reconciler.ledger.records import RESOLUTIONS
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
 from reconciler.ledger.verify import history, ledger_problems, verify_ledger
@@ -29,6 +38,8 @@ from reconciler.manifests import load_specs
 from reconciler.plan.build import check_targets
 from reconciler.plan.describe import describe
 from reconciler.plan.keys import fingerprinter_for
+from reconciler.render.ledger import item_lines, list_table, verdict
+from reconciler.render.ledgerjson import find_json, item_json, list_json, show_json
 from reconciler.states import STATES
 
 
@@ -64,7 +75,11 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     text, and that every record it cites is in the chain, unchanged."""
     config = g.config()
     if report_file is not None:
-        return _verify_report(report_file, config.ledger_dir, ledger_key(config))
+        storage = open_storage(config)
+        try:
+            return _verify_report(report_file, config.ledger_dir, ledger_key(config), storage)
+        finally:
+            close_storage(storage)
     storage = open_storage(config)
     report = verify_ledger(config.ledger_dir, ledger_key(config), storage)
     close_storage(storage)
@@ -106,11 +121,27 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     return 0
 
 
-def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: a versioned document on stdout (schemas/ledger.schema.json).",
+)
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
+
+
+def _verify_report(
+    path: Path, ledger_dir: Path, key: bytes | None, storage: Storage | None = None
+) -> int:
     from reconciler.report.verify import ReportUnreadable, check_report
 
     try:
-        check = check_report(path, ledger_dir, key)
+        check = check_report(path, ledger_dir, key, storage)
     except ReportUnreadable as exc:
         raise ReconcilerError(str(exc)) from None
     if not check.ok:
@@ -131,14 +162,22 @@ def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
 @click.option("--target", "targets", multiple=True, help="Only these targets.")
 @click.option("--state", "states", multiple=True, type=click.Choice(STATES), help="Only these.")
 @click.option("--manifest", "manifests", multiple=True, help="Only items of these manifests.")
-@click.option("--show-values", is_flag=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help="Show at most N items (the count of all that match is still given). [default: no limit]",
+)
+@click.option("--show-values", is_flag=True, help="Show identifier values unmasked.")
+@FORMAT
 @pass_globals
 def list_items(
     g: Globals,
     targets: tuple[str, ...],
     states: tuple[str, ...],
     manifests: tuple[str, ...],
+    limit: int | None,
     show_values: bool,
+    fmt: str,
 ) -> int:
     """Every item declared or recorded, with its state."""
     config = g.config()
@@ -147,59 +186,77 @@ def list_items(
     led = _read(config, key)
     loaded = load_specs(config)
     loaded.require_values("ledger list")
+    check_manifests((m.name for m in loaded.manifests), manifests)
     fingerprint, _ = fingerprinter_for(led, key)
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    seen: set[str] = set()
-    for d in loaded.desired:
-        fp = fingerprint(d.item)
-        seen.add(fp[:FP_CHARS])
-        status = led.items.get(fp)
-        manifest_names = sorted({s.manifest for s in d.sources})
-        rows.append(
-            (
-                fp,
-                status.state if status else "pending",
-                d.item.target,
-                status.ts if status else "-",
-                ",".join(manifest_names),
-                describe(d.item, show_values),
-            )
-        )
-    for fp, status in led.items.items():
-        if fp not in seen:
-            rows.append(
-                (fp, status.state, status.target, status.ts, "-", "(orphaned: no manifest)")
-            )
-    shown = 0
-    for fp, state, target, ts, names, text in rows:
-        if targets and target not in targets:
-            continue
-        if states and state not in states:
-            continue
-        if manifests and not set(names.split(",")) & set(manifests):
-            continue
-        click.echo(f"{fp[:16]}  {state:<8}  {target:<18}  {ts:<27}  {names}  {text}")
-        shown += 1
-    click.echo(f"{shown} item(s).", err=True)
+    rows = filter_rows(list_rows(loaded.desired, led, fingerprint), targets, states, manifests)
+    shown = rows if limit is None else rows[:limit]
+    if fmt == "json":
+        _emit_json(list_json(shown, len(rows), show_values))
+    elif shown:
+        for line in list_table(shown, show_values):
+            click.echo(line)
+    if len(shown) < len(rows):
+        click.echo(f"{len(shown)} of {len(rows)} item(s) shown (--limit {limit}).", err=True)
+    else:
+        click.echo(f"{len(rows)} item(s).", err=True)
     return 0
+
+
+def _describe_declared(
+    config: Config, led: Ledger, key: bytes | None, fp: str
+) -> tuple[Item | None, list[str]]:
+    """The declared item behind a fingerprint and where it is declared; (None, []) when
+    no manifest declares it now (or the manifests do not load: said on stderr)."""
+    loaded = load_specs(config)
+    if not loaded.ok:
+        click.secho(
+            "Warning: the manifests do not load (reconcile validate): the item is shown "
+            "without its description",
+            fg="yellow",
+            err=True,
+        )
+        return None, []
+    fingerprint, _ = fingerprinter_for(led, key)
+    found = declared_item(loaded.desired, fingerprint, fp)
+    if found is None:
+        return None, []
+    item, sources = found
+    return item, [f"{s.manifest}, {s.file}:{s.line}" for s in sources]
 
 
 @ledger.command("show")
 @click.argument("fingerprint")
+@FORMAT
 @pass_globals
-def show(g: Globals, fingerprint: str) -> int:
-    """The history of one item (a fingerprint, or a unique prefix of one)."""
+def show(g: Globals, fingerprint: str, fmt: str) -> int:
+    """The history of one item (a fingerprint, or a unique prefix of one): what it is,
+    each attempt, each answer, and how it stands."""
     config = g.config()
-    led = _read(config, ledger_key(config))
+    key = ledger_key(config)
+    led = _read(config, key)
     fp, status = item_by_prefix(led, fingerprint)
-    click.echo(f"Item {fp}\n  target: {status.target}\n  state:  {status.state}")
-    if status.evidence:
-        click.echo(f"  evidence: {status.evidence}")
-    if status.conflict:
-        click.echo(f"  held: {status.conflict}")
-    for rec in history(config.ledger_dir, fp, led.storage):
-        detail = {k: v for k, v in rec.items() if k not in ("fp", "prev", "type", "ts", "target")}
-        click.echo(f"  {rec['ts']}  {rec['type']:<7} {json.dumps(detail, sort_keys=True)}")
+    item, declared = _describe_declared(config, led, key, fp)
+    records = list(history(config.ledger_dir, fp, led.storage))
+    if fmt == "json":
+        entry = item_json(
+            fp,
+            status.target,
+            status.state,
+            status.evidence,
+            status.conflict,
+            item,
+            declared,
+            verdict(status.state, records),
+            records,
+        )
+        _emit_json(show_json(entry))
+        return 0
+    what = describe(item) if item is not None else None
+    lines = item_lines(
+        fp, status.target, status.state, status.evidence, status.conflict, what, declared, records
+    )
+    for line in lines:
+        click.echo(line)
     return 0
 
 
@@ -216,13 +273,19 @@ def _read(config: Config, key: bytes | None) -> Ledger:
     return led
 
 
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question (tests replace this to answer one)."""
+    return sys.stdin.isatty()
+
+
 @ledger.command("unlock")
 @click.argument("lock_id")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @pass_globals
 def unlock(g: Globals, lock_id: str, force: bool) -> int:
     """Break a stale lock left by a run that died (recorded in the ledger). A lock whose
-    process is alive on this host is never broken."""
+    process is alive on this host is never broken. With the postgres backend, LOCK_ID is
+    a lease's fencing token (`reconcile ledger leases`)."""
     config = g.config()
     key = ledger_key(config)
     if shared(config):
@@ -241,6 +304,11 @@ def unlock(g: Globals, lock_id: str, force: bool) -> int:
             "checked from here."
         )
     if not force:
+        if not stdin_is_terminal():
+            raise ReconcilerError(
+                "standard input is not a terminal, so nobody can confirm: run with --force "
+                "(after checking the run that took the lock is gone)"
+            )
         answer = click.prompt(
             "Breaking a lock held by a live run can corrupt the ledger.\n"
             "Only 'yes' will be accepted to confirm",
@@ -341,52 +409,6 @@ def resolve_items(
     return 0
 
 
-VERDICTS = {
-    "removed": "REMOVED: the vendor confirmed the deletion",
-    "absent": "ALREADY ABSENT: the vendor's answer proves it was not there",
-    "confirmed": "REMOVED: a read of the vendor confirmed it is gone",
-    "resolved": "DONE by a person's decision",
-}
-
-
-def verdict(state: str, records: list[dict[str, Any]]) -> str:
-    """One line answering "was it removed?" from the item's state and its last result."""
-    # the record that set the state: a result, or a refresh that saw something (an
-    # unverified read changes nothing)
-    last = next(
-        (
-            r
-            for r in reversed(records)
-            if r["type"] in ("result", "resolution")
-            or (r["type"] == "refresh" and r.get("observed") in ("present", "absent"))
-        ),
-        None,
-    )
-    when = (
-        f" ({last['ts']}, run {last['run']}, commit {last.get('commit') or 'unknown'})"
-        if last
-        else ""
-    )
-    if state == "done":
-        evidence = (last or {}).get("evidence")
-        if (last or {}).get("type") == "refresh":
-            evidence = "confirmed"
-        if last is not None and last["type"] == "resolution":
-            decided = f"{last.get('as')} by {last.get('who')}: {last.get('reason')}"
-            return f"{VERDICTS['resolved']} ({decided}){when}"
-        return VERDICTS.get(str(evidence), "DONE (recorded before evidence kinds were kept)") + when
-    if state == "accepted":
-        return (
-            "ACCEPTED, NOT CONFIRMED: the vendor queued or acknowledged it; a refresh "
-            f"confirms it is gone{when}"
-        )
-    if state == "drifted":
-        return f"BACK AGAIN: a read found it present after removal{when}"
-    if state == "unknown":
-        return "UNKNOWN: sent, no answer recorded (the next plan re-sends or holds it)"
-    return f"NOT REMOVED: {state}{when}"
-
-
 def _parse_profile(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
@@ -401,7 +423,13 @@ def _parse_profile(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--target", required=True, help="The target the value was removed at.")
 @click.option("--value", help="A raw value: searched in declared items.")
 @click.option("--profile", "profile", multiple=True, help="KEY=VALUE locating the profile.")
-@click.option("--type", "id_type", help="The identifier type, with --profile.")
+@click.option(
+    "--type",
+    "id_type",
+    help="The value's type (email, phone, user_id, an attribute name...): with --value, "
+    "only items where the value has this type; with --profile, the identifier type.",
+)
+@FORMAT
 @pass_globals
 def find(
     g: Globals,
@@ -409,6 +437,7 @@ def find(
     value: str | None,
     profile: tuple[str, ...],
     id_type: str | None,
+    fmt: str,
 ) -> int:
     """Was this removed? When, by which run and commit, and what did the vendor answer."""
     config = g.config()
@@ -419,13 +448,15 @@ def find(
     led = _read(config, key)
     fingerprint, _ = fingerprinter_for(led, key)
     candidates = []
+    near = NearMiss((), ())
     if profile:
         candidates += item_from_args(
             config.targets[target], _parse_profile(profile), id_type, value
         )
     if value is not None:
         loaded = load_specs(config)
-        candidates += items_with_value(loaded.desired, target, value)
+        found, near = matching_items(loaded.desired, target, value, id_type)
+        candidates += found
         if loaded.locked:
             click.secho(
                 f"Warning: {len(loaded.locked)} encrypted source(s) not searched (key not "
@@ -434,15 +465,31 @@ def find(
                 err=True,
             )
     found_any = False
+    matches: list[dict[str, Any]] = []
     for item in {i.canonical(): i for i in candidates}.values():
         fp = fingerprint(item)
         status = led.items.get(fp)
+        records = list(history(config.ledger_dir, fp, led.storage)) if status is not None else []
+        found_any = found_any or status is not None
+        if fmt == "json":
+            matches.append(
+                item_json(
+                    fp,
+                    item.target,
+                    status.state if status else None,
+                    status.evidence if status else None,
+                    status.conflict if status else None,
+                    item,
+                    [],
+                    verdict(status.state, records) if status else NEVER_SENT,
+                    records,
+                )
+            )
+            continue
         click.echo(f"{describe(item)}\n  fingerprint: {fp}")
         if status is None:
-            click.echo("  NOT FOUND in the ledger: never sent")
+            click.echo(f"  {NEVER_SENT}")
             continue
-        found_any = True
-        records = list(history(config.ledger_dir, fp, led.storage))
         click.echo(f"  {verdict(status.state, records)}")
         for rec in records:
             if rec["type"] in ("result", "refresh"):
@@ -457,9 +504,33 @@ def find(
                     f"  {rec['ts']} {rec['type']} {answer}{extra}{msg} "
                     f"(run {rec['run']}, commit {rec.get('commit') or 'unknown'})"
                 )
-    if not candidates:
-        click.echo("No declared item holds that value at this target.")
+    if fmt == "json":
+        _emit_json(
+            find_json(
+                target, value is not None, id_type, matches, near.other_types, near.other_targets
+            )
+        )
+    elif not candidates:
+        click.echo(near_miss_text(target, id_type, near))
     return 0 if found_any else 1
+
+
+NEVER_SENT = "NOT FOUND in the ledger: never sent"
+
+
+def near_miss_text(target: str, id_type: str | None, near: NearMiss) -> str:
+    """Why nothing was found, and where the value is declared instead."""
+    typed = f" as {id_type}" if id_type else ""
+    text = f"No declared item holds that value{typed} at this target ({target})."
+    if near.other_types:
+        kinds = ", ".join(near.other_types)
+        text += (
+            f" An item with that value and type {kinds} exists here (--type {near.other_types[0]})."
+        )
+    if near.other_targets:
+        names = ", ".join(near.other_targets)
+        text += f" Target {names} has an item with that value (--target {near.other_targets[0]})."
+    return text
 
 
 for _command in PG_COMMANDS:

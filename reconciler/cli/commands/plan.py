@@ -42,6 +42,7 @@ def refuse_unmasked_markdown(fmt: str, show_values: bool, allowed: bool) -> None
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="json: a versioned document (schemas/plan.schema.json); markdown: the PR comment.",
 )
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
@@ -58,7 +59,17 @@ def refuse_unmasked_markdown(fmt: str, show_values: bool, allowed: bool) -> None
     is_flag=True,
     help="Allow --show-values with --format markdown (raw values in a PR comment).",
 )
-@click.option("--full", is_flag=True, help="List every action of a long plan.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="List every action of a long plan (above 200 actions each target lists its first 100).",
+)
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="text: one line per action (the default above 200 actions).",
+)
+@click.option("--summary", "summary_only", is_flag=True, help="text: the counts only.")
 @click.option(
     "--refresh",
     "refresh_before",
@@ -89,6 +100,8 @@ def plan(
     show_values: bool,
     posts_pii: bool,
     full: bool,
+    compact: bool,
+    summary_only: bool,
     refresh_before: bool,
     commit: str | None,
     artifact: str | None,
@@ -121,7 +134,7 @@ def plan(
         # each body starts with its marker: `reconcile github comment` splits on them
         click.echo("".join(bodies), nl=False)
     else:
-        click.echo(render_text(the_plan, show_values, full))
+        click.echo(render_text(the_plan, show_values, full, compact, summary_only))
         if out is not None:
             click.echo(
                 f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"

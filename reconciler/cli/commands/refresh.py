@@ -68,7 +68,13 @@ def _states(value: str) -> tuple[str, ...]:
     "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
     show_default=True, help="text for people, json for machines, markdown for an issue.",
 )  # fmt: skip
-@click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Reads in flight at once (each vendor's rate limit still paces them).",
+)
 @click.option(
     "--lock-timeout",
     type=AGE,

@@ -27,11 +27,23 @@ from reconciler.render.text import render_text
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="json: the bytes plan --format json gave (schemas/plan.schema.json); markdown: "
+    "the PR comment.",
 )
 @click.option("--full", is_flag=True, help="text: list every action of a long plan.")
+@click.option("--compact", is_flag=True, help="text: one line per action (the default above 200).")
+@click.option("--summary", "summary_only", is_flag=True, help="text: the counts only.")
 @click.option("--commit", help="markdown: the commit the plan is of.")
 @pass_globals
-def show(g: Globals, planfile: Path, fmt: str, full: bool, commit: str | None) -> int:
+def show(
+    g: Globals,
+    planfile: Path,
+    fmt: str,
+    full: bool,
+    compact: bool,
+    summary_only: bool,
+    commit: str | None,
+) -> int:
     """Render a saved plan (reconcile plan --out FILE); its MAC is checked first."""
     if is_format1(sniff(planfile)):
         return _show_format1(planfile, fmt)
@@ -50,7 +62,7 @@ def show(g: Globals, planfile: Path, fmt: str, full: bool, commit: str | None) -
     else:
         for warning in plan.warnings:
             click.secho(f"Warning: {warning}", fg="yellow", err=True)
-        click.echo(render_text(plan, False, full))
+        click.echo(render_text(plan, False, full, compact, summary_only))
     return 0
 
 

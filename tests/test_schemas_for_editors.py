@@ -1,0 +1,152 @@
+"""The JSON Schemas as editors use them: every manifest and config field described with
+examples, `$id`s naming the file in the repository, `# yaml-language-server` lines in the
+example files that resolve to the schema, examples that validate, and Braze's
+delete_profiles rule expressed in the schema itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from reconciler.scaffold import config_text, example_text
+from reconciler.schemas import schema_errors
+from tests.conftest import REPO_ROOT
+
+SCHEMAS = REPO_ROOT / "reconciler" / "schemas"
+EDITOR_SCHEMAS = ("manifest", "config")
+MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$", re.M)
+
+
+def schema(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text("utf-8"))
+    return data
+
+
+def properties(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every (path, subschema) under a `properties` keyword, anywhere in `node`."""
+    if isinstance(node, dict):
+        for name, sub in node.get("properties", {}).items():
+            yield f"{path}.{name}", sub
+        for key, value in node.items():
+            if key == "properties":
+                for name, sub in value.items():
+                    yield from properties(sub, f"{path}.{name}")
+            elif key not in ("examples", "const", "enum"):
+                yield from properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from properties(value, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("name", EDITOR_SCHEMAS)
+def test_every_field_has_a_description_and_examples(name: str) -> None:
+    root = schema(name)
+    missing = [
+        f"{path}: {what}"
+        for path, sub in properties(root)
+        for what in ("description", "examples")
+        # the rules' own subschemas (if/then) are conditions, not fields
+        if what not in sub and "/if" not in path and "/then" not in path
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", EDITOR_SCHEMAS)
+def test_every_example_is_valid_for_its_field(name: str) -> None:
+    root = schema(name)
+    for path, sub in properties(root):
+        for example in sub.get("examples", []):
+            checker = jsonschema.Draft202012Validator({**sub, "$defs": root.get("$defs", {})})
+            errors = [e.message for e in checker.iter_errors(example)]
+            assert errors == [], f"{path}: {example!r}"
+
+
+def test_every_schema_id_is_its_file_in_the_repository() -> None:
+    for path in sorted(SCHEMAS.glob("*.schema.json")):
+        sid = json.loads(path.read_text("utf-8"))["$id"]
+        assert sid.startswith("https://raw.githubusercontent.com/"), path.name
+        assert sid.endswith(f"/reconciler/schemas/{path.name}"), path.name
+        # raw.githubusercontent.com/OWNER/REPO/REF/<path in the repository>
+        in_repo = "/".join(sid.split("/")[6:])
+        assert (REPO_ROOT / in_repo).is_file()
+
+
+def example_files() -> list[tuple[Path, str]]:
+    manifests = sorted((REPO_ROOT / "specs").rglob("*.yaml"))
+    manifests += sorted((REPO_ROOT / "demo" / "specs").rglob("*.yaml"))
+    configs = [REPO_ROOT / "reconciler.yaml", REPO_ROOT / "demo" / "reconciler.yaml"]
+    return [(p, "manifest") for p in manifests] + [(p, "config") for p in configs]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), example_files(), ids=lambda v: str(v).replace(str(REPO_ROOT), "")
+)
+def test_the_examples_point_editors_at_their_schema_and_validate(path: Path, kind: str) -> None:
+    text = path.read_text("utf-8")
+    lines = MODELINE.findall(text)
+    assert len(lines) == 1 and text.startswith("# yaml-language-server:"), path
+    assert (path.parent / lines[0]).resolve() == (SCHEMAS / f"{kind}.schema.json").resolve()
+    checker = jsonschema.Draft202012Validator(schema(kind))
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    assert documents
+    for doc in documents:  # every document of a multi-document file
+        assert [e.message for e in checker.iter_errors(doc)] == []
+
+
+def test_scaffolded_files_point_at_the_schema_of_the_action_ref() -> None:
+    action = "acme/reconciler@v1.4.0"
+    base = "https://raw.githubusercontent.com/acme/reconciler/v1.4.0/reconciler/schemas/"
+    assert MODELINE.findall(config_text(["segment"], action)) == [f"{base}config.schema.json"]
+    assert MODELINE.findall(example_text("seg", "segment", action)) == [
+        f"{base}manifest.schema.json"
+    ]
+
+
+def manifest(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "reconciler/v1",
+        "kind": "Removal",
+        "metadata": {"name": "m", "owner": "o", "reason": "r"},
+        "spec": {"target": "t", **spec},
+    }
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        {"external_id": "e"},
+        {"braze_id": "b"},
+        {"user_alias": {"alias_name": "a", "alias_label": "l"}},
+        {"email": "a@example.com", "prioritization": ["unidentified"]},
+    ],
+)
+def test_the_schema_itself_requires_delete_profiles_for_a_braze_user(
+    profile: dict[str, Any],
+) -> None:
+    checker = jsonschema.Draft202012Validator(schema("manifest"))
+    whole = {"absent": [{"profile": profile}]}
+    assert not checker.is_valid(manifest(whole))
+    assert not checker.is_valid(manifest({**whole, "delete_profiles": False}))
+    assert checker.is_valid(manifest({**whole, "delete_profiles": True}))
+    ((path, message),) = schema_errors("manifest", manifest(whole))
+    assert path == ("spec",) and "set spec.delete_profiles: true" in message
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"profile": {"user_id": "u"}, "identifiers": [{"type": "email", "value": "a@b.example"}]},
+        {"profile": {"email": "a@example.com"}, "attributes": ["name"]},
+        {"identifiers": [{"type": "email", "value": "a@b.example"}]},
+    ],
+)
+def test_other_vendors_entries_do_not_need_it(entry: dict[str, Any]) -> None:
+    checker = jsonschema.Draft202012Validator(schema("manifest"))
+    assert checker.is_valid(manifest({"absent": [entry]}))
