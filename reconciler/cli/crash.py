@@ -17,6 +17,7 @@ kept as they are.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ _KEPT = frozenset(
         "SHLVL", "CI", "GITHUB_WORKSPACE", "RUNNER_TEMP", "RUNNER_TOOL_CACHE",
     }
 )  # fmt: skip
+_FRAME = re.compile(r'  File "[^"\n]+\.py", line \d+, in [\w<>.]+\n?$')
 _SHORTEST = 4  # shorter values ("1", "true") are not secrets and would mangle the text
 
 
@@ -55,7 +57,11 @@ def redact(text: str, environ: Mapping[str, str]) -> str:
     )
     for value, name in values:
         text = text.replace(value, f"${name}")
-    return scrub(text)
+    # a frame's header names Python source, never data: kept readable (python3.11 is
+    # id-shaped); every other line is scrubbed
+    return "".join(
+        line if _FRAME.match(line) else scrub(line) for line in text.splitlines(keepends=True)
+    )
 
 
 def write_crash_log(
@@ -66,14 +72,10 @@ def write_crash_log(
     folder = crash_dir(environ)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"crash-{when.strftime('%Y%m%dT%H%M%S.%fZ')}-{os.getpid()}.log"
-    text = "".join(
-        [
-            f"reconcile {__version__} (Python {sys.version.split()[0]}), {when.isoformat()}\n",
-            f"command: reconcile {' '.join(argv)}\n\n",
-            *traceback.format_exception(exc),
-        ]
-    )
+    # the first line is ours (no user data: kept as is); the rest is redacted
+    head = f"reconcile {__version__} (Python {sys.version.split()[0]}), {when.isoformat()}\n"
+    body = "".join([f"command: reconcile {' '.join(argv)}\n\n", *traceback.format_exception(exc)])
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(redact(text, environ))
+        out.write(head + redact(body, environ))
     return path
