@@ -144,3 +144,17 @@ def test_import_linter_contracts_are_kept() -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "5 kept, 0 broken" in result.stdout
+
+
+def test_only_the_cli_reads_the_environment() -> None:
+    """The core never reads the environment: the CLI passes values in (the test kit may
+    read its own settings, the sandbox none)."""
+    readers = re.compile(r"\bos\.environ\b|\bgetenv\(|\bfrom os import .*environ")
+    found = [
+        f"{path.relative_to(PACKAGE).as_posix()}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not path.relative_to(PACKAGE).as_posix().startswith(("cli/", "testing/"))
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if readers.search(text.split("#", 1)[0])
+    ]
+    assert not found, f"the environment read outside the CLI: {found}"
