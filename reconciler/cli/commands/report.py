@@ -21,7 +21,15 @@ from reconciler.report.render import FORMS, render
 @click.option("--manifest", "manifests", multiple=True, help="Only this request (repeatable).")
 @click.option("--ticket", help="Only requests (manifests) with this ticket.")
 @click.option("--since", help="Only requests made or acted on since this date (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(FORMS), default="markdown", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMS),
+    default="markdown",
+    show_default=True,
+    help="markdown for a ticket or PR, json for machines (schemas/report.schema.json), html "
+    "to read in a browser.",
+)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write it here.")
 @click.option(
     "--show-values",

@@ -19,7 +19,12 @@ EXIT_NEEDS_PERSON = 4
 
 @click.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: a versioned document for machines.",
 )
 @click.option(
     "--detailed-exitcode",
