@@ -64,14 +64,14 @@ def _plan_bytes(archive: bytes, name: str) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zf:
             names = set(zf.namelist())
-            member = next((m for m in (PLAN_MEMBER, OLD_PLAN_MEMBER) if m in names), None)
-            if member is None:
+            found = next((m for m in (PLAN_MEMBER, OLD_PLAN_MEMBER) if m in names), None)
+            if found is None:
                 raise ReconcilerError(f"artifact {name} holds no {PLAN_MEMBER}")
-            info = zf.getinfo(member)
+            info = zf.getinfo(found)
             if info.file_size > MAX_PLAN_BYTES:
                 raise ReconcilerError(f"artifact {name}: {PLAN_MEMBER} is over the size limit")
             with zf.open(info) as member:
-                data = member.read(MAX_PLAN_BYTES + 1)
+                data: bytes = member.read(MAX_PLAN_BYTES + 1)
     except zipfile.BadZipFile as exc:
         raise ReconcilerError(f"artifact {name} is not a zip archive") from exc
     if len(data) > MAX_PLAN_BYTES:

@@ -73,7 +73,8 @@ class PartFile:
     def size(self) -> int:
         return self._size
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes, durable: bool = True) -> None:
+        """Written and fsynced before this returns, `durable` or not."""
         assert self._fd is not None, "the part is closed"
         view = memoryview(data)
         while view:

@@ -19,8 +19,11 @@ class Appender(Protocol):
 
     name: str
 
-    def append(self, data: bytes) -> None:
-        """Add whole lines; durable (fsynced, or committed) when this returns."""
+    def append(self, data: bytes, durable: bool = True) -> None:
+        """Add whole lines; durable (fsynced, or committed) when this returns. With
+        `durable=False` (grouped answers to idempotent requests, which a kill may lose)
+        the backend may finish the write while the caller goes on, but before the next
+        append or close: the lines are never out of order or missing in the middle."""
         ...
 
     @property

@@ -260,10 +260,14 @@ class RunWriter:
             self._waiting.append((entry, f))
             urgent = urgent or not entry.windowed
         late = now_ - self._waiting_since >= RESULT_DELAY
-        if urgent or late:
+        if urgent:
             self.flush()
+        elif late:
+            # grouped answers only: a backend may commit them while the run goes on
+            # (reconciler.ledger.storage.Appender.append, durable=False)
+            self._write_results(hold=False, durable=False)
         elif len(self._waiting) >= RESULT_BATCH:
-            self._write_results(hold=True)
+            self._write_results(hold=True, durable=False)
 
     def result(
         self,
@@ -282,10 +286,10 @@ class RunWriter:
         """Write every waiting result now."""
         self._write_results(hold=False)
 
-    def _write_results(self, hold: bool) -> None:
+    def _write_results(self, hold: bool, durable: bool = True) -> None:
         records = self._take_results(hold)
         if records:
-            self._write(records)
+            self._write(records, durable)
 
     def _take_results(self, hold: bool = True) -> list[dict[str, Any]]:
         """Waiting results as records. With `hold` (not forced, and none waited a
@@ -400,7 +404,7 @@ class RunWriter:
         ]
 
     # -- bytes ----------------------------------------------------------------------
-    def _write(self, records: list[dict[str, Any]]) -> None:
+    def _write(self, records: list[dict[str, Any]], durable: bool = True) -> None:
         """Seal records into the chain and append them, rotating to a new part when
         the current one would pass max_file_bytes; durable when this returns."""
         out = bytearray()
@@ -423,7 +427,7 @@ class RunWriter:
             out += b"\n"
             self._n += 1
         if out:
-            self._part.append(bytes(out))
+            self._part.append(bytes(out), durable)
 
     def _rotate(self) -> None:
         self._part.close()

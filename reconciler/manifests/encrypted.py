@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 
 import pyrage
 from pyrage import x25519
@@ -31,8 +31,8 @@ IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 RECIPIENT_PREFIX = "age1"
 
 # Only these are accepted as identities and recipients (pyrage parses others too).
-Identity = x25519.Identity
-Recipient = x25519.Recipient
+Identity: TypeAlias = x25519.Identity  # pyrage ships no types: opaque to mypy
+Recipient: TypeAlias = x25519.Recipient
 
 
 def is_encrypted(name: str) -> bool:

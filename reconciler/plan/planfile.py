@@ -163,7 +163,8 @@ def _fingerprint(action: Action) -> str:
     return action.fingerprint
 
 
-def _chunks(ordered: list[list[Action]], since_index: dict[str, int]) -> Iterator[bytes]:
+def item_chunks(ordered: list[list[Action]], since_index: dict[str, int]) -> Iterator[bytes]:
+    """The items region's bytes for these actions (each target's sorted by fingerprint)."""
     batch: list[bytes] = []
     for actions in ordered:
         for action in actions:
@@ -189,7 +190,7 @@ def save_plan(
     header, ordered, since_index = _header(plan, stamp, seal, fingerprint)
     try:
         with os.fdopen(create_exclusive(tmp), "wb") as handle:
-            size = write_frame(handle, header, _chunks(ordered, since_index), seal.hasher())
+            size = write_frame(handle, header, item_chunks(ordered, since_index), seal.hasher())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -241,6 +242,15 @@ class SavedPlan:
         counts = [count for _, count in self.sections]
         yield from self.reader.records(counts, self.seal.hasher(), _what(self.seal))
 
+    def holds_exactly(self, ordered: list[list[Action]]) -> bool:
+        """Whether the file's items are these actions' records, byte for byte (each
+        target's actions sorted by fingerprint, in the file's target order)."""
+        since_index = {ts: i for i, ts in enumerate(self.since)}
+        if any(a.since is not None and a.since not in since_index for s in ordered for a in s):
+            return False
+        chunks = item_chunks(ordered, since_index)
+        return self.reader.same_items(chunks, self.seal.hasher(), _what(self.seal))
+
 
 def _what(seal: Seal) -> str:
     return "MAC" if seal.keyed else "digest"
@@ -275,6 +285,10 @@ def load_plan(path: Path, key: bytes | None) -> SavedPlan:
     seal = Seal(key)
     key_refusal = _key_refusal(claimed, key)
     if key_refusal is not None:
+        # The header's claim is not yet proven. A digest anyone can check: an edit says
+        # so. A MAC under a key we do not hold cannot be checked: the refusal says both.
+        if claimed.get("mac") != KEYED_MAC:
+            reader.verify(Seal(None).hasher(), "digest")
         raise PlanKeyMismatch(key_refusal)
     reader.verify(seal.hasher(), _what(seal))
     problem = header_problem(claimed)
@@ -306,7 +320,7 @@ def _key_refusal(claimed: dict[str, Any], key: bytes | None) -> str | None:
             return (
                 "the fingerprint key changed since the plan was made: it was made with another "
                 f"fingerprint key (key id {then!s:.16}, this key's id is {now}): another "
-                "project, or the key was rotated"
+                "project, the key was rotated, or the file was modified"
             )
     return None
 

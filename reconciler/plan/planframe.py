@@ -156,6 +156,36 @@ class FrameReader:
         if left or not hmac.compare_digest(mac, hasher.digest()):
             raise FrameError(f"{self.path}: {MODIFIED.format(what=what)}")
 
+    def same_items(self, chunks: Iterable[bytes], hasher: Hasher, what: str) -> bool:
+        """Whether the items region holds exactly the concatenation of `chunks` (the
+        records a writer would write now), compared a chunk at a time; the MAC is checked
+        again over the whole file whatever the answer."""
+        handle, size = self._open()
+        with handle:
+            start, length = self._prefix(handle, size)
+            hasher.update(start)
+            hasher.update(handle.read(length))
+            left = size - MAC_BYTES - PREFIX - length
+            equal = True
+            for chunk in chunks:
+                got = handle.read(min(len(chunk), max(left, 0)))
+                left -= len(got)
+                hasher.update(got)
+                if got != chunk:
+                    equal = False
+                    break
+            while left > 0:  # what is left: different when there is any, hashed anyway
+                rest = handle.read(min(CHUNK, left))
+                if not rest:
+                    break
+                hasher.update(rest)
+                left -= len(rest)
+                equal = False
+            mac = handle.read(MAC_BYTES)
+        if left or not hmac.compare_digest(mac, hasher.digest()):
+            raise FrameError(f"{self.path}: {MODIFIED.format(what=what)}")
+        return equal
+
     def records(self, counts: list[int], hasher: Hasher, what: str) -> Iterator[tuple[int, Record]]:
         """(section index, record) for every record, in file order; the MAC is checked
         again at the end (a file changed since `verify` raises then, before the caller

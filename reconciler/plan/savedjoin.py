@@ -81,16 +81,31 @@ def joined(saved: SavedPlan, plan: Plan) -> Iterator[tuple[str, Action | None, R
 
 def same_sends(saved: SavedPlan, plan: Plan) -> list[Action]:
     """`apply PLANFILE`: the plan made now must be the saved one, item by item (state,
-    held, since); then its sends are the saved plan's. Raises the stale error otherwise."""
+    held, since): the records a save would write now are compared with the file's bytes,
+    a chunk at a time. Then its sends are the saved plan's. Raises the stale error
+    otherwise, naming the first target that differs."""
+    names = [tp.target.name for tp in plan.targets]
+    counts = [len(tp.actions) for tp in plan.targets]
+    same_shape = saved.sections == list(zip(names, counts, strict=True))
+    ordered = [sorted(tp.actions, key=_key) for tp in plan.targets] if same_shape else []
+    if not same_shape or not saved.holds_exactly(ordered):
+        raise _differs(_first_difference(saved, plan))
+    return [a for tp in plan.targets for a in tp.sends()]
+
+
+def _first_difference(saved: SavedPlan, plan: Plan) -> str:
     since = saved.since
+    first = None
     for name, action, record in joined(saved, plan):
+        if first is not None:
+            continue  # read to the end: the MAC is checked there
         if action is None or record is None or flags_of(action) != record.flags:
-            raise _differs(name)
-        if action.since is not None and (
+            first = name
+        elif action.since is not None and (
             record.since >= len(since) or since[record.since] != action.since
         ):
-            raise _differs(name)
-    return [a for tp in plan.targets for a in tp.sends()]
+            first = name
+    return first or (plan.targets[0].target.name if plan.targets else "none")
 
 
 def _differs(target: str) -> ReconcilerError:

@@ -9,11 +9,12 @@ so every renderer gives what `plan` gave (`--format json`: the same bytes).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.config import Config
 from reconciler.desired import Fingerprinter
 from reconciler.errors import ReconcilerError
-from reconciler.ledger.files import FileStorage
+from reconciler.ledger.backend import close_storage, open_storage, where
 from reconciler.ledger.header import parse_header
 from reconciler.manifests import load_specs
 from reconciler.plan.build import check_targets
@@ -39,11 +40,14 @@ def _fingerprinter(config: Config, key: bytes | None, saved: SavedPlan) -> Finge
     salt = saved.new_ledger_salt
     if salt is not None:
         return Fingerprinter.salted(bytes.fromhex(salt))
-    storage = FileStorage(config.ledger_dir)
-    line = storage.read_header()
+    storage = open_storage(config)  # the files, or PostgreSQL
+    try:
+        line = storage.read_header()
+    finally:
+        close_storage(storage)
     if line is None:
         raise _cannot(saved, "the ledger it was made from (salted, without a key) is gone")
-    header = parse_header(line, str(storage.header_path))
+    header = parse_header(line, where(config))
     if header.lineage != head["ledger"]["lineage"] or header.salt is None:
         raise _cannot(saved, "it was made from another ledger (another project?)")
     return header.fingerprinter(None)
@@ -99,7 +103,7 @@ def rebuild_plan(config: Config, key: bytes | None, saved: SavedPlan) -> ShownPl
     return ShownPlan(plan, notes)
 
 
-def _model(plans: dict[str, TargetPlan], head: dict, warnings: list[str]) -> Plan:
+def _model(plans: dict[str, TargetPlan], head: dict[str, Any], warnings: list[str]) -> Plan:
     ledger = head["ledger"]
     fingerprint = head["fingerprint"]
     return Plan(

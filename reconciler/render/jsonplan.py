@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from reconciler import __version__
 from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable
 from reconciler.masking import mask
+from reconciler.plan.deadlines import manifest_names
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan, TargetPlan
 from reconciler.render.describe import describe_shown, request_preview_shown, shown
 from reconciler.vendors.registry import vendor
@@ -87,7 +88,7 @@ def _late(action: Action, overdue: dict[str, str]) -> list[str]:
     """The overdue manifests an action's item comes from (sorted; empty for most)."""
     if not overdue:
         return []
-    return sorted({s.manifest for s in action.sources} & overdue.keys())
+    return sorted(manifest_names(action) & overdue.keys())
 
 
 def plan_json(plan: Plan, show_values: bool = False) -> dict[str, Any]:

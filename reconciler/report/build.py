@@ -24,7 +24,7 @@ from reconciler.ledger.verify import item_events, ledger_problems
 from reconciler.manifests import LoadResult, Manifest
 from reconciler.manifests.deadlines import iso, parse_moment
 from reconciler.masking import scrub
-from reconciler.plan.deadlines import ManifestDeadline, manifest_deadlines
+from reconciler.plan.deadlines import ManifestDeadline, manifest_deadlines, manifest_names
 from reconciler.plan.model import Action, Plan
 from reconciler.render.describe import describe
 from reconciler.report.gitinfo import file_commits
@@ -90,13 +90,13 @@ def build_report(
     by_key: dict[str, list[_Item]] = {}
     for tp in plan.targets:
         for action in tp.actions:
-            mine = {s.manifest for s in action.sources} & names
+            mine = manifest_names(action) & names
             for name in mine:
                 entry = _Item(action)
                 items[name].append(entry)
                 by_key.setdefault(action.fingerprint[:32], []).append(entry)
     if by_key and ledger.exists:
-        for event in item_events(config.ledger_dir, cite=True):
+        for event in item_events(config.ledger_dir, cite=True, storage=ledger.storage):
             if event["type"] in ("result", "refresh", "resolution"):
                 for entry in by_key.get(event["fp"], ()):
                     entry.events.append(event)
@@ -110,9 +110,10 @@ def build_report(
     by_name = {row.manifest.name: row for row in deadlines}
     requests = [
         _request(config, m, items[m.name], by_name[m.name], show_values)
-        for m in sorted(chosen, key=lambda m: (by_name[m.name].due is None, m.name))
+        for m in sorted(chosen, key=lambda m: _by_due(by_name[m.name]))
     ]
-    problems = ledger_problems(ledger)
+    # what made the plan distrust the ledger (its chain, MACs, and what git committed)
+    problems = list(plan.ledger_errors) or ledger_problems(ledger)
     document: dict[str, Any] = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -137,6 +138,11 @@ def build_report(
     }
     document["seal"] = seal_of(document, key)
     return document
+
+
+def _by_due(row: ManifestDeadline) -> tuple[bool, str, str]:
+    """Requests by due date (ISO strings sort as times), undated last, then by name."""
+    return (row.due is None, iso(row.due) or "", row.manifest.name)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -176,11 +182,13 @@ def _moment(ts: str) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def _settle(state: str, events: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
-    """(the evidence kind, the event that gave it) for an item now in `state`, walking
-    its events in chain order: a result sets its own evidence; a refresh that saw the
-    item gone confirms an accepted (or unknown) one and leaves a done one's evidence as
-    it was (still gone); a person's decision is `resolved`."""
+def walk_kind(events: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
+    """(the evidence kind the events add up to, the event that gave it), walking them in
+    chain order: a result sets its own evidence (None when it did not remove); a refresh
+    that saw the item gone confirms an accepted (or unsettled) one and leaves a done one's
+    evidence as it was (still gone), one that saw it present undoes it; a person's
+    decision is `resolved`. Used to build a report and, by `ledger verify --report`, to
+    check one."""
     kind: str | None = None
     deciding: dict[str, Any] | None = None
     for event in events:
@@ -204,6 +212,13 @@ def _settle(state: str, events: list[dict[str, Any]]) -> tuple[str | None, dict[
         elif event["type"] == "resolution":
             kind = RESOLVED if event.get("as") in ("done", "absent") else None
             deciding = event
+    return kind, deciding
+
+
+def _settle(state: str, events: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
+    """(the evidence kind, the event that gave it) for an item the ledger says is in
+    `state` (see walk_kind)."""
+    kind, deciding = walk_kind(events)
     if state == ACCEPTED:
         return ACCEPTED_KIND, deciding
     if state != DONE:
@@ -259,6 +274,11 @@ def _item_json(entry: _Item, show_values: bool) -> dict[str, Any]:
         if state == REJECTED and deciding and deciding.get("message"):
             out["open"] += f" (the vendor said: {scrub(str(deciding['message']))})"
     return out
+
+
+def counts_of(items: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """A request's (or target's) counts from its items, as the report states them."""
+    return _counts(items)
 
 
 def _counts(items: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -318,6 +338,11 @@ def verdict(counts: dict[str, int], systems: int) -> str:
     return "; ".join(parts)
 
 
+def request_verdict(counts: dict[str, int], systems: int, overdue_since: str | None) -> str:
+    text = verdict(counts, systems)
+    return text + (f"; OVERDUE: it was due {overdue_since}" if overdue_since else "")
+
+
 def _timeline(items: list[dict[str, Any]]) -> list[list[Any]]:
     """[time, items done by then] at each time an item became done (burn-down data)."""
     times = sorted(i["at"] for i in items if i["state"] == DONE and i["at"])
@@ -368,8 +393,7 @@ def _request(
         "overdue": row.overdue,
         "status": row.status,
         "commits": file_commits(config.root, file if file.is_absolute() else Path.cwd() / file),
-        "verdict": verdict(counts, len(targets))
-        + (f"; OVERDUE: it was due {iso(row.due)}" if row.overdue else ""),
+        "verdict": request_verdict(counts, len(targets), iso(row.due) if row.overdue else None),
         "counts": counts,
         "targets": targets,
         "items": item_docs,

@@ -246,9 +246,13 @@ def _burn(timeline: list[list[Any]], total: int) -> str:
     w, h = 240, 60
     if not timeline:
         return '<span class="muted">nothing done yet</span>'
-    from reconciler.manifests.deadlines import parse_moment
+    from reconciler.manifests.deadlines import DateProblem, parse_moment
 
-    times = [parse_moment(ts).timestamp() for ts, _ in timeline]
+    try:
+        times = [parse_moment(ts).timestamp() for ts, _ in timeline]
+    except DateProblem:  # a time the ledger holds in another form: no chart, not a crash
+        return '<span class="muted">no chart (unreadable times)</span>'
+    times = sorted(times)
     first, last = times[0], times[-1]
     span = max(last - first, 1.0)
     points = [f"0,{h}"]
@@ -286,7 +290,9 @@ def _items(rid: str, items: list[dict[str, Any]]) -> list[str]:
         "<tbody>",
     ]
     for item in items[:MAX_HTML_ROWS]:
-        last = next((ev for ev in reversed(item["events"]) if ev["type"] == "result"), {})
+        last: dict[str, Any] = next(
+            (ev for ev in reversed(item["events"]) if ev["type"] == "result"), {}
+        )
         state = item["state"]
         kind = "is-done" if state == "done" else "is-accepted" if state == "accepted" else "is-open"
         out.append(

@@ -180,7 +180,9 @@ def _request(r: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---:|---|---|---|",
     ]
     for item in r["items"][:MAX_ITEM_ROWS]:
-        last = next((e for e in reversed(item["events"]) if e["type"] == "result"), {})
+        last: dict[str, Any] = next(
+            (e for e in reversed(item["events"]) if e["type"] == "result"), {}
+        )
         out.append(
             f"| `{item['fingerprint'][:16]}` | {esc(item['target'])} | "
             f"{esc(item['description'])} | {esc(item['state'])} | {esc(item['evidence'] or '-')} "

@@ -13,8 +13,14 @@ from reconciler.report.markdown import render_markdown
 FORMS = ("json", "markdown", "html")
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder: no indent
+
+
 def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    """One top-level member a line (an indent would take the pure-Python encoder, which
+    costs more than building the report)."""
+    members = ",\n".join(f" {_encode(k)}: {_encode(v)}" for k, v in document.items())
+    return "{\n" + members + "\n}\n"
 
 
 def render(document: dict[str, Any], form: str) -> str:

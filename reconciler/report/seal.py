@@ -33,12 +33,19 @@ def seal_of(document: dict[str, Any], key: bytes | None) -> dict[str, str]:
     return {"algorithm": UNKEYED, "value": hashlib.sha256(HASH_LABEL + data).hexdigest()}
 
 
-def seal_problem(document: dict[str, Any], key: bytes | None) -> str | None:
-    """Why the document's seal does not hold, or None when it does."""
+def seal_problem(document: dict[str, Any], key: bytes | None, keyed: bool = False) -> str | None:
+    """Why the document's seal does not hold, or None when it does. `keyed`: the ledger
+    is keyed, so only an HMAC seal will do (a digest anyone can recompute would let an
+    edited report pass)."""
     seal = document.get("seal")
     if not isinstance(seal, dict) or not isinstance(seal.get("value"), str):
         return "the report has no seal"
     algorithm = seal.get("algorithm")
+    if keyed and algorithm == UNKEYED:
+        return (
+            "the report is sealed with a plain digest, but the ledger is keyed: reconciler "
+            "seals a keyed ledger's reports with its key (HMAC), so this one was altered"
+        )
     if algorithm == KEYED and key is None:
         return (
             "the report is sealed with the ledger key (HMAC) and the key is not available "

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.ledger.chain import legacy_id, split
+from reconciler.ledger.files import FileStorage
 from reconciler.ledger.fold import read_ledger
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.verify import item_events, ledger_problems
 from reconciler.report.build import KIND
 from reconciler.report.seal import seal_problem
@@ -57,7 +60,7 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     except UnicodeDecodeError:
         raise ReportUnreadable(f"{path}: not a report (not UTF-8 text)") from None
     form = "json"
-    raw: str | None = text
+    raw: str = text
     if not text.lstrip().startswith("{"):
         found = HTML_DATA.search(text)
         if found is not None:
@@ -87,6 +90,66 @@ def read_report(path: Path) -> tuple[dict[str, Any], str, str]:
     return document, form, text
 
 
+def _record_ids(storage: Storage) -> set[str]:
+    """The id of every record in the ledger's runs (format 2: its `m`; format 1: the
+    SHA-256 of its line), of any kind: a head is often a run's end record."""
+    found: set[str] = set()
+    for name in storage.parts():
+        for _, line in storage.lines(name, []):
+            parts = split(line)
+            found.add(parts[1].decode("ascii", "replace") if parts else legacy_id(line))
+    return found
+
+
+def consistency(document: dict[str, Any]) -> list[str]:
+    """What the report says that its own cited events (checked against the ledger below)
+    do not add up to: an item's evidence, a request's or target's counts, a verdict."""
+    from reconciler.report.build import (
+        ACCEPTED_KIND,
+        counts_of,
+        request_verdict,
+        verdict,
+        walk_kind,
+    )
+
+    problems: list[str] = []
+    everything: list[dict[str, Any]] = []
+    try:
+        for r in document["requests"]:
+            for item in r["items"]:
+                everything.append(item)
+                kind, _ = walk_kind(item["events"])
+                label = f"item {str(item['fingerprint'])[:16]} of {r['manifest']}"
+                if item["state"] == "done" and (
+                    kind in (None, ACCEPTED_KIND) or kind != item["evidence"]
+                ):
+                    problems.append(
+                        f"{label} is called done ({item['evidence']}), but its cited records "
+                        f"say {kind or 'not removed'}"
+                    )
+                elif item["state"] == "accepted" and kind != ACCEPTED_KIND:
+                    problems.append(f"{label} is called accepted, but its cited records say {kind}")
+            counts = counts_of(r["items"])
+            if counts != r["counts"]:
+                problems.append(f"the counts of {r['manifest']} are not its items'")
+            for t in r["targets"]:
+                if counts_of(i for i in r["items"] if i["target"] == t["name"]) != t["counts"]:
+                    problems.append(
+                        f"the counts of {r['manifest']} at {t['name']} are not its items'"
+                    )
+            due = r["due"] if r["overdue"] else None
+            if request_verdict(counts, len(r["targets"]), due) != r["verdict"]:
+                problems.append(f"the verdict of {r['manifest']} is not what its items say")
+        total = counts_of(everything)
+        systems = len({t["name"] for r in document["requests"] for t in r["targets"]})
+        summary = document["summary"]
+        if total != summary["counts"] or verdict(total, systems) != summary["verdict"]:
+            problems.append("the report's verdict is not what its items say")
+    except (KeyError, TypeError, AttributeError):
+        problems.append("the report is missing parts a report has (damaged, or not one)")
+    return problems
+
+
 def claims(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """What the report says of each ledger record it cites: one claim per item event,
     named as the ledger's own events are (`fp`, `ts`, ...), with `record` and `where`."""
@@ -99,14 +162,18 @@ def claims(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield claim
 
 
-def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck:
+def check_report(
+    path: Path, ledger_dir: Path, key: bytes | None, storage: Storage | None = None
+) -> ReportCheck:
     """Every check of the module docstring; problems in plain words, never raises on a
     bad report (ReportUnreadable for a file that is not one)."""
     from reconciler.report.render import render
 
     document, form, text = read_report(path)
     check = ReportCheck(document, form)
-    problem = seal_problem(document, key)
+    ledger = read_ledger(ledger_dir, key, storage=storage)
+    keyed = ledger.header is not None and ledger.header.keyed
+    problem = seal_problem(document, key, keyed)
     if problem is not None:
         check.problems.append(problem)
     if form != "json" and render(document, form) != text:
@@ -115,7 +182,6 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             "after the report was made (or made by another version of reconciler: "
             f"{str(document.get('tool_version'))[:20]})"
         )
-    ledger = read_ledger(ledger_dir, key)
     breaks = ledger_problems(ledger)
     broken_at: dict[str, int] = {}
     for text_break in breaks:
@@ -126,18 +192,18 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
     if breaks:
         check.problems.append(f"the ledger does not verify: {breaks[0]}")
     records: dict[tuple[str, str], dict[str, Any]] = {}
-    ids: set[str] = set()
-    for event in item_events(ledger_dir, cite=True):
+    for event in item_events(ledger_dir, cite=True, storage=storage):
         rid = event.get("record")
         if rid is None:
             continue
-        ids.add(rid)
         records[(rid, event["fp"])] = event
+    every = _record_ids(storage or FileStorage(ledger_dir)) if ledger.exists else set()
     for head in (document.get("ledger") or {}).get("heads") or []:
-        if head not in ids and head not in ledger.heads:
+        if head not in every and head not in ledger.heads:
             check.problems.append(
                 f"the ledger head the report was made at ({head}) is no longer in the ledger"
             )
+    check.problems += consistency(document)
     for claim in claims(document):
         check.cited += 1
         rid, fp, where = str(claim.get("record")), str(claim.get("fp")), str(claim.get("where"))
@@ -149,10 +215,11 @@ def check_report(path: Path, ledger_dir: Path, key: bytes | None) -> ReportCheck
             what = "was altered" if int(line) == at else "follows a break in its file"
             check.problems.append(f"{label} {what}: the ledger breaks at {file}:{at}")
             continue
-        event = records.get((rid, fp))
-        if event is None:
+        found_event = records.get((rid, fp))
+        if found_event is None:
             check.problems.append(f"{label} is not in the ledger (removed or altered)")
             continue
+        event = found_event
         if event.get("where") != where:
             check.problems.append(f"{label} is in the ledger at {event.get('where')}, moved")
         wrong = [c for c in CLAIMS if claim.get(c) != event.get(c)]

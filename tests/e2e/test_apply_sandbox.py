@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from reconciler.ledger.store import item_key
 from reconciler.ledger.verify import item_events
 from tests.e2e.kit import (
@@ -155,7 +157,8 @@ def test_saved_plan_sends_exactly_its_actions(project, sandbox):
     project.assert_no_secrets()
 
 
-def test_saved_plan_with_an_item_dropped_and_its_digest_recomputed_is_refused(project, sandbox):
+@pytest.mark.parametrize("edit", ["drop", "state"])
+def test_saved_plan_edited_and_its_digest_recomputed_is_refused(project, sandbox, edit):
     """Without a key anyone can recompute the digest; apply still compares the plan it
     makes now with the saved one, item by item, and sends nothing when they differ."""
     assert project.cli("plan", "--out", "plan.json", "--target", "seg").code == 0
@@ -164,9 +167,13 @@ def test_saved_plan_with_an_item_dropped_and_its_digest_recomputed_is_refused(pr
     length = int.from_bytes(data[10:14], "big")
     header = json.loads(data[14 : 14 + length])
     records = data[14 + length : -32]
-    header["sections"][0]["count"] -= 1
+    if edit == "drop":  # one item fewer, the count agreeing
+        header["sections"][0]["count"] -= 1
+        records = records[17:]
+    else:  # the first item "done" (state 4) instead of pending: it would not be sent
+        records = records[:16] + bytes((4,)) + records[17:]
     body = json.dumps(header, separators=(",", ":")).encode()
-    start = data[:10] + len(body).to_bytes(4, "big") + body + records[17:]
+    start = data[:10] + len(body).to_bytes(4, "big") + body + records
     path.write_bytes(start + hashlib.sha256(b"reconciler/plan/file-digest/v2\n" + start).digest())
     result = project.cli("apply", "plan.json")
     assert result.code == 1

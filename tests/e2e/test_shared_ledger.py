@@ -277,3 +277,27 @@ def test_refresh_on_postgres_reads_back_under_the_targets_lease(
     assert ledger.read_at, "the refresh recorded no read"
     assert list_leases(storage) == []
     assert shared.cli("ledger", "verify").code == 0
+
+
+def test_a_saved_plan_on_postgres_is_shown_applied_once_and_refused_when_edited(
+    shared: Project, slow_sandbox: Sandbox
+) -> None:
+    """Salted (no key): `show` takes the salt from the PostgreSQL ledger's header."""
+    first_apply(shared)
+    made = shared.cli("plan", "--format", "json", "--out", "pg.plan", "--target", "mem")
+    assert made.code == 0, made.output
+    shown = shared.cli("show", "pg.plan", "--format", "json")
+    assert shown.code == 0 and shown.out == made.out, shown.output
+    path = shared.root / "pg.plan"
+    good = path.read_bytes()
+    path.write_bytes(good[:-1] + bytes((good[-1] ^ 1,)))
+    seq = slow_sandbox.control.requests()[-1]["seq"]
+    edited = shared.cli("apply", "pg.plan")
+    assert edited.code == 1 and "the plan file was modified" in edited.err
+    assert deletes(slow_sandbox, since=seq) == []
+    path.write_bytes(good)
+    applied = shared.cli("apply", "pg.plan")
+    assert applied.code == 0, applied.output
+    assert {e["vendor"] for e in deletes(slow_sandbox, since=seq)} == {"twilio_memory"}
+    again = shared.cli("apply", "pg.plan")
+    assert again.code == 1 and "Saved plan is stale" in again.err

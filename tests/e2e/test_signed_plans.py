@@ -206,3 +206,18 @@ def test_a_format1_plan_is_refused_with_the_way_out(project: Project, sandbox) -
     assert json.loads(shown.out) == doc
     assert "unsigned" in shown.err
     assert project.cli("github", "outputs", "old.json").code == 1
+
+
+def test_editing_the_header_claims_is_refused(kproject: Project, sandbox) -> None:
+    """The scheme and key id are read before the MAC can be checked: editing them does
+    not turn the file into an unsigned one, nor into one of another key."""
+    assert kproject.cli("plan", "--out", "plan.bin").code == 0
+    path = kproject.root / "plan.bin"
+    data = path.read_bytes()
+    header, records, _ = parts(data)
+    path.write_bytes(rebuilt(data, {**header, "mac": "sha256"}, records))
+    err = refused(kproject, sandbox, "apply", "plan.bin")
+    assert MODIFIED in err and "its digest does not match" in err
+    path.write_bytes(rebuilt(data, {**header, "key_id": "0" * 16}, records))
+    err = refused(kproject, sandbox, "apply", "plan.bin")
+    assert "or the file was modified" in err

@@ -53,7 +53,7 @@ def test_records_are_rows_read_back_as_the_file_ledger_reads_them(pg_dsn, tmp_pa
     report = verify_ledger(storage_dir(), KEY, storage)
     assert report.ok and report.records == ledger.records + 1
     # export: byte for byte the file format; the same fold and the same heads
-    export_to(storage, FileStorage(tmp_path / "exported"))
+    export_to(storage, tmp_path / "exported")
     files = read_ledger(tmp_path / "exported", KEY)
     assert files.ok and files.heads == ledger.heads and files.digest == ledger.digest
     assert verify_ledger(tmp_path / "exported", KEY).ok
@@ -62,6 +62,10 @@ def test_records_are_rows_read_back_as_the_file_ledger_reads_them(pg_dsn, tmp_pa
     import_from(FileStorage(tmp_path / "exported"), other)
     again = read_ledger(storage_dir(), KEY, storage=other)
     assert again.ok and again.digest == ledger.digest and again.heads == ledger.heads
+    # a folder that holds anything is refused, and left as it was
+    with pytest.raises(ReconcilerError, match="not an empty folder; nothing was exported"):
+        export_to(storage, tmp_path / "exported")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]
 
 
 def test_the_table_is_append_only_even_for_its_owner(pg_dsn):
@@ -165,3 +169,22 @@ def test_a_dsn_is_never_shown_with_its_password():
         connect("host=127.0.0.1 port=1 user=tool password=s3cr3t-pw dbname=x connect_timeout=2")
     assert "s3cr3t-pw" not in str(refused.value)
     assert "cannot be reached (dbname=x host=127.0.0.1 port=1 user=tool)" in str(refused.value)
+
+
+def test_a_deferred_append_is_committed_before_the_next_and_its_failure_stops_the_part(pg_dsn):
+    storage, lineage = new_ledger(pg_dsn)
+    (lease,) = take(storage, lineage, ["seg"], "apply", "me", "run1", 30)
+    live = PgStorage(pg_dsn, fence=[lease.token])
+    part = live.create_part("20261202T000000000000Z-run1.jsonl")
+    part.append(b"a\nb\n", durable=False)  # committed by a thread
+    part.append(b"c\n")  # waits for it: rows in order, no gap
+    assert [n for n, _ in live.lines(part.name, [])] == [1, 2, 3]
+    release(storage, [lease.token])  # the lease is gone: the next deferred write fails
+    part.append(b"d\n", durable=False)
+    with pytest.raises(Fenced):
+        part.append(b"e\n")
+    with pytest.raises(Fenced):  # and every later one: never a gap in the part
+        part.append(b"f\n")
+    part.close()
+    live.parts()
+    assert [line for _, line in live.lines(part.name, [])] == [b"a", b"b", b"c"]

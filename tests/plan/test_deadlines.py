@@ -198,3 +198,20 @@ def test_bad_dates_are_one_line_errors(proj: Proj, meta: dict[str, str], message
         assert "Traceback" not in result.output
         line = next(x for x in result.err.splitlines() if message in x)
         assert line.startswith("specs/bad.yaml:")
+
+
+def test_a_large_target_is_estimated_from_a_sample(
+    proj: Proj, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.plan import deadlines
+
+    body = "  delete_profiles: true\n  absent:\n" + "".join(
+        f"    - profile: {{external_id: ext-{i:04d}}}\n" for i in range(1000)
+    )
+    proj.write("specs/bulk.yaml", dated("bulk", "braze", body, due="2099-01-01"))
+    exact, _, _ = plan_from_config(proj.config(), None)
+    monkeypatch.setattr(deadlines, "SAMPLE", 100)
+    sampled, _, _ = plan_from_config(proj.config(), None)
+    # 1,000 ids, 50 a request: 20 requests either way
+    assert [e.requests for e in exact.estimates] == [20]
+    assert [e.requests for e in sampled.estimates] == [20]

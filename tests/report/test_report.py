@@ -95,7 +95,12 @@ def test_no_raw_identifier_unless_show_values(proj: Proj, fmt: str) -> None:
     assert masked.code == 0, masked.output
     for value in RAW_VALUES:
         assert value not in masked.out, value
-    shown = run_cli("report", "--format", fmt, "--show-values")
+    if fmt == "markdown":  # pasted into tickets: refused unless the user says they know
+        refused = run_cli("report", "--format", fmt, "--show-values")
+        assert refused.code == 1 and "--i-know-this-posts-pii" in refused.err
+        assert "jane@old-domain.example" not in refused.output
+    extra = ("--i-know-this-posts-pii",) if fmt == "markdown" else ()
+    shown = run_cli("report", "--format", fmt, "--show-values", *extra)
     assert "jane@old-domain.example" in shown.out
     assert "WARNING: this report shows raw identifier values" in shown.out
     assert "--show-values" in shown.err
@@ -111,6 +116,10 @@ def test_verify_report_passes_fresh_and_names_the_record_after_a_ledger_line_is_
     ok = run_cli("ledger", "verify", "--report", str(out))
     assert ok.code == 0, ok.output
     assert "The report verifies" in ok.out and "cited record(s)" in ok.out
+    # the ledger moves on (a later run): the report still verifies, its head is in the chain
+    write_run(proj.ledger_dir, [(proj.fp(proj.items("mem")[0]), "mem", "absent")])
+    later = run_cli("ledger", "verify", "--report", str(out))
+    assert later.code == 0, later.output
 
     # alter one cited result line: its code, leaving its id (m) as it was
     doc = json.loads(out.read_text()) if fmt == "json" else None
@@ -162,6 +171,11 @@ def test_an_edited_report_does_not_verify(proj: Proj) -> None:
     event["code"] = 299
     from reconciler.report.seal import seal_of
 
+    # re-sealed with a digest anyone can compute: refused, the ledger is keyed
+    doc["seal"] = seal_of(doc, None)
+    js.write_text(json.dumps(doc))
+    bad = run_cli("ledger", "verify", "--report", str(js))
+    assert bad.code == 1 and "sealed with a plain digest, but the ledger is keyed" in bad.err
     doc["seal"] = seal_of(doc, TEST_KEY.encode())
     js.write_text(json.dumps(doc))
     bad = run_cli("ledger", "verify", "--report", str(js))
@@ -197,6 +211,27 @@ def test_unkeyed_ledger_is_sealed_with_a_digest(
     assert "finds changes, not forgery" in out.read_text()
     assert run_cli("ledger", "verify", "--report", str(out)).code == 0
     assert any(e["type"] == "result" for e in item_events(p.ledger_dir, cite=True))
+    # unkeyed, anyone can re-seal: what the report claims must still add up to its records
+    from reconciler.report.seal import seal_of
+
+    forged = report()
+    seg = next(r for r in forged["requests"] if r["manifest"] == "seg-emails")
+    rejected = next(i for i in seg["items"] if i["state"] == "rejected")
+    rejected.update(state="done", evidence="removed")
+    rejected.pop("open")
+    forged["seal"] = seal_of(forged, None)
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    bad = run_cli("ledger", "verify", "--report", str(path))
+    assert bad.code == 1
+    assert "is called done (removed), but its cited records say not removed" in bad.err
+    assert "the counts of seg-emails are not its items'" in bad.err
+    forged = report()
+    forged["summary"]["verdict"] = "Complete: everything removed"
+    forged["seal"] = seal_of(forged, None)
+    path.write_text(json.dumps(forged))
+    bad = run_cli("ledger", "verify", "--report", str(path))
+    assert bad.code == 1 and "the report's verdict is not what its items say" in bad.err
 
 
 def test_a_format_1_ledger_is_cited_by_line_hashes(
@@ -242,8 +277,7 @@ def test_held_items_and_a_persons_decision(tmp_path: Path, monkeypatch: pytest.M
     assert len(held) == 2 and all("held for a person" in i["open"] for i in held)
     assert "2 held for review" in doc["requests"][0]["verdict"]
     record_decision(
-        p.ledger_dir,
-        p.root,
+        p.config(),
         TEST_KEY.encode(),
         (p.fp(by_email[0])[:16],),
         Decision("done", "PRIV-9: gone in the dashboard (checked by a@b.example)", "dpo@x", None),

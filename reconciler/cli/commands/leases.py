@@ -136,7 +136,7 @@ def export(g: Globals, folder: Path) -> int:
                 f"the PostgreSQL ledger does not verify ({before.breaks[0]}); nothing was "
                 "exported. Run `reconcile ledger verify`"
             )
-        lines = export_to(storage, FileStorage(folder))
+        lines = export_to(storage, folder)
     finally:
         close_storage(storage)
     after = verify_ledger(folder, key)

@@ -1,5 +1,5 @@
 """`reconcile ledger list|show|verify|unlock|find|resolve`: read, check and settle the
-ledger."""
+ledger (the PostgreSQL backend's leases, sql, export and import: commands/leases.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from reconciler.ledger.lookup import (
     matching_items,
 )
 from reconciler.ledger.records import RESOLUTIONS, STATES
+from reconciler.ledger.storage import Storage
 from reconciler.ledger.store import Ledger, read_ledger
 from reconciler.ledger.unlock import break_lock
 from reconciler.ledger.verify import history, ledger_problems, verify_ledger
@@ -73,7 +74,11 @@ def verify(g: Globals, check_history: bool, report_file: Path | None) -> int:
     text, and that every record it cites is in the chain, unchanged."""
     config = g.config()
     if report_file is not None:
-        return _verify_report(report_file, config.ledger_dir, ledger_key(config))
+        storage = open_storage(config)
+        try:
+            return _verify_report(report_file, config.ledger_dir, ledger_key(config), storage)
+        finally:
+            close_storage(storage)
     storage = open_storage(config)
     report = verify_ledger(config.ledger_dir, ledger_key(config), storage)
     close_storage(storage)
@@ -129,11 +134,13 @@ def _emit_json(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
 
 
-def _verify_report(path: Path, ledger_dir: Path, key: bytes | None) -> int:
+def _verify_report(
+    path: Path, ledger_dir: Path, key: bytes | None, storage: Storage | None = None
+) -> int:
     from reconciler.report.verify import ReportUnreadable, check_report
 
     try:
-        check = check_report(path, ledger_dir, key)
+        check = check_report(path, ledger_dir, key, storage)
     except ReportUnreadable as exc:
         raise ReconcilerError(str(exc)) from None
     if not check.ok:
@@ -276,7 +283,8 @@ def stdin_is_terminal() -> bool:
 @pass_globals
 def unlock(g: Globals, lock_id: str, force: bool) -> int:
     """Break a stale lock left by a run that died (recorded in the ledger). A lock whose
-    process is alive on this host is never broken."""
+    process is alive on this host is never broken. With the postgres backend, LOCK_ID is
+    a lease's fencing token (`reconcile ledger leases`)."""
     config = g.config()
     key = ledger_key(config)
     if shared(config):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.commands.plan import PII_FLAG, refuse_unmasked_markdown
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import ledger_key
 from reconciler.errors import ReconcilerError
@@ -36,6 +37,12 @@ from reconciler.report.render import FORMS, render
     is_flag=True,
     help="Show identifier values unmasked (the document then says so, in red).",
 )
+@click.option(
+    PII_FLAG,
+    "posts_pii",
+    is_flag=True,
+    help="Allow --show-values with --format markdown (raw values pasted into a ticket).",
+)
 @pass_globals
 def report(
     g: Globals,
@@ -45,12 +52,14 @@ def report(
     fmt: str,
     out: Path | None,
     show_values: bool,
+    posts_pii: bool,
 ) -> int:
     """Write a sealed proof-of-erasure document for auditors.
 
     What was asked, by whom and why, what each vendor answered and when, what is still
     open, and the ledger records that prove it (sealed; `reconcile ledger verify --report
     FILE` checks it offline). No network."""
+    refuse_unmasked_markdown(fmt, show_values, posts_pii)
     try:
         start = parse_moment(since) if since is not None else None
     except DateProblem as exc:

@@ -16,6 +16,7 @@ meanwhile (the fold of a ledger other runs are writing to is consistent).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -195,26 +196,63 @@ class PgStorage:
 
 
 class PgPart:
-    """One part being appended to: each append is one committed INSERT."""
+    """One part being appended to: each append is one committed INSERT.
+
+    An append with `durable=False` (grouped answers, which a kill may lose) is committed
+    by a thread while the run goes on, so apply's event loop does not wait for the round
+    trip; the next append or close waits for it first, so rows are committed in order
+    and never with a gap. Once one fails, every later append fails the same way.
+    """
 
     def __init__(self, storage: PgStorage, name: str) -> None:
         self.name = name
         self._storage = storage
         self._count = 0
         self._size = 0
+        self._pending: threading.Thread | None = None
+        self._failed: BaseException | None = None
 
     @property
     def size(self) -> int:
         return self._size
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes, durable: bool = True) -> None:
+        self._settle()
         lines = data.split(b"\n")
         if lines[-1] != b"":
             raise ValueError("append takes whole lines")
         lines.pop()
-        self._storage.append_rows(self.name, self._count + 1, lines)
+        start = self._count + 1
         self._count += len(lines)
         self._size += len(data)
+        if durable:
+            try:
+                self._storage.append_rows(self.name, start, lines)
+            except BaseException as exc:
+                self._failed = exc
+                raise
+            return
+        self._pending = threading.Thread(
+            target=self._commit, args=(start, lines), name="ledger-append", daemon=True
+        )
+        self._pending.start()
+
+    def _commit(self, start: int, lines: list[bytes]) -> None:
+        try:
+            self._storage.append_rows(self.name, start, lines)
+        except BaseException as exc:  # raised in the caller's thread by _settle
+            self._failed = exc
+
+    def _settle(self) -> None:
+        """Wait for a write still being committed; raise what failed."""
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
+        if self._failed is not None:
+            raise self._failed
 
     def close(self) -> None:
-        """Nothing to release: every append is already committed."""
+        """Wait for the last write (every other append is already committed)."""
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None

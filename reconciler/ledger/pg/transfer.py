@@ -8,6 +8,9 @@ checks the copy with the same code. Import is one transaction: all or nothing.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import psycopg
 
@@ -16,14 +19,29 @@ from reconciler.ledger.files import FileStorage
 from reconciler.ledger.pg.storage import CHUNK, PgStorage
 
 
-def export_to(storage: PgStorage, target: FileStorage) -> int:
-    """Write the PostgreSQL ledger as files under `target` (which must hold no
-    ledger). Returns the number of lines written."""
+def export_to(storage: PgStorage, folder: Path) -> int:
+    """Write the PostgreSQL ledger as files in `folder`, which must not exist or be
+    empty: written under a temporary name beside it and renamed into place, so a failure
+    leaves nothing half-written. Returns the number of lines written."""
     line = storage.read_header()
     if line is None:
         raise ReconcilerError("there is no ledger in PostgreSQL to export")
-    if target.read_header() is not None or target.parts():
-        raise ReconcilerError(f"{target.dir} already holds a ledger; nothing was exported")
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ReconcilerError(f"{folder} exists and is not an empty folder; nothing was exported")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        count = _export(storage, line, FileStorage(work))
+        if folder.exists():
+            folder.rmdir()
+        os.rename(work, folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return count
+
+
+def _export(storage: PgStorage, line: bytes, target: FileStorage) -> int:
     target.create_header(line)
     count = 1
     for name in storage.parts():
