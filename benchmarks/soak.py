@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from reconciler.ledger.lock import read_lock
+from reconciler.ledger.verify import item_events
 from reconciler.sandbox.context import SandboxOptions
 from reconciler.sandbox.server import Sandbox
 
@@ -217,14 +218,9 @@ def storms(sandbox: Sandbox, stop: threading.Event, period: float, length: float
 
 
 def ledger_records(root: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((root / "state/ledger/runs").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                pass  # a line cut by a kill: verify says whether that is allowed
-    return records
+    """One event per item and record, in chain order (format 2 groups several items in
+    one intent or result record: item_events spreads them out)."""
+    return list(item_events(root / "state/ledger"))
 
 
 def epoch(ts: str) -> float:
@@ -301,17 +297,13 @@ def main() -> None:
             log = sandbox.control.requests()
         elapsed = time.monotonic() - started
         verify = cli(root, "ledger", "verify")
-        listing = cli(root, "ledger", "list")
+        listing = cli(root, "ledger", "list", "--format", "json")
         report(root, args, counts, log, verify, listing, kills, finals, elapsed, done)
 
 
 def report(root, args, counts, log, verify, listing, kills, finals, elapsed, last) -> None:
     records = ledger_records(root)
-    states = Counter()
-    for line in listing.stdout.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) > 1:
-            states[parts[1]] += 1
+    states = Counter(item["state"] for item in json.loads(listing.stdout)["items"])
     # when each item was first recorded done or accepted, by fingerprint
     settled: dict[str, float] = {}
     intents: Counter[str] = Counter()

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 
 from reconciler.schemas import load_schema
-from tests.e2e.kit import FIRST_APPLY, ITEMS, removal
+from tests.e2e.kit import FIRST_APPLY, ITEMS, SEED, removal
 
 
 def document(out: str) -> dict[str, Any]:
@@ -83,8 +83,12 @@ def test_apply_json_lists_held_items_and_exit_4(project, sandbox):
 
     for path in (project.root / "specs").iterdir():
         path.unlink()
-    fp = held_item(project, sandbox)
-    result = project.cli("apply", "--auto-approve", "--format", "json")
+    try:
+        fp = held_item(project, sandbox)
+        result = project.cli("apply", "--auto-approve", "--format", "json")
+    finally:
+        # held_item seeds the shared sandbox with its own users: later tests get the seed
+        sandbox.control.reset(SEED)
     assert result.code == 4, result.output
     doc = document(result.out)
     assert doc["exit_code"] == 4 and doc["exit_meaning"].startswith("needs a person")

@@ -4,11 +4,12 @@ records the decision, and plan, show, find and verify follow it. Against the san
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.kit import Project, item_events, removal
+from tests.e2e.kit import SEED, Project, item_events, removal
 
 EMAIL = "held-once@old-domain.example"
 USERS = [
@@ -50,10 +51,12 @@ def held_item(project: Project, sandbox: Any) -> str:
 
 
 @pytest.fixture
-def braze_only(project: Project) -> Project:
+def braze_only(project: Project, sandbox: Any) -> Iterator[Project]:
     for path in (project.root / "specs").iterdir():
         path.unlink()
-    return project
+    yield project
+    # held_item re-seeds the shared sandbox: later tests get the usual seed back
+    sandbox.control.reset(SEED)
 
 
 def test_a_held_item_resolved_done_is_no_longer_held_and_says_who_and_why(

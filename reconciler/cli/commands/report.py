@@ -28,7 +28,7 @@ from reconciler.report.render import FORMS, render
     type=click.Choice(FORMS),
     default="markdown",
     show_default=True,
-    help="markdown (a pull request, a ticket), json (scripts) or html (one file to send).",
+    help="markdown for a ticket, json to archive (the sealed data), html to print or hand over.",
 )
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write it here.")
 @click.option(

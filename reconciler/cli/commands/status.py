@@ -7,14 +7,13 @@ import json
 
 import click
 
+from reconciler.cli import exitcodes
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import ledger_key
 from reconciler.manifests.deadlines import iso
 from reconciler.plan.build import plan_from_config
 from reconciler.plan.deadlines import manifest_deadlines
 from reconciler.render.status import status_json, status_text
-
-EXIT_NEEDS_PERSON = 4
 
 
 @click.command()
@@ -24,7 +23,7 @@ EXIT_NEEDS_PERSON = 4
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="text: a table for people; json: one document for scripts.",
+    help="text for people, json for machines (a versioned document).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -47,5 +46,5 @@ def status(g: Globals, fmt: str, detailed_exitcode: bool) -> int:
     else:
         click.echo(status_text(rows))
     if detailed_exitcode and any(r.needs_person for r in rows):
-        return EXIT_NEEDS_PERSON
+        return exitcodes.NEEDS_PERSON
     return 0
