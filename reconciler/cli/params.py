@@ -30,3 +30,13 @@ class Duration(click.ParamType[float, object]):
 
 DURATION = Duration()
 AGE = Duration(allow_zero=True)
+
+# apply and refresh: wait for another run's lock or lease (Terraform's -lock-timeout)
+LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    type=AGE,
+    default="0s",
+    show_default=True,
+    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
+    "instead of stopping at once.",
+)

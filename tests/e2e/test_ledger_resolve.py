@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.kit import SEED, Project, item_events, removal
+from tests.e2e.kit import SEED, Project, Result, item_events, removal
 
 EMAIL = "held-once@old-domain.example"
 USERS = [
@@ -32,18 +32,23 @@ def deletes(sandbox: Any) -> int:
     return sum(1 for e in sandbox.control.requests() if e["path"].endswith("/users/delete"))
 
 
-def held_item(project: Project, sandbox: Any) -> str:
-    """Apply once with every Braze delete answered 503: the answer proves nothing, so the
-    item is unknown and held. Returns its fingerprint."""
+def apply_answered_503(project: Project, sandbox: Any) -> Result:
+    """Apply HELD once with every Braze delete answered 503 (the reads spared)."""
     project.write_specs(HELD)
     seed = sandbox.control.state()
     seed["braze"]["users"] = USERS
     sandbox.control.reset(seed)
     sandbox.control.set_faults("braze", fail_rate=1.0, faults_on_reads=0)
     try:
-        first = project.cli("apply", "--auto-approve")
+        return project.cli("apply", "--auto-approve")
     finally:
         sandbox.control.set_faults("braze", fail_rate=0.0)
+
+
+def held_item(project: Project, sandbox: Any) -> str:
+    """Apply once with every Braze delete answered 503: the answer proves nothing, so the
+    item is unknown and held. Returns its fingerprint."""
+    first = apply_answered_503(project, sandbox)
     assert first.code == 1, first.output
     (action,) = project.plan_json()["actions"]
     assert (action["state"], action["action"]) == ("unknown", "hold"), action
@@ -193,16 +198,7 @@ def test_held_items_are_counted_everywhere_and_exit_4_until_a_person_decides(
 def test_an_apply_that_left_an_item_unknown_says_it_finished_with_errors(
     braze_only: Project, sandbox: Any
 ) -> None:
-    project = braze_only
-    project.write_specs(HELD)
-    seed = sandbox.control.state()
-    seed["braze"]["users"] = USERS
-    sandbox.control.reset(seed)
-    sandbox.control.set_faults("braze", fail_rate=1.0, faults_on_reads=0)
-    try:
-        first = project.cli("apply", "--auto-approve")
-    finally:
-        sandbox.control.set_faults("braze", fail_rate=0.0)
+    first = apply_answered_503(braze_only, sandbox)
     assert first.code == 1, first.output
     assert "Apply complete!" not in first.out
     assert (

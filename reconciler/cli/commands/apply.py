@@ -36,7 +36,7 @@ from reconciler.cli.env import (
     target_secrets,
     who,
 )
-from reconciler.cli.params import AGE, DURATION
+from reconciler.cli.params import DURATION, LOCK_TIMEOUT
 from reconciler.cli.progress import ProgressDisplay
 from reconciler.cli.signals import StopRequest
 from reconciler.config import Config
@@ -185,14 +185,7 @@ def _list_unreviewed(unreviewed: list[Action]) -> None:
     help="Stop cleanly between requests after this long (e.g. 5h30m, 90s); exit 2 if items "
     "remain pending, so the next run continues.",
 )
-@click.option(
-    "--lock-timeout",
-    type=AGE,
-    default="0s",
-    show_default=True,
-    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
-    "instead of stopping at once.",
-)
+@LOCK_TIMEOUT
 @click.option("--full", is_flag=True, help="List every action of a long plan before asking.")
 @click.option(
     "--show-values", is_flag=True, help="Show identifier values unmasked in the plan shown."

@@ -10,7 +10,7 @@ import click
 from reconciler.apply.run import RunInfo
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, target_secrets, who
-from reconciler.cli.params import AGE
+from reconciler.cli.params import AGE, LOCK_TIMEOUT
 from reconciler.cli.progress import ProgressDisplay
 from reconciler.cli.signals import StopRequest
 from reconciler.config import Config
@@ -75,14 +75,7 @@ def _states(value: str) -> tuple[str, ...]:
     show_default=True,
     help="Reads in flight at once (each vendor's rate limit still paces them).",
 )
-@click.option(
-    "--lock-timeout",
-    type=AGE,
-    default="0s",
-    show_default=True,
-    help="Wait this long for the ledger lock when another run holds it (e.g. 5m), "
-    "instead of stopping at once.",
-)
+@LOCK_TIMEOUT
 @pass_globals
 def refresh(
     g: Globals,
