@@ -157,6 +157,8 @@ def run_apply(
                 report = asyncio.run(engine.run(list(by_target.values())))
                 report.held = plan.summary.held
             finally:
+                # engine.report: what was recorded so far, also when the run was interrupted
+                report = engine.report
                 close_run(
                     writer,
                     removed=report.removed,

@@ -202,9 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     except ReconcilerError as exc:
         click.echo(f"Error: {exc}", err=True)
         code = EXIT_ERROR
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        code = EXIT_ERROR
+    except click.exceptions.Abort as exc:
+        cause = exc.__cause__
+        if isinstance(cause, KeyboardInterrupt):
+            # click turns a KeyboardInterrupt (a second Ctrl-C or SIGTERM during a run,
+            # cli/signals.py) into Abort: exit as the shell reports the signal
+            click.echo("Interrupted.", err=True)
+            code = getattr(cause, "code", 130)
+        else:
+            click.echo("Aborted.", err=True)
+            code = EXIT_ERROR
     except click.ClickException as exc:
         # usage errors exit 1, not click's 2: 2 means "changes pending" here
         exc.show()

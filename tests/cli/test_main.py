@@ -128,9 +128,9 @@ def test_keyboard_interrupt_is_one_line_and_an_error(
 
     monkeypatch.setattr(validate_command, "load_specs", interrupt)
     result = project.run("validate")
-    # click turns Ctrl-C into Abort before main() sees it, so this is exit 1, not 130
-    assert result.code == 1
-    assert result.err.strip() == "Aborted."
+    # click turns Ctrl-C into Abort before main() sees it; main() still exits 130
+    assert result.code == 130
+    assert result.err.strip() == "Interrupted."
     assert "Traceback" not in result.output
 
 
@@ -147,3 +147,19 @@ def test_unknown_command_is_a_usage_error_exit_1(project: Project) -> None:
     result = project.run("valdiate")
     assert result.code == 1
     assert "No such command 'valdiate'" in result.err
+
+
+@pytest.mark.parametrize(("signum", "code"), [(15, 143), (2, 130)])
+def test_a_forced_stop_exits_as_the_shell_reports_the_signal(
+    project: Project, monkeypatch: pytest.MonkeyPatch, signum: int, code: int
+) -> None:
+    """click turns the KeyboardInterrupt of a second signal into Abort: still 128 + N."""
+    from reconciler.cli.signals import Interrupted
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise Interrupted(signum)
+
+    monkeypatch.setattr(validate_command, "load_specs", interrupted)
+    result = project.run("validate")
+    assert result.code == code
+    assert result.err.strip().splitlines()[-1] == "Interrupted."
