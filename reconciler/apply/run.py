@@ -67,6 +67,7 @@ def run_apply(
     should_stop: Callable[[], bool] | None = None,
     ignore_ledger_errors: bool = False,
     lock_timeout: float = 0.0,
+    finishing: Callable[[], None] | None = None,
 ) -> tuple[ApplyReport, str]:
     """Send `sends` and record every result. Returns the report and the run id.
 
@@ -157,6 +158,8 @@ def run_apply(
                 report = asyncio.run(engine.run(list(by_target.values())))
                 report.held = plan.summary.held
             finally:
+                if finishing is not None:
+                    finishing()  # e.g. no more interrupts: the records are being closed
                 # engine.report: what was recorded so far, also when the run was interrupted
                 report = engine.report
                 close_run(

@@ -38,9 +38,17 @@ class StopRequest:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
         self._timer: threading.Timer | None = None
+        self._finishing = False
 
     def __call__(self) -> bool:
         return self.signum is not None
+
+    def finishing(self) -> None:
+        """The run is closing its records and releasing its lock: from now on a signal
+        (or the grace timer) only asks, never interrupts, so nothing recorded is lost."""
+        self._finishing = True
+        if self._timer is not None:
+            self._timer.cancel()
 
     @property
     def exit_code(self) -> int:
@@ -62,12 +70,14 @@ class StopRequest:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self.finishing()  # a timer already firing finds the run finishing: no raise
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._finishing:
+            self.signum = self.signum or signum
+            return
         if self.signum is not None:
             raise Interrupted(signum)
         self.signum = signum
@@ -77,6 +87,12 @@ class StopRequest:
             err=True,
         )
         # after the grace period, interrupt as a second signal would
-        self._timer = threading.Timer(self.grace, signal.raise_signal, (signum,))
+        self._timer = threading.Timer(self.grace, self._late, (signum,))
         self._timer.daemon = True
         self._timer.start()
+
+    def _late(self, signum: int) -> None:
+        """The grace period is over: interrupt as a second signal would, unless the run
+        has begun closing its records by now."""
+        if not self._finishing:
+            signal.raise_signal(signum)

@@ -70,6 +70,7 @@ def run_refresh(
     transport: Transport | None = None,
     should_stop: Callable[[], bool] | None = None,
     lock_timeout: float = 0.0,
+    finishing: Callable[[], None] | None = None,
 ) -> tuple[RefreshReport, str]:
     """Read the selected items and record what was seen. Returns the report, the run id.
 
@@ -128,6 +129,8 @@ def run_refresh(
             try:
                 report = asyncio.run(engine.run(works))
             finally:
+                if finishing is not None:
+                    finishing()  # e.g. no more interrupts: the records are being closed
                 total = report.total()
                 close_run(
                     writer,

@@ -288,6 +288,7 @@ def apply(
             should_stop=lambda: stop() or (deadline is not None and deadline()),
             ignore_ledger_errors=ignore_ledger_errors,
             lock_timeout=lock_timeout,
+            finishing=stop.finishing,
         )
     record_outcome(the_plan, sends, report, run_id)
     for name, why in report.stopped.items():

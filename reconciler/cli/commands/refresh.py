@@ -120,6 +120,7 @@ def refresh(
             ProgressDisplay(failed_label="unverified"),
             should_stop=stop,
             lock_timeout=lock_timeout,
+            finishing=stop.finishing,
         )
     _print(fmt, report, selection, run_id)
     if stop():
