@@ -158,12 +158,19 @@ def color_setting(mode: str, environ: dict[str, str]) -> bool | None:
     return None
 
 
-def hoist_globals(args: list[str], environ: dict[str, str]) -> tuple[list[str], bool]:
+def hoist_globals(
+    args: list[str], environ: dict[str, str], group: click.Group | None = None
+) -> tuple[list[str], bool]:
     """Move `--color X` / `--color=X` and `--debug` from anywhere (before a `--`) to the
-    front, where the group reads them. Returns the arguments and whether to debug."""
+    front, where the group reads them. Returns the arguments and whether to debug.
+
+    With `group`, the words are walked through its commands as click will parse them, so
+    the value of another option (`--reason --debug`) stays that option's value."""
     front: list[str] = []
     rest: list[str] = []
     debug = environ.get("RECONCILE_LOG", "").lower() == "debug"
+    command: click.Command | None = group
+    valued = _valued_options(command)
     i = 0
     while i < len(args):
         arg = args[i]
@@ -177,12 +184,31 @@ def hoist_globals(args: list[str], environ: dict[str, str]) -> tuple[list[str], 
             i += 1
         elif arg.startswith("--color="):
             front.append(arg)
+        elif arg in valued and i + 1 < len(args):
+            rest += [arg, args[i + 1]]  # the next word is this option's value, whatever it is
+            i += 1
         else:
             rest.append(arg)
+            if isinstance(command, click.Group) and not arg.startswith("-"):
+                command = command.get_command(click.Context(command), arg)
+                valued |= _valued_options(command)
         i += 1
     if debug:
         front.append("--debug")
     return front + rest, debug  # a later --color wins, as in click
+
+
+def _valued_options(command: click.Command | None) -> set[str]:
+    """The spellings of `command`'s options that take the next word as their value."""
+    if command is None:
+        return set()
+    return {
+        spelling
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for spelling in (*param.opts, *param.secondary_opts)
+        if spelling not in ("--color",)
+    }
 
 
 def print_problems(problems: list[object]) -> None:
@@ -192,7 +218,7 @@ def print_problems(problems: list[object]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     given = sys.argv[1:] if argv is None else argv
-    args, debug = hoist_globals(list(given), dict(os.environ))
+    args, debug = hoist_globals(list(given), dict(os.environ), cli)
     try:
         code = cli.main(args=args, prog_name="reconcile", standalone_mode=False)
     except ValidationFailed as exc:

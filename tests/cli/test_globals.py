@@ -39,6 +39,32 @@ def test_global_options_are_hoisted_from_anywhere(args, env, expected, debug) ->
     assert hoist_globals(args, env) == (expected, debug)
 
 
+@pytest.mark.parametrize(
+    ("args", "expected", "debug"),
+    [
+        # the value of another option stays that option's, whatever it looks like
+        (
+            ["ledger", "resolve", "abc", "--reason", "--debug", "--as", "done"],
+            ["ledger", "resolve", "abc", "--reason", "--debug", "--as", "done"],
+            False,
+        ),
+        (
+            ["ledger", "resolve", "abc", "--reason", "--color", "--debug"],
+            ["--debug", "ledger", "resolve", "abc", "--reason", "--color"],
+            True,
+        ),
+        # the group's own valued option (--config) before the command
+        (["--config", "--debug", "plan"], ["--config", "--debug", "plan"], False),
+        # a flag of the command takes no value: --debug after it is still global
+        (["plan", "--full", "--debug"], ["--debug", "plan", "--full"], True),
+    ],
+)
+def test_a_global_spelled_as_another_options_value_stays_its_value(
+    args: list[str], expected: list[str], debug: bool
+) -> None:
+    assert hoist_globals(args, {}, cli) == (expected, debug)
+
+
 def test_debug_after_the_command_lets_the_traceback_through(
     proj: Proj, monkeypatch: pytest.MonkeyPatch
 ) -> None:
