@@ -100,6 +100,7 @@ class ApplyReport(Counts):
     unknown: int = 0  # sent, no usable answer, not safe to send again: held
     held_back: int = 0  # identity deletes kept back: the user's attribute removals failed
     held: int = 0  # the plan's items held for a person (not sent: resending is unsafe)
+    refused: int = 0  # not sent: the target's preflight facts refuse them (not admissible)
     problems: list[ItemProblem] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)
     by_target: dict[str, Counts] = field(default_factory=dict)
@@ -116,13 +117,15 @@ class ApplyReport(Counts):
     @property
     def errors(self) -> list[str]:
         """What went wrong, as counts ("2 failed"); items left pending by a clean stop
-        (--max-duration) are not errors, items not sent because a target stopped are."""
+        (--max-duration) are not errors; items not sent because a target stopped, or
+        because the target's settings refuse them (its preflight's facts), are."""
         out = [
             f"{n} {what}"
             for n, what in (
                 (self.failed, "failed"),
                 (self.rejected, "rejected"),
                 (self.unknown, "left unknown"),
+                (self.refused, "not sent (refused by the target's settings)"),
             )
             if n
         ]
@@ -242,6 +245,7 @@ class Engine:
                 kept.append((fp, item))
                 continue
             self.report.not_sent += 1
+            self.report.refused += 1
             self.report.problems.append(
                 ItemProblem(run.target.name, fp, describe(item), "not sent", None, why)
             )

@@ -8,10 +8,11 @@ went through, so "3,000/3,000" never hides 3,000 failures.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import click
@@ -24,15 +25,19 @@ class _Target:
     failed: int = 0
     total: int = 0
 
-    def text(self, name: str, now: float, failed_label: str) -> str:
+    def text(self, name: str, now: float, failed_label: str, ended: bool = False) -> str:
         ok = self.done - self.failed
         text = f"{name}: {self.done}/{self.total}"
         text += f" ({ok} ok, {self.failed} {failed_label})" if self.failed else " ok"
         elapsed = now - self.start
+        if ended and self.done < self.total and not (elapsed >= 0.5 and self.done):
+            text += ", stopped"
         if elapsed >= 0.5 and self.done:
             rate = self.done / elapsed
             if self.done >= self.total:
                 text += f", {rate:.1f}/s, done"
+            elif ended:
+                text += f", {rate:.1f}/s, stopped"
             else:
                 text += f", {rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f}s"
         return text
@@ -84,6 +89,31 @@ class ProgressDisplay:
             line = line[: max(0, width - 2)] + "…"
         click.echo(f"\r\033[K{line}", nl=False, err=True)
         self._shown = True
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[ProgressDisplay]:
+        try:
+            yield self
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the display when the run ends, every target finished or not (one stopped
+        early, a stop request): each target still counted as running gets its final
+        line, marked stopped, so what is printed next starts on a line of its own."""
+        now = self._clock()
+        left = {n: t for n, t in self._targets.items() if t.done < t.total}
+        if self.interactive:
+            if not self._targets:
+                return
+            self._clear()
+            shown = self._targets
+        else:
+            shown = left
+        for name, t in shown.items():
+            click.echo(t.text(name, now, self.failed_label, ended=True), err=True)
+        self._targets.clear()
+        self._shown = False
 
     def _clear(self) -> None:
         if self._shown:

@@ -70,3 +70,33 @@ def test_ci_logs_get_a_line_per_target_every_few_seconds(capsys, label) -> None:
     # the start prints nothing; then at most one line per 5 s, and the final one
     assert lines[-1] == f"seg: 100/100 (99 ok, 1 {label}), 10.0/s, done"
     assert lines == [f"seg: 50/100 (49 ok, 1 {label}), 10.0/s, ETA 5s", lines[-1]]
+
+
+def test_a_target_that_stops_early_ends_its_live_line(capsys) -> None:
+    """A target stopped before its total (a circuit breaker, Ctrl-C) never reports its
+    last item: closing the display still ends the live line, so the next message starts
+    on a line of its own, and says which target stopped where."""
+    clock = Clock()
+    show = ProgressDisplay(interactive=True, clock=clock, width=200)
+    show("seg", 0, 100)
+    show("brz", 0, 2)
+    clock.now += 2
+    show("seg", 40, 100)
+    show("brz", 2, 2)
+    show.close()
+    err = capsys.readouterr().err
+    assert err.endswith("\n")
+    lines = err.split("\r")[-1].splitlines()
+    assert lines == ["seg: 40/100 ok, 20.0/s, stopped", "brz: 2/2 ok, 1.0/s, done"]
+
+
+def test_ci_logs_get_the_final_line_of_a_target_that_stopped(capsys) -> None:
+    clock = Clock()
+    show = ProgressDisplay(interactive=False, every=5.0, clock=clock)
+    show("seg", 0, 100)
+    clock.now += 1
+    show("seg", 10, 100)  # within 5 s of the last line: not printed
+    show.close()
+    assert capsys.readouterr().err.splitlines()[-1] == "seg: 10/100 ok, 10.0/s, stopped"
+    show.close()  # idempotent
+    assert capsys.readouterr().err == ""

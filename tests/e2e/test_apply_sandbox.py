@@ -180,3 +180,40 @@ def test_saved_plan_edited_and_its_digest_recomputed_is_refused(project, sandbox
     assert "differs from the saved one (target seg)" in result.err
     assert vendor_requests(sandbox) == []
     assert not project.ledger_dir.exists()
+
+
+def test_items_the_targets_settings_refuse_make_the_apply_finish_with_errors(project, sandbox):
+    """An idType the store does not configure is refused before it is sent (its preflight
+    read the store's settings): the summary line says so and apply exits 1, never
+    "Apply complete!" with an item left behind."""
+    project.write_specs(
+        {
+            "memory.yaml": removal(
+                "memory-cleanup",
+                "mem",
+                {
+                    "absent": [
+                        {
+                            "profile": {"profile_id": PROFILE_A},
+                            "identifiers": [
+                                {"type": "phone", "all_values": True},
+                                {"type": "Email", "all_values": True},  # the store has email
+                            ],
+                        }
+                    ]
+                },
+            )
+        }
+    )
+    for name in ("segment.yaml", "braze.yaml", "insider.yaml"):
+        (project.root / "specs" / name).unlink()
+    result = project.cli("apply", "--auto-approve")
+    assert result.code == 1, result.output
+    assert "Apply finished with errors: 1 not sent (refused by the target's settings)." in (
+        result.out
+    )
+    assert "did you mean 'email'?" in result.err
+    deletes = [e for e in vendor_requests(sandbox) if e["method"] == "DELETE"]
+    assert len(deletes) == 1 and "phone" in deletes[0]["path"]
+    states = sorted(a["state"] for a in project.plan_json()["actions"])
+    assert states == ["accepted", "pending"]

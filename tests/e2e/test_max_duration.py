@@ -15,7 +15,7 @@ from tests.e2e.kit import SEED, SPACE, removal, vendor_requests
 USERS = 30
 
 
-def many_users(project, sandbox) -> None:
+def many_users(project, sandbox, metadata: dict[str, str] | None = None) -> None:
     """30 Segment users, each with one email to delete (seeded: Segment proves removal)."""
     seed = deepcopy(SEED)
     seed["segment"]["spaces"][SPACE]["profiles"] += [
@@ -35,7 +35,9 @@ def many_users(project, sandbox) -> None:
         }
         for i in range(USERS)
     ]
-    project.write_specs({"many.yaml": removal("many", "seg", {"absent": entries})})
+    manifest = removal("many", "seg", {"absent": entries})
+    manifest["metadata"].update(metadata or {})
+    project.write_specs({"many.yaml": manifest})
     for name in ("segment.yaml", "braze.yaml", "memory.yaml", "insider.yaml"):
         (project.root / "specs" / name).unlink()
     project.write_config(rate_limits={"seg": {"requests": 10, "per": "second"}})
@@ -63,6 +65,18 @@ def test_stops_between_requests_and_the_next_run_continues(project, sandbox):
     counts = per_user(e for e in vendor_requests(sandbox) if e["method"] == "POST")
     assert len(counts) == USERS and set(counts.values()) == {1}  # each item sent once
     assert project.cli("ledger", "verify").code == 0
+
+
+def test_a_stop_with_a_due_date_missed_exits_4_not_2(project, sandbox):
+    """4 wins over 2 in apply as in plan: a wrapper that runs apply again on 2 must not
+    take a request past its legal due date for routine pending work."""
+    many_users(project, sandbox, {"requested_at": "2020-01-06", "regulation": "gdpr"})
+    first = project.cli("apply", "--auto-approve", "--max-duration", "1s", "--parallelism", "2")
+    assert first.code == 4, first.output
+    assert "Stopped after --max-duration (1s): the rest stays pending." in first.out
+    assert "manifest many: " in first.err and "overdue" in first.err.lower()
+    second = project.cli("apply", "--auto-approve")
+    assert second.code == 0, second.output  # everything sent: nothing is left to decide
 
 
 def test_a_duration_that_is_not_reached_exits_0(project, sandbox):

@@ -275,7 +275,8 @@ def apply(
     # the ledger as planned: run_apply re-reads it under the lock and refuses if it moved
     fingerprint, _ = fingerprinter_for(ledger, key, the_plan.new_ledger_salt)
     deadline = Deadline(max_duration) if max_duration is not None else None
-    with StopRequest() as stop:
+    progress = ProgressDisplay()
+    with StopRequest() as stop, progress.closing():
         report, run_id = run_apply(
             config,
             the_plan,
@@ -284,7 +285,7 @@ def apply(
             secrets,
             RunInfo(who(), current_commit(str(config.root))),
             parallelism,
-            ProgressDisplay(),
+            progress,
             should_stop=lambda: stop() or (deadline is not None and deadline()),
             ignore_ledger_errors=ignore_ledger_errors,
             lock_timeout=lock_timeout,
@@ -352,7 +353,17 @@ def apply(
             f"Stopped after --max-duration ({_seconds(deadline.seconds)}): the rest stays "
             "pending. Run apply again to continue; nothing is sent twice."
         )
-        return exitcodes.ERROR if report.errors else exitcodes.CHANGES
+        if report.errors:
+            return exitcodes.ERROR
+        # 4 wins over 2, as in plan: items pending is the expected state of a stopped run,
+        # items held or a missed due date are not, and a wrapper that loops on 2 must see it
+        if report.held or the_plan.deadline_missed:
+            _held_exit(report.held)
+            for row in the_plan.deadlines:
+                if row.needs_person:
+                    click.echo(f"manifest {row.manifest.name}: {row.verdict()}", err=True)
+            return exitcodes.NEEDS_PERSON
+        return exitcodes.CHANGES
     if not report.ok:
         return exitcodes.ERROR
     return _held_exit(report.held)

@@ -108,7 +108,8 @@ def refresh(
         _print(fmt, RefreshReport(), selection, None)
         return 0
     secrets = target_secrets(config, selection.pairs)
-    with StopRequest("reads") as stop:
+    progress = ProgressDisplay(failed_label="unverified")
+    with StopRequest("reads") as stop, progress.closing():
         report, run_id = run_refresh(
             config,
             plan,
@@ -117,7 +118,7 @@ def refresh(
             RunInfo(who(), current_commit(str(config.root))),
             key,
             parallelism,
-            ProgressDisplay(failed_label="unverified"),
+            progress,
             should_stop=stop,
             lock_timeout=lock_timeout,
             finishing=stop.finishing,
