@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from reconciler.ledger.pg.leases import list_leases
@@ -301,3 +302,39 @@ def test_a_saved_plan_on_postgres_is_shown_applied_once_and_refused_when_edited(
     assert {e["vendor"] for e in deletes(slow_sandbox, since=seq)} == {"twilio_memory"}
     again = shared.cli("apply", "pg.plan")
     assert again.code == 1 and "Saved plan is stale" in again.err
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+def test_a_report_from_the_postgres_ledger_verifies_and_an_altered_row_is_named(
+    shared: Project, slow_sandbox: Sandbox, pg_dsn: str, fmt: str
+) -> None:
+    """`reconcile report` and `ledger verify --report` read the PostgreSQL ledger as they
+    read files: the report cites its records, verifies, and stops verifying when a cited
+    row is altered in the database."""
+    first_apply(shared)
+    out = shared.root / f"report.{fmt}"
+    made = shared.cli("report", "--format", fmt, "--out", str(out))
+    assert made.code == 0, made.output
+    ok = shared.cli("ledger", "verify", "--report", str(out))
+    assert ok.code == 0, ok.output
+    assert "The report verifies" in ok.out and "cited record(s)" in ok.out
+    # an administrator who lifts the append-only trigger and edits a row in place
+    text = "convert_from(line, 'UTF8')"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE reconciler.ledger_records DISABLE TRIGGER ledger_records_append_only"
+        )
+        # the first result row with a vendor's code: 200 becomes 1200
+        changed = conn.execute(
+            f"UPDATE reconciler.ledger_records SET line = convert_to(replace({text}, "
+            f"'\"code\":', '\"code\":1'), 'UTF8') WHERE (part, no) = (SELECT part, no "
+            f"FROM reconciler.ledger_records WHERE position('\"code\":' in {text}) > 0 "
+            "ORDER BY part, no LIMIT 1)"
+        ).rowcount
+        conn.execute(
+            "ALTER TABLE reconciler.ledger_records ENABLE TRIGGER ledger_records_append_only"
+        )
+    assert changed == 1
+    bad = shared.cli("ledger", "verify", "--report", str(out))
+    assert bad.code == 1, bad.output
+    assert "was altered" in bad.err and "does not verify" in bad.err
