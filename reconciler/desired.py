@@ -220,6 +220,7 @@ class DesiredState:
         self.spill: SpillDir | None = None
         self._runs: Sorter | None = None
         self._seq = 0  # items spilled so far: the first-declared position of the next
+        self._dropped = False
 
     def add(self, item: Item, source: Source) -> None:
         self.add_canonical(item.canonical(), item.target, item.vendor, self.sources.pack(source))
@@ -261,6 +262,8 @@ class DesiredState:
             order = sorted((k, i, r) for i, (k, r) in enumerate(self.entries.items()))
             yield from order
             return
+        if self._dropped:
+            raise RuntimeError("the spilled desired state was read and dropped")
         if self.entries:
             self._spill()
         self._runs.finish()
@@ -274,6 +277,13 @@ class DesiredState:
             previous = (key, seq, refs)
         if previous is not None:
             yield previous
+
+    def drop_runs(self) -> None:
+        """Remove the runs from disk once read (a plan of millions made them gigabytes):
+        a spilled desired state is then read no more."""
+        if self._runs is not None:
+            self._runs.drop()
+            self._dropped = True
 
     def __len__(self) -> int:
         return len(self.entries) if self._runs is None else sum(1 for _ in self.merged())

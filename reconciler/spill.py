@@ -22,12 +22,13 @@ and marshal (in C) do the work, with nothing to tune.
 from __future__ import annotations
 
 import heapq
+import itertools
 import marshal
 import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyrage
@@ -64,16 +65,30 @@ class SpillDir:
         self._cleanup()
 
 
-def write_run(spill: SpillDir, records: list[Any]) -> str:
+def write_run(spill: SpillDir, records: Iterable[Any]) -> str:
     """Write sorted `records` as a run; returns its path."""
     path = spill.new_run()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        for at in range(0, len(records), CHUNK):
-            sealed = spill.seal(records[at : at + CHUNK])
+        if isinstance(records, list):
+            chunks: Iterable[list[Any]] = (
+                records[at : at + CHUNK] for at in range(0, len(records), CHUNK)
+            )
+        else:
+            chunks = _chunks(iter(records))
+        for chunk in chunks:
+            sealed = spill.seal(chunk)
             handle.write(len(sealed).to_bytes(_LENGTH, "big"))
             handle.write(sealed)
     return path
+
+
+def _chunks(records: Iterator[Any]) -> Iterator[list[Any]]:
+    while True:
+        chunk = list(itertools.islice(records, CHUNK))
+        if not chunk:
+            return
+        yield chunk
 
 
 def read_run(spill: SpillDir, path: str) -> Iterator[Any]:
@@ -111,15 +126,33 @@ class Sorter:
         self.runs.append(write_run(self.spill, self.buffer))
         self.buffer = []
 
-    def finish(self) -> Sorter:
+    def finish(self, passes: int = 1) -> Sorter:
         """No more records: the rest goes to disk too when anything did (the memory is
-        freed), else it is sorted in place."""
+        freed), else it is sorted in place. For a sorter read more than once (`passes`),
+        several runs are merged into one now, so later passes read one file in order
+        instead of merging again."""
+        if self._sorted:
+            return self
         if self.runs and self.buffer:
             self._spill()
-        elif not self._sorted:
+        elif not self.runs:
             self.buffer.sort()
         self._sorted = True
+        if passes > 1 and len(self.runs) > 1:
+            merged = write_run(self.spill, heapq.merge(*self._readers()))
+            for path in self.runs:
+                os.unlink(path)
+            self.runs = [merged]
         return self
+
+    def drop(self) -> None:
+        """Remove the runs: the sorter is read no more."""
+        for path in self.runs:
+            os.unlink(path)
+        self.runs, self.buffer = [], []
+
+    def _readers(self) -> list[Iterator[Any]]:
+        return [read_run(self.spill, path) for path in self.runs]
 
     def __len__(self) -> int:
         return self.count
@@ -131,4 +164,4 @@ class Sorter:
             return iter(self.buffer)
         if len(self.runs) == 1:
             return read_run(self.spill, self.runs[0])
-        return heapq.merge(*(read_run(self.spill, path) for path in self.runs))
+        return heapq.merge(*self._readers())

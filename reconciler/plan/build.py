@@ -114,37 +114,45 @@ def _build_spilled(
     # the actions' sorters share the desired state's budget
     limit = max(1, (desired.spill_at or SPILL_ITEMS) // max(1, len(plans)))
     sorters = {name: Sorter(desired.spill, limit) for name in plans}
+    adds = {name: sorter.add for name, sorter in sorters.items()}
     sends = dict.fromkeys(plans, 0)
     recorded = dict.fromkeys(plans, 0)
-    lookup = ledger.items.get
+    pending = dict.fromkeys(plans, 0)
+    items = ledger.items
+    lookup = dict.get.__get__(items)  # by the 128-bit key records hold (item_key)
     of_bytes = fingerprint.of_bytes
     vendors, table, target_of = desired.vendors, desired.sources, desired.target_of
     digest = DesiredDigest()
+    add_digest = digest.add
+    word = str(PENDING)  # states as words: marshal takes no enum (SpilledActions: State)
     for canonical, seq, refs in desired.merged():
         target = target_of(canonical)
-        sorter = sorters.get(target)
-        if sorter is None:
+        add = adds.get(target)
+        if add is None:
             if not filtered:
-                digest.add(canonical)
+                add_digest(canonical)
             continue
-        digest.add(canonical)
+        add_digest(canonical)
         fp = of_bytes(canonical)
         status = lookup(fp[:FP_CHARS])
-        if status is None:
-            action = Action(fp, canonical, vendors[target], refs, table, PENDING)
-        else:
-            recorded[target] += 1
-            since = status.ts if status.state == DRIFTED else None
-            action = Action(
-                fp, canonical, vendors[target], refs, table, status.state, status.held, since
-            )
+        if status is None:  # most items of a large plan: counted and sent, held by nothing
+            pending[target] += 1
+            add((seq, fp, canonical, refs, word, False, None))
+            continue
+        recorded[target] += 1
+        since = status.ts if status.state == DRIFTED else None
+        action = Action(
+            fp, canonical, vendors[target], refs, table, status.state, status.held, since
+        )
         plans[target].summary.count(action.state, action.state == UNKNOWN and action.held)
         sends[target] += action.will_send
-        # the state as its word (marshal takes no enum); SpilledActions makes it a State
-        state = str(action.state)
-        sorter.add((seq, fp, canonical, refs, state, action.conflicted, action.since))
+        add((seq, fp, canonical, refs, str(action.state), action.conflicted, action.since))
+    desired.drop_runs()
+    for name, count in pending.items():
+        plans[name].summary.to_remove += count
+        sends[name] += count
     in_ledger = dict.fromkeys(plans, 0)
-    for _, status in ledger.items.items():
+    for _, status in items.items():
         if status.target in in_ledger:
             in_ledger[status.target] += 1
     for name, tp in plans.items():

@@ -198,7 +198,7 @@ class SpilledActions(_Lazy):
     def __init__(
         self, records: Sorter, vendor: str, table: SourceTable, sends: int, limit: int
     ) -> None:
-        self.records = records.finish()
+        self.records = records.finish(passes=2)
         self.vendor = vendor
         self.table = table
         self.send_count = sends
@@ -230,7 +230,7 @@ class SpilledActions(_Lazy):
             by_fp = Sorter(self.spill, self.limit)
             for seq, fp, *rest in self.records:
                 by_fp.add((fp, seq, *rest))
-            self._by_fp = by_fp.finish()
+            self._by_fp = by_fp.finish(passes=2)
         return _Reread(self, self._by_fp)
 
 
