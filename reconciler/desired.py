@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.spill import Sorter, SpillDir
+
 # One encoder, made once: json.dumps with options builds a new one on every call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -169,17 +171,56 @@ def item_from_canonical(canonical: bytes, vendor: str) -> Item:
     return Item(target, vendor, locator, removal)
 
 
+def join_refs(first: SourceRefs, then: SourceRefs) -> SourceRefs:
+    """The refs of one item declared in two runs: `first`'s, then `then`'s not yet
+    among them (what `DesiredState.add_canonical` would have made of them in order)."""
+    out = [first] if isinstance(first, int) else list(first)
+    for ref in [then] if isinstance(then, int) else then:
+        if ref not in out:
+            out.append(ref)
+    return out[0] if len(out) == 1 else out
+
+
+class DesiredDigest:
+    """`DesiredState.digest`, fed the canonical items in sorted order one at a time."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def add(self, canonical: bytes) -> None:
+        self._h.update(len(canonical).to_bytes(4, "big"))
+        self._h.update(canonical)
+
+    def value(self, key: Fingerprinter) -> str:
+        return key.of_bytes(self._h.digest())
+
+
+Merged = tuple[bytes, int, SourceRefs]
+"""(canonical bytes, first-declared position, source refs) of one desired item."""
+
+
 class DesiredState:
     """Every desired item once, in first-declared order, with all its sources.
 
     Held compactly, for specs of millions of CSV rows: per item only its canonical bytes
     and packed source refs; items are rebuilt from the bytes when iterated.
+
+    With `spill_at`, memory is bounded: once `spill_at` distinct items are held, they
+    are sorted by their bytes and written out as a run (reconciler.spill), and the
+    desired state is then read only through `merged()` (the runs merged, an item
+    declared in several runs made one with all its sources, first-declared first).
+    Below `spill_at` nothing changes: `entries` holds every item, in declared order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spill_at: int | None = None) -> None:
         self.entries: dict[bytes, SourceRefs] = {}
         self.sources = SourceTable()
         self.vendors: dict[str, str] = {}  # target -> vendor
+        self.spill_at = spill_at
+        self.spill: SpillDir | None = None
+        self._runs: Sorter | None = None
+        self._seq = 0  # items spilled so far: the first-declared position of the next
+        self._dropped = False
 
     def add(self, item: Item, source: Source) -> None:
         self.add_canonical(item.canonical(), item.target, item.vendor, self.sources.pack(source))
@@ -190,14 +231,62 @@ class DesiredState:
         found = self.entries.get(key)
         if found is None:
             self.entries[key] = ref
+            if self.spill_at is not None and len(self.entries) >= self.spill_at:
+                self._spill()
         elif isinstance(found, int):
             if found != ref:
                 self.entries[key] = [found, ref]
         elif ref not in found:
             found.append(ref)
 
+    @property
+    def spilled(self) -> bool:
+        """Whether items went to disk: then only `merged()` reads them all."""
+        return self._runs is not None
+
+    def _spill(self) -> None:
+        if self._runs is None:
+            self.spill = SpillDir()
+            # one run a buffer: the sorter writes when the buffer is handed over whole
+            self._runs = Sorter(self.spill, len(self.entries))
+        base = self._seq
+        for i, (key, refs) in enumerate(self.entries.items()):
+            self._runs.add((key, base + i, refs))
+        self._seq += len(self.entries)
+        self.entries = {}
+
+    def merged(self) -> Iterator[Merged]:
+        """Every item once, sorted by its canonical bytes, with its first-declared
+        position and all its sources (in declared order)."""
+        if self._runs is None:
+            order = sorted((k, i, r) for i, (k, r) in enumerate(self.entries.items()))
+            yield from order
+            return
+        if self._dropped:
+            raise RuntimeError("the spilled desired state was read and dropped")
+        if self.entries:
+            self._spill()
+        self._runs.finish()
+        previous: Merged | None = None
+        for key, seq, refs in self._runs:
+            if previous is not None and previous[0] == key:
+                previous = (key, previous[1], join_refs(previous[2], refs))
+                continue
+            if previous is not None:
+                yield previous
+            previous = (key, seq, refs)
+        if previous is not None:
+            yield previous
+
+    def drop_runs(self) -> None:
+        """Remove the runs from disk once read (a plan of millions made them gigabytes):
+        a spilled desired state is then read no more."""
+        if self._runs is not None:
+            self._runs.drop()
+            self._dropped = True
+
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.entries) if self._runs is None else sum(1 for _ in self.merged())
 
     def target_of(self, canonical: bytes) -> str:
         """The target of an entry, without rebuilding the item."""
@@ -209,6 +298,10 @@ class DesiredState:
         return item_from_canonical(canonical, self.vendors[self.target_of(canonical)])
 
     def __iter__(self) -> Iterator[DesiredItem]:
+        if self._runs is not None:
+            for key, _, refs in sorted(self.merged(), key=lambda m: m[1]):
+                yield DesiredItem(self.item(key), self.sources.expand(refs))
+            return
         for key, refs in self.entries.items():
             yield DesiredItem(self.item(key), self.sources.expand(refs))
 
@@ -217,6 +310,11 @@ class DesiredState:
         subset = DesiredState()
         subset.sources = self.sources
         subset.vendors = self.vendors
+        if self._runs is not None:
+            for key, _, refs in sorted(self.merged(), key=lambda m: m[1]):
+                if self.target_of(key) in wanted:
+                    subset.entries[key] = refs
+            return subset
         subset.entries = {k: v for k, v in self.entries.items() if self.target_of(k) in wanted}
         return subset
 
@@ -224,8 +322,11 @@ class DesiredState:
         """A digest of the sorted canonical items, keyed like fingerprints: changes iff
         the desired set changes, and cannot be tested against guessed values (a plain
         hash of a one-item set would be)."""
-        h = hashlib.sha256()
+        h = DesiredDigest()
+        if self._runs is not None:
+            for canonical, _, _ in self.merged():
+                h.add(canonical)
+            return h.value(key)
         for canonical in sorted(self.entries):
-            h.update(len(canonical).to_bytes(4, "big"))
-            h.update(canonical)
-        return key.of_bytes(h.digest())
+            h.add(canonical)
+        return h.value(key)

@@ -27,11 +27,12 @@ class RunInfo:
     commit: str | None
 
 
-def plan_sends(plan: Plan, allowed: set[str] | None = None) -> list[Action]:
-    """The actions apply sends: actionable states, and only those a saved plan listed."""
-    return [
-        a for tp in plan.targets for a in tp.sends() if allowed is None or a.fingerprint in allowed
-    ]
+def plan_sends(plan: Plan, allowed: set[str] | None = None) -> Sequence[Action]:
+    """The actions apply sends: actionable states, and only those a saved plan listed.
+    Read from disk again on each pass when the plan was spilled (Plan.sends)."""
+    if allowed is None:
+        return plan.sends()
+    return [a for tp in plan.targets for a in tp.sends() if a.fingerprint in allowed]
 
 
 def check_max_deletions(sends: Sequence[Action], limit: int | None) -> None:

@@ -259,15 +259,19 @@ def _resolved(path: Path) -> Path:
 
 
 def load_specs(
-    config: Config, paths: Iterable[Path] = (), names_elsewhere: bool = False
+    config: Config,
+    paths: Iterable[Path] = (),
+    names_elsewhere: bool = False,
+    spill_at: int | None = None,
 ) -> LoadResult:
     """Read, check and expand every manifest; problems are collected, never raised.
 
     With `paths` and `names_elsewhere`, the manifest names of every other file under the
     specs folder are read too (names only), so a name given twice is reported even when
-    only one of the two files is checked.
+    only one of the two files is checked. With `spill_at`, the desired state goes to
+    disk past that many items (DesiredState): for plan and apply, which read it merged.
     """
-    result = LoadResult()
+    result = LoadResult(desired=DesiredState(spill_at))
     paths = list(paths)
     why = None if paths else _folder_problem(config.specs_dir)
     if why is not None:

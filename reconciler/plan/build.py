@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from reconciler.config import Config
-from reconciler.desired import DesiredState, Fingerprinter
+from reconciler.desired import DesiredDigest, DesiredState, Fingerprinter
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, open_storage
 from reconciler.ledger.records import FP_CHARS
@@ -17,8 +17,14 @@ from reconciler.ledger.verify import IGNORED, LedgerBroken, ledger_problems
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.plan.deadlines import manifest_deadlines
 from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
-from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
+from reconciler.plan.model import Action, Blanks, LedgerRef, Plan, SpilledActions, TargetPlan
+from reconciler.spill import Sorter
 from reconciler.states import DRIFTED, PENDING, UNKNOWN
+
+SPILL_ITEMS = 250_000
+"""Desired items held in memory before the desired state and the plan's actions go to
+disk as sorted runs (reconciler.spill): smaller projects are planned wholly in memory,
+larger ones in memory that does not grow with their size."""
 
 
 def build_plan(
@@ -32,6 +38,30 @@ def build_plan(
     wanted = list(only_targets)
     names = wanted or list(config.targets)
     plans = {name: TargetPlan(config.targets[name]) for name in names}
+    if desired.spilled:
+        desired_digest = _build_spilled(plans, desired, ledger, fingerprint, bool(wanted))
+    else:
+        _build(plans, desired, ledger, fingerprint)
+        subset = desired.for_targets(names) if wanted else desired
+        desired_digest = subset.digest(fingerprint)
+    return Plan(
+        targets=[plans[n] for n in names],
+        ledger=LedgerRef(ledger.exists, ledger.lineage, ledger.serial, ledger.digest, ledger.head),
+        desired_digest=desired_digest,
+        accounts={n: config.targets[n].account for n in names},
+        fingerprint_scheme=fingerprint.scheme,
+        key_id=fingerprint.key_id,
+        target_filter=wanted,
+        warnings=list(ledger.warnings),
+        new_ledger_salt=new_ledger_salt,
+    )
+
+
+def _build(
+    plans: dict[str, TargetPlan], desired: DesiredState, ledger: Ledger, fingerprint: Fingerprinter
+) -> None:
+    """The plan's actions, in memory: one list a target, in first-declared order."""
+    lists: dict[str, list[Action]] = {name: [] for name in plans}
     recorded: set[str] = set()  # ledger keys of desired items (the rest are pending)
     items = ledger.items
     lookup = dict.get.__get__(items)  # by the 128-bit key records hold (item_key)
@@ -42,8 +72,8 @@ def build_plan(
     target_of = desired.target_of
     for canonical, refs in desired.entries.items():
         target = target_of(canonical)
-        tp = plans.get(target)
-        if tp is None:
+        actions = lists.get(target)
+        if actions is None:
             continue
         fp = of_bytes(canonical)
         short = fp[:FP_CHARS]
@@ -56,24 +86,80 @@ def build_plan(
             action = Action(
                 fp, canonical, vendors[target], refs, table, status.state, status.held, since
             )
-        tp.actions.append(action)
-        tp.summary.count(action.state, action.state == UNKNOWN and action.held)
+        actions.append(action)
+        plans[target].summary.count(action.state, action.state == UNKNOWN and action.held)
+    orphaned: dict[str, list[str]] = {name: [] for name in plans}
     if len(recorded) < len(items):
         for fp, status in items.items():
             if fp not in recorded and status.target in plans:
-                plans[status.target].orphaned.append(fp)
-    subset = desired.for_targets(names) if wanted else desired
-    return Plan(
-        targets=[plans[n] for n in names],
-        ledger=LedgerRef(ledger.exists, ledger.lineage, ledger.serial, ledger.digest, ledger.head),
-        desired_digest=subset.digest(fingerprint),
-        accounts={n: config.targets[n].account for n in names},
-        fingerprint_scheme=fingerprint.scheme,
-        key_id=fingerprint.key_id,
-        target_filter=wanted,
-        warnings=list(ledger.warnings),
-        new_ledger_salt=new_ledger_salt,
-    )
+                orphaned[status.target].append(fp)
+    for name, tp in plans.items():
+        tp.actions = lists[name]
+        tp.orphaned = orphaned[name]
+
+
+def _build_spilled(
+    plans: dict[str, TargetPlan],
+    desired: DesiredState,
+    ledger: Ledger,
+    fingerprint: Fingerprinter,
+    filtered: bool,
+) -> str:
+    """The plan's actions when the desired state was spilled: the desired items merged
+    from their sorted runs (by canonical bytes: the order the desired digest reads
+    them in), each looked up in the ledger's item table, then sorted back on disk into
+    first-declared order per target. Returns the desired digest. Orphaned items are
+    counted, not listed (only their number is ever shown)."""
+    assert desired.spill is not None
+    # the actions' sorters share the desired state's budget
+    limit = max(1, (desired.spill_at or SPILL_ITEMS) // max(1, len(plans)))
+    sorters = {name: Sorter(desired.spill, limit) for name in plans}
+    adds = {name: sorter.add for name, sorter in sorters.items()}
+    sends = dict.fromkeys(plans, 0)
+    recorded = dict.fromkeys(plans, 0)
+    pending = dict.fromkeys(plans, 0)
+    items = ledger.items
+    lookup = dict.get.__get__(items)  # by the 128-bit key records hold (item_key)
+    of_bytes = fingerprint.of_bytes
+    vendors, table, target_of = desired.vendors, desired.sources, desired.target_of
+    digest = DesiredDigest()
+    add_digest = digest.add
+    word = str(PENDING)  # states as words: marshal takes no enum (SpilledActions: State)
+    for canonical, seq, refs in desired.merged():
+        target = target_of(canonical)
+        add = adds.get(target)
+        if add is None:
+            if not filtered:
+                add_digest(canonical)
+            continue
+        add_digest(canonical)
+        fp = of_bytes(canonical)
+        status = lookup(fp[:FP_CHARS])
+        if status is None:  # most items of a large plan: counted and sent, held by nothing
+            pending[target] += 1
+            add((seq, fp, canonical, refs, word, False, None))
+            continue
+        recorded[target] += 1
+        since = status.ts if status.state == DRIFTED else None
+        action = Action(
+            fp, canonical, vendors[target], refs, table, status.state, status.held, since
+        )
+        plans[target].summary.count(action.state, action.state == UNKNOWN and action.held)
+        sends[target] += action.will_send
+        add((seq, fp, canonical, refs, str(action.state), action.conflicted, action.since))
+    desired.drop_runs()
+    for name, count in pending.items():
+        plans[name].summary.to_remove += count
+        sends[name] += count
+    in_ledger = dict.fromkeys(plans, 0)
+    for _, status in items.items():
+        if status.target in in_ledger:
+            in_ledger[status.target] += 1
+    for name, tp in plans.items():
+        vendor = vendors.get(name, tp.target.vendor)
+        tp.actions = SpilledActions(sorters[name], vendor, table, sends[name], limit)
+        tp.orphaned = Blanks(in_ledger[name] - recorded[name])
+    return digest.value(fingerprint)
 
 
 def check_targets(config: Config, names: Sequence[str]) -> None:
@@ -103,17 +189,19 @@ def plan_from_config(
     paths: Iterable[Path] = (),
     ignore_ledger_errors: bool = False,
     now: dt.datetime | None = None,
+    spill_at: int | None = None,
 ) -> tuple[Plan, LoadResult, Ledger]:
     """Load manifests and ledger and diff them. Raises ValidationFailed on bad input,
     LedgerBroken when the ledger does not verify (its chain, its MACs, or against what
-    git committed), unless `ignore_ledger_errors`: then the plan says so."""
+    git committed), unless `ignore_ledger_errors`: then the plan says so. Past `spill_at`
+    desired items (default SPILL_ITEMS) the plan is made on disk (DesiredState)."""
     check_targets(config, only_targets)
     # Millions of items, records and actions, none of them in a reference cycle: the
     # cyclic collector would only rescan them again and again as they pile up.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loaded = load_specs(config, paths)
+        loaded = load_specs(config, paths, spill_at=spill_at or SPILL_ITEMS)
         loaded.require_values("plan and apply")
         storage = open_storage(config)
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from reconciler.desired import Item, Source, SourceRefs, SourceTable, item_from_canonical
+from reconciler.spill import Sorter, SpillDir
 from reconciler.states import (
     ACCEPTED,
     ACTION_BY_STATE,
@@ -17,6 +20,7 @@ from reconciler.states import (
     REJECTED,
     UNKNOWN,
     PlanAction,
+    State,
 )
 from reconciler.target import Target
 from reconciler.vendors.registry import vendor as vendor_of
@@ -151,15 +155,174 @@ class Summary:
         )
 
 
+class _Lazy(Sequence[Action]):
+    """A sequence of actions read again on every pass; indexing walks to the place (the
+    renderers slice heads and samples: a few hundred items)."""
+
+    def __iter__(self) -> Iterator[Action]:  # pragma: no cover - every subclass has one
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover - every subclass has one
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Action: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Action]: ...
+
+    def __getitem__(self, index: int | slice) -> Action | list[Action]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step < 0:
+                return list(self)[index]
+            return list(itertools.islice(self, start, stop, step))
+        at = index + len(self) if index < 0 else index
+        for found in itertools.islice(self, at, None):
+            return found
+        raise IndexError(index)
+
+
+_STATE_OF: dict[str, str] = {s.value: s for s in State}
+
+ActionRecord = tuple[int, str, bytes, SourceRefs, str, bool, "str | None"]
+"""A spilled action: (plan position, fingerprint, canonical, refs, state, conflicted,
+since); first the key a Sorter sorts by."""
+
+
+class SpilledActions(_Lazy):
+    """A target's actions when the desired state was spilled (DesiredState.spill_at):
+    on disk in plan order (first declared first, as in memory), rebuilt on each pass.
+    `by_fingerprint()` sorts them once more, on disk, for the saved plan."""
+
+    def __init__(
+        self, records: Sorter, vendor: str, table: SourceTable, sends: int, limit: int
+    ) -> None:
+        self.records = records.finish(passes=2)
+        self.vendor = vendor
+        self.table = table
+        self.send_count = sends
+        self.limit = limit
+        self._by_fp: Sorter | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[Action]:
+        return self._actions(self.records, 1)
+
+    def _actions(self, records: Iterable[Any], fp_at: int) -> Iterator[Action]:
+        """Actions of records: (position, fingerprint, ...) in plan order, or
+        (fingerprint, position, ...) sorted by fingerprint (`fp_at` says which)."""
+        vendor, table, state = self.vendor, self.table, _STATE_OF.get
+        for r in records:
+            yield Action(r[fp_at], r[2], vendor, r[3], table, state(r[4], r[4]), r[5], r[6])
+
+    @property
+    def spill(self) -> SpillDir:
+        return self.records.spill
+
+    def sends(self) -> Sequence[Action]:
+        return _Sends(self, self.send_count)
+
+    def by_fingerprint(self) -> Iterable[Action]:
+        if self._by_fp is None:
+            by_fp = Sorter(self.spill, self.limit)
+            for seq, fp, *rest in self.records:
+                by_fp.add((fp, seq, *rest))
+            self._by_fp = by_fp.finish(passes=2)
+        return _Reread(self, self._by_fp)
+
+
+class _Reread(Iterable[Action]):
+    def __init__(self, actions: SpilledActions, records: Sorter) -> None:
+        self.actions = actions
+        self.records = records
+
+    def __iter__(self) -> Iterator[Action]:
+        return self.actions._actions(self.records, 0)
+
+
+class _Sends(_Lazy):
+    """The actions of a SpilledActions that apply sends (their number counted once)."""
+
+    def __init__(self, actions: Iterable[Action], count: int) -> None:
+        self.actions = actions
+        self.total = count
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[Action]:
+        return (a for a in self.actions if a.will_send)
+
+
+class Chained(_Lazy):
+    """Several targets' sends as one sequence (apply's sends of a spilled plan)."""
+
+    def __init__(self, parts: Sequence[Sequence[Action]]) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def __iter__(self) -> Iterator[Action]:
+        return itertools.chain.from_iterable(self.parts)
+
+
+class Blanks(Sequence[str]):
+    """`n` empty strings without holding them: a spilled plan's orphaned items, of
+    which only the number is ever shown."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [""] * len(range(*index.indices(self.n)))
+        if not -self.n <= index < self.n:
+            raise IndexError(index)
+        return ""
+
+
+def _fingerprint(action: Action) -> str:
+    return action.fingerprint
+
+
 @dataclass
 class TargetPlan:
-    target: Target
-    actions: list[Action] = field(default_factory=list)
-    summary: Summary = field(default_factory=Summary)
-    orphaned: list[str] = field(default_factory=list)
+    """One target's part of the plan. `actions` is a list, in plan order; when the
+    desired state was spilled to disk it is a SpilledActions (the same actions in the
+    same order, read from disk on each pass)."""
 
-    def sends(self) -> list[Action]:
+    target: Target
+    actions: Sequence[Action] = field(default_factory=list)
+    summary: Summary = field(default_factory=Summary)
+    orphaned: Sequence[str] = field(default_factory=list)
+
+    @property
+    def spilled(self) -> bool:
+        return isinstance(self.actions, SpilledActions)
+
+    def sends(self) -> Sequence[Action]:
+        if isinstance(self.actions, SpilledActions):
+            return self.actions.sends()
         return [a for a in self.actions if a.will_send]
+
+    def by_fingerprint(self) -> Iterable[Action]:
+        """The actions sorted by fingerprint (the saved plan's order); iterable again."""
+        if isinstance(self.actions, SpilledActions):
+            return self.actions.by_fingerprint()
+        return sorted(self.actions, key=_fingerprint)
 
 
 @dataclass
@@ -222,3 +385,10 @@ class Plan:
 
     def actions(self) -> list[Action]:
         return [a for tp in self.targets for a in tp.actions]
+
+    def sends(self) -> Sequence[Action]:
+        """What apply sends, in plan order: a list, or read from disk again on each pass
+        when the plan was spilled."""
+        if any(tp.spilled for tp in self.targets):
+            return Chained([tp.sends() for tp in self.targets])
+        return [a for tp in self.targets for a in tp.sends()]

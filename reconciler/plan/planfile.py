@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,12 +124,12 @@ def layout_digest(plan: Plan, fingerprint: Fingerprinter) -> str:
 
 def _header(
     plan: Plan, stamp: PlanStamp, seal: Seal, fingerprint: Fingerprinter
-) -> tuple[dict[str, Any], list[list[Action]], dict[str, int]]:
+) -> tuple[dict[str, Any], list[Iterable[Action]], dict[str, int]]:
     since_index: dict[str, int] = {}
-    ordered: list[list[Action]] = []
+    ordered: list[Iterable[Action]] = []
     sends = irreversible = 0
     for tp in plan.targets:
-        actions = sorted(tp.actions, key=_fingerprint)
+        actions = tp.by_fingerprint()
         ordered.append(actions)
         for action in actions:
             if action.since is not None and action.since not in since_index:
@@ -159,11 +159,9 @@ def _header(
     return header, ordered, since_index
 
 
-def _fingerprint(action: Action) -> str:
-    return action.fingerprint
-
-
-def item_chunks(ordered: list[list[Action]], since_index: dict[str, int]) -> Iterator[bytes]:
+def item_chunks(
+    ordered: Sequence[Iterable[Action]], since_index: dict[str, int]
+) -> Iterator[bytes]:
     """The items region's bytes for these actions (each target's sorted by fingerprint)."""
     batch: list[bytes] = []
     for actions in ordered:
@@ -242,7 +240,7 @@ class SavedPlan:
         counts = [count for _, count in self.sections]
         yield from self.reader.records(counts, self.seal.hasher(), _what(self.seal))
 
-    def holds_exactly(self, ordered: list[list[Action]]) -> bool:
+    def holds_exactly(self, ordered: Sequence[Iterable[Action]]) -> bool:
         """Whether the file's items are these actions' records, byte for byte (each
         target's actions sorted by fingerprint, in the file's target order)."""
         since_index = {ts: i for i, ts in enumerate(self.since)}

@@ -7,7 +7,7 @@ is streamed from the file (one chunk in memory), whatever the plan's size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError
@@ -44,10 +44,6 @@ def conflicted(record: Record) -> bool:
     return bool(record.flags & CONFLICTED_FLAG)
 
 
-def _key(action: Action) -> str:
-    return action.fingerprint
-
-
 def joined(saved: SavedPlan, plan: Plan) -> Iterator[tuple[str, Action | None, Record | None]]:
     """(target, action made now or None, saved record or None) for every item of either,
     target by target in the saved plan's order, then the plan's other targets. The MAC
@@ -57,28 +53,29 @@ def joined(saved: SavedPlan, plan: Plan) -> Iterator[tuple[str, Action | None, R
     pending = next(records, None)
     for section, (name, _) in enumerate(saved.sections):
         tp = by_target.pop(name, None)
-        actions = sorted(tp.actions, key=_key) if tp is not None else []
-        i = 0
+        actions = iter(tp.by_fingerprint() if tp is not None else ())
+        now = next(actions, None)
         while pending is not None and pending[0] == section:
             record = pending[1]
             fp = record.fp.hex()
-            while i < len(actions) and actions[i].fingerprint[:_HEX] < fp:
-                yield name, actions[i], None
-                i += 1
-            if i < len(actions) and actions[i].fingerprint[:_HEX] == fp:
-                yield name, actions[i], record
-                i += 1
+            while now is not None and now.fingerprint[:_HEX] < fp:
+                yield name, now, None
+                now = next(actions, None)
+            if now is not None and now.fingerprint[:_HEX] == fp:
+                yield name, now, record
+                now = next(actions, None)
             else:
                 yield name, None, record
             pending = next(records, None)
-        for action in actions[i:]:
-            yield name, action, None
+        while now is not None:
+            yield name, now, None
+            now = next(actions, None)
     for name, tp in by_target.items():
         for action in tp.actions:
             yield name, action, None
 
 
-def same_sends(saved: SavedPlan, plan: Plan) -> list[Action]:
+def same_sends(saved: SavedPlan, plan: Plan) -> Sequence[Action]:
     """`apply PLANFILE`: the plan made now must be the saved one, item by item (state,
     held, since): the records a save would write now are compared with the file's bytes,
     a chunk at a time. Then its sends are the saved plan's. Raises the stale error
@@ -86,10 +83,10 @@ def same_sends(saved: SavedPlan, plan: Plan) -> list[Action]:
     names = [tp.target.name for tp in plan.targets]
     counts = [len(tp.actions) for tp in plan.targets]
     same_shape = saved.sections == list(zip(names, counts, strict=True))
-    ordered = [sorted(tp.actions, key=_key) for tp in plan.targets] if same_shape else []
+    ordered = [tp.by_fingerprint() for tp in plan.targets] if same_shape else []
     if not same_shape or not saved.holds_exactly(ordered):
         raise _differs(_first_difference(saved, plan))
-    return [a for tp in plan.targets for a in tp.sends()]
+    return plan.sends()
 
 
 def _first_difference(saved: SavedPlan, plan: Plan) -> str:
@@ -124,22 +121,25 @@ class ReviewedSends:
 
 def reviewed_split(saved: SavedPlan, plan: Plan) -> ReviewedSends:
     """`apply --reviewed`: what is pending now AND was a send in the reviewed plan."""
-    chosen: set[int] = set()
-    unreviewed: set[int] = set()
+    # by fingerprint, not by object: a spilled plan's actions are rebuilt on each pass
+    chosen: set[str] = set()
+    unreviewed: set[str] = set()
     out = ReviewedSends()
     for _, action, record in joined(saved, plan):
         now = action is not None and action.will_send
         then = record is not None and sends(record)
         if now and then:
-            chosen.add(id(action))
+            assert action is not None
+            chosen.add(action.fingerprint)
         elif now:
-            unreviewed.add(id(action))
+            assert action is not None
+            unreviewed.add(action.fingerprint)
         elif then:
             out.settled += 1
     for tp in plan.targets:
         for action in tp.sends():
-            if id(action) in chosen:
+            if action.fingerprint in chosen:
                 out.sends.append(action)
-            elif id(action) in unreviewed:
+            elif action.fingerprint in unreviewed:
                 out.unreviewed.append(action)
     return out

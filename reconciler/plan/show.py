@@ -82,10 +82,13 @@ def rebuild_plan(config: Config, key: bytes | None, saved: SavedPlan) -> ShownPl
         plans[target["name"]].summary = Summary(**target["summary"])
     vendors, table, target_of = desired.vendors, desired.sources, desired.target_of
     of_bytes = fingerprint.of_bytes
+    lists: dict[str, list[Action]] = {name: [] for name in plans}
     for canonical, refs in subset.entries.items():
-        tp = plans[target_of(canonical)]
-        vendor = vendors[tp.target.name]
-        tp.actions.append(Action(of_bytes(canonical), canonical, vendor, refs, table, "pending"))
+        name = target_of(canonical)
+        made = Action(of_bytes(canonical), canonical, vendors[name], refs, table, "pending")
+        lists[name].append(made)
+    for name, tp in plans.items():
+        tp.actions = lists[name]
     since = saved.since
     for name, action, record in joined(saved, _model(plans, head, [])):
         if action is None or record is None:

@@ -11,6 +11,7 @@ held for a person (their resend is unsafe: reconcile ledger resolve settles them
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def _stale(reason: str) -> ReconcilerError:
 
 def _from_saved(
     config: Config, key: bytes | None, path: Path, targets: tuple[str, ...], ignore: bool = False
-) -> tuple[Plan, list[Action], Ledger]:
+) -> tuple[Plan, Sequence[Action], Ledger]:
     saved = load_plan(path, key)
     saved_targets = saved.target_filter
     if targets and sorted(targets) != sorted(saved_targets):
@@ -226,6 +227,7 @@ def apply(
         refresh_first(config, key, targets)
     limit = max_deletions if max_deletions is not None else config.max_deletions
     unreviewed: list[Action] = []
+    sends: Sequence[Action]
     if planfile is not None and reviewed is not None:
         raise ReconcilerError("give a PLANFILE or --reviewed PLANFILE, not both")
     if reviewed is not None:

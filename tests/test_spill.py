@@ -1,0 +1,79 @@
+"""The desired state spilled to sorted runs on disk reads back as the in-memory one."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from reconciler.desired import DesiredState, Fingerprinter, Item, Source
+from reconciler.spill import Sorter, SpillDir
+
+
+def _items(seed: int, n: int) -> list[tuple[Item, Source]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        # a small universe: many items are declared again, in other files and lines
+        k = rng.randrange(n // 3 + 1)
+        target = ("seg", "ins")[k % 2]
+        item = Item(
+            target,
+            "segment",
+            {"user_id": f"u_{k}"},
+            {"kind": "identifier", "type": "email", "value": f"v{k}@x.example"},
+        )
+        source = Source(f"m{rng.randrange(3)}", f"specs/f{rng.randrange(2)}.csv", i % 7 + 2)
+        out.append((item, source))
+    return out
+
+
+@pytest.mark.parametrize("spill_at", [1, 2, 7, 50])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_spilled_desired_state_merges_to_the_in_memory_one(spill_at: int, seed: int) -> None:
+    declared = _items(seed, 400)
+    memory, spilled = DesiredState(), DesiredState(spill_at)
+    for item, source in declared:
+        memory.add(item, source)
+        spilled.add(item, source)
+    assert spilled.spilled and not memory.spilled
+    merged = list(spilled.merged())
+    assert [k for k, _, _ in merged] == sorted(memory.entries)  # sorted, each once
+    in_order = sorted(merged, key=lambda m: m[1])
+    # first-declared order and every source, first declared first, as in memory
+    assert [(k, r) for k, _, r in in_order] == list(memory.entries.items())
+    key = Fingerprinter.keyed(b"k" * 32)
+    assert spilled.digest(key) == memory.digest(key)
+    assert len(spilled) == len(memory)
+    subset = spilled.for_targets(["ins"])
+    assert subset.entries == memory.for_targets(["ins"]).entries
+    assert [d.sources for d in spilled] == [d.sources for d in memory]
+
+
+def test_runs_are_sealed_and_removed() -> None:
+    spill = SpillDir()
+    sorter = Sorter(spill, 3)
+    secret = b"jane@old-domain.example"
+    for i in range(10):
+        sorter.add((b"%03d" % (9 - i), secret))
+    sorter.finish()
+    assert len(sorter.runs) == 4
+    for path in sorter.runs:
+        with open(path, "rb") as handle:
+            assert secret not in handle.read()  # sealed to this process's key
+        assert os.stat(path).st_mode & 0o077 == 0
+    assert [r[0] for r in sorter] == [b"%03d" % i for i in range(10)]
+    assert [r[0] for r in sorter] == [b"%03d" % i for i in range(10)]  # again
+    assert os.stat(spill.path).st_mode & 0o077 == 0
+    spill.close()
+    assert not os.path.exists(spill.path)
+
+
+def test_a_sorter_that_never_filled_stays_in_memory() -> None:
+    spill = SpillDir()
+    sorter = Sorter(spill, 100)
+    for i in (3, 1, 2):
+        sorter.add((i,))
+    assert list(sorter.finish()) == [(1,), (2,), (3,)] and not sorter.runs
+    assert os.listdir(spill.path) == []
