@@ -252,6 +252,7 @@ def problem_v2(rec: Any) -> str | None:
                     and not s.translate(_LETTERS)
                     and type(rec.get("code", 0)) is int
                     and type(rec.get("message", "")) is str
+                    and type(rec.get("evidence", "removed")) is str  # a list: below
                     and rec.get("evidence", "removed") in EVIDENCE
                 ):
                     for name, kind_of in (("request_id", str), ("note", str)):
