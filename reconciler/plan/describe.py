@@ -19,6 +19,8 @@ def _masked_flat(values: dict[str, Any]) -> dict[str, Any] | None:
             out[key] = value
         elif type(value) is str:
             out[key] = mask(value)
+        elif value is None or type(value) is bool:  # not a value: kept (as map_values does)
+            out[key] = value
         else:
             return None
     return out

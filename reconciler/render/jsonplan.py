@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable
+from reconciler.desired import LINE_BITS, Item, Source, SourceRefs, SourceTable
 from reconciler.masking import mask
 from reconciler.plan.deadlines import manifest_names
 from reconciler.plan.describe import describe_shown, request_preview_shown, shown
@@ -21,11 +21,16 @@ from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.vendors.registry import vendor
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+# What a preview is a function of: a shown item's locator and removal, in their order
+# (a vendor may read a mapping's keys in order), compact and unsorted.
+_key = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 # `_encode` of a str, without the encoder's per-call overhead (same C function)
 _str: Callable[[str], str] = encode_basestring
 LINE_MASK = (1 << LINE_BITS) - 1
 # actions written per write() call
 CHUNK = 2000
+# distinct shown items whose previews are kept per target (then the cache starts again)
+PREVIEWS = 1 << 16
 
 
 def source_json(source: Source) -> dict[str, Any]:
@@ -78,10 +83,16 @@ def _unmasked(value: str) -> str:
 
 class _ActionEncoder:
     """`_encode(action_json(tp, action, show_values))` for one target's actions, with
-    the fields that are the same for every action encoded once. A vendor may offer a
-    fast path (`RequestBuilder.fast_preview`) that encodes an item's kind, description and
-    request straight from its canonical bytes (Segment's identifier removals, the bulk of
-    large plans); anything else takes the general path."""
+    the fields that are the same for every action encoded once.
+
+    The general path, for every vendor: an action's description and request are a
+    function of its target and its shown (masked) item alone (`describe_shown`,
+    `request_preview_shown`: the vendor's describe and build are pure), and masked
+    items repeat (`ex*********01` stands for a hundredth of a million ids), so both are
+    computed and encoded once per distinct shown item and kept (up to PREVIEWS of
+    them); each action then costs its item, its masking and a lookup. A vendor may also
+    offer a fast path (`RequestBuilder.fast_preview`) straight from an item's canonical
+    bytes; whatever it declines takes the general path."""
 
     def __init__(
         self, tp: TargetPlan, show_values: bool, overdue: dict[str, str] | None = None
@@ -97,6 +108,8 @@ class _ActionEncoder:
         # fields encoded once per (target, kind) and per state
         self.heads: dict[tuple[str, str], str] = {}
         self.states: dict[tuple[str, str], str] = {}
+        # shown item (its `_key`) -> (description, the request's JSON text)
+        self.previews: dict[str, tuple[str, str]] = {}
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
@@ -133,11 +146,26 @@ class _ActionEncoder:
             preview = self.fast(action.canonical)
             if preview is not None:
                 return self._compose(action, *preview)
-        return _encode(action_json(self.tp, action, self.show_values))
+        item = action.item
+        visible = shown(item, self.show_values)
+        if self.show_values:  # raw values do not repeat: nothing worth keeping
+            return self._compose(action, item.kind, *self._preview(visible))
+        key = _key([visible.locator, visible.removal])
+        found = self.previews.get(key)
+        if found is None:
+            if len(self.previews) >= PREVIEWS:
+                self.previews.clear()
+            found = self.previews[key] = self._preview(visible)
+        return self._compose(action, item.kind, *found)
+
+    def _preview(self, visible: Item) -> tuple[str, str]:
+        """(description, the request's JSON text) of a shown item, as action_json has them."""
+        request = _encode(request_preview_shown(self.tp.target, visible))
+        return describe_shown(visible), request
 
     def _compose(self, action: Action, kind: str, description: str, request: str) -> str:
-        """The action's JSON from a vendor's fast preview: byte-identical to the general
-        path (same keys, same order, the encoder's separators)."""
+        """The action's JSON from its kind, description and request text: byte-identical
+        to encoding action_json (same keys, same order, the encoder's separators)."""
         target = self.tp.target.name
         head = self.heads.get((target, kind))
         if head is None:
