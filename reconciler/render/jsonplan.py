@@ -8,14 +8,14 @@ summary fields first, then one action a line, each encoded once however many out
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from reconciler.desired import LINE_BITS, Item, Source, SourceRefs, SourceTable
 from reconciler.masking import mask
 from reconciler.plan.deadlines import manifest_names
-from reconciler.plan.describe import describe_shown, request_preview_shown, shown
+from reconciler.plan.describe import describe_shown, request_preview_shown, shown, shown_key
 from reconciler.plan.head import plan_head
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.vendors.registry import vendor
@@ -109,7 +109,8 @@ class _ActionEncoder:
         self.heads: dict[tuple[str, str], str] = {}
         self.states: dict[tuple[str, str], str] = {}
         # shown item (its `_key`) -> (description, the request's JSON text)
-        self.previews: dict[str, tuple[str, str]] = {}
+        self.previews: dict[Hashable, tuple[str, str]] = {}
+        self.vendor = vendor(tp.target.vendor)
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
@@ -147,15 +148,18 @@ class _ActionEncoder:
             if preview is not None:
                 return self._compose(action, *preview)
         item = action.item
-        visible = shown(item, self.show_values)
         if self.show_values:  # raw values do not repeat: nothing worth keeping
-            return self._compose(action, item.kind, *self._preview(visible))
-        key = _key([visible.locator, visible.removal])
+            return self._compose(action, item.kind, *self._preview(item))
+        key: Hashable | None = shown_key(item, self.vendor.vendor_ids(item))
+        visible = None
+        if key is None:  # nested values (Braze's prioritization, Insider's numbers)
+            visible = shown(item, False)
+            key = _key([visible.locator, visible.removal])
         found = self.previews.get(key)
         if found is None:
             if len(self.previews) >= PREVIEWS:
                 self.previews.clear()
-            found = self.previews[key] = self._preview(visible)
+            found = self.previews[key] = self._preview(visible or shown(item, False))
         return self._compose(action, item.kind, *found)
 
     def _preview(self, visible: Item) -> tuple[str, str]:
