@@ -32,7 +32,7 @@ ShownKey = tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]
 def _flat_key(values: dict[str, Any], keep: frozenset[str]) -> tuple[tuple[str, Any], ...] | None:
     """(key, shown value) pairs of a flat mapping, in order, as `shown` makes them;
     None when a value is not a string, a bool or None (ints would equal bools here)."""
-    out = []
+    out: list[tuple[str, Any]] = []
     for key, value in values.items():
         if type(value) is str:
             out.append((key, value if key in _NOT_VALUES or key in keep else mask(value)))
