@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from reconciler.desired import LINE_BITS, Item, Source, SourceRefs, SourceTable
+from reconciler.desired import LINE_BITS, Item, Source, SourceRefs, SourceTable, load_canonical
 from reconciler.masking import mask
 from reconciler.plan.deadlines import manifest_names
 from reconciler.plan.describe import describe_shown, request_preview_shown, shown, shown_key
@@ -106,11 +106,12 @@ class _ActionEncoder:
         # a one-source list's head by (table, packed pair index): actions share tables
         self.single_heads: dict[tuple[SourceTable, int], str] = {}
         # fields encoded once per (target, kind) and per state
-        self.heads: dict[tuple[str, str], str] = {}
+        self.heads: dict[str, str] = {}
         self.states: dict[tuple[str, str], str] = {}
-        # shown item (its `_key`) -> (description, the request's JSON text)
+        # shown item (`shown_key` or `_key`) -> its action text's pieces (`_pieces`)
         self.previews: dict[Hashable, tuple[str, str]] = {}
         self.vendor = vendor(tp.target.vendor)
+        self.vendor_name = tp.target.vendor
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
@@ -136,20 +137,40 @@ class _ActionEncoder:
         return head
 
     def encode(self, action: Action) -> str:
-        text = self._encode(action)
+        pre, post = self._preview(action)
+        state, verb = action.state, action.action
+        middle = self.states.get((state, verb))
+        if middle is None:
+            middle = self.states[(state, verb)] = (
+                f', "state": {_str(state)}, "action": {_str(verb)}, '
+                f'"irreversible": {"true" if action.irreversible else "false"}, "sources": '
+            )
+        refs = action.refs
+        if type(refs) is int:  # one source: the common case
+            key = (action.table, refs >> LINE_BITS)
+            head = self.single_heads.get(key)
+            if head is None:
+                head = self.single_heads[key] = "[" + self._source_head(action.table.split(refs)[0])
+            sources = f"{head}{refs & LINE_MASK}}}]"
+        else:
+            sources = self.sources(action.table, refs)
+        text = f'{{"fingerprint": {_str(action.fingerprint)}{pre}{middle}{sources}{post}'
         late = _late(action, self.overdue)
         if late:  # the items of an overdue manifest say so (as plan_json does)
             text = f'{text[:-1]}, "overdue": {_encode(late)}}}'
         return text
 
-    def _encode(self, action: Action) -> str:
+    def _preview(self, action: Action) -> tuple[str, str]:
+        """The action's text before its state and after its sources: its target, vendor,
+        kind and description, then its request."""
         if self.fast is not None:
             preview = self.fast(action.canonical)
             if preview is not None:
-                return self._compose(action, *preview)
-        item = action.item
+                return self._pieces(*preview)
+        target, locator, removal = load_canonical(action.canonical)
+        item = Item(target, self.vendor_name, locator, removal)
         if self.show_values:  # raw values do not repeat: nothing worth keeping
-            return self._compose(action, item.kind, *self._preview(item))
+            return self._pieces(item.kind, *self._describe(item))
         key: Hashable | None = shown_key(item, self.vendor.vendor_ids(item))
         visible = None
         if key is None:  # nested values (Braze's prioritization, Insider's numbers)
@@ -159,35 +180,27 @@ class _ActionEncoder:
         if found is None:
             if len(self.previews) >= PREVIEWS:
                 self.previews.clear()
-            found = self.previews[key] = self._preview(visible or shown(item, False))
-        return self._compose(action, item.kind, *found)
+            found = self.previews[key] = self._pieces(
+                item.kind, *self._describe(visible or shown(item, False))
+            )
+        return found
 
-    def _preview(self, visible: Item) -> tuple[str, str]:
+    def _describe(self, visible: Item) -> tuple[str, str]:
         """(description, the request's JSON text) of a shown item, as action_json has them."""
         request = _encode(request_preview_shown(self.tp.target, visible))
         return describe_shown(visible), request
 
-    def _compose(self, action: Action, kind: str, description: str, request: str) -> str:
-        """The action's JSON from its kind, description and request text: byte-identical
-        to encoding action_json (same keys, same order, the encoder's separators)."""
-        target = self.tp.target.name
-        head = self.heads.get((target, kind))
+    def _pieces(self, kind: str, description: str, request: str) -> tuple[str, str]:
+        """The pieces of an action's JSON around its state and sources, from its kind,
+        description and request text: byte-identical to encoding action_json (same
+        keys, same order, the encoder's separators)."""
+        head = self.heads.get(kind)
         if head is None:
-            head = self.heads[(target, kind)] = (
-                f', "target": {_str(target)}, "vendor": {_str(self.tp.target.vendor)}, '
-                f'"kind": {_str(kind)}, "description": '
+            head = self.heads[kind] = (
+                f', "target": {_str(self.tp.target.name)}, '
+                f'"vendor": {_str(self.tp.target.vendor)}, "kind": {_str(kind)}, "description": '
             )
-        state, verb = action.state, action.action
-        middle = self.states.get((state, verb))
-        if middle is None:
-            middle = self.states[(state, verb)] = (
-                f', "state": {_str(state)}, "action": {_str(verb)}, '
-                f'"irreversible": {"true" if action.irreversible else "false"}, "sources": '
-            )
-        return (
-            f'{{"fingerprint": {_str(action.fingerprint)}{head}{_str(description)}{middle}'
-            f'{self.sources(action.table, action.refs)}, "request": {request}}}'
-        )
+        return f"{head}{_str(description)}", f', "request": {request}}}'
 
 
 def _action_chunks(plan: Plan, show_values: bool) -> Iterator[str]:
