@@ -19,9 +19,41 @@ def _masked_flat(values: dict[str, Any]) -> dict[str, Any] | None:
             out[key] = value
         elif type(value) is str:
             out[key] = mask(value)
+        elif value is None or type(value) is bool:  # not a value: kept (as map_values does)
+            out[key] = value
         else:
             return None
     return out
+
+
+_NONE: frozenset[str] = frozenset()
+ShownKey = tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]
+
+
+def _flat_key(values: dict[str, Any], keep: frozenset[str]) -> tuple[tuple[str, Any], ...] | None:
+    """(key, shown value) pairs of a flat mapping, in order, as `shown` makes them;
+    None when a value is not a string, a bool or None (ints would equal bools here)."""
+    out: list[tuple[str, Any]] = []
+    add = out.append
+    for key, value in values.items():
+        if type(value) is str:
+            add((key, value if key in _NOT_VALUES or key in keep else mask(value)))
+        elif value is None or type(value) is bool:
+            add((key, value))
+        else:
+            return None
+    return tuple(out)
+
+
+def shown_key(item: Item, keep: frozenset[str]) -> ShownKey | None:
+    """What `shown(item, False)` is, as a hashable value that determines it (keys in
+    order, values with their types), for flat items; None for any other item. `keep`:
+    the vendor's `vendor_ids(item)`."""
+    locator = _flat_key(item.locator, _NONE)
+    if locator is None:
+        return None
+    removal = _flat_key(item.removal, keep)
+    return None if removal is None else (locator, removal)
 
 
 def shown(item: Item, show_values: bool) -> Item:

@@ -8,24 +8,29 @@ summary fields first, then one action a line, each encoded once however many out
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from reconciler.desired import LINE_BITS, Source, SourceRefs, SourceTable
+from reconciler.desired import LINE_BITS, Item, Source, SourceRefs, SourceTable, load_canonical
 from reconciler.masking import mask
 from reconciler.plan.deadlines import manifest_names
-from reconciler.plan.describe import describe_shown, request_preview_shown, shown
+from reconciler.plan.describe import describe_shown, request_preview_shown, shown, shown_key
 from reconciler.plan.head import plan_head
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.vendors.registry import vendor
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+# What a preview is a function of: a shown item's locator and removal, in their order
+# (a vendor may read a mapping's keys in order), compact and unsorted.
+_key = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 # `_encode` of a str, without the encoder's per-call overhead (same C function)
 _str: Callable[[str], str] = encode_basestring
 LINE_MASK = (1 << LINE_BITS) - 1
 # actions written per write() call
 CHUNK = 2000
+# distinct shown items whose previews are kept per target (then the cache starts again)
+PREVIEWS = 1 << 16
 
 
 def source_json(source: Source) -> dict[str, Any]:
@@ -78,10 +83,16 @@ def _unmasked(value: str) -> str:
 
 class _ActionEncoder:
     """`_encode(action_json(tp, action, show_values))` for one target's actions, with
-    the fields that are the same for every action encoded once. A vendor may offer a
-    fast path (`RequestBuilder.fast_preview`) that encodes an item's kind, description and
-    request straight from its canonical bytes (Segment's identifier removals, the bulk of
-    large plans); anything else takes the general path."""
+    the fields that are the same for every action encoded once.
+
+    The general path, for every vendor: an action's description and request are a
+    function of its target and its shown (masked) item alone (`describe_shown`,
+    `request_preview_shown`: the vendor's describe and build are pure), and masked
+    items repeat (`ex*********01` stands for a hundredth of a million ids), so both are
+    computed and encoded once per distinct shown item and kept (up to PREVIEWS of
+    them); each action then costs its item, its masking and a lookup. A vendor may also
+    offer a fast path (`RequestBuilder.fast_preview`) straight from an item's canonical
+    bytes; whatever it declines takes the general path."""
 
     def __init__(
         self, tp: TargetPlan, show_values: bool, overdue: dict[str, str] | None = None
@@ -95,8 +106,12 @@ class _ActionEncoder:
         # a one-source list's head by (table, packed pair index): actions share tables
         self.single_heads: dict[tuple[SourceTable, int], str] = {}
         # fields encoded once per (target, kind) and per state
-        self.heads: dict[tuple[str, str], str] = {}
+        self.heads: dict[str, str] = {}
         self.states: dict[tuple[str, str], str] = {}
+        # shown item (`shown_key` or `_key`) -> its action text's pieces (`_pieces`)
+        self.previews: dict[Hashable, tuple[str, str]] = {}
+        self.vendor = vendor(tp.target.vendor)
+        self.vendor_name = tp.target.vendor
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
@@ -122,29 +137,7 @@ class _ActionEncoder:
         return head
 
     def encode(self, action: Action) -> str:
-        text = self._encode(action)
-        late = _late(action, self.overdue)
-        if late:  # the items of an overdue manifest say so (as plan_json does)
-            text = f'{text[:-1]}, "overdue": {_encode(late)}}}'
-        return text
-
-    def _encode(self, action: Action) -> str:
-        if self.fast is not None:
-            preview = self.fast(action.canonical)
-            if preview is not None:
-                return self._compose(action, *preview)
-        return _encode(action_json(self.tp, action, self.show_values))
-
-    def _compose(self, action: Action, kind: str, description: str, request: str) -> str:
-        """The action's JSON from a vendor's fast preview: byte-identical to the general
-        path (same keys, same order, the encoder's separators)."""
-        target = self.tp.target.name
-        head = self.heads.get((target, kind))
-        if head is None:
-            head = self.heads[(target, kind)] = (
-                f', "target": {_str(target)}, "vendor": {_str(self.tp.target.vendor)}, '
-                f'"kind": {_str(kind)}, "description": '
-            )
+        pre, post = self._preview(action)
         state, verb = action.state, action.action
         middle = self.states.get((state, verb))
         if middle is None:
@@ -152,10 +145,62 @@ class _ActionEncoder:
                 f', "state": {_str(state)}, "action": {_str(verb)}, '
                 f'"irreversible": {"true" if action.irreversible else "false"}, "sources": '
             )
-        return (
-            f'{{"fingerprint": {_str(action.fingerprint)}{head}{_str(description)}{middle}'
-            f'{self.sources(action.table, action.refs)}, "request": {request}}}'
-        )
+        refs = action.refs
+        if type(refs) is int:  # one source: the common case
+            key = (action.table, refs >> LINE_BITS)
+            head = self.single_heads.get(key)
+            if head is None:
+                head = self.single_heads[key] = "[" + self._source_head(action.table.split(refs)[0])
+            sources = f"{head}{refs & LINE_MASK}}}]"
+        else:
+            sources = self.sources(action.table, refs)
+        text = f'{{"fingerprint": {_str(action.fingerprint)}{pre}{middle}{sources}{post}'
+        late = _late(action, self.overdue)
+        if late:  # the items of an overdue manifest say so (as plan_json does)
+            text = f'{text[:-1]}, "overdue": {_encode(late)}}}'
+        return text
+
+    def _preview(self, action: Action) -> tuple[str, str]:
+        """The action's text before its state and after its sources: its target, vendor,
+        kind and description, then its request."""
+        if self.fast is not None:
+            preview = self.fast(action.canonical)
+            if preview is not None:
+                return self._pieces(*preview)
+        target, locator, removal = load_canonical(action.canonical)
+        item = Item(target, self.vendor_name, locator, removal)
+        if self.show_values:  # raw values do not repeat: nothing worth keeping
+            return self._pieces(item.kind, *self._describe(item))
+        key: Hashable | None = shown_key(item, self.vendor.vendor_ids(item))
+        visible = None
+        if key is None:  # nested values (Braze's prioritization, Insider's numbers)
+            visible = shown(item, False)
+            key = _key([visible.locator, visible.removal])
+        found = self.previews.get(key)
+        if found is None:
+            if len(self.previews) >= PREVIEWS:
+                self.previews.clear()
+            found = self.previews[key] = self._pieces(
+                item.kind, *self._describe(visible or shown(item, False))
+            )
+        return found
+
+    def _describe(self, visible: Item) -> tuple[str, str]:
+        """(description, the request's JSON text) of a shown item, as action_json has them."""
+        request = _encode(request_preview_shown(self.tp.target, visible))
+        return describe_shown(visible), request
+
+    def _pieces(self, kind: str, description: str, request: str) -> tuple[str, str]:
+        """The pieces of an action's JSON around its state and sources, from its kind,
+        description and request text: byte-identical to encoding action_json (same
+        keys, same order, the encoder's separators)."""
+        head = self.heads.get(kind)
+        if head is None:
+            head = self.heads[kind] = (
+                f', "target": {_str(self.tp.target.name)}, '
+                f'"vendor": {_str(self.tp.target.vendor)}, "kind": {_str(kind)}, "description": '
+            )
+        return f"{head}{_str(description)}", f', "request": {request}}}'
 
 
 def _action_chunks(plan: Plan, show_values: bool) -> Iterator[str]:

@@ -10,6 +10,7 @@ most_recently_updated, never both identified and unidentified.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.desired import Item
@@ -18,6 +19,7 @@ from reconciler.values import E164
 from reconciler.vendors.api import (
     CsvFormatError,
     Report,
+    RowToCanonical,
     RowToEntry,
 )
 from reconciler.vendors.kit import RulesDefaults, allowed_keys, one_locator, require_header
@@ -134,3 +136,53 @@ class BrazeRules(RulesDefaults):
         if key not in LOCATORS:  # pragma: no cover - shapes above are all locators
             raise CsvFormatError(f"unknown locator {key}")
         return lambda row: {"profile": {key: row[key]}}
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        """A row's canonical bytes without its entry, Item or JSON encoder, for every CSV
+        shape: the row makes one profile removal unless `items` (or the loader's value
+        check: an email needs an @) would report a problem with it."""
+        head = f"[{encode_basestring(target)},{{"
+        tail = '},{"kind":"profile"}]'
+        if "alias_name" in header:  # the header fits (csv_reader): alias_name,alias_label
+            name_col, label_col = header.index("alias_name"), header.index("alias_label")
+
+            def alias(cells: list[str]) -> bytes | None:
+                return (
+                    f'{head}"user_alias":{{"alias_label":{encode_basestring(cells[label_col])},'
+                    f'"alias_name":{encode_basestring(cells[name_col])}}}{tail}'
+                ).encode()
+
+            return alias
+        key = header[0] if len(header) == 1 else next(k for k in header if k != "prioritization")
+        col = header.index(key)
+        start = f"{head}{encode_basestring(key)}:"
+        if key not in NEEDS_PRIORITIZATION:
+
+            def by_id(cells: list[str]) -> bytes | None:
+                return f"{start}{encode_basestring(cells[col])}{tail}".encode()
+
+            return by_id
+        priority_col = header.index("prioritization")
+        lists: dict[str, str | None] = {}  # a prioritization cell -> its JSON, None if wrong
+
+        def priorities(cell: str) -> str | None:
+            found = lists.get(cell, "")
+            if found == "":
+                value = cell.split()
+                ok = check_prioritization(value, lambda p, m: None)
+                found = lists[cell] = (
+                    "[" + ",".join(encode_basestring(v) for v in value) + "]" if ok else None
+                )
+            return found
+
+        def by_contact(cells: list[str]) -> bytes | None:
+            value, order = cells[col], priorities(cells[priority_col])
+            if order is None:
+                return None  # items reports why
+            if key == "email" and "@" not in value:
+                return None
+            if key == "phone" and not E164.fullmatch(value):
+                return None
+            return f'{start}{encode_basestring(value)},"prioritization":{order}{tail}'.encode()
+
+        return by_contact

@@ -11,12 +11,13 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.desired import Item
 from reconciler.masking import fragment, mask
 from reconciler.values import E164, name_problem
-from reconciler.vendors.api import CsvFormatError, Report, RowToEntry
+from reconciler.vendors.api import CsvFormatError, Report, RowToCanonical, RowToEntry
 from reconciler.vendors.kit import RulesDefaults, allowed_keys, one_locator, require_header
 from reconciler.yamlsource import Path
 
@@ -293,6 +294,52 @@ class InsiderRules(RulesDefaults):
         if path and path[0] in ATTRIBUTE_COLUMNS:
             return ATTRIBUTE_COLUMNS[str(path[0])]
         return None
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        """A row's canonical bytes without its entry, Item or JSON encoder, for the
+        whole-attribute shapes (a locator column with `attribute` or `custom_attribute`,
+        the bulk of large removals): the row makes one attribute removal unless `items`
+        (or the loader's value check: an email needs an @) would report a problem with
+        it. Other shapes take the general path."""
+        if "value" in header or "type" in header:
+            return None
+        custom = "custom_attribute" in header
+        name_col = header.index("custom_attribute" if custom else "attribute")
+        (loc,) = (c for c in header if c not in ("attribute", "custom_attribute"))
+        loc_col = header.index(loc)
+        if loc.startswith(CUSTOM_PREFIX):
+            id_name = loc[len(CUSTOM_PREFIX) :]
+            start = f'[{encode_basestring(target)},{{"custom":{{{encode_basestring(id_name)}:'
+            close = "}}"
+            custom_ids = {id_name}
+        else:
+            id_name, custom_ids = loc, set()
+            start, close = f"[{encode_basestring(target)},{{{encode_basestring(loc)}:", "}"
+        flag = "true" if custom else "false"
+        removals: dict[str, str | None] = {}  # an attribute cell -> its removal's JSON
+
+        def removal(name: str) -> str | None:
+            found = removals.get(name, "")
+            if found == "":
+                ok = self._deletable(name, custom, custom_ids, (), lambda p, m: None)
+                found = removals[name] = (
+                    f'{{"custom":{flag},"kind":"attribute","name":{encode_basestring(name)}}}]'
+                    if ok
+                    else None
+                )
+            return found
+
+        def canonical(cells: list[str]) -> bytes | None:
+            value, tail = cells[loc_col], removal(cells[name_col])
+            if tail is None:
+                return None  # items reports why
+            if id_name == "email" and "@" not in value:
+                return None
+            if loc == "phone_number" and not E164.fullmatch(value):
+                return None
+            return f"{start}{encode_basestring(value)}{close},{tail}".encode()
+
+        return canonical
 
     def csv_reader(self, header: list[str]) -> RowToEntry:
         locator_cols = [c for c in header if c in LOCATORS[:-1] or c.startswith(CUSTOM_PREFIX)]

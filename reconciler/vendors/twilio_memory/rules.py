@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.desired import Item
 from reconciler.masking import fragment, mask
-from reconciler.vendors.api import Report, RowToEntry
+from reconciler.vendors.api import Report, RowToCanonical, RowToEntry
 from reconciler.vendors.kit import RulesDefaults, allowed_keys, require_header, sole_locator
 
 VENDOR = "twilio_memory"
@@ -89,3 +90,21 @@ class TwilioMemoryRules(RulesDefaults):
             "profile": {"profile_id": row["profile_id"]},
             "identifiers": [{"type": row["type"], "all_values": True}],
         }
+
+    def csv_canonical(self, target: str, header: list[str]) -> RowToCanonical | None:
+        """A row's canonical bytes without its entry, Item or JSON encoder: the row
+        makes one identifier-type removal unless `items` would report a problem with it
+        (both cells are then plain ASCII from the patterns: nothing to escape)."""
+        profile_col, type_col = header.index("profile_id"), header.index("type")
+        head = f'[{encode_basestring(target)},{{"profile_id":"'
+        profile_ok, type_ok = PROFILE_ID.fullmatch, ID_TYPE.fullmatch
+
+        def canonical(cells: list[str]) -> bytes | None:
+            profile_id, id_type = cells[profile_col], cells[type_col]
+            if not (profile_ok(profile_id) and type_ok(id_type)):
+                return None  # items reports why
+            return (
+                f'{head}{profile_id}"}},{{"kind":"identifier_type","type":"{id_type}"}}]'
+            ).encode()
+
+        return canonical
