@@ -72,9 +72,9 @@ def start_apply(project: Project) -> subprocess.Popen[str]:
 
 def test_apply_killed_while_a_rotated_ledger_file_is_started(
     tmp_path: Path,
-    slow_sandbox: Sandbox,
+    slow_sandbox: Sandbox,  # noqa: F811
     capsys,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ) -> None:
     slow_sandbox.control.reset()
     project = Project(tmp_path, slow_sandbox.urls, capsys, monkeypatch)
