@@ -1,7 +1,9 @@
 """The JSON Schemas as editors use them: every manifest and config field described with
 examples, `$id`s naming the file in the repository, `# yaml-language-server` lines in the
 example files that resolve to the schema, examples that validate, and Braze's
-delete_profiles rule expressed in the schema itself."""
+delete_profiles rule expressed in the schema itself. The editors' config and manifest
+schemas are generated (`reconcile schema`) from the core's part and the vendors' packages:
+the committed files are what it makes of the built-in vendors."""
 
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ import yaml
 
 from reconciler.scaffold import config_text, example_text
 from reconciler.schemas import schema_errors
-from tests.conftest import REPO_ROOT
+from reconciler.vendors.registry import installed
+from reconciler.vendors.schemas import SCHEMAS as SCHEMAS_BY_NAME
+from reconciler.vendors.schemas import builtin_vendors, installed_schema, manifest_schema
+from tests.conftest import REPO_ROOT, Project
 
 SCHEMAS = REPO_ROOT / "reconciler" / "schemas"
 EDITOR_SCHEMAS = ("manifest", "config")
@@ -150,3 +155,67 @@ def test_the_schema_itself_requires_delete_profiles_for_a_braze_user(
 def test_other_vendors_entries_do_not_need_it(entry: dict[str, Any]) -> None:
     checker = jsonschema.Draft202012Validator(schema("manifest"))
     assert checker.is_valid(manifest({"absent": [entry]}))
+
+
+# -- generated from the vendors' packages ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EDITOR_SCHEMAS)
+def test_the_committed_schema_is_what_reconcile_schema_makes_of_the_built_in_vendors(
+    name: str, project: Project
+) -> None:
+    result = project.run("schema", name, "--built-in-only")
+    assert result.code == 0, result.err
+    committed = (SCHEMAS / f"{name}.schema.json").read_text("utf-8")
+    assert result.out == committed, (
+        f"regenerate: reconcile schema {name} --built-in-only --out "
+        f"reconciler/schemas/{name}.schema.json"
+    )
+    assert json.loads(result.out)["$id"] == schema(name)["$id"]
+
+
+@pytest.mark.parametrize("name", EDITOR_SCHEMAS)
+def test_validate_checks_against_the_same_schema_with_every_installed_vendor(name: str) -> None:
+    assert installed_schema(name) == SCHEMAS_BY_NAME[name](list(installed().vendors.values()))
+    if {v.name for v in builtin_vendors()} == set(installed().vendors):
+        assert installed_schema(name) == schema(name)
+
+
+def test_the_core_parts_name_no_vendor_and_the_vendors_add_theirs() -> None:
+    builtin = {v.name: v for v in builtin_vendors()}
+    assert set(builtin) == {"segment", "braze", "twilio_memory", "insider"}
+    settings = schema("config")["properties"]["targets"]["additionalProperties"]["properties"]
+    # each vendor's own settings, described by its package
+    for name, vendor in builtin.items():
+        for key in vendor.config_schema()["properties"]:
+            assert settings[key]["description"], (name, key)
+    assert settings["vendor"]["examples"] == sorted(builtin)
+    # the spec setting and rule of one vendor are there only with that vendor
+    alone = manifest_schema([builtin["segment"]])["properties"]["spec"]
+    assert "delete_profiles" not in alone["properties"] and "allOf" not in alone
+    with_braze = manifest_schema([builtin["braze"]])["properties"]["spec"]
+    assert with_braze["properties"]["delete_profiles"]["type"] == "boolean"
+    assert len(with_braze["allOf"]) == 1
+
+
+def test_schema_out_writes_the_file(project: Project) -> None:
+    result = project.run("schema", "manifest", "--out", "editor/manifest.schema.json")
+    assert (result.code, result.err) == (
+        1,
+        "Error: --out editor/manifest.schema.json: no such folder editor\n",
+    )
+    (project.root / "editor").mkdir()
+    result = project.run("schema", "manifest", "--out", "editor/manifest.schema.json")
+    assert result.code == 0, result.err
+    assert "Wrote the manifest schema to editor/manifest.schema.json" in result.err
+    written = json.loads((project.root / "editor/manifest.schema.json").read_text("utf-8"))
+    assert written["properties"]["spec"]["properties"]["absent"]["items"]["properties"]
+    # a plugin's schema is not the file in reconciler's repository: no $id then
+    plugins = set(installed().vendors) - {v.name for v in builtin_vendors()}
+    assert ("$id" in written) == (not plugins)
+
+
+def test_schema_refuses_an_unknown_kind(project: Project) -> None:
+    result = project.run("schema", "plan")
+    assert result.code != 0
+    assert "'plan' is not one of 'config', 'manifest'" in result.err

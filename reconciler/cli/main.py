@@ -88,6 +88,11 @@ COMMANDS = {
         "vendors",
         "List the installed vendors: version, capabilities and limits.",
     ),
+    "schema": LazyCommand(
+        "reconciler.cli.commands.schema",
+        "schema",
+        "Print the editors' JSON Schema of reconciler.yaml or a manifest (installed vendors').",
+    ),
     "github": LazyCommand(
         "reconciler.cli.commands.github",
         "github",

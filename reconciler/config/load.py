@@ -19,9 +19,10 @@ from reconciler.inputs import (
     relative_reference,
 )
 from reconciler.masking import fragment
-from reconciler.schemas import schema_errors, schema_errors_with
+from reconciler.schemas import schema_errors_with
 from reconciler.target import RateLimit, Target
 from reconciler.vendors.registry import installed, known
+from reconciler.vendors.schemas import installed_schema
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 
 
@@ -87,7 +88,7 @@ def load_config(path: Path) -> Config:
     ]
     problems += [
         Problem(shown, doc.line_of(p), format_path(p), msg)
-        for p, msg in schema_errors("config", doc.data)
+        for p, msg in schema_errors_with("config", installed_schema("config"), doc.data)
     ]
     if problems:
         # jsonschema's order depends on set iteration (hash seed): report in file order

@@ -30,11 +30,12 @@ from reconciler.manifests.encrypted import (
     open_decrypted,
     plain_name,
 )
-from reconciler.schemas import load_schema, schema_errors, schema_errors_with
+from reconciler.schemas import schema_errors_with
 from reconciler.values import ALLOW_LOOKALIKES, item_value_problems
 from reconciler.vendors.api import ManifestChecker, Report, VendorRules
 from reconciler.vendors.registry import rules_for
 from reconciler.vendors.registry import vendor as vendor_of
+from reconciler.vendors.schemas import installed_schema, spec_rule_messages
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 from reconciler.yamlsource import Path as YPath
 
@@ -103,10 +104,7 @@ class LoadResult:
 @cache
 def _spec_rule_messages() -> frozenset[str]:
     """The messages of the manifest schema's whole-spec rules (`then` with x-required)."""
-    then = load_schema("manifest")["properties"]["spec"].get("then", {})
-    found = {then.get("x-required")}
-    found |= {s.get("x-message") for s in then.get("properties", {}).values()}
-    return frozenset(m for m in found if isinstance(m, str))
+    return spec_rule_messages(installed_schema("manifest"))
 
 
 def _order(p: Problem) -> tuple[str, bool, int]:
@@ -371,7 +369,7 @@ def _load_document(
     meta_in = doc.data.get("metadata") if isinstance(doc.data, dict) else None
     if isinstance(meta_in, dict):
         normalize(meta_in)
-    errors = schema_errors("manifest", doc.data)
+    errors = schema_errors_with("manifest", installed_schema("manifest"), doc.data)
     for p, message in errors:
         report(p, message)
     # Entries with schema errors of their own are skipped below; anything wrong outside

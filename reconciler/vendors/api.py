@@ -334,6 +334,14 @@ class Vendor(Protocol):
         """JSON Schema of one entry of a manifest's `spec.absent` for this vendor."""
         ...
 
+    def manifest_part(self) -> Mapping[str, Any]:
+        """This vendor's part of the manifest schema, as data (all keys optional):
+        `spec`: `properties` it adds to a manifest's spec and `rules` (if/then schemas),
+        both checked on every manifest, whatever its target; `locator`: its locator keys,
+        when its entries take the standard shape (vendors.kit.standard_entry_schema);
+        `examples`: whole specs for editors (`reconcile schema manifest`)."""
+        ...
+
     def default_base_url(self, settings: Mapping[str, Any]) -> str | None:
         """The production host for these settings, or None when the target must say."""
         ...

@@ -6,6 +6,7 @@ Nothing here is required: a vendor package may use what fits and write the rest.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -27,6 +28,7 @@ from reconciler.vendors.api import (
     RowToCanonical,
     VendorRequest,
 )
+from reconciler.vendors.registry import installed
 from reconciler.yamlsource import Path
 
 # A user id no vendor holds: the preflight reads it to prove host, account and
@@ -273,9 +275,54 @@ def package_schema(package: str, name: str) -> dict[str, Any]:
     return schema
 
 
+@cache
+def package_part(package: str, name: str) -> dict[str, Any]:
+    """A schema fragment shipped inside a package, or {} when it ships none."""
+    if not resources.files(package).joinpath(name).is_file():
+        return {}
+    return package_schema(package, name)
+
+
+def merged(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:
+    """Two vendors' schemas of one key as one: the first one's rules, both descriptions
+    (once each), the examples of both, their `properties` merged the same way."""
+    out = dict(first)
+    for key, value in then.items():
+        if key not in out:
+            out[key] = value
+        elif key == "description" and value != out[key]:
+            out[key] = f"{out[key]} {value}"
+        elif key == "examples":
+            out[key] = [*out[key], *(x for x in value if x not in out[key])]
+        elif key == "properties":
+            props = dict(out[key])
+            for name, sub in value.items():
+                props[name] = merged(props[name], sub) if name in props else sub
+            out[key] = props
+    return out
+
+
+@cache
+def standard_entry_schema() -> dict[str, Any]:
+    """The standard shape of a manifest entry (reconciler/vendors/entry.schema.json), its
+    locator keys those of every installed vendor's `manifest.part.json` (`locator`).
+
+    The schema checks each key's shape; the target's vendor's rules then say which keys
+    it locates a profile by, so another vendor's key gets a message naming the right one
+    ("segment locates profiles only by user_id"), not an unknown key."""
+    schema = copy.deepcopy(package_schema("reconciler.vendors", "entry.schema.json"))
+    locator: dict[str, Any] = schema["$defs"]["locator"]["properties"]
+    for vendor in installed().vendors.values():
+        for key, sub in vendor.manifest_part().get("locator", {}).items():
+            locator[key] = merged(locator[key], sub) if key in locator else sub
+    return schema
+
+
 class VendorBase:
-    """Defaults for a `Vendor`: the standard manifest entry shape, descriptions by kind of
-    removal, no held items, the identifier entry `ledger find` describes."""
+    """Defaults for a `Vendor`: the config schema and manifest part shipped beside it
+    (`config.schema.json`, `manifest.part.json`), the standard manifest entry shape,
+    descriptions by kind of removal, no held items, the identifier entry `ledger find`
+    describes."""
 
     caveats: tuple[str, ...] = ()
     reader: Any = None
@@ -286,7 +333,10 @@ class VendorBase:
         return package_schema(type(self).__module__, "config.schema.json")
 
     def entry_schema(self) -> Mapping[str, Any]:
-        return package_schema("reconciler.vendors", "entry.schema.json")
+        return standard_entry_schema()
+
+    def manifest_part(self) -> Mapping[str, Any]:
+        return package_part(type(self).__module__, "manifest.part.json")
 
     def default_base_url(self, settings: Mapping[str, Any]) -> str | None:
         return None

@@ -167,6 +167,8 @@ COMMANDS: list[Row] = [
     ),
     Row("vendors", ["vendors"]),
     Row("vendors json", ["vendors", "--format", "json"]),
+    Row("schema config", ["schema", "config"]),
+    Row("schema manifest", ["schema", "manifest"]),
     Row("ledger verify", ["ledger", "verify"]),
     Row("ledger list", ["ledger", "list"]),
     Row("ledger list --show-values", ["ledger", "list", "--show-values"], shows_values=True),

@@ -80,6 +80,32 @@ def test_vendors_lists_the_plugin_from_its_entry_point(project: Project) -> None
     assert "reconciler-opendsr 0.1.0" in line and "irreversible, preflight, read" in line
 
 
+def test_the_editors_schemas_hold_the_plugin_once_installed(project: Project) -> None:
+    """`reconcile schema` is made from the installed vendors: the plugin's settings,
+    entry fields and spec setting are in it, described; the built-in files are not."""
+    config = project.cli("schema", "config")
+    assert config.code == 0, config.output
+    target = json.loads(config.out)["properties"]["targets"]["additionalProperties"]
+    for key in ("auth", "credentials_env", "requests_path", "identity_types"):
+        assert target["properties"][key]["description"].startswith("OpenDSR"), key
+    assert "opendsr" in target["properties"]["vendor"]["examples"]
+    assert any(e["vendor"] == "opendsr" for e in target["examples"])
+    manifest = project.cli("schema", "manifest")
+    assert manifest.code == 0, manifest.output
+    document = json.loads(manifest.out)
+    assert "$id" not in document  # not the file in reconciler's repository
+    spec = document["properties"]["spec"]
+    fields = spec["properties"]["absent"]["items"]["properties"]
+    assert fields["identities"]["examples"] and fields["submitted_time"]["examples"]
+    assert "OpenDSR targets" in spec["properties"]["delete_profiles"]["description"]
+    assert "processor-prod" in spec["properties"]["target"]["examples"]
+    builtin = project.cli("schema", "manifest", "--built-in-only")
+    assert builtin.code == 0 and "identities" not in builtin.out and '"$id"' in builtin.out
+    # what editors see is what validate checks: the project's own manifest passes both
+    write_subjects(project)
+    assert project.cli("validate").code == 0
+
+
 def test_validate_plan_apply_then_nothing_left(project: Project, emulator: Emulator) -> None:
     write_subjects(project)
     validate = project.cli("validate")

@@ -1,0 +1,44 @@
+"""`reconcile schema config|manifest`: the JSON Schema an editor completes and checks
+reconciler.yaml or a manifest with, made from the core's part and the installed vendors'
+(reconciler/vendors/schemas.py): a plugin's settings and entry fields are in it too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from reconciler.report.output import write_report
+from reconciler.vendors.registry import installed
+from reconciler.vendors.schemas import SCHEMAS, builtin_vendors
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(sorted(SCHEMAS)))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the schema to FILE (atomically) instead of standard output.",
+)
+@click.option(
+    "--built-in-only",
+    is_flag=True,
+    help="Only the built-in vendors, not the plugins: the files reconciler ships "
+    "(reconciler/schemas/config.schema.json, manifest.schema.json).",
+)
+def schema(kind: str, out: Path | None, built_in_only: bool) -> int:
+    """Print the editors' JSON Schema of reconciler.yaml or a manifest (installed vendors')."""
+    builtin = builtin_vendors()
+    vendors = builtin if built_in_only else list(installed().vendors.values())
+    document = SCHEMAS[kind](vendors)
+    if len(vendors) != len(builtin):
+        # its $id names the file in reconciler's repository, which holds only the built-ins
+        document.pop("$id", None)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_report(out, text)
+        click.echo(f"Wrote the {kind} schema to {out}.", err=True)
+    return 0
