@@ -241,11 +241,14 @@ def general_only(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(type(v.rules), "csv_canonical", lambda self, t, h: None)
         monkeypatch.setattr(type(v.requests), "fast_preview", lambda self, t, m: None)
         assert RULES[name].csv_canonical("t", ["x"]) is None
-    monkeypatch.setattr(
-        _ActionEncoder,
-        "_encode",
-        lambda self, a: _encode(action_json(self.tp, a, self.show_values)),
-    )
+    monkeypatch.setattr(_ActionEncoder, "encode", _old_encode)
+
+
+def _old_encode(self: _ActionEncoder, action: Action) -> str:
+    """An action's text as before the fast paths: action_json encoded whole."""
+    text = _encode(action_json(self.tp, action, self.show_values))
+    late = jsonplan._late(action, self.overdue)
+    return f'{text[:-1]}, "overdue": {_encode(late)}}}' if late else text
 
 
 def outputs(proj: Proj, tag: str) -> dict[str, str]:
