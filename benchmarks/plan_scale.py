@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/plan_scale.py --items 10000000 --vendors segment --ledger 50
 
 A case is one vendor alone (segment, braze, twilio_memory, insider: N CSV rows of its
-usual bulk shape) or `mix` (the four, N/4 rows each, one target each), with 0% or 50% of
+usual bulk shape), `mix` (the four, N/4 rows each, one target each) or, on request,
+`opendsr` (the OpenDSR plugin, a vendor from outside the package), with 0% or 50% of
 the items already in the ledger. Each case's project is throwaway (a keyed ledger: the
 key is set only in the child's environment); the ledger is written with the real
 RunWriter (intents announced 64 requests at a time, requests grouped as the vendor's
@@ -121,11 +122,29 @@ SHAPES = {
         ),
     ),
 }
-CASES = [*SHAPES, "mix"]
+BUILT_IN = list(SHAPES)
+# A vendor from outside: the OpenDSR plugin (plugins/reconciler-opendsr), when installed.
+# It has no fast path of its own: what it gets is the general path's speed.
+PLUGIN = Shape(
+    "opendsr",
+    "dsr",
+    "    base_url: https://dsr.example.com\n    auth: basic\n"
+    "    credentials_env: DSR_CREDENTIALS\n",
+    "  delete_profiles: true\n",
+    ["submitted_time", "email"],
+    lambda i: [f"2024-05-{1 + i % 28:02d}T10:00:00Z", f"user{i}@old-domain.example"],
+    lambda t, c: Item(
+        t, "opendsr", {"identities": {"email": c[1]}}, {"kind": "profile", "submitted_time": c[0]}
+    ),
+)
+CASES = [*SHAPES, "mix", "opendsr"]
+DEFAULT_CASES = [*SHAPES, "mix"]
 
 
 def shapes_of(case: str) -> list[Shape]:
-    return list(SHAPES.values()) if case == "mix" else [SHAPES[case]]
+    if case == "opendsr":
+        return [PLUGIN]
+    return [SHAPES[v] for v in BUILT_IN] if case == "mix" else [SHAPES[case]]
 
 
 def counts(case: str, n: int) -> list[int]:
@@ -350,7 +369,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000, help="N (default 1,000,000)")
     parser.add_argument(
-        "--vendors", default=",".join(CASES), help=f"cases, comma-separated ({','.join(CASES)})"
+        "--vendors",
+        default=",".join(DEFAULT_CASES),
+        help=f"cases, comma-separated ({','.join(CASES)}; opendsr: the plugin, if installed)",
     )
     parser.add_argument(
         "--ledger", default="0,50", help="percent already in the ledger: 0, 50 or both (0,50)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from reconciler.desired import Item
@@ -27,7 +28,6 @@ def _masked_flat(values: dict[str, Any]) -> dict[str, Any] | None:
 
 
 _NONE: frozenset[str] = frozenset()
-ShownKey = tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]
 
 
 def _flat_key(values: dict[str, Any], keep: frozenset[str]) -> tuple[tuple[str, Any], ...] | None:
@@ -45,15 +45,47 @@ def _flat_key(values: dict[str, Any], keep: frozenset[str]) -> tuple[tuple[str, 
     return tuple(out)
 
 
-def shown_key(item: Item, keep: frozenset[str]) -> ShownKey | None:
+def _raw(value: Any) -> Hashable:
+    """A value shown as it is, hashable, with its type (1, 1.0 and True differ)."""
+    if isinstance(value, dict):
+        return ("d", tuple((k, _raw(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("l", tuple(_raw(v) for v in value))
+    return (type(value), value)
+
+
+def _masked(value: Any, key: str) -> Hashable:
+    """`map_values(..., mask)`'s walk of a value under `key`, as a hashable value: each
+    masked value its masked text, anything else `_raw` (`shown` is the same walk)."""
+    if key in _NOT_VALUES:
+        return _raw(value)
+    if type(value) is str:
+        return mask(value)
+    if key == "custom" and isinstance(value, dict):
+        return ("d", tuple((k, _masked(v, "value")) for k, v in value.items()))
+    if isinstance(value, dict):
+        return ("d", tuple((k, _masked(v, k)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("l", tuple(_masked(v, key) for v in value))
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return mask(value)
+    return _raw(value)
+
+
+def shown_key(item: Item, keep: frozenset[str]) -> Hashable:
     """What `shown(item, False)` is, as a hashable value that determines it (keys in
-    order, values with their types), for flat items; None for any other item. `keep`:
-    the vendor's `vendor_ids(item)`."""
-    locator = _flat_key(item.locator, _NONE)
+    order, values with their types): two items with the same key are shown the same.
+    `keep`: the vendor's `vendor_ids(item)`."""
+    locator: Hashable = _flat_key(item.locator, _NONE)
     if locator is None:
-        return None
-    removal = _flat_key(item.removal, keep)
-    return None if removal is None else (locator, removal)
+        locator = _masked(item.locator, "")
+    removal: Hashable = _flat_key(item.removal, keep)
+    if removal is None:
+        removal = (
+            "d",
+            tuple((k, _raw(v) if k in keep else _masked(v, k)) for k, v in item.removal.items()),
+        )
+    return locator, removal
 
 
 def shown(item: Item, show_values: bool) -> Item:

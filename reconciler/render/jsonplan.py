@@ -21,9 +21,6 @@ from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.vendors.registry import vendor
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
-# What a preview is a function of: a shown item's locator and removal, in their order
-# (a vendor may read a mapping's keys in order), compact and unsorted.
-_key = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 # `_encode` of a str, without the encoder's per-call overhead (same C function)
 _str: Callable[[str], str] = encode_basestring
 LINE_MASK = (1 << LINE_BITS) - 1
@@ -108,7 +105,7 @@ class _ActionEncoder:
         # fields encoded once per (target, kind) and per state
         self.heads: dict[str, str] = {}
         self.states: dict[tuple[str, str], str] = {}
-        # shown item (`shown_key` or `_key`) -> its action text's pieces (`_pieces`)
+        # shown item (`shown_key`) -> its action text's pieces (`_pieces`)
         self.previews: dict[Hashable, tuple[str, str]] = {}
         self.vendor = vendor(tp.target.vendor)
         self.vendor_name = tp.target.vendor
@@ -171,17 +168,13 @@ class _ActionEncoder:
         item = Item(target, self.vendor_name, locator, removal)
         if self.show_values:  # raw values do not repeat: nothing worth keeping
             return self._pieces(item.kind, *self._describe(item))
-        key: Hashable | None = shown_key(item, self.vendor.vendor_ids(item))
-        visible = None
-        if key is None:  # nested values (Braze's prioritization, Insider's numbers)
-            visible = shown(item, False)
-            key = _key([visible.locator, visible.removal])
+        key = shown_key(item, self.vendor.vendor_ids(item))
         found = self.previews.get(key)
         if found is None:
             if len(self.previews) >= PREVIEWS:
                 self.previews.clear()
             found = self.previews[key] = self._pieces(
-                item.kind, *self._describe(visible or shown(item, False))
+                item.kind, *self._describe(shown(item, False))
             )
         return found
 
