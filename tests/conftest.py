@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway project (its own reconciler.yaml, specs/) and a CLI runner.
+"""Shared fixtures: a throwaway project (its own reconciler.yaml, specs/), a project with
+ledgers, a PostgreSQL cluster. What they build is in the helper package tests/kit/.
 
 Every test that touches files runs in `tmp_path` with the working directory changed to
 it, so nothing here reads or writes the repository's own reconciler.yaml or specs/.
@@ -10,19 +11,16 @@ import itertools
 import os
 import shutil
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from reconciler.cli.main import main
-from reconciler.config import Config
-from reconciler.config.load import load_config
-from reconciler.manifests import LoadResult, load_specs
 from reconciler.testing.postgres import Cluster, ClusterUnavailable
-from tests.ledger.kit import TEST_KEY, CliResult, Proj, make_proj
+from tests.kit.ledger import TEST_KEY, Proj, make_proj
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML
 
 # Hypothesis profiles: the default stays fast for CI; `--hypothesis-profile=deep` runs the
 # fuzz tests (tests/cli/test_validate_fuzz.py, tests/cli/test_fuzz_inputs.py) with
@@ -37,110 +35,6 @@ settings.register_profile(
 # Crash logs (reconciler/cli/crash.py) of the tests' injected internal errors go to a
 # throwaway state directory, never the user's ~/.local/state (subprocesses inherit it).
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="reconciler-test-state-")
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REPO_ROOT = Path(__file__).parent.parent
-
-# One target per vendor. Line numbers matter to the config tests: keep the layout.
-CONFIG_YAML = """\
-version: 1
-specs: specs/
-ledger:
-  path: state/ledger
-targets:
-  seg:
-    vendor: segment
-    space_id: spa_test1
-    token_env: SEGMENT_TOKEN
-    identifier_types: [phone]
-  braze:
-    vendor: braze
-    base_url: https://rest.iad-01.braze.com
-    api_key_env: BRAZE_API_KEY
-  mem:
-    vendor: twilio_memory
-    store_id: mem_store_01h8x3k9q2w7e5r4t6y8u0i2o4
-    account_sid_env: TWILIO_ACCOUNT_SID
-    auth_token_env: TWILIO_AUTH_TOKEN
-  ins:
-    vendor: insider
-    partner_name: mybrand
-    token_env: INSIDER_REQUEST_TOKEN
-"""
-
-# Manifests written with `manifest()` start with these 8 lines, so their spec body
-# starts on line 9.
-MANIFEST_HEAD = """\
-apiVersion: reconciler/v1
-kind: Removal
-metadata:
-  name: {name}
-  owner: team-test
-  reason: a test of what validate accepts and refuses
-spec:
-  target: {target}
-"""
-
-
-def manifest(body: str, target: str = "seg", name: str = "bad-input") -> str:
-    """A manifest for `target` whose spec continues with `body` (dedented, then
-    indented by two spaces). The body's first line is line 9 of the file."""
-    lines = textwrap.dedent(body).strip("\n").splitlines()
-    return MANIFEST_HEAD.format(name=name, target=target) + "".join(
-        f"  {line}\n" if line else "\n" for line in lines
-    )
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
-    """Run `reconcile ARGS` in-process through the real entry point."""
-    capsys.readouterr()  # drop anything printed before
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    else:  # pragma: no cover - main always exits
-        raise AssertionError("reconcile main() returned instead of exiting")
-    captured = capsys.readouterr()
-    return CliResult(code, captured.out, captured.err)
-
-
-class Project:
-    """A user's repository in a temp folder: reconciler.yaml, specs/, CSVs."""
-
-    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.root = root
-        self._capsys = capsys
-
-    def write(self, rel: str, text: str | bytes) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
-        return path
-
-    def copy_fixture(self, fixture: str, rel: str | None = None) -> Path:
-        src = FIXTURES / fixture
-        dest = self.root / (rel or f"specs/{src.name}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-        return dest
-
-    def add_valid(self) -> Path:
-        """Copy tests/fixtures/valid (a manifest per vendor and its CSVs) to specs/valid."""
-        dest = self.root / "specs" / "valid"
-        shutil.copytree(FIXTURES / "valid", dest)
-        return dest
-
-    def config(self) -> Config:
-        return load_config(self.root / "reconciler.yaml")
-
-    def load(self, *paths: str) -> LoadResult:
-        return load_specs(self.config(), [self.root / p for p in paths])
-
-    def run(self, *args: str) -> CliResult:
-        return run_cli(self._capsys, *args)
 
 
 @pytest.fixture
@@ -186,7 +80,7 @@ def pg_dsn(pg_cluster: Cluster) -> str:
 
 @pytest.fixture
 def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Proj:
-    """A throwaway project from the ledger kit (tests/ledger/kit.py), unkeyed, cwd set."""
+    """A throwaway project with ledgers (tests/kit/ledger.py), unkeyed, cwd set."""
     return make_proj(tmp_path, monkeypatch)
 
 

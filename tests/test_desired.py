@@ -18,7 +18,8 @@ from reconciler.desired import (
     Source,
     canonical_json,
 )
-from tests.conftest import FIXTURES, REPO_ROOT, Project
+from tests.kit.project import Project
+from tests.kit.specs import FIXTURES, REPO_ROOT
 
 FORMATS = ["block", "flow", "quoted", "reordered", "anchors", "windows"]
 

@@ -22,7 +22,8 @@ from reconciler.schemas import schema_errors
 from reconciler.vendors.registry import installed
 from reconciler.vendors.schemas import SCHEMAS as SCHEMAS_BY_NAME
 from reconciler.vendors.schemas import builtin_vendors, installed_schema, manifest_schema
-from tests.conftest import REPO_ROOT, Project
+from tests.kit.project import Project
+from tests.kit.specs import REPO_ROOT
 
 SCHEMAS = REPO_ROOT / "reconciler" / "schemas"
 EDITOR_SCHEMAS = ("manifest", "config")

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.scaffold import WORKFLOWS, template, workflow_text
-from tests.conftest import REPO_ROOT
+from tests.kit.specs import REPO_ROOT
 
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 

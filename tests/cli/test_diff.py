@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from reconciler.schemas import validator
-from tests.conftest import Project, manifest
+from tests.kit.project import Project
+from tests.kit.specs import manifest
 
 SEG = """\
 absent:

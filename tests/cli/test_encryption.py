@@ -9,7 +9,7 @@ import pyrage
 import pytest
 from pyrage import x25519
 
-from tests.conftest import CONFIG_YAML, manifest
+from tests.kit.specs import CONFIG_YAML, manifest
 
 IDENTITY = x25519.Identity.generate()
 KEY_VAR = "TEST_AGE_KEY"

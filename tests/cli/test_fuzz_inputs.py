@@ -24,8 +24,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_validate_fuzz import paths_in, texts, values
-from tests.conftest import CONFIG_YAML, FIXTURES, CliResult, Project
-from tests.ledger.kit import write_run
+from tests.kit.cli import CliResult
+from tests.kit.ledger import write_run
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML, FIXTURES
 
 SETTINGS = settings(
     max_examples=max(60, settings().max_examples),

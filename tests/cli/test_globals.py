@@ -15,7 +15,8 @@ import pytest
 
 import reconciler.cli.commands.validate as validate_command
 from reconciler.cli.main import COMMANDS, cli, color_setting, hoist_globals
-from tests.ledger.kit import Proj, run_cli
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj
 
 ANSI = re.compile(r"\x1b\[")
 

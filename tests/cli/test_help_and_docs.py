@@ -15,8 +15,8 @@ import click
 import pytest
 
 from reconciler.cli.main import cli
-from tests.conftest import REPO_ROOT
-from tests.ledger.kit import run_cli
+from tests.kit.cli import run_cli
+from tests.kit.specs import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

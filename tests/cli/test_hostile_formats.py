@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIG_YAML, Project, manifest
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML, manifest
 
 SECONDS = 10  # every refusal comes well within this, on the shared 2-core machine
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.ledger.lock import acquire, release
-from tests.conftest import CONFIG_YAML, Project, manifest
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML, manifest
 
 SECRETS = {
     "RECONCILE_LEDGER_KEY": "ledger-key-LEAKCHECK-5c1f0e7d9a2b4c6e",

@@ -8,12 +8,12 @@ from pathlib import Path
 import yaml
 
 from reconciler.vendors.registry import installed
-from tests.conftest import run_cli
+from tests.kit.cli import run_captured
 
 
 def test_init_scaffolds_a_valid_project(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    result = run_cli(capsys, "init")
+    result = run_captured(capsys, "init")
     assert result.code == 0, result.output
     for rel in (
         "reconciler.yaml",
@@ -28,7 +28,7 @@ def test_init_scaffolds_a_valid_project(tmp_path: Path, monkeypatch, capsys) -> 
     ):
         assert (tmp_path / rel).is_file(), rel
         assert f"created  {rel}" in result.out
-    validate = run_cli(capsys, "validate")
+    validate = run_captured(capsys, "validate")
     assert validate.code == 0, validate.output
     # one example per installed vendor (plugins too: their scaffold must validate)
     n = len(installed().vendors)
@@ -42,22 +42,22 @@ def test_init_scaffolds_a_valid_project(tmp_path: Path, monkeypatch, capsys) -> 
 
 def test_the_commented_examples_are_valid_once_uncommented(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert run_cli(capsys, "init").code == 0
+    assert run_captured(capsys, "init").code == 0
     for path in (tmp_path / "specs" / "examples").glob("*.yaml"):
         text = path.read_text().replace("  absent: []\n", "")
         path.write_text(re.sub(r"(?m)^  # ", "  ", text))
-    result = run_cli(capsys, "validate")
+    result = run_captured(capsys, "validate")
     assert result.code == 0, result.output
     assert "0 item(s)" not in result.out
 
 
 def test_init_is_idempotent_and_never_overwrites(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run_cli(capsys, "init", "--vendor", "segment").code == 0
+    assert run_captured(capsys, "init", "--vendor", "segment").code == 0
     config = tmp_path / "reconciler.yaml"
     config.write_text(config.read_text().replace("spa_CHANGE_ME", "spa_mine"))
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    again = run_cli(capsys, "init", "--vendor", "segment")
+    again = run_captured(capsys, "init", "--vendor", "segment")
     assert again.code == 0
     assert "0 file(s) created, 6 skipped" in again.out
     assert "skipped  reconciler.yaml (exists: left as it is)" in again.out
@@ -70,7 +70,7 @@ def test_init_writes_examples_for_an_existing_config(tmp_path, monkeypatch, caps
         "version: 1\ntargets:\n  crm:\n    vendor: insider\n    partner_name: acme\n"
         "    token_env: T\n"
     )
-    result = run_cli(capsys, "init")
+    result = run_captured(capsys, "init")
     assert result.code == 0, result.output
     assert "skipped  reconciler.yaml" in result.out
     assert [p.name for p in (tmp_path / "specs/examples").iterdir()] == ["crm.yaml"]
@@ -80,5 +80,5 @@ def test_a_link_in_the_way_is_not_followed(tmp_path: Path, monkeypatch, capsys) 
     monkeypatch.chdir(tmp_path)
     outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
     (tmp_path / ".pre-commit-config.yaml").symlink_to(outside)
-    assert run_cli(capsys, "init").code == 0
+    assert run_captured(capsys, "init").code == 0
     assert not outside.exists()

@@ -14,7 +14,8 @@ import pytest
 
 from reconciler.desired import Item
 from reconciler.schemas import load_schema
-from tests.ledger.kit import Proj, make_proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, make_proj, write_run
 
 JANE = "jane@old-domain.example"
 MEM_ID = "mem_profile_01h8x3k9q2w7e5r4t6y8u0i2o5"

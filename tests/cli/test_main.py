@@ -12,7 +12,7 @@ import pytest
 
 import reconciler.cli.commands.validate as validate_command
 from reconciler import __version__
-from tests.conftest import Project
+from tests.kit.project import Project
 
 SECRET = "sk_live_0a1b2c3d4e5f6g7h8i9j"  # a token in the environment
 EMAIL = "jane.doe@example.com"  # an identifier value

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ledger.kit import Proj, make_proj, run_cli, segment_manifest, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, make_proj, write_run
+from tests.kit.specs import segment_manifest
 
 NO_CHANGES = "No changes. Every declared absence is already recorded in the ledger."
 

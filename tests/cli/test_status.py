@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
 from tests.plan.test_deadlines import BRAZE_BODY, SEG_BODY, dated
 
 MEM_BODY = """\

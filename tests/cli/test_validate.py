@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from reconciler.vendors.registry import known
-from tests.conftest import CONFIG_YAML, REPO_ROOT, Project, manifest
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML, REPO_ROOT, manifest
 
 MARK = "#<"
 BAD_FILE = "specs/bad.yaml"
@@ -1453,12 +1454,12 @@ def test_config_option_naming_a_missing_file(project: Project) -> None:
 
 
 def test_no_config_found(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from tests.conftest import run_cli
+    from tests.kit.cli import run_captured
 
     monkeypatch.chdir(tmp_path)
     if any((p / "reconciler.yaml").is_file() for p in tmp_path.resolve().parents):
         pytest.skip("a reconciler.yaml exists above the temp folder")
-    result = run_cli(capsys, "validate")
+    result = run_captured(capsys, "validate")
     assert result.code == 1
     assert "no reconciler.yaml in" in result.err and "--config PATH" in result.err
     assert "Traceback" not in result.output

@@ -7,7 +7,8 @@ import json
 from reconciler.errors import Problem
 from reconciler.render.diagnostics import escape_data, escape_property, github_annotation
 from reconciler.schemas import validator
-from tests.conftest import CONFIG_YAML, Project, manifest
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML, manifest
 
 ENTRY = """\
 absent:

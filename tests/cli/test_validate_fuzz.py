@@ -12,7 +12,9 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FIXTURES, CliResult, Project
+from tests.kit.cli import CliResult
+from tests.kit.project import Project
+from tests.kit.specs import FIXTURES
 
 FUZZ_FILE = "specs/fuzz.yaml"
 PROBLEM_LINE = re.compile(r"^specs/[^:]+(:\d+)?: .")

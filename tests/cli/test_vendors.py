@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from reconciler.vendors import registry
-from tests.conftest import Project
+from tests.kit.project import Project
 
 
 def test_the_four_built_in_vendors_come_from_the_entry_point_group(project: Project) -> None:

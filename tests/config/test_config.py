@@ -11,7 +11,8 @@ from reconciler.config.load import load_config
 from reconciler.errors import ReconcilerError, ValidationFailed
 from reconciler.target import RateLimit
 from reconciler.vendors.segment import HOSTS
-from tests.conftest import CONFIG_YAML, Project
+from tests.kit.project import Project
+from tests.kit.specs import CONFIG_YAML
 
 
 def test_the_shared_project_config_loads_with_defaults(project: Project) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from reconciler.sandbox.context import SandboxOptions
 from reconciler.sandbox.server import Sandbox
-from tests.e2e.kit import CREDENTIALS, SEED, Project
+from tests.kit.e2e import CREDENTIALS, SEED, Project
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reconciler.cli.commands.apply import PROMPT
 from reconciler.ledger.lock import acquire, read_lock, release
-from tests.e2e.kit import ENV, FIRST_APPLY, ITEMS, summary, vendor_requests
+from tests.kit.e2e import ENV, FIRST_APPLY, ITEMS, summary, vendor_requests
 from tests.ledger.test_lock import dead_pid, plant_lock
 
 

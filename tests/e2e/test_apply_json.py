@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 
 from reconciler.schemas import load_schema
-from tests.e2e.kit import FIRST_APPLY, ITEMS, SEED, removal
+from tests.kit.e2e import FIRST_APPLY, ITEMS, SEED, removal
 
 
 def document(out: str) -> dict[str, Any]:

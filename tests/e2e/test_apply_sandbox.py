@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.ledger.store import item_key
 from reconciler.ledger.verify import item_events
-from tests.e2e.kit import (
+from tests.kit.e2e import (
     FIRST_APPLY,
     ITEMS,
     NO_CHANGES,

@@ -37,7 +37,7 @@ from reconciler.ledger.verify import item_events
 from reconciler.manifests import load_specs
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import NO_CHANGES, SEED, SPACE, STORE, Project, removal, summary
+from tests.kit.e2e import NO_CHANGES, SEED, SPACE, STORE, Project, removal, summary
 
 RUNS = 24
 SEED_RANDOM = 5_2026

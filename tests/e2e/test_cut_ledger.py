@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.ledger.store import run_files
-from tests.e2e.kit import SEED, SPACE, removal, vendor_requests
+from tests.kit.e2e import SEED, SPACE, removal, vendor_requests
 from tests.ledger.sealed import lines_of, write_lines
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

@@ -18,7 +18,7 @@ import pyrage
 import yaml
 from pyrage import x25519
 
-from tests.e2e.kit import PROFILE_A, Project, removal, summary
+from tests.kit.e2e import PROFILE_A, Project, removal, summary
 
 # only the encrypted sources hold these (the sandbox seed holds them in memory only)
 CSV_ROWS = [
@@ -126,9 +126,9 @@ def test_an_encrypted_csv_and_manifest_round_trip_and_no_plaintext_reaches_disk(
     assert "Plan: 4 to remove" in out
     code, out, err = run(project, keyed, "apply", "plan.json")
     assert code == 0, out + err
-    from tests.e2e.kit import Result
+    from tests.kit.cli import CliResult
 
-    removed, accepted, absent, failed, _ = summary(Result(code, out, err))
+    removed, accepted, absent, failed, _ = summary(CliResult(code, out, err))
     assert (removed, accepted, absent, failed) == (2, 1, 1, 0)
     segment_deletes = [
         e for e in sandbox.control.requests(vendor="segment") if e["method"] == "POST"

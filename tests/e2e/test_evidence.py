@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.kit import (
+from tests.kit.e2e import (
     BRAZE_DELETE_ONLY_KEY,
     PROFILE_A,
     SEED,

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.kit import SEED, Project, Result, item_events, removal
+from tests.kit.cli import CliResult
+from tests.kit.e2e import SEED, Project, item_events, removal
 
 EMAIL = "held-once@old-domain.example"
 USERS = [
@@ -32,7 +33,7 @@ def deletes(sandbox: Any) -> int:
     return sum(1 for e in sandbox.control.requests() if e["path"].endswith("/users/delete"))
 
 
-def apply_answered_503(project: Project, sandbox: Any) -> Result:
+def apply_answered_503(project: Project, sandbox: Any) -> CliResult:
     """Apply HELD once with every Braze delete answered 503 (the reads spared)."""
     project.write_specs(HELD)
     seed = sandbox.control.state()

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.apply.deadline import Deadline
 from reconciler.durations import parse_duration
-from tests.e2e.kit import SEED, SPACE, removal, vendor_requests
+from tests.kit.e2e import SEED, SPACE, removal, vendor_requests
 
 USERS = 30
 

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import FIRST_APPLY, NO_CHANGES, SPACE, Project, removal, summary
+from tests.kit.e2e import FIRST_APPLY, NO_CHANGES, SPACE, Project, removal, summary
 
 SCALE = 0.1  # Segment: 10 requests/s per space; Braze 2,000/min; Insider identity 100/min
 SEGMENT_ITEMS = 36
@@ -21,7 +21,7 @@ def segment_heavy_seed() -> dict:
     """SEED plus 12 profiles of 3 emails each in the Segment space."""
     from copy import deepcopy
 
-    from tests.e2e.kit import SEED
+    from tests.kit.e2e import SEED
 
     seed = deepcopy(SEED)
     profiles = seed["segment"]["spaces"][SPACE]["profiles"]

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import PROFILE_A, SPACE, STORE, Project, vendor_requests
+from tests.kit.e2e import PROFILE_A, SPACE, STORE, Project, vendor_requests
 
 PHONES = "every phone value on profile_id mem_profile_01**********************a1"
 

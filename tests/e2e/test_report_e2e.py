@@ -8,7 +8,7 @@ import json
 import subprocess
 from typing import Any
 
-from tests.e2e.kit import MANIFESTS, Project
+from tests.kit.e2e import MANIFESTS, Project
 
 GIT = ("git", "-c", "user.name=Dee Pio", "-c", "user.email=dpo@example.com")
 

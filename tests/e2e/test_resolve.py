@@ -9,7 +9,7 @@ from copy import deepcopy
 
 import yaml
 
-from tests.e2e.kit import SEED, SPACE, removal, vendor_requests
+from tests.kit.e2e import SEED, SPACE, removal, vendor_requests
 
 
 def rows(path) -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 
-from tests.e2e.kit import MANIFESTS, vendor_requests
+from tests.kit.e2e import MANIFESTS, vendor_requests
 
 
 def specs(*names: str) -> dict:

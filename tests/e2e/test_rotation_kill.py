@@ -21,7 +21,6 @@ from pathlib import Path
 from reconciler.ledger.files import FileStorage
 from reconciler.ledger.store import item_key, run_files
 from reconciler.sandbox.server import Sandbox
-from tests.e2e.kit import ENV, NO_CHANGES, Project
 from tests.e2e.test_crash_safety import (
     MANIFESTS,
     ItemMap,
@@ -29,6 +28,7 @@ from tests.e2e.test_crash_safety import (
     ledger_records,
     slow_sandbox,  # noqa: F401 - the module's sandbox fixture, shared
 )
+from tests.kit.e2e import ENV, NO_CHANGES, Project
 
 PART_BYTES = 1200
 PAUSE_AT_PART = 3  # the first part, then two rotations: killed while the 3rd is started

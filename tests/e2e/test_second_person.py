@@ -30,7 +30,7 @@ from reconciler.ledger.lock import read_lock
 from reconciler.ledger.store import run_files
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import BRAZE_KEY, CREDENTIALS, NO_CHANGES, Project, removal
+from tests.kit.e2e import BRAZE_KEY, CREDENTIALS, NO_CHANGES, Project, removal
 
 SHARED = "shared@old-domain.example"
 THREE = [

@@ -22,8 +22,8 @@ from reconciler.ledger.store import item_key, read_ledger
 from reconciler.ledger.verify import item_events
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import NO_CHANGES, Project
 from tests.e2e.test_crash_safety import MANIFESTS, MEM_PROFILES, SEG_USERS, crash_seed
+from tests.kit.e2e import NO_CHANGES, Project
 
 LATENCY_MS = 150
 DSN_ENV = "E2E_LEDGER_DSN"

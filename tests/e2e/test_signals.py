@@ -17,8 +17,8 @@ import pytest
 from reconciler.ledger.lock import read_lock
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import Project
 from tests.e2e.test_rates_and_faults import segment_heavy_manifest, segment_heavy_seed
+from tests.kit.e2e import Project
 
 ITEMS = 36  # 12 Segment profiles of 3 emails: one delete request each
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.kit import BRAZE_DELETE_ONLY_KEY, BRAZE_KEY, Project, config, vendor_requests
+from tests.kit.e2e import BRAZE_DELETE_ONLY_KEY, BRAZE_KEY, Project, config, vendor_requests
 
 KEY_ENV = "E2E_LEDGER_KEY"
 KEY = "e2e-ledger-key-0f9e8d7c6b5a49382716aa55"

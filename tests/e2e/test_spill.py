@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from reconciler.ledger.verify import item_events
-from tests.e2e.kit import Project, Result, removal, summary, vendor_requests
+from tests.kit.cli import CliResult
+from tests.kit.e2e import Project, removal, summary, vendor_requests
 
 NEVER = 10**9  # a threshold no test project reaches: planned in memory, as before
 
@@ -142,7 +143,7 @@ def _twin(bulk: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
     return Project(root, bulk.urls, bulk.capsys, bulk.monkeypatch)
 
 
-def _apply_saved(project: Project, sandbox: Any) -> tuple[Result, Any, Any, Any]:
+def _apply_saved(project: Project, sandbox: Any) -> tuple[CliResult, Any, Any, Any]:
     project.monkeypatch.chdir(project.root)
     sandbox.control.reset()
     saved = project.root / "bulk.plan"

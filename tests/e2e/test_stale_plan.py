@@ -7,7 +7,7 @@ import shutil
 
 import yaml
 
-from tests.e2e.kit import removal, vendor_requests
+from tests.kit.e2e import removal, vendor_requests
 
 STALE = "Saved plan is stale"
 KEY_ENV = "E2E_LEDGER_KEY"

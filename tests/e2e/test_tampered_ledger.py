@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.ledger.store import run_files
-from tests.e2e.kit import vendor_requests
+from tests.kit.e2e import vendor_requests
 
 
 def test_apply_refuses_an_edited_ledger_and_sends_nothing(project, sandbox):

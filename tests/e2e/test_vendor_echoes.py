@@ -14,14 +14,7 @@ import base64
 import pytest
 
 from reconciler.sandbox.echo import phone_formats
-from tests.e2e.kit import (
-    BRAZE_KEY,
-    INSIDER_TOKEN,
-    SECRET_FORMS,
-    SEED,
-    SEGMENT_TOKEN,
-    item_events,
-)
+from tests.kit.e2e import BRAZE_KEY, INSIDER_TOKEN, SECRET_FORMS, SEED, SEGMENT_TOKEN, item_events
 
 # every personal value the sandbox holds for the kit's profiles and users
 PHONE = "+15555550100"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.e2e.kit import STORE, vendor_requests
+from tests.kit.e2e import STORE, vendor_requests
 
 
 def test_a_store_that_does_not_exist_stops_the_target_before_any_delete(project, sandbox):

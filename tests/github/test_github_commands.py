@@ -7,8 +7,9 @@ import json
 import zipfile
 
 from reconciler.render.markdown import render_markdown
-from tests.conftest import Project, manifest
 from tests.github.fakeapi import TOKEN, FakeGitHub
+from tests.kit.project import Project
+from tests.kit.specs import manifest
 from tests.render.test_markdown import BRAZE, SEG, big_plan
 
 PR = 12

@@ -32,8 +32,8 @@ from reconciler.ledger.verify import item_events
 from reconciler.sandbox.echo import phone_formats
 from reconciler.sandbox.server import Sandbox
 from tests.e2e.conftest import options
-from tests.e2e.kit import CREDENTIALS, ENV, MANIFESTS, SECRET_FORMS, config, removal
 from tests.github.fakeapi import REPO, TOKEN, FakeGitHub, FakeServer
+from tests.kit.e2e import CREDENTIALS, ENV, MANIFESTS, SECRET_FORMS, config, removal
 
 LEDGER_KEY = "ledger-key-LEAKCHECK-0a9b8c7d6e5f4a3b2c1d"
 AGE_IDENTITY = x25519.Identity.generate()

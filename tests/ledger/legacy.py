@@ -70,7 +70,7 @@ def legacy_write_run(
     commit: str = "c0ffee1",
     close: bool = True,
 ) -> LegacyRunWriter:
-    """As tests.ledger.kit.write_run, in format 1."""
+    """As tests.kit.ledger.write_run, in format 1."""
     writer = LegacyRunWriter(
         ledger_dir,
         run_id or secrets.token_hex(4),

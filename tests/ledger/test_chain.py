@@ -12,7 +12,8 @@ from pathlib import Path
 from reconciler.ledger.store import RunWriter, read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
 from reconciler.states import DONE, FAILED, UNKNOWN
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
 from tests.ledger.sealed import append_sealed, lines_of, record_id, write_lines
 
 FPS = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(6)]

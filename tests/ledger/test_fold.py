@@ -10,7 +10,7 @@ import pytest
 from reconciler.ledger.chain import Chain, split
 from reconciler.ledger.store import RunWriter, read_ledger
 from reconciler.states import ACCEPTED, DONE, DRIFTED, FAILED, REJECTED, UNKNOWN
-from tests.ledger.kit import Proj, write_run
+from tests.kit.ledger import Proj, write_run
 from tests.ledger.legacy import legacy_write_run
 
 FP = hashlib.sha256(b"item-1").hexdigest()

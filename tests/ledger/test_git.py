@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.ledger.gitcheck import committed_problems, history_problems
 from reconciler.ledger.store import run_files
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
 from tests.ledger.sealed import lines_of, write_lines
 
 FPS = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(8)]

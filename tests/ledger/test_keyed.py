@@ -11,7 +11,8 @@ import pytest
 from reconciler.ledger.chain import MAC_LABEL, Chain
 from reconciler.ledger.store import read_ledger, run_files
 from reconciler.ledger.verify import NO_KEY, verify_ledger
-from tests.ledger.kit import KEY_ENV, TEST_KEY, Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import KEY_ENV, TEST_KEY, Proj, write_run
 from tests.ledger.sealed import append_sealed, lines_of, reseal, seal, write_lines
 
 KEY = TEST_KEY.encode()

@@ -24,7 +24,8 @@ from reconciler.ledger.lock import (
 )
 from reconciler.ledger.store import read_ledger
 from reconciler.ledger.verify import verify_ledger
-from tests.ledger.kit import KEY_ENV, Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import KEY_ENV, Proj, write_run
 
 SECRETS = (
     "SEGMENT_TOKEN",

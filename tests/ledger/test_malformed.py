@@ -17,7 +17,8 @@ from reconciler.ledger.chain import legacy_id as line_hash
 from reconciler.ledger.store import HEADER_FILE, read_ledger, run_files
 from reconciler.ledger.verify import check_chain, history, verify_ledger
 from reconciler.states import DONE, DRIFTED, FAILED, UNKNOWN
-from tests.ledger.kit import Proj, run_cli
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj
 from tests.ledger.legacy import legacy_write_run
 
 FP = hashlib.sha256(b"item-1").hexdigest()

@@ -15,7 +15,9 @@ import pytest
 from reconciler.ledger.lock import acquire
 from reconciler.ledger.store import RunWriter, read_ledger
 from reconciler.masking import Masker, raw_values
-from tests.ledger.kit import RAW_VALUES, TEST_KEY, Proj, make_proj, run_cli
+from tests.kit.cli import run_cli
+from tests.kit.ledger import TEST_KEY, Proj, make_proj
+from tests.kit.specs import RAW_VALUES
 from tests.vendors._helpers import REQUESTS
 
 OUTCOMES = ["done", "accepted", "failed", "rejected", "unknown"]

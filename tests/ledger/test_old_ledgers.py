@@ -14,7 +14,7 @@ import pytest
 from reconciler.ledger.records import FP_CHARS
 from reconciler.ledger.store import RunWriter, read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
-from tests.ledger.kit import run_cli
+from tests.kit.cli import run_cli
 from tests.ledger.legacy import legacy_write_run
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.ledger.store import read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
 from tests.ledger.sealed import append_sealed, lines_of, write_lines
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from reconciler.ledger.store import RunWriter, item_key, read_ledger, run_files
 from reconciler.ledger.verify import item_events, verify_ledger
 from reconciler.states import DONE, UNKNOWN
-from tests.ledger.kit import Proj
+from tests.kit.ledger import Proj
 
 WRITER = textwrap.dedent(
     """

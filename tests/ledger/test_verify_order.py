@@ -16,7 +16,8 @@ from reconciler.ledger.chain import legacy_id as line_hash
 from reconciler.ledger.store import read_ledger, run_files
 from reconciler.ledger.verify import check_chain, verify_ledger
 from reconciler.states import DONE, FAILED
-from tests.ledger.kit import Proj, run_cli
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj
 from tests.ledger.legacy import legacy_write_run
 
 FPS = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(6)]

@@ -13,7 +13,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.store import RunWriter, item_key, read_ledger, result_fields, run_files
 from reconciler.ledger.verify import item_events, verify_ledger
 from reconciler.states import ACCEPTED, DONE, FAILED, UNKNOWN
-from tests.ledger.kit import Proj
+from tests.kit.ledger import Proj
 from tests.ledger.sealed import lines_of
 
 FPS = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(300)]

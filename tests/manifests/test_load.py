@@ -9,7 +9,8 @@ import pytest
 from reconciler.desired import Source
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.manifests.load import MAX_PROBLEMS_PER_CSV, manifest_files
-from tests.conftest import Project, manifest
+from tests.kit.project import Project
+from tests.kit.specs import manifest
 from tests.vendors._helpers import RULES
 
 

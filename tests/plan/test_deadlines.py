@@ -12,7 +12,9 @@ import pytest
 from reconciler.manifests.deadlines import add_month, deadline_of, due_from, parse_moment
 from reconciler.plan.build import plan_from_config
 from reconciler.render.jsonplan import plan_json
-from tests.ledger.kit import HEAD, Proj, make_proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, make_proj, write_run
+from tests.kit.specs import HEAD
 
 UTC = dt.UTC
 

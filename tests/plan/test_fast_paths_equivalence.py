@@ -28,7 +28,8 @@ from reconciler.render.jsonplan import _ActionEncoder, _encode, action_json
 from reconciler.target import Target
 from reconciler.values import item_value_problems, lookalike_problem
 from reconciler.vendors.registry import installed
-from tests.ledger.kit import TEST_KEY, Proj, make_proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import TEST_KEY, Proj, make_proj, write_run
 from tests.vendors._helpers import RULES
 
 ODD = "abcXYZ019_.-+/@%é\"\\ü😀,' ñ日本"

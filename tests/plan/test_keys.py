@@ -10,7 +10,8 @@ import json
 import pytest
 
 from reconciler.desired import Fingerprinter
-from tests.ledger.kit import KEY_ENV, TEST_KEY, Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import KEY_ENV, TEST_KEY, Proj, write_run
 
 
 def test_key_env_configured_but_unset_exits_1_naming_it(

@@ -22,7 +22,9 @@ from reconciler.plan.planfile import (
 )
 from reconciler.plan.savedjoin import action_of, state_of
 from reconciler.plan.seal import Seal
-from tests.ledger.kit import RAW_VALUES, Proj, run_cli, segment_manifest, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
+from tests.kit.specs import RAW_VALUES, segment_manifest
 
 
 def save(proj: Proj, *args: str) -> SavedPlan:

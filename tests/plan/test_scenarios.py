@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from reconciler.plan.model import Summary
-from tests.ledger.kit import Proj, run_cli, segment_manifest, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
+from tests.kit.specs import segment_manifest
 
 NO_CHANGES = "No changes. Every declared absence is already recorded in the ledger."
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.ledger.kit import Proj, run_cli, segment_manifest, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
+from tests.kit.specs import segment_manifest
 
 
 def test_show_renders_what_plan_printed_in_every_format(proj: Proj) -> None:

@@ -27,7 +27,8 @@ from reconciler.render.jsonplan import (
 )
 from reconciler.target import Target
 from reconciler.vendors.registry import vendor
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
 

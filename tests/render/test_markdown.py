@@ -11,7 +11,9 @@ from reconciler.desired import Item, Source
 from reconciler.plan.model import Action, LedgerRef, Plan, TargetPlan
 from reconciler.render.markdown import GITHUB_LIMIT, render_markdown, split_bodies
 from reconciler.target import Target
-from tests.ledger.kit import RAW_VALUES, Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
+from tests.kit.specs import RAW_VALUES
 
 SEG = Target("seg", "segment", "https://profiles.segment.com", {"space_id": "spa_1"})
 BRAZE = Target("braze", "braze", "https://rest.iad-01.braze.com", {})

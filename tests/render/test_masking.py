@@ -8,7 +8,9 @@ import json
 import pytest
 
 from reconciler.masking import mask, raw_values
-from tests.ledger.kit import RAW_VALUES, Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
+from tests.kit.specs import RAW_VALUES
 
 # raw value -> how every output must show it masked
 MASKS = {

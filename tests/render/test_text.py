@@ -7,7 +7,8 @@ import re
 import pytest
 
 from reconciler.render.text import HEAD_PER_TARGET, LONG_PLAN
-from tests.ledger.kit import Proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import Proj, write_run
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

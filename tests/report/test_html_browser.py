@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ledger.kit import TEST_KEY, Proj, make_proj, run_cli
+from tests.kit.cli import run_cli
+from tests.kit.ledger import TEST_KEY, Proj, make_proj
 from tests.report.browser import dump_dom, page_requests, run
 from tests.report.test_report import settle
 

@@ -12,7 +12,9 @@ import pytest
 
 from reconciler.ledger.verify import item_events
 from reconciler.report.verify import claims
-from tests.ledger.kit import RAW_VALUES, TEST_KEY, Proj, make_proj, run_cli, write_run
+from tests.kit.cli import run_cli
+from tests.kit.ledger import TEST_KEY, Proj, make_proj, write_run
+from tests.kit.specs import RAW_VALUES
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "report.schema.json").read_text()

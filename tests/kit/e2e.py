@@ -1,4 +1,4 @@
-"""End-to-end kit: a project whose four targets point at a loopback sandbox, the CLI run
+"""The end-to-end project: a project whose four targets point at a loopback sandbox, the CLI run
 for real (in-process through `reconciler.cli.main.main`, or as a subprocess), and the
 checks every scenario repeats. No mocks: real HTTP, real ledger, real files.
 
@@ -12,16 +12,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from reconciler.cli.main import main
+from tests.kit.cli import CliResult, run_captured
+from tests.kit.repo import Repo
 
 SEGMENT_TOKEN = "sgp_E2E-segment-token-Qm9vYmFyYmF6-4a7c1e99d02b6f38"
 BRAZE_KEY = "braze-E2E-rest-key-7f1d2c3b-aa55-4e0f-9c1d-5e6f7a8b9c0d"
@@ -260,18 +261,7 @@ def config(
     }
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
-
-
-class Project:
+class Project(Repo):
     """A user's repository in a temp folder, driven through the real CLI."""
 
     def __init__(
@@ -281,19 +271,15 @@ class Project:
         capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        self.root = root
+        super().__init__(root)
         self.urls = urls
         self.capsys = capsys
         self.monkeypatch = monkeypatch
-        self.results: list[Result] = []
+        self.results: list[CliResult] = []
         self.env = dict(ENV)
         for name, value in ENV.items():
             monkeypatch.setenv(name, value)
         monkeypatch.chdir(root)
-
-    @property
-    def ledger_dir(self) -> Path:
-        return self.root / "state" / "ledger"
 
     def write_config(
         self, rate_limits: dict[str, dict[str, Any]] | None = None, **top: Any
@@ -311,17 +297,9 @@ class Project:
         self.monkeypatch.delenv(name, raising=False)
         self.env.pop(name, None)
 
-    def cli(self, *args: str) -> Result:
+    def cli(self, *args: str) -> CliResult:
         """`reconcile ARGS` in this process (stdin is not a terminal under pytest)."""
-        self.capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover
-            raise AssertionError("main() returned")
-        captured = self.capsys.readouterr()
-        result = Result(code, captured.out, captured.err)
+        result = run_captured(self.capsys, *args)
         self.results.append(result)
         return result
 
@@ -378,10 +356,8 @@ def last_seq(sandbox: Any) -> int:
     return log[-1]["seq"] if log else 0
 
 
-def summary(result: Result) -> tuple[int, int, int, int, int]:
+def summary(result: CliResult) -> tuple[int, int, int, int, int]:
     """(removed, accepted, already absent, failed, rejected) from the final line."""
-    import re
-
     match = re.search(
         r"^Apply (?:complete!|finished with errors: [^.]+\.) Items: (\d+) removed, (\d+) "
         r"accepted \(asynchronous\), (\d+) already absent, (\d+) failed, (\d+) rejected, "
