@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,45 +52,16 @@ from reconciler.ledger.records import (
     RUN,
     UNLOCK,
     WITHDRAW,
+    parse_record,
     problem_v2,
     record_problem,
 )
 from reconciler.ledger.storage import Storage
+from reconciler.ledger.table import ItemStatus, item_key
 from reconciler.states import ACCEPTED, DONE, DRIFTED, UNKNOWN
 
 FUTURE_SLACK = timedelta(minutes=10)
 _T = TypeVar("_T")
-
-
-@dataclass(slots=True)
-class ItemStatus:
-    """One item's folded state and the record that set it.
-
-    Shared: every item of one record with the same outcome holds the same instance, so
-    never change one. `conflict` is set when concurrent runs (merged branches) recorded
-    different outcomes for the item: its state is then `unknown` and plan holds it.
-    """
-
-    state: str
-    target: str
-    ts: str
-    run: str
-    code: int | None = None
-    message: str | None = None
-    evidence: str | None = None
-    conflict: str | None = None
-    seg: int = -1  # the folded segment that set it (for conflict detection)
-    n: int = 0  # the number of the record that set it, in its run
-
-    @property
-    def held(self) -> bool:
-        """Never sent again by itself: a person decides (`reconcile ledger resolve`)."""
-        return self.conflict is not None
-
-
-def item_key(fingerprint: str) -> str:
-    """The key an item has in the ledger: the first 128 bits of its fingerprint."""
-    return fingerprint[:FP_CHARS]
 
 
 class ItemTable(dict[str, ItemStatus]):
@@ -183,23 +153,6 @@ def _find_ids(storage: Storage, wanted: set[str]) -> bool:
             if not left:
                 return True
     return False
-
-
-# The C scanner JSONDecoder.__init__ sets (typeshed does not declare the attribute).
-_scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
-
-
-def parse_record(line: bytes) -> Any:
-    """`json.loads(line)`, with the C scanner called directly for the usual record line
-    (json.loads would first sniff the encoding of every line)."""
-    try:
-        text = line.decode("utf-8", "surrogatepass")
-        value, end = _scan(text, 0)
-    except (UnicodeDecodeError, StopIteration):
-        return json.loads(line)
-    if end != len(text):
-        return json.loads(line)  # raises, as for any trailing garbage
-    return value
 
 
 @dataclass
