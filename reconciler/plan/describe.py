@@ -40,9 +40,22 @@ def _flat_key(values: dict[str, Any], keep: frozenset[str]) -> tuple[tuple[str, 
             add((key, value if key in _NOT_VALUES or key in keep else mask(value)))
         elif value is None or type(value) is bool:
             add((key, value))
+        elif type(value) is dict and key not in _NESTED_ELSEWHERE and key not in keep:
+            # one mapping of values (the OpenDSR plugin's identities): its values are
+            # masked by their own keys, as map_values walks it; tagged, so it never
+            # equals a string's shown value
+            inner = _flat_key(value, _NONE)
+            if inner is None:
+                return None
+            add((key, ("d", inner)))
         else:
             return None
     return tuple(out)
+
+
+# keys whose mapping map_values walks otherwise: a custom identifier's values are masked
+# whatever their names; a structure key's mapping is shown as it is
+_NESTED_ELSEWHERE = _NOT_VALUES | {"custom"}
 
 
 def _raw(value: Any) -> Hashable:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.values import CONTROL, item_value_problems, lookalike_problem
+from reconciler.vendors.kit import RulesDefaults
 from tests.vendors._helpers import RULES
 
 HEADERS = {
@@ -130,6 +131,12 @@ def test_shapes_left_to_the_general_path(vendor: str) -> None:
         assert rules_of(vendor).csv_canonical("t", header) is None
 
 
+def test_a_vendor_without_a_fast_path_says_so() -> None:
+    # every installed vendor has one now (the OpenDSR plugin's own suite tests its);
+    # a vendor built on the kit's defaults has none and takes the general path
+    assert RulesDefaults().csv_canonical("t", ["a"]) is None
+
+
 @pytest.mark.parametrize("vendor", sorted(set(RULES) - set(HEADERS)))
-def test_vendors_without_a_fast_path(vendor: str) -> None:
-    assert RULES[vendor].csv_canonical("t", ["a"]) is None
+def test_other_installed_vendors_are_tested_in_their_own_suites(vendor: str) -> None:
+    assert vendor == "opendsr"  # plugins/reconciler-opendsr/tests/test_opendsr_csv.py
