@@ -258,10 +258,14 @@ class _Sends(_Lazy):
 
 
 class Chained(_Lazy):
-    """Several targets' sends as one sequence (apply's sends of a spilled plan)."""
+    """Several targets' sends as one sequence (apply's sends of a spilled plan); `names`:
+    the target of each part, when each part is one target's."""
 
-    def __init__(self, parts: Sequence[Sequence[Action]]) -> None:
+    def __init__(
+        self, parts: Sequence[Sequence[Action]], names: Sequence[str] | None = None
+    ) -> None:
         self.parts = parts
+        self.names = names
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.parts)
@@ -390,5 +394,7 @@ class Plan:
         """What apply sends, in plan order: a list, or read from disk again on each pass
         when the plan was spilled."""
         if any(tp.spilled for tp in self.targets):
-            return Chained([tp.sends() for tp in self.targets])
+            return Chained(
+                [tp.sends() for tp in self.targets], [tp.target.name for tp in self.targets]
+            )
         return [a for tp in self.targets for a in tp.sends()]

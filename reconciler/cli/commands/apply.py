@@ -25,6 +25,7 @@ from reconciler.apply.run import (
     plan_sends,
     refuse_lost_head,
     run_apply,
+    send_targets,
 )
 from reconciler.cli import exitcodes
 from reconciler.cli.applyoutput import FORMAT_OPTION, machine_output, record_outcome
@@ -261,7 +262,7 @@ def apply(
         return _held_exit(the_plan.summary.held)
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
-    secrets = target_secrets(config, {a.target for a in sends})
+    secrets = target_secrets(config, set(send_targets(sends)))
     if planfile is None and reviewed is None and not auto_approve:
         if not sys.stdin.isatty():
             raise ReconcilerError(
