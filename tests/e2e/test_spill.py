@@ -197,3 +197,21 @@ def test_a_fresh_apply_of_a_spilled_plan_sends_what_an_in_memory_one_does(
         runs.append((result.out.split("\nApply")[0], _results(project), _requests(sandbox)))
     assert runs[1] == runs[0]
     assert sum(len(r) for r in runs[0][2].values()) > 50
+
+
+def test_show_of_a_large_saved_plan_is_rebuilt_on_disk(bulk: Project) -> None:
+    """Past the threshold `show` makes the plan as `plan` did, on disk (never the
+    in-memory rebuild, which holds every item), and prints the same bytes."""
+    _spill_at(bulk, 4)
+    saved = bulk.root / "large.plan"
+    made = bulk.cli("plan", "--out", str(saved))
+    assert made.code == 0, made.output
+    planned = bulk.cli("plan", "--format", "json")
+
+    def in_memory(*_: Any) -> None:
+        raise AssertionError("a spilled plan rebuilt in memory")
+
+    bulk.monkeypatch.setattr("reconciler.plan.show._rebuild", in_memory)
+    shown = bulk.cli("show", str(saved), "--format", "json")
+    assert shown.code == 0, shown.output
+    assert shown.out == planned.out and '"brz-bulk"' in shown.out
