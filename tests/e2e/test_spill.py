@@ -4,6 +4,7 @@ saves and applies exactly what the same project planned in memory does."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,38 @@ def test_show_of_a_large_saved_plan_is_rebuilt_on_disk(bulk: Project) -> None:
     shown = bulk.cli("show", str(saved), "--format", "json")
     assert shown.code == 0, shown.output
     assert shown.out == planned.out and '"brz-bulk"' in shown.out
+
+
+def _apply_reviewed(project: Project, sandbox: Any) -> tuple[str, str, int, Any, Any]:
+    """Review a plan, add an item after the review, apply the reviewed plan."""
+    project.monkeypatch.chdir(project.root)
+    sandbox.control.reset()
+    saved = project.root / "reviewed.plan"
+    made = project.cli("plan", "--out", str(saved))
+    assert made.code == 0, made.output
+    with (project.root / "specs" / "brz-bulk.csv").open("a", encoding="utf-8") as handle:
+        handle.write("ext_late_1\next_late_2\n")  # after the review: never sent
+    result = project.cli("apply", "--reviewed", str(saved), "--parallelism", "1")
+    sandbox.control.settle()
+    out = result.out.split(" (run ")[0]
+    # progress and rates are timings: the rest of what it says
+    err = [
+        line
+        for line in result.err.splitlines()
+        if not re.match(r"\S+: \d+/\d+ ", line) and "requests/s" not in line
+    ]
+    return out, "\n".join(err), result.code, _results(project), _requests(sandbox)
+
+
+def test_a_reviewed_apply_of_a_spilled_plan_sends_what_an_in_memory_one_does(
+    bulk: Project, sandbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    twin = _twin(bulk, tmp_path_factory)
+    _spill_at(bulk, NEVER)
+    in_memory = _apply_reviewed(bulk, sandbox)
+    assert in_memory[2] == 1  # unreviewed actions: exit 1
+    assert "Not sent: 2 pending action(s) that the reviewed plan did not show" in in_memory[1]
+    assert "ext_late" not in str(in_memory[4])
+    _spill_at(twin, 3)
+    spilled = _apply_reviewed(twin, sandbox)
+    assert spilled == in_memory
