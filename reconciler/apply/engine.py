@@ -9,6 +9,11 @@ target (credentials, a wrong base URL, an open circuit breaker) stops that targe
 once; its remaining items stay pending. A kill at any instant leaves intents without
 results, which the next plan shows as `unknown` and re-sends, or holds where sending
 twice is not safe.
+
+Memory: a target's items are read from the plan CHUNK_ITEMS at a time (a spilled plan's
+from disk), batched and queued chunk by chunk, so what apply holds per target does not
+grow with the plan: one chunk of items and its requests, counters, and the subjects of
+earlier-phase items that did not settle (Insider; none when everything settles).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 
 from reconciler.apply.client import RetryPolicy, Sent, Transport, VendorClient
@@ -45,12 +51,29 @@ from reconciler.vendors.api import Pair, RequestBuilder, VendorRequest
 ABSENT_SHARE_WARNING = 0.5
 ABSENT_WARNING_MIN_ITEMS = 10
 
+CHUNK_ITEMS = 10_000
+"""Items of a target read from the plan, checked, batched and queued at a time. A plan
+of at most this many items per target is batched whole, as one list."""
+
 
 @dataclass
 class TargetWork:
+    """One target's items: (fingerprint, item) pairs in plan order, from any iterable
+    that can be read more than once (a list, or a spilled plan's sends, read from disk
+    again on each pass; a vendor with phases reads it once a phase). `count`: how many,
+    when `pairs` has no length."""
+
     target: Target
-    pairs: list[Pair]
+    pairs: Iterable[Pair]
     secrets: dict[str, str]
+    count: int | None = None
+
+    @property
+    def total(self) -> int:
+        if self.count is not None:
+            return self.count
+        assert isinstance(self.pairs, Sized)
+        return len(self.pairs)
 
 
 @dataclass(frozen=True)
@@ -165,11 +188,27 @@ Progress = Callable[[str, int, int, int], None]
 """(target name, items finished, items total, of those finished: failed or rejected)"""
 
 
-def _rate(times: list[float]) -> float | None:
+class SentTimes:
+    """When a target's delete requests left: the first, the last and how many (what
+    their rate needs, without a list of every request's time)."""
+
+    def __init__(self) -> None:
+        self.first = 0.0
+        self.last = 0.0
+        self.n = 0
+
+    def append(self, at: float) -> None:
+        if not self.n:
+            self.first = at
+        self.last = at
+        self.n += 1
+
+
+def _rate(times: SentTimes) -> float | None:
     """Requests a second from the first to the last (None below two)."""
-    if len(times) < 2 or times[-1] <= times[0]:
+    if times.n < 2 or times.last <= times.first:
         return None
-    return (len(times) - 1) / (times[-1] - times[0])
+    return (times.n - 1) / (times.last - times.first)
 
 
 class Engine:
@@ -195,14 +234,12 @@ class Engine:
         self.should_stop = should_stop or (lambda: False)
         self.report = ApplyReport()
         self.pacers = Pacers()
-        self._settled: set[str] = set()  # fingerprints done or accepted in this run
-        self._windows: dict[str, IntentWindow[VendorRequest]] = {}  # intents, by target
 
     def pacer(self, target: Target, kind: str = DELETE) -> Pacer:
         return self.pacers(target, kind)
 
     async def run(self, works: Sequence[TargetWork]) -> ApplyReport:
-        await asyncio.gather(*(self._run_target(w) for w in works if w.pairs))
+        await asyncio.gather(*(self._run_target(w) for w in works if w.total))
         return self.report
 
     async def _run_target(self, work: TargetWork) -> None:
@@ -215,12 +252,11 @@ class Engine:
             self.parallelism,
             self.report.stopped,
         )
-        sent_at: list[float] = []  # when each delete request left (first, last)
+        sent_at = SentTimes()  # when delete requests left (first, last, how many)
         try:
-            if not await self._preflight(run, len(work.pairs)):
+            if not await self._preflight(run, work.total):
                 return
-            pairs = self._admitted(run, work.pairs)
-            await self._send_all(run, pairs, sent_at)
+            await self._send_all(run, work, sent_at)
         finally:
             await run.close()
             pacer = self.pacer(run.target, DELETE)
@@ -236,78 +272,150 @@ class Engine:
         self.report.not_sent += total
         return False
 
-    def _admitted(self, run: TargetSession, pairs: list[Pair]) -> list[Pair]:
-        """The pairs the preflight's facts allow; the others stay pending, reported."""
-        kept = []
-        for fp, item in pairs:
-            why = run.builder.admissible(item, run.facts)
-            if why is None:
-                kept.append((fp, item))
-                continue
-            self.report.not_sent += 1
-            self.report.refused += 1
-            self.report.problems.append(
-                ItemProblem(run.target.name, fp, describe(item), "not sent", None, why)
-            )
-        return kept
+    def _refuse(self, run: TargetSession, fp: str, item: Item, why: str) -> None:
+        """An item the preflight's facts do not allow: it stays pending, reported."""
+        self.report.not_sent += 1
+        self.report.refused += 1
+        self.report.problems.append(
+            ItemProblem(run.target.name, fp, describe(item), "not sent", None, why)
+        )
 
-    async def _send_all(self, run: TargetSession, pairs: list[Pair], sent_at: list[float]) -> None:
+    async def _send_all(self, run: TargetSession, work: TargetWork, sent_at: SentTimes) -> None:
+        """Phase 0 first (every item's admission checked on the way, in plan order), then
+        each later phase in order, each read from the plan again; nothing is taken once
+        the target stopped or the run was told to stop, and what was not taken by then
+        stays pending (counted, not read)."""
         target, b = run.target, run.builder
-        batches = b.batches(pairs)
-        _open_clients(run, batches)
-        total = len(pairs)
+        total = work.total
+        state = _TargetState()
         finished = 0
-        if self.progress:
-            self.progress(target.name, 0, total, 0)  # the target's rate counts from here
-        earlier = _first_phase_subjects(b, pairs)
+        # subjects of phase-0 items that did not settle: their later-phase items wait
+        unsettled: set[Hashable] = set()
+
+        def progress() -> None:
+            if self.progress:
+                c = self.report.by_target.get(target.name, Counts())
+                self.progress(target.name, finished, total - state.refused, c.failed + c.rejected)
 
         def blocked(batch: list[Pair]) -> bool:
-            subject = b.subject(batch[0][1])
-            return any(fp not in self._settled for fp in earlier.get(subject, []))
+            return b.subject(batch[0][1]) in unsettled
 
-        async def worker(queue: asyncio.Queue[list[Pair]]) -> None:
+        def note_unsettled(batch: list[Pair], settled: Sequence[str] = ()) -> None:
+            for fp, item in batch:
+                if fp not in settled:
+                    subject = b.subject(item)
+                    if subject is not None:
+                        unsettled.add(subject)
+
+        async def worker(feed: _Feed, phase: int) -> None:
             nonlocal finished
-            while not queue.empty():
-                batch = queue.get_nowait()
+            while not state.halted:
+                taken = feed.take()
+                if taken is None:
+                    return
+                batch, window = taken
+                state.handled += len(batch)
                 if run.check_breaker() or self.should_stop():
+                    # stopped: this batch and everything not yet taken stay pending
                     self.report.not_sent += len(batch)
-                    continue
-                if b.phase(batch[0][1]) > 0 and blocked(batch):
+                    state.halted = True
+                    return
+                if phase > 0 and blocked(batch):
                     self.report.not_sent += len(batch)
                     self.report.held_back += len(batch)
                     continue
-                await self._send(run, run.client(_kind_of(b, batch)), batch, sent_at)
+                settled = await self._send(
+                    run, run.client(_kind_of(b, batch)), batch, sent_at, window
+                )
+                if phase == 0 and len(settled) < len(batch):
+                    note_unsettled(batch, settled)
                 finished += len(batch)
-                if self.progress:
-                    c = self.report.by_target.get(target.name, Counts())
-                    self.progress(target.name, finished, total, c.failed + c.rejected)
+                progress()
 
-        phases = _phases(b, batches)
-        # intents written ahead, a record for the next requests (ledger/intents.py)
-        self._windows[target.name] = IntentWindow(
+        later: set[int] = set()
+        phase = 0
+        first = True
+        while True:
+            chunks = self._chunks(run, work.pairs, phase, later if first else None, state)
+            feed = _Feed(chunks, lambda batches: self._window(run, batches))
+            feed.fill(self.parallelism)
+            if first:
+                progress()  # the target's rate counts from here
+            workers = min(self.parallelism, len(feed))
+            await asyncio.gather(*(worker(feed, phase) for _ in range(workers)))
+            feed.close()
+            first = False
+            if state.halted or not later:
+                break
+            phase = min(later)
+            later.discard(phase)
+        # not taken: pending (a stopped target's rest is counted, not read)
+        self.report.not_sent += total - state.refused - state.handled
+
+    def _chunks(
+        self,
+        run: TargetSession,
+        pairs: Iterable[Pair],
+        phase: int,
+        later: set[int] | None,
+        state: _TargetState,
+    ) -> Iterator[list[list[Pair]]]:
+        """The batches of `phase`'s admitted items, CHUNK_ITEMS items at a time. On the
+        first pass (`later` given) every item's admission is checked and refusals are
+        reported, in plan order, and the other phases found are added to `later`."""
+        b, facts = run.builder, run.facts
+        chunk: list[Pair] = []
+        for fp, item in pairs:
+            if b.phase(item) != phase:
+                if later is not None:
+                    later.add(b.phase(item))
+                    why = b.admissible(item, facts)
+                    if why is not None:
+                        state.refused += 1
+                        self._refuse(run, fp, item, why)
+                continue
+            why = b.admissible(item, facts)
+            if why is not None:
+                if later is not None:
+                    state.refused += 1
+                    self._refuse(run, fp, item, why)
+                continue
+            chunk.append((fp, item))
+            if len(chunk) >= CHUNK_ITEMS:
+                yield b.batches(chunk)
+                chunk = []
+        if chunk:
+            yield b.batches(chunk)
+
+    def _window(self, run: TargetSession, batches: list[list[Pair]]) -> IntentWindow[VendorRequest]:
+        """The intent window of one chunk's batches (intents written ahead within it)."""
+        target, b = run.target, run.builder
+        _open_clients(run, batches)
+        return IntentWindow(
             self.writer,
             target.name,
-            phases,
+            [batches],
             lambda batch: b.build(target, [item for _, item in batch]),
             lambda request: request.digest(self.fingerprint),
         )
-        for phase_batches in phases:
-            queue: asyncio.Queue[list[Pair]] = asyncio.Queue()
-            for batch in phase_batches:
-                queue.put_nowait(batch)
-            workers = min(self.parallelism, queue.qsize())
-            await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
     async def _send(
-        self, run: TargetSession, client: VendorClient, batch: list[Pair], sent_at: list[float]
-    ) -> None:
+        self,
+        run: TargetSession,
+        client: VendorClient,
+        batch: list[Pair],
+        sent_at: SentTimes,
+        window: IntentWindow[VendorRequest],
+    ) -> list[str]:
+        """Send one batch and record its outcomes; returns the fingerprints that settled
+        (done or accepted)."""
         target, b = run.target, run.builder
         items = [item for _, item in batch]
         fps = [fp for fp, _ in batch]
         # Take the rate-limit slot first, so the work below (building, the fsynced
         # intents) happens inside it and the request leaves when its slot says.
         await client.pacer.acquire()
-        request = self._windows[target.name].claim(batch)  # its intent durable
+        request = window.claim(batch)  # its intent durable
         sent_at.append(time.monotonic())
         sent = await client.send(request, paced=True)
         note = None
@@ -335,9 +443,10 @@ class Engine:
             )
             if sent.stop:
                 run.stop(sent.stop)
-            return
+            return []
         outcomes = await self._outcomes(run, sent, request, items)
         records = []
+        settled: list[str] = []
         for (fp, item), outcome in zip(batch, outcomes, strict=True):
             message = clean(outcome.message, masker, run.redact)
             if outcome.stop is not None:
@@ -365,7 +474,7 @@ class Engine:
             records.append(fields)
             self.report.record(target.name, outcome)
             if outcome.state in (DONE, ACCEPTED):
-                self._settled.add(fp)
+                settled.append(fp)
             if outcome.state in (FAILED, REJECTED):
                 self.report.problems.append(
                     ItemProblem(
@@ -374,6 +483,7 @@ class Engine:
                 )
         if records:
             self.writer.results(records)
+        return settled
 
     async def _outcomes(
         self, run: TargetSession, sent: Sent, request: VendorRequest, items: list[Item]
@@ -405,30 +515,51 @@ def _kind_of(b: RequestBuilder, batch: list[Pair]) -> str:
 
 
 def _open_clients(run: TargetSession, batches: list[list[Pair]]) -> None:
-    """Build the target's clients before any request is paced: building one blocks the
-    event loop (an SSL context, tens of ms) and would hold back requests already let go,
-    which then leave together with the next ones."""
+    """Build the target's clients before any request of these batches is paced: building
+    one blocks the event loop (an SSL context, tens of ms) and would hold back requests
+    already let go, which then leave together with the next ones."""
     for kind in {_kind_of(run.builder, batch) for batch in batches}:
         run.client(kind)
 
 
-def _first_phase_subjects(b: RequestBuilder, pairs: list[Pair]) -> dict[Hashable, list[str]]:
-    """The fingerprints of the phase-0 items about each subject. Phases, as the vendor
-    orders its items: every phase-0 request goes first, and an item of a later phase is
-    kept back when an earlier item about the same subject did not settle (Insider: an
-    identifier that locates a user whose attribute removals failed would leave those
-    attributes unreachable once deleted)."""
-    earlier: dict[Hashable, list[str]] = {}
-    for fp, item in pairs:
-        subject = b.subject(item)
-        if subject is not None and b.phase(item) == 0:
-            earlier.setdefault(subject, []).append(fp)
-    return earlier
+@dataclass
+class _TargetState:
+    refused: int = 0  # items the preflight's facts refused (reported, pending)
+    handled: int = 0  # items of batches taken by the workers
+    halted: bool = False  # stopped: nothing more is taken
 
 
-def _phases(b: RequestBuilder, batches: list[list[Pair]]) -> list[list[list[Pair]]]:
-    """The batches phase by phase, in phase order."""
-    return [
-        [batch for batch in batches if b.phase(batch[0][1]) == phase]
-        for phase in sorted({b.phase(batch[0][1]) for batch in batches})
-    ]
+class _Feed:
+    """What the workers of one phase take, in order: each batch with the intent window
+    of its chunk, the next chunk read when the queue runs dry."""
+
+    def __init__(
+        self,
+        chunks: Iterator[list[list[Pair]]],
+        window: Callable[[list[list[Pair]]], IntentWindow[VendorRequest]],
+    ) -> None:
+        self._chunks = chunks
+        self._window = window
+        self._queue: deque[tuple[list[Pair], IntentWindow[VendorRequest]]] = deque()
+
+    def fill(self, at_least: int) -> None:
+        while len(self._queue) < at_least:
+            batches = next(self._chunks, None)
+            if batches is None:
+                return
+            window = self._window(batches)
+            self._queue.extend((batch, window) for batch in batches)
+
+    def take(self) -> tuple[list[Pair], IntentWindow[VendorRequest]] | None:
+        if not self._queue:
+            self.fill(1)
+        return self._queue.popleft() if self._queue else None
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def close(self) -> None:
+        self._queue.clear()
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import secrets as secrets_module
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from reconciler import __version__
 from reconciler.apply.client import RetryPolicy, Transport
 from reconciler.apply.engine import ApplyReport, Engine, Progress, TargetWork
 from reconciler.config import Config
-from reconciler.desired import KEYED, Fingerprinter
+from reconciler.desired import KEYED, Fingerprinter, Item
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, hold, open_storage, shared
 from reconciler.ledger.lock import LockBroken
 from reconciler.ledger.store import Ledger, RunWriter, create_ledger, read_ledger
 from reconciler.ledger.verify import LedgerBroken, ledger_problems
-from reconciler.plan.model import Action, Plan
+from reconciler.plan.model import Action, Chained, Plan
 from reconciler.states import PENDING
 
 
@@ -97,7 +97,7 @@ def run_apply(
         created = True
     try:
         with hold(
-            config, storage, "apply", info.who, run_id, _targets(sends), lock_timeout
+            config, storage, "apply", info.who, run_id, send_targets(sends), lock_timeout
         ) as held:
             # Nothing is sent on top of a ledger whose history was edited, cut or damaged.
             now = read_ledger(ledger_dir, key, storage=storage)
@@ -132,20 +132,17 @@ def run_apply(
                     **held.info,
                     "items": len(sends),
                     "desired_digest": plan.desired_digest,
-                    "targets": {name: config.targets[name].account for name in _targets(sends)},
+                    "targets": {name: config.targets[name].account for name in send_targets(sends)},
                 },
                 key=key,
                 after=now.heads if now.exists else None,
                 guard=held.guard,
                 storage=storage,
             )
-            by_target: dict[str, TargetWork] = {}
-            for action in sends:
-                target = config.targets[action.target]
-                work = by_target.setdefault(
-                    target.name, TargetWork(target, [], secrets.get(target.name, {}))
-                )
-                work.pairs.append((action.fingerprint, action.item))
+            works = [
+                TargetWork(config.targets[name], _Pairs(actions), secrets.get(name, {}), count)
+                for name, actions, count in sends_by_target(sends)
+            ]
             engine = Engine(
                 writer,
                 parallelism,
@@ -156,7 +153,7 @@ def run_apply(
                 should_stop=should_stop,
             )
             try:
-                report = asyncio.run(engine.run(list(by_target.values())))
+                report = asyncio.run(engine.run(works))
                 report.held = plan.summary.held
             finally:
                 if finishing is not None:
@@ -177,8 +174,38 @@ def run_apply(
         close_storage(storage)
 
 
-def _targets(sends: Sequence[Action]) -> list[str]:
+def sends_by_target(sends: Sequence[Action]) -> list[tuple[str, Iterable[Action], int]]:
+    """(target, its sends, how many) in the order targets first appear in `sends`. A
+    spilled plan's sends (Chained) are its targets' own, read from disk again on each
+    pass and never gathered; a list is grouped."""
+    if isinstance(sends, Chained) and sends.names is not None:
+        return [
+            (name, part, len(part))
+            for name, part in zip(sends.names, sends.parts, strict=True)
+            if len(part)
+        ]
+    groups: dict[str, list[Action]] = {}
+    for action in sends:
+        groups.setdefault(action.target, []).append(action)
+    return [(name, actions, len(actions)) for name, actions in groups.items()]
+
+
+def send_targets(sends: Sequence[Action]) -> list[str]:
+    """The targets `sends` sends to, sorted (a spilled plan's without reading it)."""
+    if isinstance(sends, Chained) and sends.names is not None:
+        parts = zip(sends.names, sends.parts, strict=True)
+        return sorted(name for name, part in parts if len(part))
     return sorted({a.target for a in sends})
+
+
+class _Pairs(Iterable[tuple[str, Item]]):
+    """(fingerprint, item) of actions, each item rebuilt on each pass (never kept)."""
+
+    def __init__(self, actions: Iterable[Action]) -> None:
+        self.actions = actions
+
+    def __iter__(self) -> Iterator[tuple[str, Item]]:
+        return ((a.fingerprint, a.item) for a in self.actions)
 
 
 def close_run(writer: RunWriter, **summary: int) -> None:

@@ -225,6 +225,24 @@ class SpilledActions(_Lazy):
     def sends(self) -> Sequence[Action]:
         return _Sends(self, self.send_count)
 
+    def positioned(self) -> Iterator[tuple[int, Action]]:
+        """(plan position, action), in plan order."""
+        return self._positioned(self.records, 0, 1)
+
+    def positioned_by_fingerprint(self) -> Iterator[tuple[int, Action]]:
+        """(plan position, action), sorted by fingerprint."""
+        self.by_fingerprint()
+        assert self._by_fp is not None
+        return self._positioned(self._by_fp, 1, 0)
+
+    def _positioned(
+        self, records: Iterable[Any], seq_at: int, fp_at: int
+    ) -> Iterator[tuple[int, Action]]:
+        vendor, table, state = self.vendor, self.table, _STATE_OF.get
+        for r in records:
+            action = Action(r[fp_at], r[2], vendor, r[3], table, state(r[4], r[4]), r[5], r[6])
+            yield r[seq_at], action
+
     def by_fingerprint(self) -> Iterable[Action]:
         if self._by_fp is None:
             by_fp = Sorter(self.spill, self.limit)
@@ -257,11 +275,39 @@ class _Sends(_Lazy):
         return (a for a in self.actions if a.will_send)
 
 
-class Chained(_Lazy):
-    """Several targets' sends as one sequence (apply's sends of a spilled plan)."""
+class Picked(_Lazy):
+    """The actions of a SpilledActions at some plan positions (a sorter of (position,)
+    records), in plan order, read from disk again on each pass."""
 
-    def __init__(self, parts: Sequence[Sequence[Action]]) -> None:
+    def __init__(self, actions: SpilledActions, positions: Sorter) -> None:
+        self.actions = actions
+        self.positions = positions.finish(passes=2)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __iter__(self) -> Iterator[Action]:
+        wanted = iter(self.positions)
+        at = next(wanted, None)
+        if at is None:
+            return
+        for seq, action in self.actions.positioned():
+            if seq == at[0]:
+                yield action
+                at = next(wanted, None)
+                if at is None:
+                    return
+
+
+class Chained(_Lazy):
+    """Several targets' sends as one sequence (apply's sends of a spilled plan); `names`:
+    the target of each part, when each part is one target's."""
+
+    def __init__(
+        self, parts: Sequence[Sequence[Action]], names: Sequence[str] | None = None
+    ) -> None:
         self.parts = parts
+        self.names = names
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.parts)
@@ -390,5 +436,7 @@ class Plan:
         """What apply sends, in plan order: a list, or read from disk again on each pass
         when the plan was spilled."""
         if any(tp.spilled for tp in self.targets):
-            return Chained([tp.sends() for tp in self.targets])
+            return Chained(
+                [tp.sends() for tp in self.targets], [tp.target.name for tp in self.targets]
+            )
         return [a for tp in self.targets for a in tp.sends()]

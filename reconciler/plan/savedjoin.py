@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from reconciler.errors import ReconcilerError
-from reconciler.plan.model import Action, Plan
+from reconciler.plan.model import Action, Chained, Picked, Plan, SpilledActions
 from reconciler.plan.planfile import STATES, SavedPlan, flags_of
 from reconciler.plan.planframe import (
     CONFLICTED_FLAG,
@@ -20,6 +21,7 @@ from reconciler.plan.planframe import (
     STATE_MASK,
     Record,
 )
+from reconciler.spill import Sorter
 from reconciler.states import ACTION_BY_STATE, SENT_ACTIONS, PlanAction
 
 _HEX = FP_BYTES * 2
@@ -114,14 +116,18 @@ def _differs(target: str) -> ReconcilerError:
 
 @dataclass
 class ReviewedSends:
-    sends: list[Action] = field(default_factory=list)  # pending now and reviewed
-    unreviewed: list[Action] = field(default_factory=list)  # pending now, never shown
+    """Lists; for a spilled plan, each target's read from disk again on each pass."""
+
+    sends: Sequence[Action] = field(default_factory=list)  # pending now and reviewed
+    unreviewed: Sequence[Action] = field(default_factory=list)  # pending now, never shown
     settled: int = 0  # shown in the review, no longer pending (another run sent them)
 
 
 def reviewed_split(saved: SavedPlan, plan: Plan) -> ReviewedSends:
-    """`apply --reviewed`: what is pending now AND was a send in the reviewed plan."""
-    # by fingerprint, not by object: a spilled plan's actions are rebuilt on each pass
+    """`apply --reviewed`: what is pending now AND was a send in the reviewed plan, in
+    plan order."""
+    if plan.targets and all(tp.spilled for tp in plan.targets):
+        return _reviewed_spilled(saved, plan)
     chosen: set[str] = set()
     unreviewed: set[str] = set()
     out = ReviewedSends()
@@ -136,10 +142,67 @@ def reviewed_split(saved: SavedPlan, plan: Plan) -> ReviewedSends:
             unreviewed.add(action.fingerprint)
         elif then:
             out.settled += 1
+    picked: list[Action] = []
+    left: list[Action] = []
     for tp in plan.targets:
         for action in tp.sends():
             if action.fingerprint in chosen:
-                out.sends.append(action)
+                picked.append(action)
             elif action.fingerprint in unreviewed:
-                out.unreviewed.append(action)
+                left.append(action)
+    out.sends, out.unreviewed = picked, left
     return out
+
+
+def _reviewed_spilled(saved: SavedPlan, plan: Plan) -> ReviewedSends:
+    """reviewed_split of a spilled plan, on disk: the walk beside the saved records notes
+    the plan positions of the sends and of the unreviewed actions (sorted runs), and each
+    target's are then read back from the plan in plan order (Picked)."""
+    spilled = {tp.target.name: cast(SpilledActions, tp.actions) for tp in plan.targets}
+    chosen = {name: Sorter(a.spill, a.limit) for name, a in spilled.items()}
+    unreviewed = {name: Sorter(a.spill, a.limit) for name, a in spilled.items()}
+    out = ReviewedSends()
+    for name, at, action, record in _joined_at(saved, spilled):
+        now = action is not None and action.will_send
+        then = record is not None and sends(record)
+        if now and then:
+            chosen[name].add((at,))
+        elif now:
+            unreviewed[name].add((at,))
+        elif then:
+            out.settled += 1
+    names = list(spilled)
+    out.sends = Chained([Picked(spilled[n], chosen[n]) for n in names], names)
+    out.unreviewed = Chained([Picked(spilled[n], unreviewed[n]) for n in names], names)
+    return out
+
+
+def _joined_at(
+    saved: SavedPlan, spilled: dict[str, SpilledActions]
+) -> Iterator[tuple[str, int, Action | None, Record | None]]:
+    """joined() over spilled actions, with each action's plan position (-1: none)."""
+    left = dict(spilled)
+    records = saved.records()
+    pending = next(records, None)
+    for section, (name, _) in enumerate(saved.sections):
+        actions = left.pop(name, None)
+        walk = actions.positioned_by_fingerprint() if actions is not None else iter(())
+        now = next(walk, None)
+        while pending is not None and pending[0] == section:
+            record = pending[1]
+            fp = record.fp.hex()
+            while now is not None and now[1].fingerprint[:_HEX] < fp:
+                yield name, now[0], now[1], None
+                now = next(walk, None)
+            if now is not None and now[1].fingerprint[:_HEX] == fp:
+                yield name, now[0], now[1], record
+                now = next(walk, None)
+            else:
+                yield name, -1, None, record
+            pending = next(records, None)
+        while now is not None:
+            yield name, now[0], now[1], None
+            now = next(walk, None)
+    for name, actions in left.items():
+        for at, action in actions.positioned():
+            yield name, at, action, None

@@ -4,6 +4,7 @@ saves and applies exactly what the same project planned in memory does."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,56 @@ def test_a_fresh_apply_of_a_spilled_plan_sends_what_an_in_memory_one_does(
         runs.append((result.out.split("\nApply")[0], _results(project), _requests(sandbox)))
     assert runs[1] == runs[0]
     assert sum(len(r) for r in runs[0][2].values()) > 50
+
+
+def test_show_of_a_large_saved_plan_is_rebuilt_on_disk(bulk: Project) -> None:
+    """Past the threshold `show` makes the plan as `plan` did, on disk (never the
+    in-memory rebuild, which holds every item), and prints the same bytes."""
+    _spill_at(bulk, 4)
+    saved = bulk.root / "large.plan"
+    made = bulk.cli("plan", "--out", str(saved))
+    assert made.code == 0, made.output
+    planned = bulk.cli("plan", "--format", "json")
+
+    def in_memory(*_: Any) -> None:
+        raise AssertionError("a spilled plan rebuilt in memory")
+
+    bulk.monkeypatch.setattr("reconciler.plan.show._rebuild", in_memory)
+    shown = bulk.cli("show", str(saved), "--format", "json")
+    assert shown.code == 0, shown.output
+    assert shown.out == planned.out and '"brz-bulk"' in shown.out
+
+
+def _apply_reviewed(project: Project, sandbox: Any) -> tuple[str, str, int, Any, Any]:
+    """Review a plan, add an item after the review, apply the reviewed plan."""
+    project.monkeypatch.chdir(project.root)
+    sandbox.control.reset()
+    saved = project.root / "reviewed.plan"
+    made = project.cli("plan", "--out", str(saved))
+    assert made.code == 0, made.output
+    with (project.root / "specs" / "brz-bulk.csv").open("a", encoding="utf-8") as handle:
+        handle.write("ext_late_1\next_late_2\n")  # after the review: never sent
+    result = project.cli("apply", "--reviewed", str(saved), "--parallelism", "1")
+    sandbox.control.settle()
+    out = result.out.split(" (run ")[0]
+    # progress and rates are timings: the rest of what it says
+    err = [
+        line
+        for line in result.err.splitlines()
+        if not re.match(r"\S+: \d+/\d+ ", line) and "requests/s" not in line
+    ]
+    return out, "\n".join(err), result.code, _results(project), _requests(sandbox)
+
+
+def test_a_reviewed_apply_of_a_spilled_plan_sends_what_an_in_memory_one_does(
+    bulk: Project, sandbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    twin = _twin(bulk, tmp_path_factory)
+    _spill_at(bulk, NEVER)
+    in_memory = _apply_reviewed(bulk, sandbox)
+    assert in_memory[2] == 1  # unreviewed actions: exit 1
+    assert "Not sent: 2 pending action(s) that the reviewed plan did not show" in in_memory[1]
+    assert "ext_late" not in str(in_memory[4])
+    _spill_at(twin, 3)
+    spilled = _apply_reviewed(twin, sandbox)
+    assert spilled == in_memory

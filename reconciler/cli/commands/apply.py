@@ -25,6 +25,7 @@ from reconciler.apply.run import (
     plan_sends,
     refuse_lost_head,
     run_apply,
+    send_targets,
 )
 from reconciler.cli import exitcodes
 from reconciler.cli.applyoutput import FORMAT_OPTION, machine_output, record_outcome
@@ -104,7 +105,7 @@ def _credential_reason(saved: SavedPlan, now: dict[str, dict[str, Any]]) -> str 
 
 def _from_reviewed(
     config: Config, key: bytes | None, path: Path, targets: tuple[str, ...], ignore: bool = False
-) -> tuple[Plan, list[Action], list[Action], int, Ledger]:
+) -> tuple[Plan, Sequence[Action], Sequence[Action], int, Ledger]:
     """(fresh plan, sends, unreviewed pending actions, reviewed actions settled since,
     ledger) for `apply --reviewed`."""
     try:
@@ -141,7 +142,7 @@ def _from_reviewed(
     return plan, split.sends, split.unreviewed, split.settled, ledger
 
 
-def _list_unreviewed(unreviewed: list[Action]) -> None:
+def _list_unreviewed(unreviewed: Sequence[Action]) -> None:
     click.secho(
         f"Not sent: {len(unreviewed)} pending action(s) that the reviewed plan did not show "
         "(a manifest changed after review, or another change was merged in between):",
@@ -226,7 +227,7 @@ def apply(
             )
         refresh_first(config, key, targets)
     limit = max_deletions if max_deletions is not None else config.max_deletions
-    unreviewed: list[Action] = []
+    unreviewed: Sequence[Action] = []
     sends: Sequence[Action]
     if planfile is not None and reviewed is not None:
         raise ReconcilerError("give a PLANFILE or --reviewed PLANFILE, not both")
@@ -261,7 +262,7 @@ def apply(
         return _held_exit(the_plan.summary.held)
     # Refusals that no answer would change come before the question.
     check_max_deletions(sends, limit)
-    secrets = target_secrets(config, {a.target for a in sends})
+    secrets = target_secrets(config, set(send_targets(sends)))
     if planfile is None and reviewed is None and not auto_approve:
         if not sys.stdin.isatty():
             raise ReconcilerError(
