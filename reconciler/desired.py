@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.spill import Sorter, SpillDir
+from reconciler.spill import RUN_ITEMS, Sorter, SpillDir
 
 # One encoder, made once: json.dumps with options builds a new one on every call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -206,7 +206,8 @@ class DesiredState:
     and packed source refs; items are rebuilt from the bytes when iterated.
 
     With `spill_at`, memory is bounded: once `spill_at` distinct items are held, they
-    are sorted by their bytes and written out as a run (reconciler.spill), and the
+    are sorted by their bytes and written out as runs (reconciler.spill), so are every
+    RUN_ITEMS that follow, and the
     desired state is then read only through `merged()` (the runs merged, an item
     declared in several runs made one with all its sources, first-declared first).
     Below `spill_at` nothing changes: `entries` holds every item, in declared order.
@@ -221,6 +222,7 @@ class DesiredState:
         self._runs: Sorter | None = None
         self._seq = 0  # items spilled so far: the first-declared position of the next
         self._dropped = False
+        self._limit = spill_at or 0  # entries held before the next run is written
 
     def add(self, item: Item, source: Source) -> None:
         self.add_canonical(item.canonical(), item.target, item.vendor, self.sources.pack(source))
@@ -231,7 +233,7 @@ class DesiredState:
         found = self.entries.get(key)
         if found is None:
             self.entries[key] = ref
-            if self.spill_at is not None and len(self.entries) >= self.spill_at:
+            if self.spill_at is not None and len(self.entries) >= self._limit:
                 self._spill()
         elif isinstance(found, int):
             if found != ref:
@@ -244,11 +246,19 @@ class DesiredState:
         """Whether items went to disk: then only `merged()` reads them all."""
         return self._runs is not None
 
+    @property
+    def run_items(self) -> int:
+        """Records a run of this spilled state (and of a plan made from it) buffers."""
+        return min(self.spill_at or RUN_ITEMS, RUN_ITEMS)
+
     def _spill(self) -> None:
         if self._runs is None:
             self.spill = SpillDir()
-            # one run a buffer: the sorter writes when the buffer is handed over whole
-            self._runs = Sorter(self.spill, len(self.entries))
+            # from now on a run's worth at a time: the buffer stays fixed however many
+            # items follow (before, up to spill_at were held: a plan that fits is made
+            # in memory, which is faster)
+            self._runs = Sorter(self.spill, self.run_items)
+            self._limit = self.run_items
         base = self._seq
         for i, (key, refs) in enumerate(self.entries.items()):
             self._runs.add((key, base + i, refs))

@@ -35,6 +35,9 @@ import pyrage
 from pyrage import x25519
 
 CHUNK = 4096  # records sealed and written at a time
+RUN_ITEMS = 250_000
+"""Records a spilling stream holds in memory before it writes them out as a run: the
+fixed buffer of a plan on disk, whatever its size."""
 _LENGTH = 8
 
 

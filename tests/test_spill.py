@@ -51,6 +51,25 @@ def test_spilled_desired_state_merges_to_the_in_memory_one(spill_at: int, seed: 
     assert [d.sources for d in spilled] == [d.sources for d in memory]
 
 
+def test_past_spill_at_the_buffer_is_a_run_not_spill_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan that fits in spill_at items stays in memory (faster); once it spills, it
+    holds RUN_ITEMS at a time, not spill_at: memory stays fixed however many follow."""
+    monkeypatch.setattr("reconciler.desired.RUN_ITEMS", 4)
+    declared = _items(5, 400)
+    memory, spilled = DesiredState(), DesiredState(30)
+    held = []
+    for item, source in declared:
+        memory.add(item, source)
+        spilled.add(item, source)
+        held.append(len(spilled.entries))
+    first = next(i for i, n in enumerate(held) if n == 0)  # the first spill
+    assert max(held[:first]) == 29 and max(held[first:]) == 3
+    assert spilled.run_items == 4 and DesiredState(2).run_items == 2
+    assert [(k, r) for k, _, r in sorted(spilled.merged(), key=lambda m: m[1])] == list(
+        memory.entries.items()
+    )
+
+
 def test_runs_are_sealed_and_removed() -> None:
     spill = SpillDir()
     sorter = Sorter(spill, 3)

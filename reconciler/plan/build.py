@@ -21,10 +21,14 @@ from reconciler.plan.model import Action, Blanks, LedgerRef, Plan, SpilledAction
 from reconciler.spill import Sorter
 from reconciler.states import DRIFTED, PENDING, UNKNOWN
 
-SPILL_ITEMS = 250_000
+SPILL_ITEMS = 1_000_000
 """Desired items held in memory before the desired state and the plan's actions go to
-disk as sorted runs (reconciler.spill): smaller projects are planned wholly in memory,
-larger ones in memory that does not grow with their size."""
+disk as sorted runs (reconciler.spill): smaller projects are planned wholly in memory
+(about 0.5 KB an item with its ledger entry: a million fit in well under 1 GB), larger
+ones in memory that does not grow with their size (runs of spill.RUN_ITEMS). Planning
+on disk costs about 1.3x the CPU of planning in memory (two more sorts, sealing and
+merging the runs: benchmarks/plan_scale.py at 600k items), so a plan that fits stays in
+memory."""
 
 
 def build_plan(
@@ -112,7 +116,7 @@ def _build_spilled(
     counted, not listed (only their number is ever shown)."""
     assert desired.spill is not None
     # the actions' sorters share the desired state's budget
-    limit = max(1, (desired.spill_at or SPILL_ITEMS) // max(1, len(plans)))
+    limit = max(1, desired.run_items // max(1, len(plans)))
     sorters = {name: Sorter(desired.spill, limit) for name in plans}
     adds = {name: sorter.add for name, sorter in sorters.items()}
     sends = dict.fromkeys(plans, 0)

@@ -147,7 +147,7 @@ def _rebuild_spilled(
     assert desired.spill is not None
     head = saved.head
     filtered = bool(head["target_filter"])
-    limit = max(1, (desired.spill_at or build.SPILL_ITEMS) // max(1, len(plans)))
+    limit = max(1, desired.run_items // max(1, len(plans)))
     by_fp = {name: Sorter(desired.spill, limit) for name in plans}
     of_bytes, target_of = fingerprint.of_bytes, desired.target_of
     digest = DesiredDigest()
