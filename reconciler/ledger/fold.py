@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,9 +37,11 @@ from reconciler.ledger.header import (
 from reconciler.ledger.order import END_OF_PART, Segment, Structure, Unit, read_structure
 from reconciler.ledger.records import (
     END,
+    FIELDS,
     FP_CHARS,
     ID_CHARS,
     INTENT,
+    LEGACY_FIELDS,
     LETTER_OBSERVED,
     LETTER_STATE,
     NO_RESULT,
@@ -174,6 +176,9 @@ class _Run:
 
 
 _READABLE_ERRORS = (KeyError, TypeError, IndexError, ValueError, AttributeError)
+# (run, file name, part index, line number, record, ts): one kind's fold, format 2
+_FoldV2 = Callable[[_Run, str, int, int, dict[str, Any], str], None]
+_FoldV1 = Callable[[_Run, dict[str, Any], str], None]  # (run, record, ts): format 1
 
 
 class _Folder:
@@ -195,6 +200,28 @@ class _Folder:
         self.horizon = (datetime.now(UTC) + FUTURE_SLACK).isoformat().replace("+00:00", "Z")
         self.v2_units = False
         self.off = False  # checking only: no item table (nothing can conflict)
+        # one small fold per record kind, for every kind the field table knows (records.py:
+        # FIELDS, LEGACY_FIELDS), which problem_v2 / record_problem checked the record by
+        self._v2_kinds: dict[str, _FoldV2] = {
+            RUN: self._run,
+            PART: self._part,
+            INTENT: self._intent,
+            RESULT: self._result,
+            WITHDRAW: self._withdraw,
+            REFRESH: self._refresh,
+            RESOLUTION: self._resolution,
+            UNLOCK: self._unlock,
+            END: self._end,
+        }
+        self._v1_kinds: dict[str, _FoldV1] = {
+            RUN: self._v1_run,
+            INTENT: self._v1_intent,
+            RESULT: self._v1_result,
+            REFRESH: self._v1_refresh,
+            END: self._v1_end,
+        }
+        assert self._v2_kinds.keys() == FIELDS.keys()
+        assert self._v1_kinds.keys() == LEGACY_FIELDS.keys()
 
     # -- breaks -------------------------------------------------------------------
     def brk(self, name: str, number: int, problem: str) -> None:
@@ -364,40 +391,42 @@ class _Folder:
             return
         if expected is not None and rec.get("prev") != expected:
             self.brk(name, number, _id_mismatch(Chain(None)))
-        kind = rec["type"]
         ts = rec["ts"]
         self._check_ts(run, name, number, ts)
-        if kind in (INTENT, RESULT, REFRESH):
-            fp = rec["fp"][:FP_CHARS]
-            target = self.text(rec["target"])
-            run_id = self.text(rec["run"])
-            if kind == INTENT:
-                self.put(fp, ItemStatus(UNKNOWN, target, ts, run_id, seg=self.seg))
-            elif kind == RESULT:
-                evidence = rec.get("evidence")
-                self.put(
-                    fp,
-                    ItemStatus(
-                        self.text(rec["status"]),
-                        target,
-                        ts,
-                        run_id,
-                        rec.get("code"),
-                        rec.get("message"),
-                        evidence if type(evidence) is str else None,
-                        seg=self.seg,
-                    ),
-                )
-            else:
-                self._refresh_one(fp, OBSERVED[rec["observed"]], target, ts, run_id)
-        elif kind == RUN:
-            run.run = rec["run"]
-            self.ledger.runs[rec["run"]] = rec
-            self.ledger.target_accounts.update(rec.get("targets") or {})
-        elif kind == END:
-            known = self.ledger.runs.get(rec["run"])
-            if known is not None:
-                known["ended"] = ts
+        self._v1_kinds[rec["type"]](run, rec, ts)
+
+    def _v1_intent(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        target, run_id = self.text(rec["target"]), self.text(rec["run"])
+        self.put(rec["fp"][:FP_CHARS], ItemStatus(UNKNOWN, target, ts, run_id, seg=self.seg))
+
+    def _v1_result(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        evidence = rec.get("evidence")
+        status = ItemStatus(
+            self.text(rec["status"]),
+            self.text(rec["target"]),
+            ts,
+            self.text(rec["run"]),
+            rec.get("code"),
+            rec.get("message"),
+            evidence if type(evidence) is str else None,
+            seg=self.seg,
+        )
+        self.put(rec["fp"][:FP_CHARS], status)
+
+    def _v1_refresh(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        target, run_id = self.text(rec["target"]), self.text(rec["run"])
+        fp = rec["fp"][:FP_CHARS]
+        self._refresh_one(fp, OBSERVED[rec["observed"]], target, ts, run_id)
+
+    def _v1_run(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        run.run = rec["run"]
+        self.ledger.runs[rec["run"]] = rec
+        self.ledger.target_accounts.update(rec.get("targets") or {})
+
+    def _v1_end(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        known = self.ledger.runs.get(rec["run"])
+        if known is not None:
+            known["ended"] = ts
 
     def _skip(self, name: str, number: int, problem: str) -> None:
         self.brk(name, number, problem)
@@ -473,29 +502,25 @@ class _Folder:
         if ts > self.horizon or not run.first_ts:
             self._check_ts(run, name, number, ts)
         run.last_ts = ts
-        kind = rec["type"]
         try:
-            if kind == RESULT:
-                self._result(run, name, number, rec, ts)
-            elif kind == INTENT:
-                # Written when answered, or as `unknown` at the end of the segment when
-                # not: one write per item instead of two, and a withdrawal leaves the
-                # item as it was. The state after the segment is the same.
-                fps = rec["fps"]
-                if self.off:  # checking only: what results are checked against
-                    run.intents[n] = [fps, None, None, len(fps)]
-                    return
-                status = ItemStatus(
-                    UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n
-                )
-                run.intents[n] = [fps, status, bytearray(len(fps)), len(fps)]
-                run.deferred = True
-            else:
-                if run.deferred and kind in (REFRESH, RESOLUTION):
-                    self._write_unknown(run)  # they read the states intents left
-                self._fold_v2(run, name, index, number, rec, ts)
+            self._v2_kinds[rec["type"]](run, name, index, number, rec, ts)
         except _READABLE_ERRORS:
             self._skip(name, number, "a record that does not fit its run")
+
+    def _intent(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        # Written when answered, or as `unknown` at the end of the segment when not: one
+        # write per item instead of two, and a withdrawal leaves the item as it was. The
+        # state after the segment is the same.
+        fps = rec["fps"]
+        n = rec["n"]
+        if self.off:  # checking only: what results are checked against
+            run.intents[n] = [fps, None, None, len(fps)]
+            return
+        status = ItemStatus(UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n)
+        run.intents[n] = [fps, status, bytearray(len(fps)), len(fps)]
+        run.deferred = True
 
     def _write_unknown(self, run: _Run) -> None:
         """Items of this run's intents with no answer yet are `unknown`, unless a later
@@ -516,67 +541,84 @@ class _Folder:
                     continue
                 self.put(fp, status)
 
-    def _fold_v2(
+    def _withdraw(
         self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
     ) -> None:
-        """The kinds there are few of."""
-        kind = rec["type"]
-        if kind == WITHDRAW:
-            entry = run.intents.get(rec["of"])
-            if entry is None:
-                self.brk(name, number, "a withdrawal of an intent this run does not hold")
-                return
-            got = entry[2]
-            if max(rec["pos"]) >= len(entry[0]):
-                raise IndexError("a position the intent does not hold")
-            for pos in rec["pos"]:
-                if got is None:  # checking only
-                    continue
-                if got[pos] == 2:  # already written as unknown (a later segment)
-                    self.put(entry[0][pos], None)
-                got[pos] = 1
-            self._settle(run, rec["of"], entry, len(rec["pos"]))
-        elif kind == REFRESH:
-            target = self.text(rec["target"])
-            for fp, letter in zip(rec["fps"], rec["s"], strict=True):
-                observed = LETTER_OBSERVED[letter]
-                self._refresh_one(fp, OBSERVED.get(observed), target, ts, run.run)
-        elif kind == RESOLUTION:
-            fp = rec["fp"]
-            decision = rec["as"]
-            if decision == "pending":
-                self.put(fp, None)
-            else:
-                self.put(
-                    fp,
-                    ItemStatus(
-                        DONE,
-                        self.text(rec["target"]),
-                        ts,
-                        run.run,
-                        message=f"{decision}, resolved by {rec['who']}: {rec['reason']}",
-                        evidence="resolved",
-                        seg=self.seg,
-                        n=rec["n"],
-                    ),
-                )
-        elif kind == RUN:
-            if number != 1 or index != 0:
-                self.brk(name, number, "a run record in the middle of a run")
-                return
-            run.run = self.text(rec["run"])
-            self.ledger.runs[run.run] = rec
-            self.ledger.target_accounts.update(rec.get("targets") or {})
-        elif kind == PART:
-            part = run.unit.parts[index]
-            if number != 1 or rec["run"] != run.unit.key or rec["part"] != part.number:
-                self.brk(name, number, "a part record that does not begin this part of its run")
-        elif kind == UNLOCK:
-            self.ledger.unlocks.append({**rec, "run": run.run})
-        elif kind == END:
-            known = self.ledger.runs.get(run.run)
-            if known is not None:
-                known["ended"] = ts
+        entry = run.intents.get(rec["of"])
+        if entry is None:
+            self.brk(name, number, "a withdrawal of an intent this run does not hold")
+            return
+        got = entry[2]
+        if max(rec["pos"]) >= len(entry[0]):
+            raise IndexError("a position the intent does not hold")
+        for pos in rec["pos"]:
+            if got is None:  # checking only
+                continue
+            if got[pos] == 2:  # already written as unknown (a later segment)
+                self.put(entry[0][pos], None)
+            got[pos] = 1
+        self._settle(run, rec["of"], entry, len(rec["pos"]))
+
+    def _refresh(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        if run.deferred:
+            self._write_unknown(run)  # it reads the states intents left
+        target = self.text(rec["target"])
+        for fp, letter in zip(rec["fps"], rec["s"], strict=True):
+            observed = LETTER_OBSERVED[letter]
+            self._refresh_one(fp, OBSERVED.get(observed), target, ts, run.run)
+
+    def _resolution(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        if run.deferred:
+            self._write_unknown(run)  # it reads the states intents left
+        fp = rec["fp"]
+        decision = rec["as"]
+        if decision == "pending":
+            self.put(fp, None)
+            return
+        status = ItemStatus(
+            DONE,
+            self.text(rec["target"]),
+            ts,
+            run.run,
+            message=f"{decision}, resolved by {rec['who']}: {rec['reason']}",
+            evidence="resolved",
+            seg=self.seg,
+            n=rec["n"],
+        )
+        self.put(fp, status)
+
+    def _run(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        if number != 1 or index != 0:
+            self.brk(name, number, "a run record in the middle of a run")
+            return
+        run.run = self.text(rec["run"])
+        self.ledger.runs[run.run] = rec
+        self.ledger.target_accounts.update(rec.get("targets") or {})
+
+    def _part(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        part = run.unit.parts[index]
+        if number != 1 or rec["run"] != run.unit.key or rec["part"] != part.number:
+            self.brk(name, number, "a part record that does not begin this part of its run")
+
+    def _unlock(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        self.ledger.unlocks.append({**rec, "run": run.run})
+
+    def _end(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        known = self.ledger.runs.get(run.run)
+        if known is not None:
+            known["ended"] = ts
 
     @staticmethod
     def _settle(run: _Run, of: int, entry: list[Any], count: int) -> None:
@@ -586,7 +628,9 @@ class _Folder:
         if entry[3] <= 0:
             del run.intents[of]
 
-    def _result(self, run: _Run, name: str, number: int, rec: dict[str, Any], ts: str) -> None:
+    def _result(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
         of = rec["of"]
         entry = run.intents.get(of)
         if entry is None:
