@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.chain import ID_CLOSE, ID_OPEN, SUFFIX, Chain, anchor, legacy_id, split
@@ -34,6 +34,7 @@ from reconciler.ledger.header import (
     header_chain_problem,
     parse_header,
 )
+from reconciler.ledger.lines import intent_line, result_line
 from reconciler.ledger.order import END_OF_PART, Segment, Structure, Unit, read_structure
 from reconciler.ledger.records import (
     END,
@@ -59,31 +60,26 @@ from reconciler.ledger.records import (
     record_problem,
 )
 from reconciler.ledger.storage import Storage
-from reconciler.ledger.table import ItemStatus, item_key
+from reconciler.ledger.table import (
+    ItemStatus,
+    ItemTable,
+    Key,
+    Keys,
+    count_keys,
+    item_key,
+    key_at,
+    key_of,
+    keys_of,
+    keys_slice,
+    split_keys,
+    text_of,
+)
 from reconciler.states import ACCEPTED, DONE, DRIFTED, UNKNOWN
 
 FUTURE_SLACK = timedelta(minutes=10)
-_T = TypeVar("_T")
-
-
-class ItemTable(dict[str, ItemStatus]):
-    """Items by fingerprint prefix (records hold 128 bits); a full 64-hex fingerprint
-    finds its item too."""
-
-    def __getitem__(self, fingerprint: str) -> ItemStatus:
-        return dict.__getitem__(self, fingerprint[:FP_CHARS])
-
-    @overload
-    def get(self, fingerprint: str, default: None = None, /) -> ItemStatus | None: ...
-    @overload
-    def get(self, fingerprint: str, default: ItemStatus, /) -> ItemStatus: ...
-    @overload
-    def get(self, fingerprint: str, default: _T, /) -> ItemStatus | _T: ...
-    def get(self, fingerprint: str, default: object = None, /) -> object:
-        return dict.get(self, fingerprint[:FP_CHARS], default)
-
-    def __contains__(self, fingerprint: object) -> bool:
-        return isinstance(fingerprint, str) and dict.__contains__(self, fingerprint[:FP_CHARS])
+# how the two plain kinds a ledger is made of begin (the writer puts `type` first)
+_INTENT_HEAD = b'{"type":"intent",'
+_RESULT_HEAD = b'{"type":"result",'
 
 
 @dataclass
@@ -166,7 +162,8 @@ class _Run:
     prev: bytes = b""  # the id the next record chains from
     n: int = 0  # the number the next record must carry
     last_line: bytes | None = None  # format 1: the previous line
-    # intent number -> [fingerprints, its `unknown` status, what each position got
+    # intent number -> [its items' keys (table.Keys), its `unknown` status, what each
+    # position got
     # (0: nothing yet, 1: answered or withdrawn, 2: written as unknown), positions open]
     intents: dict[int, list[Any]] = field(default_factory=dict)
     deferred: bool = False  # some intent's items are not written yet
@@ -187,8 +184,7 @@ class _Folder:
         self.storage = storage
         self.chain = chain
         self.items = ledger.items
-        self.get = dict.get.__get__(ledger.items)
-        self.frontier: dict[str, list[ItemStatus]] = {}
+        self.frontier: dict[Key, list[ItemStatus]] = {}
         self.breaks: dict[str, tuple[int, str]] = {}
         self.runs: dict[int, _Run] = {}
         self.seg = -1
@@ -239,55 +235,53 @@ class _Folder:
         return value
 
     # -- setting states -----------------------------------------------------------
-    def put_many(self, fps: list[str], status: ItemStatus) -> None:
+    def put_many(self, keys: Keys, status: ItemStatus) -> None:
         if self.off:
             return
         if self.fast:
-            self.items.update(dict.fromkeys(fps, status))
+            self.items.write(keys, status)  # logged: no work per item until a lookup
             if self.frontier:
                 pop = self.frontier.pop
-                for fp in fps:
-                    pop(fp, None)
+                for key in split_keys(keys):
+                    pop(key, None)
         else:
-            for fp in fps:
-                self.put(fp, status)
+            for key in split_keys(keys):
+                self.put(key, status)
 
-    def put(self, fp: str, new: ItemStatus | None) -> None:
+    def put(self, key: Key, new: ItemStatus | None) -> None:
         """Set one item (None: back to pending), finding conflicts with concurrent runs."""
         if self.off:
             return
         if self.fast:
-            if new is None:
-                self.items.pop(fp, None)
-            else:
-                self.items[fp] = new
+            self.items.write(key if type(key) is bytes else [key], new)
             if self.frontier:
-                self.frontier.pop(fp, None)
+                self.frontier.pop(key, None)
             return
-        candidates = self.frontier.get(fp)
+        items = self.items.index()  # concurrent runs: every write looks at the state
+        candidates = self.frontier.get(key)
         if candidates is None:
-            old = self.get(fp)
+            old = items.get(key)
             candidates = [old] if old is not None else []
         seg, anc = self.seg, self.anc
         live = [c for c in candidates if c.seg != seg and not (anc >> c.seg) & 1]
         if not live:
-            self.frontier.pop(fp, None)
+            self.frontier.pop(key, None)
             if new is None:
-                self.items.pop(fp, None)
+                items.pop(key, None)
             else:
-                self.items[fp] = new
+                items[key] = new
             return
         if new is None:
             # a withdrawal or "pending" concurrent with other outcomes: those stand
-            self.frontier[fp] = live
-            self.items[fp] = live[-1] if len(live) == 1 else self._conflict(live)
+            self.frontier[key] = live
+            items[key] = live[-1] if len(live) == 1 else self._conflict(live)
             return
         together = [*live, new]
-        self.frontier[fp] = together
+        self.frontier[key] = together
         if all(c.state == new.state for c in live):
-            self.items[fp] = new
+            items[key] = new
         else:
-            self.items[fp] = self._conflict(together)
+            items[key] = self._conflict(together)
 
     def _conflict(self, statuses: list[ItemStatus]) -> ItemStatus:
         last = statuses[-1]
@@ -397,7 +391,8 @@ class _Folder:
 
     def _v1_intent(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
         target, run_id = self.text(rec["target"]), self.text(rec["run"])
-        self.put(rec["fp"][:FP_CHARS], ItemStatus(UNKNOWN, target, ts, run_id, seg=self.seg))
+        status = ItemStatus(UNKNOWN, target, ts, run_id, seg=self.seg)
+        self.put(key_of(rec["fp"][:FP_CHARS]), status)
 
     def _v1_result(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
         evidence = rec.get("evidence")
@@ -411,12 +406,12 @@ class _Folder:
             evidence if type(evidence) is str else None,
             seg=self.seg,
         )
-        self.put(rec["fp"][:FP_CHARS], status)
+        self.put(key_of(rec["fp"][:FP_CHARS]), status)
 
     def _v1_refresh(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
         target, run_id = self.text(rec["target"]), self.text(rec["run"])
-        fp = rec["fp"][:FP_CHARS]
-        self._refresh_one(fp, OBSERVED[rec["observed"]], target, ts, run_id)
+        key = key_of(rec["fp"][:FP_CHARS])
+        self._refresh_one(key, OBSERVED[rec["observed"]], target, ts, run_id)
 
     def _v1_run(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
         run.run = rec["run"]
@@ -433,19 +428,19 @@ class _Folder:
         self.ledger.warnings.append(f"{name}:{number}: {problem}; ignored")
 
     def _refresh_one(
-        self, fp: str, present: bool | None, target: str, ts: str, run_id: str
+        self, key: Key, present: bool | None, target: str, ts: str, run_id: str
     ) -> None:
         if present is None:
             return  # unverified: nothing changes on guesswork
-        self.ledger.read_at[fp] = ts
+        self.ledger.read_at[text_of(key)] = ts
         if present:
-            self.put(fp, ItemStatus(DRIFTED, target, ts, run_id, seg=self.seg))
+            self.put(key, ItemStatus(DRIFTED, target, ts, run_id, seg=self.seg))
             return
-        prior = self.get(fp)
+        prior = self.items.index().get(key)
         # a read that finds it gone confirms a removal that was queued (accepted), sent
         # again (drifted) or whose answer was lost (unknown: a held item settles so)
         if prior is not None and prior.state in (ACCEPTED, DRIFTED, UNKNOWN):
-            self.put(fp, ItemStatus(DONE, target, ts, run_id, evidence="confirmed", seg=self.seg))
+            self.put(key, ItemStatus(DONE, target, ts, run_id, evidence="confirmed", seg=self.seg))
 
     def _check_ts(self, run: _Run, name: str, number: int, ts: str) -> None:
         if ts > self.horizon and ts[:1].isdigit() and not run.future_reported:
@@ -479,16 +474,26 @@ class _Folder:
         if chain is not None and chain.id_of(run.prev, body) != rid:
             self.brk(name, number, _id_mismatch(chain))
         run.prev = rid
-        try:
-            rec = parse_record(line)
-        except (ValueError, RecursionError):
-            self._skip(name, number, "not valid JSON (edited or corrupted)")
-            return
-        problem = problem_v2(rec)
-        if problem is not None:
-            self._skip(name, number, problem)
-            run.n += 1
-            return
+        # the two plain kinds without an object per item (lines.py: None when not plain)
+        rec: Any = None
+        if line.startswith(_INTENT_HEAD):
+            cut = intent_line(line)
+            if cut is not None:
+                rec = cut[0]
+                rec["fps"] = cut[1]  # the items' keys, one block of 16 bytes each
+        elif line.startswith(_RESULT_HEAD):
+            rec = result_line(line)
+        if rec is None:
+            try:
+                rec = parse_record(line)
+            except (ValueError, RecursionError):
+                self._skip(name, number, "not valid JSON (edited or corrupted)")
+                return
+            problem = problem_v2(rec)
+            if problem is not None:
+                self._skip(name, number, problem)
+                run.n += 1
+                return
         n = rec["n"]
         if n != run.n:
             self.brk(
@@ -514,12 +519,14 @@ class _Folder:
         # write per item instead of two, and a withdrawal leaves the item as it was. The
         # state after the segment is the same.
         fps = rec["fps"]
+        keys = fps if type(fps) is bytes else keys_of(fps)
+        size = count_keys(keys)
         n = rec["n"]
         if self.off:  # checking only: what results are checked against
-            run.intents[n] = [fps, None, None, len(fps)]
+            run.intents[n] = [keys, None, None, size]
             return
         status = ItemStatus(UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n)
-        run.intents[n] = [fps, status, bytearray(len(fps)), len(fps)]
+        run.intents[n] = [keys, status, bytearray(size), size]
         run.deferred = True
 
     def _write_unknown(self, run: _Run) -> None:
@@ -527,19 +534,27 @@ class _Folder:
         record of this segment set them (a followed redirect's intent, answered)."""
         run.deferred = False
         seg = self.seg
-        get = self.get
         for entry in run.intents.values():
             got = entry[2]
             if got.count(0) == 0:
                 continue
-            fps, status = entry[0], entry[1]
-            for pos in [i for i, v in enumerate(got) if v == 0]:
+            keys, status = entry[0], entry[1]
+            positions = [i for i, v in enumerate(got) if v == 0]
+            for pos in positions:
                 got[pos] = 2
-                fp = fps[pos]
-                current = get(fp)
+            if self.fast:
+                self.items.write_unknown(keys, positions, status)  # logged, as a write is
+                if self.frontier:
+                    for pos in positions:
+                        self.frontier.pop(key_at(keys, pos), None)
+                continue
+            get = self.items.index().get
+            for pos in positions:
+                key = key_at(keys, pos)
+                current = get(key)
                 if current is not None and current.seg == seg and current.n > status.n:
                     continue
-                self.put(fp, status)
+                self.put(key, status)
 
     def _withdraw(
         self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
@@ -549,13 +564,13 @@ class _Folder:
             self.brk(name, number, "a withdrawal of an intent this run does not hold")
             return
         got = entry[2]
-        if max(rec["pos"]) >= len(entry[0]):
+        if max(rec["pos"]) >= count_keys(entry[0]):
             raise IndexError("a position the intent does not hold")
         for pos in rec["pos"]:
             if got is None:  # checking only
                 continue
             if got[pos] == 2:  # already written as unknown (a later segment)
-                self.put(entry[0][pos], None)
+                self.put(key_at(entry[0], pos), None)
             got[pos] = 1
         self._settle(run, rec["of"], entry, len(rec["pos"]))
 
@@ -565,19 +580,19 @@ class _Folder:
         if run.deferred:
             self._write_unknown(run)  # it reads the states intents left
         target = self.text(rec["target"])
-        for fp, letter in zip(rec["fps"], rec["s"], strict=True):
+        for key, letter in zip(split_keys(keys_of(rec["fps"])), rec["s"], strict=True):
             observed = LETTER_OBSERVED[letter]
-            self._refresh_one(fp, OBSERVED.get(observed), target, ts, run.run)
+            self._refresh_one(key, OBSERVED.get(observed), target, ts, run.run)
 
     def _resolution(
         self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
     ) -> None:
         if run.deferred:
             self._write_unknown(run)  # it reads the states intents left
-        fp = rec["fp"]
+        key = key_of(rec["fp"])
         decision = rec["as"]
         if decision == "pending":
-            self.put(fp, None)
+            self.put(key, None)
             return
         status = ItemStatus(
             DONE,
@@ -589,7 +604,7 @@ class _Folder:
             seg=self.seg,
             n=rec["n"],
         )
-        self.put(fp, status)
+        self.put(key, status)
 
     def _run(
         self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
@@ -636,11 +651,11 @@ class _Folder:
         if entry is None:
             self.brk(name, number, f"a result for intent {of}, which this run does not hold")
             return
-        fps = entry[0]
+        keys = entry[0]
         at = rec["at"]
         s = rec["s"]
         size = len(s)
-        if at + size > len(fps):
+        if at + size > count_keys(keys):
             self.brk(name, number, "a result for more items than its intent names")
             return
         if self.off:  # checking only
@@ -673,7 +688,7 @@ class _Folder:
                 seg=self.seg,
                 n=n,
             )
-            self.put_many(fps[at : at + size] if at or size != len(fps) else fps, status)
+            self.put_many(keys_slice(keys, at, size), status)
             return
         self._settle(run, of, entry, size - s.count(NO_RESULT))
         shared: dict[tuple[Any, ...], ItemStatus] = {}
@@ -691,7 +706,7 @@ class _Folder:
                     one_code, one_message, one_evidence, seg=self.seg, n=n,
                 )  # fmt: skip
             got[at + offset] = 1
-            self.put(fps[at + offset], one)
+            self.put(key_at(keys, at + offset), one)
 
 
 def _open(
@@ -797,8 +812,9 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
                 "written by a clock that was wrong (the fold follows the chain, not names)"
             )
     # a conflicted item always has concurrent statuses kept for it
+    index = ledger.items.index() if folder.frontier else {}
     ledger.conflicts = sum(
-        1 for fp in folder.frontier if (ledger.items.get(fp) or _NONE).conflict is not None
+        1 for key in folder.frontier if (index.get(key) or _NONE).conflict is not None
     )
     ledger.heads = structure.heads or [header.id]
     ledger.ends = {p.last_id for p in structure.parts if p.last_id} | {header.id}
