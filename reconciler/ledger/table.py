@@ -14,6 +14,7 @@ as the text it is, so it never matches a real item, as before.
 
 from __future__ import annotations
 
+import gc
 import re
 import struct
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
@@ -157,13 +158,13 @@ class ItemTable(Mapping[str, ItemStatus]):
         log = self._log
         if log is not None:
             self._log = None
-            index = self._index
-            for i, (op, keys, a, b) in enumerate(log):
-                if op == _WRITE:
-                    _apply_write(index, keys, a)  # type: ignore[arg-type]
-                else:
-                    _apply_unknown(index, keys, a, b)  # type: ignore[arg-type]
-                log[i] = _DONE  # the blocks go as they are replayed
+            collecting = gc.isenabled()
+            gc.disable()  # millions of keys and no cycle (as in read_ledger)
+            try:
+                _replay(self._index, log)
+            finally:
+                if collecting:
+                    gc.enable()
         return self._index
 
     # -- the mapping ----------------------------------------------------------------------
@@ -233,6 +234,15 @@ class _Values(ValuesView[ItemStatus]):
 
 
 _DONE: tuple[int, Keys, object, object] = (_WRITE, b"", None, None)
+
+
+def _replay(index: dict[Key, ItemStatus], log: list[tuple[int, Keys, object, object]]) -> None:
+    for i, (op, keys, a, b) in enumerate(log):
+        if op == _WRITE:
+            _apply_write(index, keys, a)  # type: ignore[arg-type]
+        else:
+            _apply_unknown(index, keys, a, b)  # type: ignore[arg-type]
+        log[i] = _DONE  # the blocks go as they are replayed
 
 
 def _apply_write(index: dict[Key, ItemStatus], keys: Keys, status: ItemStatus | None) -> None:
