@@ -1,8 +1,12 @@
 """How the ledger scales: bytes per applied item, file sizes, fold and verify speed.
 
-    .venv/bin/python benchmarks/ledger_scale.py                  # 1,000,000 Segment items
-    .venv/bin/python benchmarks/ledger_scale.py --items 2500000  # 5,000,000 item records
+    .venv/bin/python benchmarks/ledger_scale.py              # 1,000,000 and 2,500,000 item records
+    .venv/bin/python benchmarks/ledger_scale.py --big        # and 5,000,000 (issue 11's size)
+    .venv/bin/python benchmarks/ledger_scale.py --records 200000 --repeat 5
     .venv/bin/python benchmarks/ledger_scale.py --legacy 5000000 # a format-1 ledger too
+
+An item record is one item's intent or result (an applied item has two, grouped into
+records of up to 64 items by the writer): 5,000,000 item records are 2,500,000 items.
 
 Writes, with the real RunWriter and a keyed ledger, the ledger a Segment apply of N items
 leaves (one item a request; intents announced 64 at a time and claimed one by one,
@@ -11,15 +15,19 @@ with evidence `removed` and Segment's 36-character request id). fsync is skipped
 setting up: it changes no byte. Then, in the same run:
 
   bytes    run-file bytes per item (intent and result together), the largest file;
-  fold     read_ledger (chain order, every MAC checked, the item table built), in a child
-           process, with its peak RSS;
-  verify   verify_ledger, the same way;
+  fold     read_ledger (chain order, every MAC checked, the item table's writes logged),
+           in a child process, with its peak RSS;
+  fold + first lookup
+           the same and one item looked up: the item table's index built (what plan and
+           apply pay; `ledger verify` never looks an item up);
+  verify   verify_ledger (`ledger verify`), the same way;
   floor    the same files read line by line with json.loads, nothing else;
   table    the floor plus a dict of every fingerprint the records name (one insert per
            item: the fold's item table costs at least that; verify needs no table).
 
-Targets (issue 11): at most 120 bytes per item, no file over 50 MB, fold and verify within
-2x the floor.
+Each is the best of --repeat runs, interleaved (the machine is shared), and given as a
+ratio to the floor measured in the same run. Targets (issue 11): at most 120 bytes per
+item, no file over 50 MB, fold and verify within 2x the floor.
 """
 
 from __future__ import annotations
@@ -109,7 +117,10 @@ what, folder, key = sys.argv[1], Path(sys.argv[2]), sys.argv[3].encode()
 started = time.perf_counter()
 if what == "fold":
     ledger = read_ledger(folder, key)
-    ok, items = ledger.ok, len(ledger.items)
+    ok, items = ledger.ok, ledger.records
+elif what == "lookup":
+    ledger = read_ledger(folder, key)
+    ok, items = ledger.ok and ledger.items.get("0" * 32) is None, ledger.records
 elif what == "verify":
     report = verify_ledger(folder, key)
     ok, items = report.ok, report.records
@@ -150,7 +161,11 @@ def timed(what: str, folder: Path) -> dict[str, float]:
     return json.loads(out)
 
 
-def measure(label: str, folder: Path, items: int, repeat: int) -> None:
+KINDS = ("floor", "table", "fold", "lookup", "verify")
+LABELS = {"fold": "fold", "lookup": "fold + first lookup", "verify": "verify"}
+
+
+def measure(label: str, folder: Path, items: int, repeat: int) -> dict[str, float]:
     files = run_files(folder)
     total = sum(p.stat().st_size for p in files)
     largest = max(p.stat().st_size for p in files)
@@ -159,7 +174,7 @@ def measure(label: str, folder: Path, items: int, repeat: int) -> None:
     print(f"  bytes per item: {total / items:.1f} (largest file {largest / 1e6:.1f} MB)")
     best: dict[str, dict[str, float]] = {}
     for _ in range(repeat):  # interleaved, best of each: the machine is shared
-        for what in ("floor", "table", "fold", "verify"):
+        for what in KINDS:
             got = timed(what, folder)
             assert got["ok"], f"{what}: the ledger does not verify"
             if what not in best or got["seconds"] < best[what]["seconds"]:
@@ -168,28 +183,61 @@ def measure(label: str, folder: Path, items: int, repeat: int) -> None:
     table = best["table"]["seconds"]
     print(f"  floor (json.loads per line): {floor:.2f}s")
     print(f"  floor + a dict of every fingerprint named: {table:.2f}s")
-    for what in ("fold", "verify"):
+    ratios = {"floor_s": floor}
+    for what in ("fold", "lookup", "verify"):
         got = best[what]
+        ratios[what] = got["seconds"] / floor
         print(
-            f"  {what}: {got['seconds']:.2f}s, ratio {got['seconds'] / floor:.2f} "
+            f"  {LABELS[what]}: {got['seconds']:.2f}s, ratio {got['seconds'] / floor:.2f} "
             f"(target <= 2; {got['seconds'] / table:.2f} against floor + dict), "
             f"peak RSS {got['rss_mb']:.0f} MB"
         )
+    return ratios
+
+
+def load() -> str:
+    try:
+        with open("/proc/loadavg") as handle:
+            return " ".join(handle.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument(
+        "--records",
+        type=int,
+        action="append",
+        help="item records of a format-2 ledger (repeatable; default 1,000,000 and 2,500,000)",
+    )
+    parser.add_argument("--big", action="store_true", help="5,000,000 item records too")
     parser.add_argument("--legacy", type=int, default=0, help="records of a format-1 ledger")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    sizes = args.records or [1_000_000, 2_500_000]
+    if args.big:
+        sizes.append(5_000_000)
     root = Path(tempfile.mkdtemp(prefix="ledger-scale-"))
+    summary: list[tuple[int, dict[str, float]]] = []
     try:
-        started = time.perf_counter()
-        folder = root / "format2"
-        write_format2(folder, args.items)
-        print(f"wrote format 2 in {time.perf_counter() - started:.0f}s")
-        measure("format 2 (written now)", folder, args.items, args.repeat)
+        print(f"load average at start: {load()}")
+        for records in sizes:
+            items = records // 2
+            started = time.perf_counter()
+            folder = root / f"format2-{records}"
+            write_format2(folder, items)
+            took = time.perf_counter() - started
+            print(f"\nwrote format 2 ({records:,} item records) in {took:.0f}s")
+            summary.append((records, measure("format 2 (written now)", folder, items, args.repeat)))
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"\nratios to the json floor of the same run (load average now: {load()}):")
+        print(f"  {'item records':>12}  {'floor':>7}  {'fold':>5}  {'fold + lookup':>13}  verify")
+        for records, r in summary:
+            print(
+                f"  {records:>12,}  {r['floor_s']:>6.2f}s  {r['fold']:>5.2f}  "
+                f"{r['lookup']:>13.2f}  {r['verify']:>6.2f}"
+            )
         if args.legacy:
             legacy = root / "format1"
             write_format1(legacy, args.legacy)

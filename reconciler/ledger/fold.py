@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.ledger.chain import ID_CLOSE, ID_OPEN, SUFFIX, Chain, anchor, legacy_id, split
@@ -34,12 +34,15 @@ from reconciler.ledger.header import (
     header_chain_problem,
     parse_header,
 )
+from reconciler.ledger.lines import intent_line
 from reconciler.ledger.order import END_OF_PART, Segment, Structure, Unit, read_structure
 from reconciler.ledger.records import (
     END,
+    FIELDS,
     FP_CHARS,
     ID_CHARS,
     INTENT,
+    LEGACY_FIELDS,
     LETTER_OBSERVED,
     LETTER_STATE,
     NO_RESULT,
@@ -57,31 +60,25 @@ from reconciler.ledger.records import (
     record_problem,
 )
 from reconciler.ledger.storage import Storage
-from reconciler.ledger.table import ItemStatus, item_key
+from reconciler.ledger.table import (
+    ItemStatus,
+    ItemTable,
+    Key,
+    Keys,
+    count_keys,
+    item_key,
+    key_at,
+    key_of,
+    keys_of,
+    keys_slice,
+    split_keys,
+    text_of,
+)
 from reconciler.states import ACCEPTED, DONE, DRIFTED, UNKNOWN
 
 FUTURE_SLACK = timedelta(minutes=10)
-_T = TypeVar("_T")
-
-
-class ItemTable(dict[str, ItemStatus]):
-    """Items by fingerprint prefix (records hold 128 bits); a full 64-hex fingerprint
-    finds its item too."""
-
-    def __getitem__(self, fingerprint: str) -> ItemStatus:
-        return dict.__getitem__(self, fingerprint[:FP_CHARS])
-
-    @overload
-    def get(self, fingerprint: str, default: None = None, /) -> ItemStatus | None: ...
-    @overload
-    def get(self, fingerprint: str, default: ItemStatus, /) -> ItemStatus: ...
-    @overload
-    def get(self, fingerprint: str, default: _T, /) -> ItemStatus | _T: ...
-    def get(self, fingerprint: str, default: object = None, /) -> object:
-        return dict.get(self, fingerprint[:FP_CHARS], default)
-
-    def __contains__(self, fingerprint: object) -> bool:
-        return isinstance(fingerprint, str) and dict.__contains__(self, fingerprint[:FP_CHARS])
+# how a plain intent begins (the writer puts `type` first)
+_INTENT_HEAD = b'{"type":"intent",'
 
 
 @dataclass
@@ -164,7 +161,8 @@ class _Run:
     prev: bytes = b""  # the id the next record chains from
     n: int = 0  # the number the next record must carry
     last_line: bytes | None = None  # format 1: the previous line
-    # intent number -> [fingerprints, its `unknown` status, what each position got
+    # intent number -> [its items' keys (table.Keys), its `unknown` status, what each
+    # position got
     # (0: nothing yet, 1: answered or withdrawn, 2: written as unknown), positions open]
     intents: dict[int, list[Any]] = field(default_factory=dict)
     deferred: bool = False  # some intent's items are not written yet
@@ -174,6 +172,9 @@ class _Run:
 
 
 _READABLE_ERRORS = (KeyError, TypeError, IndexError, ValueError, AttributeError)
+# (run, file name, part index, line number, record, ts): one kind's fold, format 2
+_FoldV2 = Callable[[_Run, str, int, int, dict[str, Any], str], None]
+_FoldV1 = Callable[[_Run, dict[str, Any], str], None]  # (run, record, ts): format 1
 
 
 class _Folder:
@@ -182,8 +183,7 @@ class _Folder:
         self.storage = storage
         self.chain = chain
         self.items = ledger.items
-        self.get = dict.get.__get__(ledger.items)
-        self.frontier: dict[str, list[ItemStatus]] = {}
+        self.frontier: dict[Key, list[ItemStatus]] = {}
         self.breaks: dict[str, tuple[int, str]] = {}
         self.runs: dict[int, _Run] = {}
         self.seg = -1
@@ -195,6 +195,28 @@ class _Folder:
         self.horizon = (datetime.now(UTC) + FUTURE_SLACK).isoformat().replace("+00:00", "Z")
         self.v2_units = False
         self.off = False  # checking only: no item table (nothing can conflict)
+        # one small fold per record kind, for every kind the field table knows (records.py:
+        # FIELDS, LEGACY_FIELDS), which problem_v2 / record_problem checked the record by
+        self._v2_kinds: dict[str, _FoldV2] = {
+            RUN: self._run,
+            PART: self._part,
+            INTENT: self._intent,
+            RESULT: self._result,
+            WITHDRAW: self._withdraw,
+            REFRESH: self._refresh,
+            RESOLUTION: self._resolution,
+            UNLOCK: self._unlock,
+            END: self._end,
+        }
+        self._v1_kinds: dict[str, _FoldV1] = {
+            RUN: self._v1_run,
+            INTENT: self._v1_intent,
+            RESULT: self._v1_result,
+            REFRESH: self._v1_refresh,
+            END: self._v1_end,
+        }
+        assert self._v2_kinds.keys() == FIELDS.keys()
+        assert self._v1_kinds.keys() == LEGACY_FIELDS.keys()
 
     # -- breaks -------------------------------------------------------------------
     def brk(self, name: str, number: int, problem: str) -> None:
@@ -212,55 +234,53 @@ class _Folder:
         return value
 
     # -- setting states -----------------------------------------------------------
-    def put_many(self, fps: list[str], status: ItemStatus) -> None:
+    def put_many(self, keys: Keys, status: ItemStatus) -> None:
         if self.off:
             return
         if self.fast:
-            self.items.update(dict.fromkeys(fps, status))
+            self.items.write(keys, status)  # logged: no work per item until a lookup
             if self.frontier:
                 pop = self.frontier.pop
-                for fp in fps:
-                    pop(fp, None)
+                for key in split_keys(keys):
+                    pop(key, None)
         else:
-            for fp in fps:
-                self.put(fp, status)
+            for key in split_keys(keys):
+                self.put(key, status)
 
-    def put(self, fp: str, new: ItemStatus | None) -> None:
+    def put(self, key: Key, new: ItemStatus | None) -> None:
         """Set one item (None: back to pending), finding conflicts with concurrent runs."""
         if self.off:
             return
         if self.fast:
-            if new is None:
-                self.items.pop(fp, None)
-            else:
-                self.items[fp] = new
+            self.items.write(key if type(key) is bytes else [key], new)
             if self.frontier:
-                self.frontier.pop(fp, None)
+                self.frontier.pop(key, None)
             return
-        candidates = self.frontier.get(fp)
+        items = self.items.index()  # concurrent runs: every write looks at the state
+        candidates = self.frontier.get(key)
         if candidates is None:
-            old = self.get(fp)
+            old = items.get(key)
             candidates = [old] if old is not None else []
         seg, anc = self.seg, self.anc
         live = [c for c in candidates if c.seg != seg and not (anc >> c.seg) & 1]
         if not live:
-            self.frontier.pop(fp, None)
+            self.frontier.pop(key, None)
             if new is None:
-                self.items.pop(fp, None)
+                items.pop(key, None)
             else:
-                self.items[fp] = new
+                items[key] = new
             return
         if new is None:
             # a withdrawal or "pending" concurrent with other outcomes: those stand
-            self.frontier[fp] = live
-            self.items[fp] = live[-1] if len(live) == 1 else self._conflict(live)
+            self.frontier[key] = live
+            items[key] = live[-1] if len(live) == 1 else self._conflict(live)
             return
         together = [*live, new]
-        self.frontier[fp] = together
+        self.frontier[key] = together
         if all(c.state == new.state for c in live):
-            self.items[fp] = new
+            items[key] = new
         else:
-            self.items[fp] = self._conflict(together)
+            items[key] = self._conflict(together)
 
     def _conflict(self, statuses: list[ItemStatus]) -> ItemStatus:
         last = statuses[-1]
@@ -364,59 +384,62 @@ class _Folder:
             return
         if expected is not None and rec.get("prev") != expected:
             self.brk(name, number, _id_mismatch(Chain(None)))
-        kind = rec["type"]
         ts = rec["ts"]
         self._check_ts(run, name, number, ts)
-        if kind in (INTENT, RESULT, REFRESH):
-            fp = rec["fp"][:FP_CHARS]
-            target = self.text(rec["target"])
-            run_id = self.text(rec["run"])
-            if kind == INTENT:
-                self.put(fp, ItemStatus(UNKNOWN, target, ts, run_id, seg=self.seg))
-            elif kind == RESULT:
-                evidence = rec.get("evidence")
-                self.put(
-                    fp,
-                    ItemStatus(
-                        self.text(rec["status"]),
-                        target,
-                        ts,
-                        run_id,
-                        rec.get("code"),
-                        rec.get("message"),
-                        evidence if type(evidence) is str else None,
-                        seg=self.seg,
-                    ),
-                )
-            else:
-                self._refresh_one(fp, OBSERVED[rec["observed"]], target, ts, run_id)
-        elif kind == RUN:
-            run.run = rec["run"]
-            self.ledger.runs[rec["run"]] = rec
-            self.ledger.target_accounts.update(rec.get("targets") or {})
-        elif kind == END:
-            known = self.ledger.runs.get(rec["run"])
-            if known is not None:
-                known["ended"] = ts
+        self._v1_kinds[rec["type"]](run, rec, ts)
+
+    def _v1_intent(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        target, run_id = self.text(rec["target"]), self.text(rec["run"])
+        status = ItemStatus(UNKNOWN, target, ts, run_id, seg=self.seg)
+        self.put(key_of(rec["fp"][:FP_CHARS]), status)
+
+    def _v1_result(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        evidence = rec.get("evidence")
+        status = ItemStatus(
+            self.text(rec["status"]),
+            self.text(rec["target"]),
+            ts,
+            self.text(rec["run"]),
+            rec.get("code"),
+            rec.get("message"),
+            evidence if type(evidence) is str else None,
+            seg=self.seg,
+        )
+        self.put(key_of(rec["fp"][:FP_CHARS]), status)
+
+    def _v1_refresh(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        target, run_id = self.text(rec["target"]), self.text(rec["run"])
+        key = key_of(rec["fp"][:FP_CHARS])
+        self._refresh_one(key, OBSERVED[rec["observed"]], target, ts, run_id)
+
+    def _v1_run(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        run.run = rec["run"]
+        self.ledger.runs[rec["run"]] = rec
+        self.ledger.target_accounts.update(rec.get("targets") or {})
+
+    def _v1_end(self, run: _Run, rec: dict[str, Any], ts: str) -> None:
+        known = self.ledger.runs.get(rec["run"])
+        if known is not None:
+            known["ended"] = ts
 
     def _skip(self, name: str, number: int, problem: str) -> None:
         self.brk(name, number, problem)
         self.ledger.warnings.append(f"{name}:{number}: {problem}; ignored")
 
     def _refresh_one(
-        self, fp: str, present: bool | None, target: str, ts: str, run_id: str
+        self, key: Key, present: bool | None, target: str, ts: str, run_id: str
     ) -> None:
         if present is None:
             return  # unverified: nothing changes on guesswork
-        self.ledger.read_at[fp] = ts
+        self.ledger.read_at[text_of(key)] = ts
         if present:
-            self.put(fp, ItemStatus(DRIFTED, target, ts, run_id, seg=self.seg))
+            self.put(key, ItemStatus(DRIFTED, target, ts, run_id, seg=self.seg))
             return
-        prior = self.get(fp)
+        prior = self.items.index().get(key)
         # a read that finds it gone confirms a removal that was queued (accepted), sent
         # again (drifted) or whose answer was lost (unknown: a held item settles so)
         if prior is not None and prior.state in (ACCEPTED, DRIFTED, UNKNOWN):
-            self.put(fp, ItemStatus(DONE, target, ts, run_id, evidence="confirmed", seg=self.seg))
+            self.put(key, ItemStatus(DONE, target, ts, run_id, evidence="confirmed", seg=self.seg))
 
     def _check_ts(self, run: _Run, name: str, number: int, ts: str) -> None:
         if ts > self.horizon and ts[:1].isdigit() and not run.future_reported:
@@ -450,16 +473,26 @@ class _Folder:
         if chain is not None and chain.id_of(run.prev, body) != rid:
             self.brk(name, number, _id_mismatch(chain))
         run.prev = rid
-        try:
-            rec = parse_record(line)
-        except (ValueError, RecursionError):
-            self._skip(name, number, "not valid JSON (edited or corrupted)")
-            return
-        problem = problem_v2(rec)
-        if problem is not None:
-            self._skip(name, number, problem)
-            run.n += 1
-            return
+        # a plain intent without an object per item (lines.py: None when not plain). A
+        # result is parsed whole: its request ids are short ASCII strings the C scanner
+        # reads faster than lines.result_line checks them (benchmarks/ledger_scale.py)
+        rec: Any = None
+        if line.startswith(_INTENT_HEAD):
+            cut = intent_line(line)
+            if cut is not None:
+                rec = cut[0]
+                rec["fps"] = cut[1]  # the items' keys, one block of 16 bytes each
+        if rec is None:
+            try:
+                rec = parse_record(line)
+            except (ValueError, RecursionError):
+                self._skip(name, number, "not valid JSON (edited or corrupted)")
+                return
+            problem = problem_v2(rec)
+            if problem is not None:
+                self._skip(name, number, problem)
+                run.n += 1
+                return
         n = rec["n"]
         if n != run.n:
             self.brk(
@@ -473,110 +506,133 @@ class _Folder:
         if ts > self.horizon or not run.first_ts:
             self._check_ts(run, name, number, ts)
         run.last_ts = ts
-        kind = rec["type"]
         try:
-            if kind == RESULT:
-                self._result(run, name, number, rec, ts)
-            elif kind == INTENT:
-                # Written when answered, or as `unknown` at the end of the segment when
-                # not: one write per item instead of two, and a withdrawal leaves the
-                # item as it was. The state after the segment is the same.
-                fps = rec["fps"]
-                if self.off:  # checking only: what results are checked against
-                    run.intents[n] = [fps, None, None, len(fps)]
-                    return
-                status = ItemStatus(
-                    UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n
-                )
-                run.intents[n] = [fps, status, bytearray(len(fps)), len(fps)]
-                run.deferred = True
-            else:
-                if run.deferred and kind in (REFRESH, RESOLUTION):
-                    self._write_unknown(run)  # they read the states intents left
-                self._fold_v2(run, name, index, number, rec, ts)
+            self._v2_kinds[rec["type"]](run, name, index, number, rec, ts)
         except _READABLE_ERRORS:
             self._skip(name, number, "a record that does not fit its run")
+
+    def _intent(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        # Written when answered, or as `unknown` at the end of the segment when not: one
+        # write per item instead of two, and a withdrawal leaves the item as it was. The
+        # state after the segment is the same.
+        fps = rec["fps"]
+        keys = fps if type(fps) is bytes else keys_of(fps)
+        size = count_keys(keys)
+        n = rec["n"]
+        if self.off:  # checking only: what results are checked against
+            run.intents[n] = [keys, None, None, size]
+            return
+        status = ItemStatus(UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n)
+        run.intents[n] = [keys, status, bytearray(size), size]
+        run.deferred = True
 
     def _write_unknown(self, run: _Run) -> None:
         """Items of this run's intents with no answer yet are `unknown`, unless a later
         record of this segment set them (a followed redirect's intent, answered)."""
         run.deferred = False
         seg = self.seg
-        get = self.get
         for entry in run.intents.values():
             got = entry[2]
             if got.count(0) == 0:
                 continue
-            fps, status = entry[0], entry[1]
-            for pos in [i for i, v in enumerate(got) if v == 0]:
+            keys, status = entry[0], entry[1]
+            positions = [i for i, v in enumerate(got) if v == 0]
+            for pos in positions:
                 got[pos] = 2
-                fp = fps[pos]
-                current = get(fp)
+            if self.fast:
+                self.items.write_unknown(keys, positions, status)  # logged, as a write is
+                if self.frontier:
+                    for pos in positions:
+                        self.frontier.pop(key_at(keys, pos), None)
+                continue
+            get = self.items.index().get
+            for pos in positions:
+                key = key_at(keys, pos)
+                current = get(key)
                 if current is not None and current.seg == seg and current.n > status.n:
                     continue
-                self.put(fp, status)
+                self.put(key, status)
 
-    def _fold_v2(
+    def _withdraw(
         self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
     ) -> None:
-        """The kinds there are few of."""
-        kind = rec["type"]
-        if kind == WITHDRAW:
-            entry = run.intents.get(rec["of"])
-            if entry is None:
-                self.brk(name, number, "a withdrawal of an intent this run does not hold")
-                return
-            got = entry[2]
-            if max(rec["pos"]) >= len(entry[0]):
-                raise IndexError("a position the intent does not hold")
-            for pos in rec["pos"]:
-                if got is None:  # checking only
-                    continue
-                if got[pos] == 2:  # already written as unknown (a later segment)
-                    self.put(entry[0][pos], None)
-                got[pos] = 1
-            self._settle(run, rec["of"], entry, len(rec["pos"]))
-        elif kind == REFRESH:
-            target = self.text(rec["target"])
-            for fp, letter in zip(rec["fps"], rec["s"], strict=True):
-                observed = LETTER_OBSERVED[letter]
-                self._refresh_one(fp, OBSERVED.get(observed), target, ts, run.run)
-        elif kind == RESOLUTION:
-            fp = rec["fp"]
-            decision = rec["as"]
-            if decision == "pending":
-                self.put(fp, None)
-            else:
-                self.put(
-                    fp,
-                    ItemStatus(
-                        DONE,
-                        self.text(rec["target"]),
-                        ts,
-                        run.run,
-                        message=f"{decision}, resolved by {rec['who']}: {rec['reason']}",
-                        evidence="resolved",
-                        seg=self.seg,
-                        n=rec["n"],
-                    ),
-                )
-        elif kind == RUN:
-            if number != 1 or index != 0:
-                self.brk(name, number, "a run record in the middle of a run")
-                return
-            run.run = self.text(rec["run"])
-            self.ledger.runs[run.run] = rec
-            self.ledger.target_accounts.update(rec.get("targets") or {})
-        elif kind == PART:
-            part = run.unit.parts[index]
-            if number != 1 or rec["run"] != run.unit.key or rec["part"] != part.number:
-                self.brk(name, number, "a part record that does not begin this part of its run")
-        elif kind == UNLOCK:
-            self.ledger.unlocks.append({**rec, "run": run.run})
-        elif kind == END:
-            known = self.ledger.runs.get(run.run)
-            if known is not None:
-                known["ended"] = ts
+        entry = run.intents.get(rec["of"])
+        if entry is None:
+            self.brk(name, number, "a withdrawal of an intent this run does not hold")
+            return
+        got = entry[2]
+        if max(rec["pos"]) >= count_keys(entry[0]):
+            raise IndexError("a position the intent does not hold")
+        for pos in rec["pos"]:
+            if got is None:  # checking only
+                continue
+            if got[pos] == 2:  # already written as unknown (a later segment)
+                self.put(key_at(entry[0], pos), None)
+            got[pos] = 1
+        self._settle(run, rec["of"], entry, len(rec["pos"]))
+
+    def _refresh(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        if run.deferred:
+            self._write_unknown(run)  # it reads the states intents left
+        target = self.text(rec["target"])
+        for key, letter in zip(split_keys(keys_of(rec["fps"])), rec["s"], strict=True):
+            observed = LETTER_OBSERVED[letter]
+            self._refresh_one(key, OBSERVED.get(observed), target, ts, run.run)
+
+    def _resolution(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        if run.deferred:
+            self._write_unknown(run)  # it reads the states intents left
+        key = key_of(rec["fp"])
+        decision = rec["as"]
+        if decision == "pending":
+            self.put(key, None)
+            return
+        status = ItemStatus(
+            DONE,
+            self.text(rec["target"]),
+            ts,
+            run.run,
+            message=f"{decision}, resolved by {rec['who']}: {rec['reason']}",
+            evidence="resolved",
+            seg=self.seg,
+            n=rec["n"],
+        )
+        self.put(key, status)
+
+    def _run(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        if number != 1 or index != 0:
+            self.brk(name, number, "a run record in the middle of a run")
+            return
+        run.run = self.text(rec["run"])
+        self.ledger.runs[run.run] = rec
+        self.ledger.target_accounts.update(rec.get("targets") or {})
+
+    def _part(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        part = run.unit.parts[index]
+        if number != 1 or rec["run"] != run.unit.key or rec["part"] != part.number:
+            self.brk(name, number, "a part record that does not begin this part of its run")
+
+    def _unlock(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        self.ledger.unlocks.append({**rec, "run": run.run})
+
+    def _end(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
+        known = self.ledger.runs.get(run.run)
+        if known is not None:
+            known["ended"] = ts
 
     @staticmethod
     def _settle(run: _Run, of: int, entry: list[Any], count: int) -> None:
@@ -586,17 +642,19 @@ class _Folder:
         if entry[3] <= 0:
             del run.intents[of]
 
-    def _result(self, run: _Run, name: str, number: int, rec: dict[str, Any], ts: str) -> None:
+    def _result(
+        self, run: _Run, name: str, index: int, number: int, rec: dict[str, Any], ts: str
+    ) -> None:
         of = rec["of"]
         entry = run.intents.get(of)
         if entry is None:
             self.brk(name, number, f"a result for intent {of}, which this run does not hold")
             return
-        fps = entry[0]
+        keys = entry[0]
         at = rec["at"]
         s = rec["s"]
         size = len(s)
-        if at + size > len(fps):
+        if at + size > count_keys(keys):
             self.brk(name, number, "a result for more items than its intent names")
             return
         if self.off:  # checking only
@@ -629,7 +687,7 @@ class _Folder:
                 seg=self.seg,
                 n=n,
             )
-            self.put_many(fps[at : at + size] if at or size != len(fps) else fps, status)
+            self.put_many(keys_slice(keys, at, size), status)
             return
         self._settle(run, of, entry, size - s.count(NO_RESULT))
         shared: dict[tuple[Any, ...], ItemStatus] = {}
@@ -647,7 +705,7 @@ class _Folder:
                     one_code, one_message, one_evidence, seg=self.seg, n=n,
                 )  # fmt: skip
             got[at + offset] = 1
-            self.put(fps[at + offset], one)
+            self.put(key_at(keys, at + offset), one)
 
 
 def _open(
@@ -753,8 +811,9 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
                 "written by a clock that was wrong (the fold follows the chain, not names)"
             )
     # a conflicted item always has concurrent statuses kept for it
+    index = ledger.items.index() if folder.frontier else {}
     ledger.conflicts = sum(
-        1 for fp in folder.frontier if (ledger.items.get(fp) or _NONE).conflict is not None
+        1 for key in folder.frontier if (index.get(key) or _NONE).conflict is not None
     )
     ledger.heads = structure.heads or [header.id]
     ledger.ends = {p.last_id for p in structure.parts if p.last_id} | {header.id}

@@ -21,13 +21,12 @@ from typing import Any
 from reconciler.ledger.records import FP_CHARS, INTENT, RESULT, parse_record, result_columns_ok
 
 _FPS = b'"fps":["'
+_FPS_NAME = b'"fps"'
 _REQUEST_IDS = b'"request_id":["'
+_REQUEST_IDS_NAME = b'"request_id"'
 _FP_ITEM = FP_CHARS + 3  # "<32 hex>",
-_HEX_LIST = b'0123456789abcdef",'
 _QUOTES_COMMAS = b'",'
-# bytes that JSON does not take raw inside a string, and any byte outside ASCII (so the
-# list needs no UTF-8 check): such a list is parsed whole instead
-_NOT_PLAIN = bytes(range(32)) + bytes(range(128, 256))
+_CONTROL = bytes(range(32))  # not taken raw inside a JSON string
 
 
 def intent_line(line: bytes) -> tuple[dict[str, Any], bytes] | None:
@@ -44,21 +43,26 @@ def intent_line(line: bytes) -> tuple[dict[str, Any], bytes] | None:
         return None
     items = line[start:end]
     k, rest = divmod(len(items) + 1, _FP_ITEM)
+    if rest or not k:
+        return None
+    # The 3k-1 places a quote or comma belongs ("<32>","<32>",...) hold one, and the
+    # line has no other: so every other byte is one of 32 per item, hex (unhexlify) and
+    # lowercase; and `fps` is named once (a second one, or this one nested, would be
+    # what parsing the line whole reads)
+    hexes = items.translate(None, _QUOTES_COMMAS)
     if (
-        rest
-        or not k
-        or items.translate(None, _HEX_LIST)
-        or items.count(b'"') != 2 * k
-        or items.count(b",") != k - 1
-        or items[0::_FP_ITEM].count(b'"') != k
-        or items[FP_CHARS + 1 :: _FP_ITEM].count(b'"') != k
-        or items[FP_CHARS + 2 :: _FP_ITEM].count(b",") != k - 1
-        or line.count(b'"fps"') != 1
+        len(hexes) != FP_CHARS * k
+        or items[0::_FP_ITEM] != b'"' * k
+        or items[FP_CHARS + 1 :: _FP_ITEM] != b'"' * k
+        or items[FP_CHARS + 2 :: _FP_ITEM] != b"," * (k - 1)
+        or not (hexes.islower() or hexes.isdigit())
+        or line.find(_FPS_NAME, 0, at) >= 0
+        or line.find(_FPS_NAME, end) >= 0
     ):
         return None
     try:
+        keys = unhexlify(hexes)
         rec = parse_record(line[:start] + line[end:])
-        keys = unhexlify(items.translate(None, _QUOTES_COMMAS))
     except (ValueError, RecursionError, HexError):
         return None
     if not (
@@ -87,7 +91,15 @@ def result_line(line: bytes) -> dict[str, Any] | None:
         return None
     start = at + len(_REQUEST_IDS) - 1
     end = line.find(b"]", start)
-    if end < 0 or line.count(b'"request_id"') != 1:
+    if end < 0:
+        return None
+    ids = line[start:end]
+    if (
+        not ids.isascii()  # no UTF-8 to check
+        or len(ids.translate(None, _CONTROL)) != len(ids)
+        or line.find(_REQUEST_IDS_NAME, 0, at) >= 0
+        or line.find(_REQUEST_IDS_NAME, end) >= 0
+    ):
         return None
     try:
         rec = parse_record(line[:start] + line[end:])
@@ -105,7 +117,6 @@ def result_line(line: bytes) -> dict[str, Any] | None:
         return None
     # "x1","x2",...,"xk": quotes only at both ends and around each comma, no comma
     # inside a string, so exactly k strings
-    ids = line[start:end]
     k = len(rec["s"])
     if (
         ids[:1] != b'"'
@@ -115,7 +126,6 @@ def result_line(line: bytes) -> dict[str, Any] | None:
         or ids.count(b'"') != 2 * k
         or ids.count(b",") != k - 1
         or ids.count(b'","') != k - 1
-        or len(ids.translate(None, _NOT_PLAIN)) != len(ids)
     ):
         return None
     del rec["request_id"]

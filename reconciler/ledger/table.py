@@ -14,10 +14,11 @@ as the text it is, so it never matches a real item, as before.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterator, Mapping
+import struct
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
-from itertools import repeat
 from typing import TypeVar, overload
 
 from reconciler.ledger.records import FP_CHARS
@@ -25,7 +26,7 @@ from reconciler.ledger.records import FP_CHARS
 Key = bytes | str  # 16 bytes; or the text of a fingerprint that is not lowercase hex
 Keys = bytes | list[Key]  # a block of 16-byte keys; or keys one by one
 _T = TypeVar("_T")
-_SIXTEEN = re.compile(rb".{16}", re.S)
+_SPLITTERS: dict[int, struct.Struct] = {}  # keys in a block -> its splitter
 _LOWER_HEX = re.compile(r"[0-9a-f]*")
 
 
@@ -82,8 +83,17 @@ def keys_of(fps: list[str]) -> Keys:
     return [key_of(fp) if len(fp) == FP_CHARS else fp for fp in fps]
 
 
-def split_keys(keys: Keys) -> list[Key]:
-    return _SIXTEEN.findall(keys) if type(keys) is bytes else keys  # type: ignore[return-value]
+def split_keys(keys: Keys) -> list[Key] | tuple[bytes, ...]:
+    """The keys of a block one by one (struct cuts them in C)."""
+    if type(keys) is not bytes:
+        return keys  # type: ignore[return-value]
+    k = len(keys) // 16
+    splitter = _SPLITTERS.get(k)
+    if splitter is None:
+        splitter = struct.Struct("16s" * k)
+        if k <= 4096:
+            _SPLITTERS[k] = splitter
+    return splitter.unpack(keys)
 
 
 def count_keys(keys: Keys) -> int:
@@ -148,13 +158,13 @@ class ItemTable(Mapping[str, ItemStatus]):
         log = self._log
         if log is not None:
             self._log = None
-            index = self._index
-            for i, (op, keys, a, b) in enumerate(log):
-                if op == _WRITE:
-                    _apply_write(index, keys, a)  # type: ignore[arg-type]
-                else:
-                    _apply_unknown(index, keys, a, b)  # type: ignore[arg-type]
-                log[i] = _DONE  # the blocks go as they are replayed
+            collecting = gc.isenabled()
+            gc.disable()  # millions of keys and no cycle (as in read_ledger)
+            try:
+                _replay(self._index, log)
+            finally:
+                if collecting:
+                    gc.enable()
         return self._index
 
     # -- the mapping ----------------------------------------------------------------------
@@ -185,6 +195,16 @@ class ItemTable(Mapping[str, ItemStatus]):
     def __iter__(self) -> Iterator[str]:
         return map(text_of, self.index())
 
+    def keyed(self) -> Iterator[tuple[Key, ItemStatus]]:
+        """(key, status) of every item, by the table's own keys (16 bytes, mostly)."""
+        return iter(self.index().items())
+
+    def items(self) -> ItemsView[str, ItemStatus]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[ItemStatus]:
+        return _Values(self)
+
     def __len__(self) -> int:
         return len(self.index())
 
@@ -192,7 +212,37 @@ class ItemTable(Mapping[str, ItemStatus]):
         return f"ItemTable({len(self)} items)"
 
 
+class _Items(ItemsView[str, ItemStatus]):
+    """(32-hex key, status) straight from the index (no lookup per item)."""
+
+    def __init__(self, table: ItemTable) -> None:
+        super().__init__(table)
+        self._table = table
+
+    def __iter__(self) -> Iterator[tuple[str, ItemStatus]]:
+        for key, status in self._table.index().items():
+            yield text_of(key), status
+
+
+class _Values(ValuesView[ItemStatus]):
+    def __init__(self, table: ItemTable) -> None:
+        super().__init__(table)
+        self._table = table
+
+    def __iter__(self) -> Iterator[ItemStatus]:
+        return iter(self._table.index().values())
+
+
 _DONE: tuple[int, Keys, object, object] = (_WRITE, b"", None, None)
+
+
+def _replay(index: dict[Key, ItemStatus], log: list[tuple[int, Keys, object, object]]) -> None:
+    for i, (op, keys, a, b) in enumerate(log):
+        if op == _WRITE:
+            _apply_write(index, keys, a)  # type: ignore[arg-type]
+        else:
+            _apply_unknown(index, keys, a, b)  # type: ignore[arg-type]
+        log[i] = _DONE  # the blocks go as they are replayed
 
 
 def _apply_write(index: dict[Key, ItemStatus], keys: Keys, status: ItemStatus | None) -> None:
@@ -203,7 +253,7 @@ def _apply_write(index: dict[Key, ItemStatus], keys: Keys, status: ItemStatus | 
     elif type(keys) is bytes and len(keys) == 16:
         index[keys] = status
     else:
-        index.update(zip(split_keys(keys), repeat(status)))
+        index.update(dict.fromkeys(split_keys(keys), status))
 
 
 def _apply_unknown(

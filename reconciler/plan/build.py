@@ -13,6 +13,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.ledger.backend import close_storage, git_report, open_storage
 from reconciler.ledger.records import FP_CHARS
 from reconciler.ledger.store import Ledger, read_ledger
+from reconciler.ledger.table import Key, text_of
 from reconciler.ledger.verify import IGNORED, LedgerBroken, ledger_problems
 from reconciler.manifests import LoadResult, load_specs
 from reconciler.plan.deadlines import manifest_deadlines
@@ -20,6 +21,8 @@ from reconciler.plan.keys import UNKEYED_WARNING, fingerprinter_for, is_unkeyed
 from reconciler.plan.model import Action, Blanks, LedgerRef, Plan, SpilledActions, TargetPlan
 from reconciler.spill import Sorter
 from reconciler.states import DRIFTED, PENDING, UNKNOWN
+
+fromhex = bytes.fromhex
 
 SPILL_ITEMS = 1_000_000
 """Desired items held in memory before the desired state and the plan's actions go to
@@ -66,9 +69,9 @@ def _build(
 ) -> None:
     """The plan's actions, in memory: one list a target, in first-declared order."""
     lists: dict[str, list[Action]] = {name: [] for name in plans}
-    recorded: set[str] = set()  # ledger keys of desired items (the rest are pending)
+    recorded: set[Key] = set()  # ledger keys of desired items (the rest are pending)
     items = ledger.items
-    lookup = dict.get.__get__(items)  # by the 128-bit key records hold (item_key)
+    lookup = items.get_key  # by the 16 bytes of the 128-bit key records hold (item_key)
     of_bytes = fingerprint.of_bytes
     # the desired state is keyed by each item's canonical bytes: fingerprint those
     vendors = desired.vendors
@@ -80,12 +83,12 @@ def _build(
         if actions is None:
             continue
         fp = of_bytes(canonical)
-        short = fp[:FP_CHARS]
-        status = lookup(short)
+        key = fromhex(fp[:FP_CHARS])  # a fingerprint is lowercase hex
+        status = lookup(key)
         if status is None:
             action = Action(fp, canonical, vendors[target], refs, table, PENDING)
         else:
-            recorded.add(short)
+            recorded.add(key)
             since = status.ts if status.state == DRIFTED else None
             action = Action(
                 fp, canonical, vendors[target], refs, table, status.state, status.held, since
@@ -94,9 +97,9 @@ def _build(
         plans[target].summary.count(action.state, action.state == UNKNOWN and action.held)
     orphaned: dict[str, list[str]] = {name: [] for name in plans}
     if len(recorded) < len(items):
-        for fp, status in items.items():
-            if fp not in recorded and status.target in plans:
-                orphaned[status.target].append(fp)
+        for held, status in items.keyed():
+            if held not in recorded and status.target in plans:
+                orphaned[status.target].append(text_of(held))
     for name, tp in plans.items():
         tp.actions = lists[name]
         tp.orphaned = orphaned[name]
@@ -123,7 +126,7 @@ def _build_spilled(
     recorded = dict.fromkeys(plans, 0)
     pending = dict.fromkeys(plans, 0)
     items = ledger.items
-    lookup = dict.get.__get__(items)  # by the 128-bit key records hold (item_key)
+    lookup = items.get_key  # by the 16 bytes of the 128-bit key records hold (item_key)
     of_bytes = fingerprint.of_bytes
     vendors, table, target_of = desired.vendors, desired.sources, desired.target_of
     digest = DesiredDigest()
@@ -138,7 +141,7 @@ def _build_spilled(
             continue
         add_digest(canonical)
         fp = of_bytes(canonical)
-        status = lookup(fp[:FP_CHARS])
+        status = lookup(fromhex(fp[:FP_CHARS]))
         if status is None:  # most items of a large plan: counted and sent, held by nothing
             pending[target] += 1
             add((seq, fp, canonical, refs, word, False, None))
@@ -156,7 +159,7 @@ def _build_spilled(
         plans[name].summary.to_remove += count
         sends[name] += count
     in_ledger = dict.fromkeys(plans, 0)
-    for _, status in items.items():
+    for status in items.values():
         if status.target in in_ledger:
             in_ledger[status.target] += 1
     for name, tp in plans.items():

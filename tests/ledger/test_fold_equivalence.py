@@ -141,3 +141,39 @@ def test_validation_matches_the_reference(seed: int, tmp_path: Path) -> None:
                     assert ours == theirs, bad
                 checked += 1
     assert checked > 1000
+
+
+def test_an_apply_ledger_of_plain_lines_folds_as_the_reference(tmp_path: Path) -> None:
+    """The lines an apply writes (intents of 64 items, results grouped, request ids):
+    read by lines.py's fast reader, the same fold as the reference's."""
+    import hashlib
+    import uuid
+    from unittest import mock
+
+    from reconciler.desired import Fingerprinter
+    from reconciler.ledger.store import RunWriter, create_ledger, result_fields
+
+    key = b"plain-lines-key-0123456789abcdef"
+    ledger_dir = tmp_path / "ledger"
+    create_ledger(ledger_dir, Fingerprinter.keyed(key))
+    fps = [hashlib.sha256(f"item-{i}".encode()).hexdigest() for i in range(3000)]
+    with mock.patch("os.fsync"):
+        writer = RunWriter(ledger_dir, "plain0000001", {"operation": "apply"}, key=key)
+        for at in range(0, len(fps), 64):
+            window = fps[at : at + 64]
+            writer.intents_ahead("seg", [([fp], "0" * 64) for fp in window])
+            for fp in window:
+                writer.claim([fp])
+            state = "done" if at % 128 else "failed"
+            writer.results(
+                [
+                    result_fields(fp, "seg", state, 200, None, str(uuid.uuid4()), None, "removed")
+                    for fp in window[:50]
+                ]
+            )
+        writer.close(removed=len(fps))
+    assert_same(ledger_dir, key)
+    ledger = read_ledger(ledger_dir, key)
+    assert ledger.ok and len(ledger.items) == len(fps)
+    assert ledger.state_of(fps[0]) == "failed" and ledger.state_of(fps[64]) == "done"
+    assert ledger.state_of(fps[60]) == "unknown"  # announced, never answered
