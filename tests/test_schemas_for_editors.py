@@ -1,8 +1,9 @@
 """The JSON Schemas as editors use them: every manifest and config field described with
 examples, `$id`s naming the file in the repository, `# yaml-language-server` lines in the
 example files that resolve to the schema, examples that validate, and Braze's
-delete_profiles rule expressed in the schema itself. The editors' config and manifest
-schemas are generated (`reconcile schema`) from the core's part and the vendors' packages:
+delete_profiles rule described there (checked by validate for Braze targets only). The
+editors' config and manifest schemas are generated (`reconcile schema`) from the core's part
+and the vendors' packages:
 the committed files are what it makes of the built-in vendors."""
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from reconciler.scaffold import config_text, example_text
 from reconciler.schemas import schema_errors
 from reconciler.vendors.registry import installed
 from reconciler.vendors.schemas import SCHEMAS as SCHEMAS_BY_NAME
-from reconciler.vendors.schemas import builtin_vendors, installed_schema, manifest_schema
+from reconciler.vendors.schemas import (
+    builtin_vendors,
+    checked_manifest_schema,
+    installed_schema,
+    manifest_schema,
+)
 from tests.kit.project import Project
 from tests.kit.specs import REPO_ROOT
 
@@ -133,16 +139,22 @@ def manifest(spec: dict[str, Any]) -> dict[str, Any]:
         {"email": "a@example.com", "prioritization": ["unidentified"]},
     ],
 )
-def test_the_schema_itself_requires_delete_profiles_for_a_braze_user(
+def test_the_braze_rule_is_checked_for_braze_targets_and_only_described_for_editors(
     profile: dict[str, Any],
 ) -> None:
-    checker = jsonschema.Draft202012Validator(schema("manifest"))
+    # validate knows the target's vendor: the Braze rule is checked for Braze targets
+    checker = jsonschema.Draft202012Validator(checked_manifest_schema("braze"))
     whole = {"absent": [{"profile": profile}]}
     assert not checker.is_valid(manifest(whole))
     assert not checker.is_valid(manifest({**whole, "delete_profiles": False}))
     assert checker.is_valid(manifest({**whole, "delete_profiles": True}))
-    ((path, message),) = schema_errors("manifest", manifest(whole))
-    assert path == ("spec",) and "set spec.delete_profiles: true" in message
+    # an editor does not: the rule is an annotation there (any target may be any vendor's)
+    editor = jsonschema.Draft202012Validator(schema("manifest"))
+    assert editor.is_valid(manifest(whole))
+    assert schema_errors("manifest", manifest(whole)) == []
+    spec = schema("manifest")["properties"]["spec"]
+    assert "set spec.delete_profiles: true" in spec["description"]
+    assert spec["x-rules"]["braze"]
 
 
 @pytest.mark.parametrize(
@@ -196,7 +208,7 @@ def test_the_core_parts_name_no_vendor_and_the_vendors_add_theirs() -> None:
     assert "delete_profiles" not in alone["properties"] and "allOf" not in alone
     with_braze = manifest_schema([builtin["braze"]])["properties"]["spec"]
     assert with_braze["properties"]["delete_profiles"]["type"] == "boolean"
-    assert len(with_braze["allOf"]) == 1
+    assert len(with_braze["x-rules"]["braze"]) == 1 and "allOf" not in with_braze
 
 
 def test_schema_out_writes_the_file(project: Project) -> None:

@@ -35,7 +35,7 @@ from reconciler.values import ALLOW_LOOKALIKES, item_value_problems
 from reconciler.vendors.api import ManifestChecker, Report, VendorRules
 from reconciler.vendors.registry import rules_for
 from reconciler.vendors.registry import vendor as vendor_of
-from reconciler.vendors.schemas import installed_schema, spec_rule_messages
+from reconciler.vendors.schemas import checked_manifest_schema, spec_rule_messages
 from reconciler.yamlsource import Document, YamlSyntaxError, format_path, load_documents
 from reconciler.yamlsource import Path as YPath
 
@@ -102,9 +102,18 @@ class LoadResult:
 
 
 @cache
-def _spec_rule_messages() -> frozenset[str]:
-    """The messages of the manifest schema's whole-spec rules (`then` with x-required)."""
-    return spec_rule_messages(installed_schema("manifest"))
+def _spec_rule_messages(vendor: str | None) -> frozenset[str]:
+    """The messages of the whole-spec rules checked for a `vendor` target's manifests."""
+    return spec_rule_messages(checked_manifest_schema(vendor))
+
+
+def _vendor_of_target(config: Config, data: Any) -> str | None:
+    """The vendor of the target a manifest names, if it names a known one: its rules are
+    the only ones checked (a Braze rule says nothing of a Segment manifest)."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    name = spec.get("target") if isinstance(spec, dict) else None
+    target = config.targets.get(name) if isinstance(name, str) else None
+    return target.vendor if target is not None else None
 
 
 def _order(p: Problem) -> tuple[str, bool, int]:
@@ -369,7 +378,10 @@ def _load_document(
     meta_in = doc.data.get("metadata") if isinstance(doc.data, dict) else None
     if isinstance(meta_in, dict):
         normalize(meta_in)
-    errors = schema_errors_with("manifest", installed_schema("manifest"), doc.data)
+    vendor_name = _vendor_of_target(config, doc.data)
+    errors = schema_errors_with(
+        f"manifest:{vendor_name or ''}", checked_manifest_schema(vendor_name), doc.data
+    )
     for p, message in errors:
         report(p, message)
     # Entries with schema errors of their own are skipped below; anything wrong outside
@@ -377,7 +389,7 @@ def _load_document(
     bad_entries = {p[2] for p, _ in errors if p[:2] == ("spec", "absent") and len(p) > 2}
     # a rule about the spec as a whole (Braze's delete_profiles, an if/then in the schema)
     # leaves the rest checkable; the vendor's own check of it is then not repeated
-    spec_rules = [e for e in errors if e[1] in _spec_rule_messages()]
+    spec_rules = [e for e in errors if e[1] in _spec_rule_messages(vendor_name)]
     errors = [e for e in errors if e not in spec_rules]
     if doc.duplicate_keys or any(p[:2] != ("spec", "absent") or len(p) < 3 for p, _ in errors):
         return

@@ -19,6 +19,11 @@ The checks (`CHECKS`, each returning the problems it found):
 - entries: each sample is schema-valid, makes items without problems whose canonical
   bytes round-trip; the spec keys pass; an irreversible vendor refuses a manifest
   that does not opt in.
+- manifest-part: the vendor's part of the manifest schema (manifest.part.json) is JSON,
+  its locator keys and spec properties and rules valid schema where they are composed,
+  each rule's `then` carrying the message validate prints, every example a valid
+  manifest for the vendor's targets, no locator key shaped otherwise than another
+  installed vendor's of that name (reconciler/testing/parts.py).
 - canonical: the same entry with its keys in other orders and in other YAML spellings
   (block, flow, quoted, folded, JSON) makes identical canonical bytes; CSV rows make
   the items of their entry, in any column order, the fast path byte-identical.
@@ -98,6 +103,7 @@ from reconciler.testing.cases import (
     ConformanceCases,
     ReadCase,
 )
+from reconciler.testing.parts import check_manifest_part
 from reconciler.testing.subject import CasesError, Subject, leaks, values_of
 from reconciler.testing.wire import Reply, Responder, Run, always, matches
 from reconciler.values import item_value_problems
@@ -802,6 +808,7 @@ def check_masking(s: Subject) -> Iterator[str]:
 CHECKS: dict[str, Check] = {
     "declaration": check_declaration,
     "entries": check_entries,
+    "manifest-part": check_manifest_part,
     "canonical": check_canonical,
     "golden": check_golden,
     "batches": check_batches,

@@ -336,9 +336,11 @@ class Vendor(Protocol):
 
     def manifest_part(self) -> Mapping[str, Any]:
         """This vendor's part of the manifest schema, as data (all keys optional):
-        `spec`: `properties` it adds to a manifest's spec and `rules` (if/then schemas),
-        both checked on every manifest, whatever its target; `locator`: its locator keys,
-        when its entries take the standard shape (vendors.kit.standard_entry_schema);
+        `spec`: `properties` it adds to a manifest's spec (known on every manifest) and
+        `rules` (if/then schemas, each `then` with the x-required/x-message validate
+        prints), checked on manifests of this vendor's targets only; `locator`: its
+        locator keys, when its entries take the standard shape
+        (vendors.kit.standard_entry_schema);
         `examples`: whole specs for editors (`reconcile schema manifest`)."""
         ...
 

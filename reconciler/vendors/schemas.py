@@ -4,20 +4,27 @@ The core's part (reconciler/schemas/config.core.json, manifest.core.json) names 
 vendor. Each vendor adds its own from its package:
 - to the config: its target settings (`config_schema()`), as descriptions and examples
   only: a target's settings are checked against its vendor's schema, not here;
-- to the manifest: the spec settings it adds and its rules (`manifest_part()["spec"]`),
-  checked on every manifest; its entries' fields (`entry_schema()`), as descriptions and
-  examples only (each entry is checked against its target's vendor's schema); examples.
+- to the manifest: the spec settings it adds and its rules (`manifest_part()["spec"]`);
+  its entries' fields (`entry_schema()`), as descriptions and examples only (each entry
+  is checked against its target's vendor's schema); examples.
 
-`installed_schema` is what `reconcile validate` checks against: the installed vendors'.
-`reconcile schema config|manifest` writes the same for editors; the files committed as
-reconciler/schemas/config.schema.json and manifest.schema.json are its output for the
-built-in vendors (a test keeps them equal).
+A vendor's spec rules hold for manifests of ITS targets only, and which vendor a target
+is only the project's config says. So `reconcile validate` checks a manifest against
+`checked_manifest_schema(vendor)`: every installed vendor's settings and fields, and the
+rules of its target's vendor alone (in `spec.allOf`). The editors' schema cannot know the
+mapping: it keeps every vendor's rules as annotations (`spec["x-rules"]`, by vendor, and
+a sentence in the spec's description), which no validator checks, so an editor never
+shows a rule of another vendor as an error.
+
+`installed_schema` is the editors' form for the installed vendors; `reconcile schema
+config|manifest` writes it; the files committed as reconciler/schemas/config.schema.json
+and manifest.schema.json are its output for the built-in vendors (a test keeps them equal).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -84,22 +91,29 @@ def config_schema(vendors: Sequence[Vendor]) -> dict[str, Any]:
     return schema
 
 
-def manifest_schema(vendors: Sequence[Vendor]) -> dict[str, Any]:
-    """A manifest's schema with the spec settings, rules and entry fields of `vendors`."""
+def manifest_schema(
+    vendors: Sequence[Vendor], rules_of: Collection[str] | None = None
+) -> dict[str, Any]:
+    """A manifest's schema with the spec settings, rules and entry fields of `vendors`.
+
+    `rules_of` None (the editors' form): every vendor's rules are annotations only
+    (`spec["x-rules"]`, by vendor). Else the rules of the vendors named there are checked
+    (`spec.allOf`) and no other's: validate names the manifest's target's vendor."""
     schema = _core("manifest")
     _generated(schema, "manifest")
     spec = schema["properties"]["spec"]
     props: dict[str, Any] = spec["properties"]
     absent = props["absent"]
     entry = absent["items"]
-    rules: list[Any] = []
+    rules: dict[str, list[Any]] = {}
     locators: list[str] = []
     for vendor in vendors:
         part = vendor.manifest_part()
         own = part.get("spec", {})
         for key, sub in own.get("properties", {}).items():
             props[key] = merged(props[key], sub) if key in props else copy.deepcopy(sub)
-        rules.extend(copy.deepcopy(own.get("rules", [])))
+        if own.get("rules"):
+            rules[vendor.name] = copy.deepcopy(own["rules"])
         shape = vendor.entry_schema()
         fields: dict[str, Any] = entry["properties"]
         for key, sub in editor_notes(shape, shape).get("properties", {}).items():
@@ -119,9 +133,31 @@ def manifest_schema(vendors: Sequence[Vendor]) -> dict[str, Any]:
         profile["description"] = f"{profile.get('description', '')} By vendor: " + (
             "; ".join(locators) + "."
         )
-    if rules:
-        spec["allOf"] = rules
+    if rules_of is not None:
+        checked = [rule for name in rules if name in rules_of for rule in rules[name]]
+        if checked:
+            spec["allOf"] = checked
+    elif rules:
+        spec["x-rules"] = rules
+        said = "; ".join(
+            f"{name}: {'; '.join(_said(r) for r in own)}" for name, own in rules.items()
+        )
+        spec["description"] = (
+            f"{spec.get('description', '')} Rules of a vendor, checked by `reconcile "
+            f"validate` for its targets only (an editor cannot tell a target's vendor): "
+            f"{said}."
+        )
     return schema
+
+
+def _said(rule: Mapping[str, Any]) -> str:
+    """A rule in words: the message its `then` prints."""
+    then = rule.get("then", {})
+    words = then.get("x-required") or next(
+        (p["x-message"] for p in then.get("properties", {}).values() if "x-message" in p),
+        "see x-rules",
+    )
+    return str(words)
 
 
 def _add(into: list[Any], value: Any) -> None:
@@ -147,8 +183,17 @@ def builtin_vendors() -> list[Vendor]:
 
 @cache
 def installed_schema(name: str) -> dict[str, Any]:
-    """Schema `name` ("config" or "manifest") with every installed vendor's part."""
+    """Schema `name` ("config" or "manifest") with every installed vendor's part, as
+    editors get it."""
     return SCHEMAS[name](list(installed().vendors.values()))
+
+
+@cache
+def checked_manifest_schema(vendor: str | None) -> dict[str, Any]:
+    """What validate checks a manifest of a `vendor` target against: every installed
+    vendor's settings and fields, that vendor's rules only (None: a target not known,
+    no vendor's rules)."""
+    return manifest_schema(list(installed().vendors.values()), () if vendor is None else (vendor,))
 
 
 def spec_rule_messages(schema: Mapping[str, Any]) -> frozenset[str]:
