@@ -86,6 +86,30 @@ class ItemProblem:
     message: str | None
 
 
+class ProblemList(list[ItemProblem]):
+    """The first KEEP item problems of a run, and how many there were (`len`): what
+    apply shows is the first 20 and the JSON document the first 1,000, with the number
+    of the rest, so a run where millions fail holds a thousand, not millions."""
+
+    KEEP = 1_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def append(self, problem: ItemProblem) -> None:
+        self.total += 1
+        if super().__len__() < self.KEEP:
+            super().append(problem)
+
+    def extend(self, problems: Iterable[ItemProblem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __len__(self) -> int:
+        return self.total
+
+
 @dataclass
 class Counts:
     removed: int = 0
@@ -124,7 +148,7 @@ class ApplyReport(Counts):
     held_back: int = 0  # identity deletes kept back: the user's attribute removals failed
     held: int = 0  # the plan's items held for a person (not sent: resending is unsafe)
     refused: int = 0  # not sent: the target's preflight facts refuse them (not admissible)
-    problems: list[ItemProblem] = field(default_factory=list)
+    problems: list[ItemProblem] = field(default_factory=ProblemList)
     stopped: dict[str, str] = field(default_factory=dict)
     by_target: dict[str, Counts] = field(default_factory=dict)
     rates: dict[str, Rate] = field(default_factory=dict)

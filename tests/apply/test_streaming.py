@@ -151,3 +151,20 @@ def test_insider_phases_hold_across_chunks(tmp_path, monkeypatch, chunk):
     assert report.held_back == len(failed) == report.rejected
     assert report.accepted == 12 - 2 * len(failed)
     assert report.not_sent == len(failed) and source.passes == 2  # one pass a phase
+
+
+def test_a_run_where_everything_fails_keeps_the_first_problems_and_counts_all(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(engine_module.ProblemList, "KEEP", 5)
+    items = [insider_attribute({"email": f"u{i}@example.com"}, "surname") for i in range(40)]
+    report = run(
+        tmp_path / "l",
+        "ins",
+        Source(items),
+        lambda r: httpx.Response(400, json={"success": False, "message": "bad"}),
+    )
+    assert report.rejected == 40, report
+    assert len(report.problems) == 40 and len(report.problems[:20]) == 5
+    assert len(list(iter(report.problems))) == 5  # held: the first five only
+    assert all(p.target == "ins" for p in report.problems[:5])
