@@ -27,8 +27,9 @@ from reconciler.scaffold import DEFAULT_ACTION, SCHEMA_DIR, scaffold
     help="The reconciler Action the workflows use, OWNER/REPO@REF.",
 )
 def init(folder: Path | None, vendors: tuple[str, ...], action: str) -> int:
-    """Scaffold reconciler.yaml, specs/, the editors' schemas, the workflows and pre-commit
-    into FOLDER (default: .)."""
+    """Scaffold reconciler.yaml, specs/, the workflows and pre-commit into FOLDER (default: .).
+
+    Also the editors' JSON Schemas of both, in .reconciler/schemas/."""
     root = folder or Path.cwd()
     root.mkdir(parents=True, exist_ok=True)
     results = scaffold(root, list(vendors), action)
