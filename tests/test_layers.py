@@ -45,8 +45,9 @@ ALLOWED: dict[tuple[str, str], str] = {
 _GENERATED = (
     "generated for editors by `reconcile schema {0} --built-in-only` from the core's part "
     "(schemas/{0}.core.json, which names no vendor) and the built-in vendors' packages: the "
-    "$schema of the bundled examples and of `reconcile init`'s files. The core never reads "
-    "it (it validates against vendors/schemas.installed_schema); tests/test_schemas_for_"
+    "$schema of the bundled examples (`reconcile init` writes its own, the installed "
+    "vendors'). The core never reads it (it validates against vendors/schemas."
+    "checked_manifest_schema and installed_schema); tests/test_schemas_for_"
     "editors.py keeps it equal to the generator's output"
 )
 ALLOWED_FILES = {

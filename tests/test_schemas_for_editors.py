@@ -112,12 +112,11 @@ def test_the_examples_point_editors_at_their_schema_and_validate(path: Path, kin
         assert [e.message for e in checker.iter_errors(doc)] == []
 
 
-def test_scaffolded_files_point_at_the_schema_of_the_action_ref() -> None:
-    action = "acme/reconciler@v1.4.0"
-    base = "https://raw.githubusercontent.com/acme/reconciler/v1.4.0/reconciler/schemas/"
-    assert MODELINE.findall(config_text(["segment"], action)) == [f"{base}config.schema.json"]
-    assert MODELINE.findall(example_text("seg", "segment", action)) == [
-        f"{base}manifest.schema.json"
+def test_scaffolded_files_point_at_the_schemas_init_writes() -> None:
+    # relative to the file (tests/cli/test_init.py checks they resolve and validate)
+    assert MODELINE.findall(config_text(["segment"])) == [".reconciler/schemas/config.schema.json"]
+    assert MODELINE.findall(example_text("seg", "segment")) == [
+        "../../.reconciler/schemas/manifest.schema.json"
     ]
 
 

@@ -24,6 +24,7 @@ and manifest.schema.json are its output for the built-in vendors (a test keeps t
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -194,6 +195,18 @@ def checked_manifest_schema(vendor: str | None) -> dict[str, Any]:
     vendor's settings and fields, that vendor's rules only (None: a target not known,
     no vendor's rules)."""
     return manifest_schema(list(installed().vendors.values()), () if vendor is None else (vendor,))
+
+
+def editor_schema_text(kind: str, built_in_only: bool = False) -> str:
+    """What `reconcile schema KIND` prints: the editors' schema of the installed vendors
+    (or the built-in ones), as JSON text."""
+    builtin = builtin_vendors()
+    vendors = builtin if built_in_only else list(installed().vendors.values())
+    document = SCHEMAS[kind](vendors)
+    if len(vendors) != len(builtin):
+        # its $id names the file in reconciler's repository, which holds only the built-ins
+        document.pop("$id", None)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def spec_rule_messages(schema: Mapping[str, Any]) -> frozenset[str]:

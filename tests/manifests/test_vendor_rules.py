@@ -50,6 +50,27 @@ def test_a_braze_manifest_still_gets_the_braze_message_on_one_line(project: Proj
     assert lines[0].startswith("specs/braze.yaml:7: spec: an entry naming only a Braze user")
     assert lines[0].endswith(BRAZE_MESSAGE)
     assert "Traceback" not in result.output
+    # plan validates the same way
+    plan = project.run("plan")
+    assert plan.code == 1
+    assert lines[0] in plan.err.splitlines(), plan.output
+
+
+def test_plan_takes_a_segment_manifest_next_to_a_braze_one(project: Project) -> None:
+    project.write(
+        "specs/seg.yaml",
+        HEAD.format(name="seg-x", target="seg") + "  absent:\n"
+        "    - profile: {user_id: u_1001}\n"
+        "      identifiers: [{type: email, value: jane@old-domain.example}]\n",
+    )
+    project.write(
+        "specs/braze.yaml",
+        HEAD.format(name="braze-x", target="braze") + "  delete_profiles: true\n  absent:\n"
+        "    - profile: {external_id: ext_2001}\n",
+    )
+    plan = project.run("plan")
+    assert plan.code == 0, plan.output
+    assert "Plan: 2 to remove" in plan.out, plan.out
 
 
 def manifest(target: str, spec: dict[str, Any]) -> dict[str, Any]:

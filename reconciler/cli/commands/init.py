@@ -1,5 +1,6 @@
-"""`reconcile init`: scaffold a repository (config, example specs, workflows, pre-commit).
-Idempotent: an existing file is never overwritten; each one skipped is named."""
+"""`reconcile init`: scaffold a repository (config, example specs, the editors' schemas,
+workflows, pre-commit). Idempotent: an existing file is never overwritten; each one
+skipped is named; all the files or none (reconciler/scaffold)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.scaffold import DEFAULT_ACTION, scaffold
+from reconciler.scaffold import DEFAULT_ACTION, SCHEMA_DIR, scaffold
 
 
 @click.command()
@@ -26,7 +27,9 @@ from reconciler.scaffold import DEFAULT_ACTION, scaffold
     help="The reconciler Action the workflows use, OWNER/REPO@REF.",
 )
 def init(folder: Path | None, vendors: tuple[str, ...], action: str) -> int:
-    """Scaffold reconciler.yaml, specs/, the workflows and pre-commit into FOLDER (default: .)."""
+    """Scaffold reconciler.yaml, specs/, the workflows and pre-commit into FOLDER (default: .).
+
+    Also the editors' JSON Schemas of both, in .reconciler/schemas/."""
     root = folder or Path.cwd()
     root.mkdir(parents=True, exist_ok=True)
     results = scaffold(root, list(vendors), action)
@@ -37,6 +40,9 @@ def init(folder: Path | None, vendors: tuple[str, ...], action: str) -> int:
         f"\n{made} file(s) created, {len(results) - made} skipped. Next: fill in the targets in "
         "reconciler.yaml, set the secrets (RECONCILE_LEDGER_KEY for plan; the vendor "
         "credentials in the environment reconcile-vendors for apply) and the repository "
-        "variable RECONCILE_ENABLED=true, then run `reconcile validate`."
+        "variable RECONCILE_ENABLED=true, then run `reconcile validate`. The editors' "
+        f"schemas in {SCHEMA_DIR}/ are the installed vendors': after installing a plugin or "
+        f"upgrading, rewrite them with `reconcile schema manifest --out "
+        f"{SCHEMA_DIR}/manifest.schema.json` (and config)."
     )
     return 0

@@ -4,14 +4,12 @@ reconciler.yaml or a manifest with, made from the core's part and the installed 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from reconciler.report.output import write_report
-from reconciler.vendors.registry import installed
-from reconciler.vendors.schemas import SCHEMAS, builtin_vendors
+from reconciler.vendors.schemas import SCHEMAS, editor_schema_text
 
 
 @click.command()
@@ -29,13 +27,7 @@ from reconciler.vendors.schemas import SCHEMAS, builtin_vendors
 )
 def schema(kind: str, out: Path | None, built_in_only: bool) -> int:
     """Print the editors' JSON Schema of reconciler.yaml or a manifest (installed vendors')."""
-    builtin = builtin_vendors()
-    vendors = builtin if built_in_only else list(installed().vendors.values())
-    document = SCHEMAS[kind](vendors)
-    if len(vendors) != len(builtin):
-        # its $id names the file in reconciler's repository, which holds only the built-ins
-        document.pop("$id", None)
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = editor_schema_text(kind, built_in_only)
     if out is None:
         click.echo(text, nl=False)
     else:
