@@ -103,9 +103,11 @@ class _Writer:
     created: list[Path]
     folders: list[Path]
 
-    def folder(self, path: Path) -> None:
+    def folder(self, path: Path, within: bool = True) -> None:
+        """Make `path` and its missing parents (within the root unless `within` is
+        False: the root itself, `reconcile init NEWFOLDER`), each noted for undo."""
         missing = []
-        while not os.path.lexists(path) and path != self.root:
+        while not os.path.lexists(path) and (path != self.root or not within):
             missing.append(path)
             path = path.parent
         for folder in reversed(missing):
@@ -182,7 +184,9 @@ def scaffold(
     files = planned(root, vendors, action)
     writer = _Writer(root, [], [])
     done: list[tuple[str, bool]] = []
+    rel = "."
     try:
+        writer.folder(root, within=False)  # a new FOLDER goes again too on failure
         for rel, text in files:
             done.append((rel, writer.write_new(root / rel, text)))
     except OSError as exc:

@@ -175,6 +175,22 @@ def test_init_is_all_or_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
     assert (tmp_path / ".reconciler/schemas/manifest.schema.json").is_file()
 
 
+def test_a_new_folder_goes_again_when_init_fails(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    def no_space(src, dst, **kw):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(scaffold.os, "link", no_space)
+    result = run_captured(capsys, "init", "new/repo")
+    assert result.code == 1 and "(nothing was written)" in result.err, result.output
+    assert list(tmp_path.iterdir()) == []  # neither new/ nor new/repo/ left behind
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert run_captured(capsys, "init", "new/repo").code == 0
+    assert (tmp_path / "new/repo/reconciler.yaml").is_file()
+
+
 def test_a_schema_file_in_the_way_is_kept(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     mine = tmp_path / ".reconciler/schemas/manifest.schema.json"

@@ -30,8 +30,7 @@ def init(folder: Path | None, vendors: tuple[str, ...], action: str) -> int:
     """Scaffold reconciler.yaml, specs/, the workflows and pre-commit into FOLDER (default: .).
 
     Also the editors' JSON Schemas of both, in .reconciler/schemas/."""
-    root = folder or Path.cwd()
-    root.mkdir(parents=True, exist_ok=True)
+    root = folder or Path.cwd()  # made by scaffold, and removed again if it fails
     results = scaffold(root, list(vendors), action)
     for rel, created in results:
         click.echo(f"created  {rel}" if created else f"skipped  {rel} (exists: left as it is)")
