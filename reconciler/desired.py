@@ -205,7 +205,7 @@ class DesiredState:
     Held compactly, for specs of millions of CSV rows: per item only its canonical bytes
     and packed source refs; items are rebuilt from the bytes when iterated.
 
-    With `spill_at`, memory is bounded: once `spill_at` distinct items are held, they
+    With `spill_at`, memory is bounded: once more than `spill_at` distinct items are held, they
     are sorted by their bytes and written out as runs (reconciler.spill), so are every
     RUN_ITEMS that follow, and the
     desired state is then read only through `merged()` (the runs merged, an item
@@ -222,7 +222,9 @@ class DesiredState:
         self._runs: Sorter | None = None
         self._seq = 0  # items spilled so far: the first-declared position of the next
         self._dropped = False
-        self._limit = spill_at or 0  # entries held before the next run is written
+        # entries held before a run is written: past spill_at (a plan of exactly
+        # spill_at items stays in memory), then a run's worth each time
+        self._limit = (spill_at or 0) + 1
 
     def add(self, item: Item, source: Source) -> None:
         self.add_canonical(item.canonical(), item.target, item.vendor, self.sources.pack(source))
