@@ -245,6 +245,7 @@ class Engine:
         transport: Transport | None = None,
         fingerprint: Fingerprinter | None = None,
         should_stop: Callable[[], bool] | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> None:
         self.writer = writer
         # keys the request digests in intents; without the ledger's, a key of this run
@@ -256,6 +257,8 @@ class Engine:
         # asked before each batch is taken (e.g. --max-duration): True stops every target
         # between requests, the rest left pending
         self.should_stop = should_stop or (lambda: False)
+        # a person or the runner asked to stop (a signal): the rest is not even read
+        self.interrupted = interrupted or (lambda: False)
         self.report = ApplyReport()
         self.pacers = Pacers()
 
@@ -367,6 +370,13 @@ class Engine:
                 progress()  # the target's rate counts from here
             workers = min(self.parallelism, len(feed))
             await asyncio.gather(*(worker(feed, phase) for _ in range(workers)))
+            if first and state.halted and not self.interrupted():
+                # stopped early (breaker, --max-duration): the rest of the plan is still
+                # checked for refusals, as it was before sending was streamed, so the
+                # summary and the exit code do not depend on where the stop fell
+                state.draining = True
+                for _ in chunks:
+                    pass
             feed.close()
             first = False
             if state.halted or not later:
@@ -403,6 +413,8 @@ class Engine:
                 if later is not None:
                     state.refused += 1
                     self._refuse(run, fp, item, why)
+                continue
+            if state.draining:
                 continue
             chunk.append((fp, item))
             if len(chunk) >= CHUNK_ITEMS:
@@ -551,6 +563,7 @@ class _TargetState:
     refused: int = 0  # items the preflight's facts refused (reported, pending)
     handled: int = 0  # items of batches taken by the workers
     halted: bool = False  # stopped: nothing more is taken
+    draining: bool = False  # stopped: the rest is read for refusals only
 
 
 class _Feed:

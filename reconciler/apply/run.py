@@ -69,13 +69,15 @@ def run_apply(
     ignore_ledger_errors: bool = False,
     lock_timeout: float = 0.0,
     finishing: Callable[[], None] | None = None,
+    interrupted: Callable[[], bool] | None = None,
 ) -> tuple[ApplyReport, str]:
     """Send `sends` and record every result. Returns the report and the run id.
 
     Under the lock, before anything is sent: the ledger must verify (chain, MACs, what
     git committed; unless `ignore_ledger_errors`), still hold the head the plan was made
     at, and be exactly the ledger planned from. `should_stop` (e.g. a Deadline) is asked
-    before each batch is taken: once it says True, the remaining batches stay pending.
+    before each batch is taken: once it says True, the remaining batches stay pending
+    (still read for refusals unless `interrupted`, a signal, says True too).
     """
     ledger_dir = config.ledger_dir
     run_id = secrets_module.token_hex(6)
@@ -151,6 +153,7 @@ def run_apply(
                 transport,
                 fingerprint,
                 should_stop=should_stop,
+                interrupted=interrupted,
             )
             try:
                 report = asyncio.run(engine.run(works))

@@ -18,7 +18,14 @@ from reconciler.desired import Item
 from reconciler.ledger.store import RunWriter, create_ledger
 from reconciler.vendors.api import Pair
 from tests.apply.test_engine import FP, SECRETS, TARGETS, records
-from tests.apply.wire import FAST, insider_attribute, insider_identifier, preflight_answer, seg_item
+from tests.apply.wire import (
+    FAST,
+    insider_attribute,
+    insider_identifier,
+    preflight_answer,
+    seg_item,
+    twilio_item,
+)
 
 CHUNK = 7
 
@@ -46,6 +53,7 @@ def run(
     handler,
     parallelism: int = 3,
     should_stop=None,
+    interrupted=None,
 ):
     create_ledger(ledger_dir, FP)
     writer = RunWriter(ledger_dir, "run1", {"operation": "apply"})
@@ -60,6 +68,7 @@ def run(
         FAST,
         transport=lambda: httpx.MockTransport(respond),
         should_stop=should_stop,
+        interrupted=interrupted,
     )
     work = TargetWork(TARGETS[target], source, SECRETS[target], len(source.pairs))
     try:
@@ -104,7 +113,7 @@ def test_chunks_send_and_record_what_one_list_does(tmp_path, monkeypatch):
             assert r["fp"] in seen
 
 
-def test_a_stop_leaves_the_rest_pending_without_reading_it(tmp_path, monkeypatch):
+def test_an_interrupt_leaves_the_rest_pending_without_reading_it(tmp_path, monkeypatch):
     monkeypatch.setattr(engine_module, "CHUNK_ITEMS", CHUNK)
     source = Source(segment_items(200))
     sent: list[str] = []
@@ -113,7 +122,10 @@ def test_a_stop_leaves_the_rest_pending_without_reading_it(tmp_path, monkeypatch
         sent.append(request.url.path)
         return httpx.Response(200, json={})
 
-    report = run(tmp_path / "l", "seg", source, handler, should_stop=lambda: len(sent) >= 10)
+    def stop() -> bool:
+        return len(sent) >= 10
+
+    report = run(tmp_path / "l", "seg", source, handler, should_stop=stop, interrupted=stop)
     assert 10 <= len(sent) <= 13  # the requests already in flight finish
     assert report.removed == len(sent) and report.not_sent == 200 - len(sent)
     assert source.read < 200 - CHUNK  # the rest was counted, not read
@@ -168,3 +180,30 @@ def test_a_run_where_everything_fails_keeps_the_first_problems_and_counts_all(
     assert len(report.problems) == 40 and len(report.problems[:20]) == 5
     assert len(list(iter(report.problems))) == 5  # held: the first five only
     assert all(p.target == "ins" for p in report.problems[:5])
+
+
+def test_refusals_past_an_early_stop_are_still_counted(tmp_path, monkeypatch):
+    """A --max-duration (or breaker) stop after the first chunks: the rest of the plan is
+    still read for refusals, so the summary and the exit code are what the whole list
+    gave before sending was streamed (a refused item is an error the user must fix)."""
+    profile = "mem_profile_0" + "a" * 24
+    # idType "Email" is not configured (the store has email, phone, externalId)
+    items = [twilio_item(f"{profile[:-2]}{i:02d}", "email") for i in range(30)]
+    items += [twilio_item(f"{profile[:-2]}{i:02d}", "Email") for i in range(30, 34)]
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(202, json={"message": "Identifier removal accepted."})
+
+    whole = run(tmp_path / "whole", "mem", Source(items), handler, should_stop=lambda: False)
+    assert (whole.refused, whole.not_sent) == (4, 4)
+    monkeypatch.setattr(engine_module, "CHUNK_ITEMS", CHUNK)
+    sent.clear()
+    source = Source(items)
+    report = run(tmp_path / "l", "mem", source, handler, should_stop=lambda: len(sent) >= 5)
+    assert 5 <= len(sent) < 30
+    assert report.refused == 4  # all four, though they sit after the stop
+    assert report.not_sent == len(items) - len(sent)
+    assert sum(p.state == "not sent" for p in report.problems) == 4
+    assert len(results(tmp_path / "l")) == len(sent)  # nothing more was sent

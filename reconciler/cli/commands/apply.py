@@ -293,6 +293,7 @@ def apply(
             ignore_ledger_errors=ignore_ledger_errors,
             lock_timeout=lock_timeout,
             finishing=stop.finishing,
+            interrupted=stop,
         )
     record_outcome(the_plan, sends, report, run_id)
     for name, why in report.stopped.items():
