@@ -27,8 +27,9 @@ fromhex = bytes.fromhex
 SPILL_ITEMS = 1_000_000
 """Desired items held in memory before the desired state and the plan's actions go to
 disk as sorted runs (reconciler.spill): smaller projects are planned wholly in memory
-(about 0.5 KB an item with its ledger entry: a million fit in well under 1 GB), larger
-ones in memory that does not grow with their size (runs of spill.RUN_ITEMS). Planning
+(about 0.5 KB an item beside a small ledger; a million beside a 5,000,000-item ledger
+peak at 1.5 GB, benchmarks/plan_memory.py), larger ones in memory that does not grow
+with their size (runs of spill.RUN_ITEMS; 811 MB at 10M items beside that ledger). Planning
 on disk costs about 1.3x the CPU of planning in memory (two more sorts, sealing and
 merging the runs: benchmarks/plan_scale.py at 600k items), so a plan that fits stays in
 memory."""
