@@ -326,6 +326,7 @@ def _observed(rec: dict[str, Any], kind: str, f: Field) -> str | None:
 
 
 _NONE = type(None)
+_STR_OR_NONE = {str, _NONE}
 _EVIDENCE_OR_NONE = EVIDENCE | {None}
 
 
@@ -527,12 +528,16 @@ def result_columns_ok(rec: dict[str, Any]) -> bool:
         and "vendor_code" not in rec
     ):
         return False
-    for name, kind_of in (("request_id", str), ("note", str)):
+    for name in ("request_id", "note"):  # a string, or one string or null per item
         value = rec.get(name)
-        if value is None or type(value) is kind_of:
+        if value is None or type(value) is str:
             continue
         if type(value) is list and len(value) == len(s):
-            if set(map(type, value)) <= {kind_of, _NONE}:
+            try:
+                "".join(value)  # all strings (the usual list), checked in C
                 continue
+            except TypeError:  # a null among them, or something else
+                if set(map(type, value)) <= _STR_OR_NONE:
+                    continue
         return False
     return True

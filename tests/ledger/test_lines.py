@@ -15,7 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.ledger.lines import intent_line, result_line
-from reconciler.ledger.records import parse_record, problem_v2
+from reconciler.ledger.records import (
+    FIELDS,
+    RESULT,
+    _fields_problem,
+    parse_record,
+    problem_v2,
+    result_columns_ok,
+)
 from tests.ledger.randomledger import random_ledger
 from tests.ledger.sealed import lines_of
 
@@ -276,3 +283,30 @@ def test_random_results_match_the_parser(
         and b"\\" not in line
     )
     assert (result_line(line) is not None) == bool(plain), line
+
+
+# -- the result's fast check agrees with the field table ------------------------------------
+
+ID_LISTS = {
+    "strings": ["a", "b", "c"],
+    "a null": ["a", None, "c"],
+    "all null": [None, None, None],
+    "a number": ["a", 5, "c"],
+    "a list": ["a", ["b"], "c"],
+    "an object": [{"x": 1}, "b", "c"],
+    "a boolean": ["a", "b", True],
+    "too short": ["a", "b"],
+}
+
+
+@pytest.mark.parametrize("field_name", ["request_id", "note"])
+@pytest.mark.parametrize("name", ID_LISTS)
+def test_the_fast_result_check_agrees_with_the_field_table(field_name: str, name: str) -> None:
+    """result_columns_ok (what problem_v2 tries first for every result) accepts a list of
+    per-item strings exactly when the field table does: strings or nulls, one per item."""
+    rec = parse_record(line_of(result(**{field_name: ID_LISTS[name]})))
+    accepted = result_columns_ok(rec)
+    table = _fields_problem(rec, RESULT, FIELDS[RESULT])
+    assert accepted == (table is None), table
+    assert accepted == (name in ("strings", "a null", "all null"))
+    assert (problem_v2(rec) is None) == accepted
