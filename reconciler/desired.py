@@ -8,12 +8,12 @@ item with two sources, and the ledger can key it by fingerprint.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.mac import HmacSha256
 from reconciler.spill import RUN_ITEMS, Sorter, SpillDir
 
 # One encoder, made once: json.dumps with options builds a new one on every call.
@@ -77,6 +77,12 @@ class Fingerprinter:
 
     scheme: str
     secret: bytes = field(repr=False)
+    # the keyed scheme's HMAC with the key's blocks hashed once (reconciler.mac)
+    _mac: HmacSha256 | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.scheme == KEYED:
+            object.__setattr__(self, "_mac", HmacSha256(self.secret))
 
     @classmethod
     def keyed(cls, key: bytes) -> Fingerprinter:
@@ -92,9 +98,9 @@ class Fingerprinter:
         return hashlib.sha256(b"reconciler-key-id\x00" + self.secret).hexdigest()[:16]
 
     def of_bytes(self, canonical: bytes) -> str:
-        if self.scheme == KEYED:
-            # one-shot HMAC in C: the same digest as hmac.new(...).hexdigest(), faster
-            return hmac.digest(self.secret, canonical, "sha256").hex()
+        mac = self._mac
+        if mac is not None:
+            return mac.hexdigest(canonical)  # HMAC-SHA256(secret, canonical)
         h = hashlib.sha256(self.secret)
         h.update(canonical)
         return h.hexdigest()
