@@ -337,35 +337,33 @@ class _Folder:
                     "reconciler after the upgrade, or forged",
                 )
 
-    def _range(self, seg: Segment) -> Iterator[tuple[int, int, bytes]]:
-        """(part index, line number, line) of the segment's records."""
-        unit = seg.unit
+    @staticmethod
+    def _range(seg: Segment) -> Iterator[tuple[int, int, int]]:
+        """(part index, lines to skip, last line) of each part the segment's records are in."""
         start = seg.start or (0, 0)
-        end = seg.end or (len(unit.parts) - 1, END_OF_PART)
+        end = seg.end or (len(seg.unit.parts) - 1, END_OF_PART)
         first_part = start[0] + 1 if start[1] == END_OF_PART else start[0]
         for index in range(first_part, end[0] + 1):
-            part = unit.parts[index]
             skip = start[1] if index == start[0] else 0
             stop = end[1] if index == end[0] else END_OF_PART
-            for number, line in self.storage.lines(part.name, self.ledger.warnings):
-                if number <= skip:
-                    continue
-                if number > stop:
-                    break
-                yield index, number, line
+            yield index, skip, stop
 
     def _segment(self, seg: Segment, run: _Run) -> None:
         unit = seg.unit
         handle = self._line_v2 if unit.version == 2 else self._line_v1
         count = 0
-        index = -1
-        number = 0
+        name = unit.parts[0].name
         try:
-            for index, number, line in self._range(seg):
-                count += 1
-                handle(run, unit.parts[index].name, index, number, line)
+            for index, skip, stop in self._range(seg):
+                name = unit.parts[index].name
+                for number, line in self.storage.lines(name, self.ledger.warnings):
+                    if number <= skip:
+                        continue
+                    if number > stop:
+                        break
+                    count += 1
+                    handle(run, name, index, number, line)
         except OSError as exc:
-            name = unit.parts[max(index, 0)].name
             raise ReconcilerError(f"{name}: the run file cannot be read ({exc.strerror})") from exc
         self.ledger.records += count
 
@@ -506,8 +504,12 @@ class _Folder:
         if ts > self.horizon or not run.first_ts:
             self._check_ts(run, name, number, ts)
         run.last_ts = ts
+        kind = rec["type"]
         try:
-            self._v2_kinds[rec["type"]](run, name, index, number, rec, ts)
+            if kind == RESULT:  # most records: no lookup of its fold
+                self._result(run, name, index, number, rec, ts)
+            else:
+                self._v2_kinds[kind](run, name, index, number, rec, ts)
         except _READABLE_ERRORS:
             self._skip(name, number, "a record that does not fit its run")
 
@@ -524,7 +526,10 @@ class _Folder:
         if self.off:  # checking only: what results are checked against
             run.intents[n] = [keys, None, None, size]
             return
-        status = ItemStatus(UNKNOWN, self.text(rec["target"]), ts, run.run, seg=self.seg, n=n)
+        # positional: the dataclass's __init__ takes keywords slower (once per record)
+        status = ItemStatus(
+            UNKNOWN, self.text(rec["target"]), ts, run.run, None, None, None, None, self.seg, n
+        )
         run.intents[n] = [keys, status, bytearray(size), size]
         run.deferred = True
 
@@ -674,18 +679,10 @@ class _Folder:
             and type(message) is not list
             and type(evidence) is not list
         ):
-            got[at : at + size] = _ANSWERED[:size] if size <= 64 else b"\x01" * size
+            got[at : at + size] = _ANSWERED[size] if size <= 64 else b"\x01" * size
             self._settle(run, of, entry, size)
             status = ItemStatus(
-                LETTER_STATE[first],
-                target,
-                ts,
-                run.run,
-                code,
-                message,
-                evidence,
-                seg=self.seg,
-                n=n,
+                LETTER_STATE[first], target, ts, run.run, code, message, evidence, None, self.seg, n
             )
             self.put_many(keys_slice(keys, at, size), status)
             return
@@ -834,7 +831,7 @@ def _after_fold(ledger: Ledger, folder: _Folder, structure: Structure, header: H
 
 
 _NONE = ItemStatus(UNKNOWN, "", "", "")
-_ANSWERED = b"\x01" * 64
+_ANSWERED = [b"\x01" * size for size in range(65)]  # a result's answered positions
 
 
 def _break_order(name: str) -> tuple[int, str]:

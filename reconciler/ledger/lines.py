@@ -15,7 +15,7 @@ same messages for what is wrong.
 from __future__ import annotations
 
 from binascii import Error as HexError
-from binascii import unhexlify
+from binascii import hexlify, unhexlify
 from typing import Any
 
 from reconciler.ledger.records import FP_CHARS, INTENT, RESULT, parse_record, result_columns_ok
@@ -25,7 +25,7 @@ _FPS_NAME = b'"fps"'
 _REQUEST_IDS = b'"request_id":["'
 _REQUEST_IDS_NAME = b'"request_id"'
 _FP_ITEM = FP_CHARS + 3  # "<32 hex>",
-_QUOTES_COMMAS = b'",'
+_BETWEEN = b'","'
 _CONTROL = bytes(range(32))  # not taken raw inside a JSON string
 
 
@@ -45,17 +45,18 @@ def intent_line(line: bytes) -> tuple[dict[str, Any], bytes] | None:
     k, rest = divmod(len(items) + 1, _FP_ITEM)
     if rest or not k:
         return None
-    # The 3k-1 places a quote or comma belongs ("<32>","<32>",...) hold one, and the
-    # line has no other: so every other byte is one of 32 per item, hex (unhexlify) and
-    # lowercase; and `fps` is named once (a second one, or this one nested, would be
-    # what parsing the line whole reads)
-    hexes = items.translate(None, _QUOTES_COMMAS)
+    # The 3k-1 places a quote or comma belongs ("<32>","<32>",...) hold one, and taking
+    # out the k-1 '","' between items leaves 32 bytes per item: so no other '","' is
+    # there, and the rest is hex (unhexlify: no quote or comma either) and lowercase (it
+    # is what hexlify gives back); and `fps` is named once (a second one, or this one
+    # nested, would be what parsing the line whole reads). replace and hexlify copy
+    # memory; a translate or islower over the list looked at every byte in turn.
+    hexes = items.replace(_BETWEEN, b"")[1:-1]
     if (
         len(hexes) != FP_CHARS * k
         or items[0::_FP_ITEM] != b'"' * k
         or items[FP_CHARS + 1 :: _FP_ITEM] != b'"' * k
         or items[FP_CHARS + 2 :: _FP_ITEM] != b"," * (k - 1)
-        or not (hexes.islower() or hexes.isdigit())
         or line.find(_FPS_NAME, 0, at) >= 0
         or line.find(_FPS_NAME, end) >= 0
     ):
@@ -65,6 +66,8 @@ def intent_line(line: bytes) -> tuple[dict[str, Any], bytes] | None:
         rec = parse_record(line[:start] + line[end:])
     except (ValueError, RecursionError, HexError):
         return None
+    if hexlify(keys) != hexes:
+        return None  # upper case
     if not (
         type(rec) is dict
         and rec.get("type") == INTENT

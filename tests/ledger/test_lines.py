@@ -144,6 +144,10 @@ NOT_PLAIN_INTENTS = {
     "cut short": line_of(intent())[:-3],
     "a space in the list": line_of(intent()).replace(_SECOND + b'","', _SECOND + b'", "'),
     "a comma for a quote": line_of(intent()).replace(_SECOND + b'","', _SECOND + b',",'),
+    # two short strings where one fingerprint belongs: every quote and comma where the
+    # list's shape puts one, and one more '","' inside the first item
+    "two strings in one item's place": line_of(intent(fps=[FP[0][:10], FP[0][13:], *FP[1:]])),
+    "all digits, upper case elsewhere": line_of(intent(fps=["0" * 32, FP[1].upper()])),
 }
 
 
