@@ -84,6 +84,10 @@ class Fingerprinter:
         if self.scheme == KEYED:
             object.__setattr__(self, "_mac", HmacSha256(self.secret))
 
+    def __reduce__(self) -> tuple[type[Fingerprinter], tuple[str, bytes]]:
+        # copied or pickled by its scheme and secret (hash states do not pickle)
+        return (type(self), (self.scheme, self.secret))
+
     @classmethod
     def keyed(cls, key: bytes) -> Fingerprinter:
         return cls(KEYED, key)

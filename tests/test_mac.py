@@ -4,8 +4,10 @@ and message length, and stay usable for message after message."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
+import pickle
 import random
 
 from reconciler.desired import Fingerprinter
@@ -37,3 +39,6 @@ def test_fingerprints_are_hmac_sha256_of_the_canonical_bytes() -> None:
     salted = Fingerprinter.salted(b"salt")
     assert salted.of_bytes(b"v") == hashlib.sha256(b"saltv").hexdigest()
     assert keyed == Fingerprinter.keyed(key) and keyed != Fingerprinter.keyed(b"other")
+    # copied and pickled as before the hash states were kept in it
+    for copied in (copy.deepcopy(keyed), pickle.loads(pickle.dumps(keyed))):
+        assert copied == keyed and copied.of_bytes(b"x") == keyed.of_bytes(b"x")

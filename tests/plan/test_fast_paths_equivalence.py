@@ -110,6 +110,7 @@ def insider_entry(rng: random.Random, i: int) -> dict[str, Any]:
             {"email": email(rng, i)},
             {"insider_id": f"iid_{i}"},
             {"uuid": f"0b7f3a62-{i:04d}"},
+            {"phone_number": f"+4479{i:07d}"},  # not a number an identity delete names
             {"custom": {"loyalty_id": text(rng)}},
         ]
     )
