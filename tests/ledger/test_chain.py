@@ -5,10 +5,14 @@ warning, never fatal; merged branches verify."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import random
 import shutil
+from binascii import b2a_base64
 from pathlib import Path
 
+from reconciler.ledger.chain import HASH_LABEL, MAC_LABEL, Chain
 from reconciler.ledger.store import RunWriter, read_ledger, run_files
 from reconciler.ledger.verify import verify_ledger
 from reconciler.states import DONE, FAILED, UNKNOWN
@@ -284,25 +288,19 @@ def test_writer_continues_from_the_newest_record(proj: Proj) -> None:
     assert read_ledger(proj.ledger_dir).heads == [writer.head]
 
 
-def test_record_ids_are_the_rfc_2104_hmac_and_the_labelled_hash() -> None:
-    """Chain.id_of hashes the key's padded blocks once and copies the states: every id
-    must still be HMAC-SHA256 under the MAC key (keyed) or SHA-256 after the label
-    (unkeyed), cut to 128 bits, base64url, for any key length, empty or long lines."""
-    import hmac
-    import random
-    from binascii import b2a_base64
-
-    from reconciler.ledger.chain import HASH_LABEL, MAC_LABEL, Chain
+def test_record_ids_are_the_hmac_under_the_mac_key_and_the_labelled_hash() -> None:
+    """A record's id is HMAC-SHA256 under the MAC key derived from the ledger key
+    (keyed) or SHA-256 after the label (unkeyed), over the previous id, a newline and
+    the line, cut to 128 bits, base64url (HmacSha256 itself: tests/test_mac.py)."""
 
     def encoded(digest: bytes) -> bytes:
         return b2a_base64(digest[:16], newline=False).translate(bytes.maketrans(b"+/", b"-_"))[:22]
 
     rng = random.Random(11)
-    for key_size in (1, 16, 32, 63, 64, 65, 200):
-        key = rng.randbytes(key_size)
+    for key in (b"k", rng.randbytes(200)):
         keyed, unkeyed = Chain(key), Chain(None)
         mac_key = hmac.digest(key, MAC_LABEL, "sha256")
-        for size in (0, 1, 55, 56, 64, 119, 120, 2000):
+        for size in (0, 55, 64, 2000):
             prev, head = rng.randbytes(22), rng.randbytes(size)
             message = prev + b"\n" + head
             assert keyed.id_of(prev, head) == encoded(hmac.digest(mac_key, message, "sha256"))
