@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from reconciler.cli import exitcodes
-from reconciler.cli.commands.refresh import refresh_first
 from reconciler.cli.context import Globals, pass_globals
 from reconciler.cli.env import current_commit, ledger_key, plan_stamp
 from reconciler.errors import ReconcilerError
@@ -111,6 +110,10 @@ def plan(
     refuse_unmasked_markdown(fmt, show_values, posts_pii)
     config = g.config()
     if refresh_before:
+        # imported here: refresh brings the HTTP client (httpx, asyncio), a third of a
+        # second that a plan without --refresh never needs
+        from reconciler.cli.commands.refresh import refresh_first
+
         refresh_first(config, ledger_key(config), targets)
     key = ledger_key(config)
     the_plan, _, ledger = plan_from_config(
