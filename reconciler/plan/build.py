@@ -78,24 +78,34 @@ def _build(
     vendors = desired.vendors
     table = desired.sources
     target_of = desired.target_of
+    # entries come in runs of one target (first-declared order): the target is read
+    # again only when an entry no longer starts with the current one's `["<name>",`
+    prefix, target, actions, vendor_name = b"\x00", "", None, ""
+    add = None
+    in_ledger = dict.fromkeys(plans, 0)  # desired items the ledger holds, by target
     for canonical, refs in desired.entries.items():
-        target = target_of(canonical)
-        actions = lists.get(target)
-        if actions is None:
+        if not canonical.startswith(prefix):
+            target = target_of(canonical)
+            prefix = b'["' + target.encode("ascii") + b'",'
+            actions = lists.get(target)
+            add = None if actions is None else actions.append
+            vendor_name = vendors[target]
+        if add is None:
             continue
         fp = of_bytes(canonical)
         key = fromhex(fp[:FP_CHARS])  # a fingerprint is lowercase hex
         status = lookup(key)
-        if status is None:
-            action = Action(fp, canonical, vendors[target], refs, table, PENDING)
-        else:
-            recorded.add(key)
-            since = status.ts if status.state == DRIFTED else None
-            action = Action(
-                fp, canonical, vendors[target], refs, table, status.state, status.held, since
-            )
-        actions.append(action)
+        if status is None:  # pending: counted below, by what is left
+            add(Action(fp, canonical, vendor_name, refs, table, PENDING))
+            continue
+        recorded.add(key)
+        since = status.ts if status.state == DRIFTED else None
+        action = Action(fp, canonical, vendor_name, refs, table, status.state, status.held, since)
+        add(action)
         plans[target].summary.count(action.state, action.state == UNKNOWN and action.held)
+        in_ledger[target] += 1
+    for name, tp in plans.items():
+        tp.summary.to_remove += len(lists[name]) - in_ledger[name]
     orphaned: dict[str, list[str]] = {name: [] for name in plans}
     if len(recorded) < len(items):
         for held, status in items.keyed():

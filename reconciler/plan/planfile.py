@@ -40,6 +40,7 @@ from reconciler.plan.head import plan_head
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.plan.planframe import (
     CONFLICTED_FLAG,
+    FP_BYTES,
     HELD_FLAG,
     SINCE_FLAG,
     FrameError,
@@ -51,12 +52,18 @@ from reconciler.plan.planframe import (
 )
 from reconciler.plan.seal import KEYED_MAC, Seal
 from reconciler.schemas import schema_errors
+from reconciler.states import PENDING, UNKNOWN
+from reconciler.vendors.registry import vendor as vendor_of
 from reconciler.yamlsource import format_path
 
 PLAN_KIND = "reconciler-plan"
 PLANFILE_VERSION = 2
 STATES = ("pending", "drifted", "unknown", "failed", "done", "accepted", "rejected")
 STATE_CODE = {s: i for i, s in enumerate(STATES)}
+# the flags byte, as hex, of a record whose state says all (not held, not conflicted, no
+# `since`): every state but unknown, which its vendor may hold (flags_of)
+PLAIN_FLAGS = {s: f"{code:02x}" for s, code in STATE_CODE.items() if s != UNKNOWN}
+FP_HEX = 2 * FP_BYTES
 WRITE_CHUNK = 4096  # records per write
 
 FORMAT1_REFUSED = (
@@ -108,12 +115,21 @@ def layout_digest(plan: Plan, fingerprint: Fingerprinter) -> str:
     for tp in plan.targets:
         h.update(b"\x01" + tp.target.name.encode("utf-8") + b"\x00")
         parts: list[bytes] = []
+        add = parts.append
+        table, index = None, 0  # actions mostly share one table: looked up on a change
         for action in tp.actions:
-            index = tables.get(id(action.table))
-            if index is None:
-                index = tables[id(action.table)] = len(pairs)
-                pairs.append(action.table.pairs)
-            parts.append(b"%b\x00%d\x00%b\x00" % (action.canonical, index, b"%r" % action.refs))
+            if action.table is not table:
+                table = action.table
+                found = tables.get(id(table))
+                if found is None:
+                    found = tables[id(table)] = len(pairs)
+                    pairs.append(table.pairs)
+                index = found
+            refs = action.refs
+            if type(refs) is int:  # b"%d" is b"%r" of an int, one formatting step less
+                add(b"%b\x00%d\x00%d\x00" % (action.canonical, index, refs))
+            else:
+                add(b"%b\x00%d\x00%b\x00" % (action.canonical, index, b"%r" % refs))
             if len(parts) >= WRITE_CHUNK:
                 h.update(b"".join(parts))
                 parts.clear()
@@ -131,12 +147,18 @@ def _header(
     for tp in plan.targets:
         actions = tp.by_fingerprint()
         ordered.append(actions)
+        sent = 0
         for action in actions:
+            if action.state is PENDING and not action.conflicted:  # most of a large plan
+                sent += 1
+                continue
             if action.since is not None and action.since not in since_index:
                 since_index[action.since] = len(since_index)
-            if action.will_send:
-                sends += 1
-                irreversible += action.irreversible
+            sent += action.will_send
+        sends += sent
+        # a vendor's deletions are irreversible or not, whatever the item (Action)
+        if sent and vendor_of(tp.target.vendor).capabilities.irreversible:
+            irreversible += sent
     header = {
         "kind": PLAN_KIND,
         "planfile": PLANFILE_VERSION,
@@ -162,18 +184,27 @@ def _header(
 def item_chunks(
     ordered: Sequence[Iterable[Action]], since_index: dict[str, int]
 ) -> Iterator[bytes]:
-    """The items region's bytes for these actions (each target's sorted by fingerprint)."""
-    batch: list[bytes] = []
+    """The items region's bytes for these actions (each target's sorted by fingerprint),
+    a chunk of records at a time: each record as hex (the fingerprint's first 128 bits
+    are its first 32 characters, a plain state's flags two more), decoded once a chunk."""
+    batch: list[str] = []
+    add = batch.append
     for actions in ordered:
         for action in actions:
-            flags = flags_of(action)
-            since = since_index[action.since] if action.since is not None else -1
-            batch.append(pack(action.fingerprint, flags, since))
+            state = action.state
+            # a state other than unknown with no conflict and no `since`: its flags are
+            # its code alone (an unknown one may be held: flags_of asks its vendor)
+            plain = PLAIN_FLAGS.get(state) if action.since is None else None
+            if plain is not None and not action.conflicted:
+                add(action.fingerprint[:FP_HEX] + plain)
+            else:
+                since = since_index[action.since] if action.since is not None else -1
+                add(pack(action.fingerprint, flags_of(action), since).hex())
             if len(batch) >= WRITE_CHUNK:
-                yield b"".join(batch)
+                yield bytes.fromhex("".join(batch))
                 batch.clear()
     if batch:
-        yield b"".join(batch)
+        yield bytes.fromhex("".join(batch))
 
 
 def save_plan(
