@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -19,33 +20,45 @@ _TTID = re.compile(r"^(mem_[a-z]+_)([0-9a-z]+)$")
 _DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 
 
+_PHONE_FIRST = frozenset("+0123456789")  # what a _PHONE match starts with
+
+
+@lru_cache(maxsize=4096)
+def _is_domain(text: str) -> bool:
+    """Whether an email's part after its @ is a domain (the few a project's emails use
+    repeat: kept, not matched again)."""
+    return _DOMAIN.fullmatch(text) is not None
+
+
 def mask(value: Any) -> str:
-    text = str(value)
+    text = value if type(value) is str else str(value)
     if "@" in text:
         local, _, domain = text.rpartition("@")
         # the domain is shown only when it is one: `@SUM(1)*cmd|...` or `user:pw@x` is
         # a value with an @ in it, not an email, and shows no more than any other value
-        if _DOMAIN.fullmatch(domain):
+        if _is_domain(domain):
             return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
-    if _PHONE.match(text):
+    size = len(text)
+    # the patterns are tried only on what can match them (their first characters)
+    if text[:1] in _PHONE_FIRST and _PHONE.match(text):
         # +15555550100 -> +1555*****00: country and area code stay; a number shorter
         # than E.164's usual 11+ characters shows only its first and last two
-        if len(text) >= 11:
-            return text[:5] + "*" * (len(text) - 7) + text[-2:]
-        if len(text) >= 8:
-            return text[:2] + "*" * (len(text) - 4) + text[-2:]
-        return text[:2] + "*" * (len(text) - 2)
-    ttid = _TTID.match(text)
+        if size >= 11:
+            return text[:5] + "*" * (size - 7) + text[-2:]
+        if size >= 8:
+            return text[:2] + "*" * (size - 4) + text[-2:]
+        return text[:2] + "*" * (size - 2)
+    ttid = _TTID.match(text) if text.startswith("mem_") else None
     if ttid:
         prefix, rest = ttid.groups()
         if len(rest) < 8:
             return prefix + "*" * len(rest)
         return prefix + rest[:2] + "*" * (len(rest) - 4) + rest[-2:]
-    if len(text) <= 2:
-        return "*" * len(text)
-    if len(text) < 6:
-        return text[:1] + "*" * (len(text) - 1)
-    return text[:2] + "*" * (len(text) - 4) + text[-2:]
+    if size <= 2:
+        return "*" * size
+    if size < 6:
+        return text[:1] + "*" * (size - 1)
+    return text[:2] + "*" * (size - 4) + text[-2:]
 
 
 # A short name (an identifier type, a vendor, an attribute) is shown as written in a
