@@ -8,6 +8,7 @@ from typing import Any
 from reconciler.desired import Item
 from reconciler.masking import _NOT_VALUES, map_values, mask
 from reconciler.target import Target
+from reconciler.vendors.kit import VendorBase
 from reconciler.vendors.registry import vendor
 
 
@@ -85,20 +86,29 @@ def _masked(value: Any, key: str) -> Hashable:
     return _raw(value)
 
 
-def shown_key(item: Item, keep: frozenset[str]) -> Hashable:
-    """What `shown(item, False)` is, as a hashable value that determines it (keys in
-    order, values with their types): two items with the same key are shown the same.
-    `keep`: the vendor's `vendor_ids(item)`."""
-    locator: Hashable = _flat_key(item.locator, _NONE)
-    if locator is None:
-        locator = _masked(item.locator, "")
-    removal: Hashable = _flat_key(item.removal, keep)
-    if removal is None:
-        removal = (
+def shown_key(
+    locator: dict[str, Any], removal: dict[str, Any], keep: frozenset[str] = _NONE
+) -> Hashable:
+    """What `shown(item, False)` is for an item of this locator and removal, as a
+    hashable value that determines it (keys in order, values with their types): two
+    items with the same key are shown the same. `keep`: the vendor's `vendor_ids(item)`."""
+    located: Hashable = _flat_key(locator, _NONE)
+    if located is None:
+        located = _masked(locator, "")
+    removed: Hashable = _flat_key(removal, keep)
+    if removed is None:
+        removed = (
             "d",
-            tuple((k, _raw(v) if k in keep else _masked(v, k)) for k, v in item.removal.items()),
+            tuple((k, _raw(v) if k in keep else _masked(v, k)) for k, v in removal.items()),
         )
-    return locator, removal
+    return located, removed
+
+
+def keeps_no_ids(vendor_object: object) -> bool:
+    """Whether a vendor's `vendor_ids` is the kit's (no item keeps a value unmasked):
+    then a plan needs no item to ask it. A vendor with its own (Insider, or any plugin
+    that defines one) is asked for every item."""
+    return getattr(type(vendor_object), "vendor_ids", None) is VendorBase.vendor_ids
 
 
 def shown(item: Item, show_values: bool) -> Item:

@@ -15,7 +15,13 @@ from typing import Any, TextIO
 from reconciler.desired import LINE_BITS, Item, Source, SourceRefs, SourceTable, load_canonical
 from reconciler.masking import mask
 from reconciler.plan.deadlines import manifest_names
-from reconciler.plan.describe import describe_shown, request_preview_shown, shown, shown_key
+from reconciler.plan.describe import (
+    describe_shown,
+    keeps_no_ids,
+    request_preview_shown,
+    shown,
+    shown_key,
+)
 from reconciler.plan.head import plan_head
 from reconciler.plan.model import Action, Plan, TargetPlan
 from reconciler.vendors.registry import vendor
@@ -109,6 +115,7 @@ class _ActionEncoder:
         self.previews: dict[Hashable, tuple[str, str]] = {}
         self.vendor = vendor(tp.target.vendor)
         self.vendor_name = tp.target.vendor
+        self.no_ids = keeps_no_ids(self.vendor)
 
     def sources(self, table: SourceTable, refs: SourceRefs) -> str:
         """The `sources` list, encoded."""
@@ -152,9 +159,10 @@ class _ActionEncoder:
         else:
             sources = self.sources(action.table, refs)
         text = f'{{"fingerprint": {_str(action.fingerprint)}{pre}{middle}{sources}{post}'
-        late = _late(action, self.overdue)
-        if late:  # the items of an overdue manifest say so (as plan_json does)
-            text = f'{text[:-1]}, "overdue": {_encode(late)}}}'
+        if self.overdue:  # the items of an overdue manifest say so (as plan_json does)
+            late = _late(action, self.overdue)
+            if late:
+                text = f'{text[:-1]}, "overdue": {_encode(late)}}}'
         return text
 
     def _preview(self, action: Action) -> tuple[str, str]:
@@ -165,14 +173,19 @@ class _ActionEncoder:
             if preview is not None:
                 return self._pieces(*preview)
         target, locator, removal = load_canonical(action.canonical)
-        item = Item(target, self.vendor_name, locator, removal)
         if self.show_values:  # raw values do not repeat: nothing worth keeping
+            item = Item(target, self.vendor_name, locator, removal)
             return self._pieces(item.kind, *self._describe(item))
-        key = shown_key(item, self.vendor.vendor_ids(item))
+        if self.no_ids:  # the common case: no item needed to ask for the ids kept
+            key = shown_key(locator, removal)
+        else:
+            keep = self.vendor.vendor_ids(Item(target, self.vendor_name, locator, removal))
+            key = shown_key(locator, removal, keep)
         found = self.previews.get(key)
         if found is None:
             if len(self.previews) >= PREVIEWS:
                 self.previews.clear()
+            item = Item(target, self.vendor_name, locator, removal)
             found = self.previews[key] = self._pieces(
                 item.kind, *self._describe(shown(item, False))
             )
