@@ -25,9 +25,9 @@ Per case, in the same run:
          any plan must do. Measured just before the plan, so both see the same load.
 
 The pair runs --repeat times (default 3), floor and plan in turn, and the pair with the
-median ratio is reported: this machine's speed drifts by up to 1.7x between minutes, so
-one pair can land on either side of the target by load alone (the floor of one case
-measured 9.0 s and then 10.6 s for the same rows). Each pair is printed as it ends.
+median ratio is reported: this machine's speed drifts within minutes, so one pair can
+land on either side of the target by load alone (one 1M run's floors took 7.3-13.2 s
+for the same work). Each pair is printed as it ends.
 
 It reports the ratio plan/floor (target <= 3), the child's peak RSS (target < 1 GB), the
 saved plan's bytes per item and the ledger's bytes per applied item (the run files the

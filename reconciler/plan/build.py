@@ -80,15 +80,15 @@ def _build(
     target_of = desired.target_of
     # entries come in runs of one target (first-declared order): the target is read
     # again only when an entry no longer starts with the current one's `["<name>",`
-    prefix, target, actions, vendor_name = b"\x00", "", None, ""
-    add = None
+    prefix, target, vendor_name = b"\x00", "", ""
+    add = None  # the current target's list's append; None for a target not planned
     in_ledger = dict.fromkeys(plans, 0)  # desired items the ledger holds, by target
     for canonical, refs in desired.entries.items():
         if not canonical.startswith(prefix):
             target = target_of(canonical)
             prefix = b'["' + target.encode("ascii") + b'",'
             actions = lists.get(target)
-            add = None if actions is None else actions.append
+            add = actions.append if actions is not None else None
             vendor_name = vendors[target]
         if add is None:
             continue

@@ -173,19 +173,21 @@ class _ActionEncoder:
             if preview is not None:
                 return self._pieces(*preview)
         target, locator, removal = load_canonical(action.canonical)
+        item: Item | None = None  # made only when needed: the common case needs none
         if self.show_values:  # raw values do not repeat: nothing worth keeping
             item = Item(target, self.vendor_name, locator, removal)
             return self._pieces(item.kind, *self._describe(item))
-        if self.no_ids:  # the common case: no item needed to ask for the ids kept
+        if self.no_ids:
             key = shown_key(locator, removal)
         else:
-            keep = self.vendor.vendor_ids(Item(target, self.vendor_name, locator, removal))
-            key = shown_key(locator, removal, keep)
+            item = Item(target, self.vendor_name, locator, removal)
+            key = shown_key(locator, removal, self.vendor.vendor_ids(item))
         found = self.previews.get(key)
         if found is None:
             if len(self.previews) >= PREVIEWS:
                 self.previews.clear()
-            item = Item(target, self.vendor_name, locator, removal)
+            if item is None:
+                item = Item(target, self.vendor_name, locator, removal)
             found = self.previews[key] = self._pieces(
                 item.kind, *self._describe(shown(item, False))
             )
