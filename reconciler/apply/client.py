@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from reconciler import __version__
-from reconciler.apply.pacing import Pacer
+from reconciler.apply.pacing import Pacer, Slot
 from reconciler.evidence import Answer
 from reconciler.vendors.api import VendorRequest
 
@@ -181,10 +181,33 @@ class VendorClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def _request(
+        self, request: VendorRequest, content: bytes | None, headers: dict[str, str], slot: Slot
+    ) -> httpx.Response:
+        """One attempt; the slot is told when the request's headers were written (httpcore's
+        trace), or that they were not seen to be (a transport that does not trace, an
+        error before sending)."""
+
+        async def trace(event: str, info: dict[str, object]) -> None:
+            if event.endswith(".send_request_headers.complete"):
+                slot.left()
+
+        try:
+            return await self._client.request(
+                request.method,
+                request.path,
+                params=request.query or None,
+                content=content,
+                headers=headers,
+                extensions={"trace": trace},
+            )
+        finally:
+            slot.dropped()
+
     async def send(
-        self, request: VendorRequest, paced: bool = False, policy: RetryPolicy | None = None
+        self, request: VendorRequest, slot: Slot | None = None, policy: RetryPolicy | None = None
     ) -> Sent:
-        """The final answer; `paced`: the caller already took the first attempt's slot;
+        """The final answer; `slot`: the first attempt's, when the caller took it;
         `policy` replaces the client's retry policy for this request."""
         policy = policy or self.policy
         started = time.monotonic()
@@ -199,16 +222,10 @@ class VendorClient:
         for attempt in range(1, policy.max_attempts + 1):
             if breaker.open:
                 return Sent(last, attempt - 1, breaker.reason, stop=breaker.reason)
-            if attempt > 1 or not paced:
-                await self.pacer.acquire()
+            if attempt > 1 or slot is None:
+                slot = await self.pacer.acquire()
             try:
-                response = await self._client.request(
-                    request.method,
-                    request.path,
-                    params=request.query or None,
-                    content=content,
-                    headers=headers,
-                )
+                response = await self._request(request, content, headers, slot)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # never reached the vendor: safe to send again, whatever the request
                 why = connection_stop(exc)

@@ -448,12 +448,17 @@ class Engine:
         target, b = run.target, run.builder
         items = [item for _, item in batch]
         fps = [fp for fp, _ in batch]
-        # Take the rate-limit slot first, so the work below (building, the fsynced
-        # intents) happens inside it and the request leaves when its slot says.
-        await client.pacer.acquire()
-        request = window.claim(batch)  # its intent durable
+        # Take the rate-limit slot first, so a kill while waiting for it leaves no
+        # intent without its request; the client tells the slot when the request left
+        # (after the intent's fsync below), and one held back moves the next slot.
+        slot = await client.pacer.acquire()
+        try:
+            request = window.claim(batch)  # its intent durable
+        except BaseException:
+            slot.dropped()
+            raise
         sent_at.append(time.monotonic())
-        sent = await client.send(request, paced=True)
+        sent = await client.send(request, slot=slot)
         note = None
         if sent.answer is not None and sent.error is None:
             follow = b.redirect(sent.answer, request)

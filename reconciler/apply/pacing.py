@@ -12,6 +12,16 @@ the rate and caps the ceiling a little under the rate that drew it; the rate the
 back linearly to that ceiling, and after a long quiet spell the ceiling itself climbs
 back towards the documented limit. Production traffic in the same workspace keeps its
 share, and at steady state we stay under what is left of the budget without 429s.
+
+The vendor counts requests when they arrive, not when we release them. A request can be
+held between its release and the wire: its intent's fsync, a stall of the event loop (an
+fsync or a collection elsewhere), a new connection. Held back past its slot, it lands
+among the requests after it, one too many for their window. So each release is a `Slot`
+whose request says when it left (the HTTP client reports when its headers were written):
+one that left more than CATCH_UP after its slot moves the next slot to an interval after
+it; and while a released request is overdue (its slot more than CATCH_UP ago, not yet
+left: the loop stalled under it), the next release waits an interval, for that request
+may be leaving only now.
 """
 
 from __future__ import annotations
@@ -42,6 +52,29 @@ PROBE = 0.01
 SETTLE = 1.0
 
 
+class Slot:
+    """One release: when it was due, and (once told) when its request left."""
+
+    __slots__ = ("_open", "_pacer", "due")
+
+    def __init__(self, pacer: Pacer, due: float) -> None:
+        self._pacer = pacer
+        self.due = due
+        self._open = True
+
+    def left(self, at: float | None = None) -> None:
+        """Its request left, at `at` (now by default); idempotent."""
+        if self._open:
+            self._open = False
+            self._pacer._left(self, self._pacer._clock() if at is None else at)
+
+    def dropped(self) -> None:
+        """Its request will not leave, or its leaving was not seen; idempotent."""
+        if self._open:
+            self._open = False
+            self._pacer._open.pop(self, None)
+
+
 class Pacer:
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         if per_second <= 0:
@@ -58,6 +91,9 @@ class Pacer:
         self.released = 0
         self._first: float | None = None
         self._last: float | None = None
+        # released and not yet told that their request left, in release order (their
+        # slots' order); one overdue is forgotten once a release has waited for it
+        self._open: dict[Slot, None] = {}
 
     @property
     def per_second(self) -> float:
@@ -87,7 +123,9 @@ class Pacer:
         self._rate = min(self._ceiling, self._rate + INCREASE * self.limit * elapsed)
         self._last_change = now
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Slot:
+        """Wait for a slot and take it; tell the slot when its request leaves (or
+        that it will not), or later releases assume it may still be about to."""
         # A slot is claimed when it is taken, never reserved ahead: callers that slept
         # through a stall of the event loop (an fsync, a client being built) would
         # otherwise all wake late together and go out as one burst.
@@ -96,6 +134,12 @@ class Pacer:
             free = max(self._next, self._paused_until)
             if free <= now:
                 self._adapt(now)
+                if self._overdue(now):
+                    # A request released before now has not left although its slot
+                    # passed (the loop stalled under it): it may be leaving only now,
+                    # so this one goes an interval later.
+                    self._next = now + 1.0 / (self._rate * HEADROOM)
+                    continue
                 # A wake-up a little late is made up (the next turn counts from when
                 # this one was due); a longer stall restarts the schedule from now.
                 due = free if now - free <= CATCH_UP else now
@@ -104,8 +148,29 @@ class Pacer:
                 if self._first is None:
                     self._first = now
                 self._last = now
-                return
+                slot = Slot(self, due)
+                self._open[slot] = None
+                return slot
             await asyncio.sleep(free - now)
+
+    def _overdue(self, now: float) -> bool:
+        """Whether a released request is overdue; those that are are forgotten (waited
+        for once)."""
+        found = False
+        while self._open:
+            oldest = next(iter(self._open))
+            if now - oldest.due <= CATCH_UP:
+                break
+            del self._open[oldest]
+            found = True
+        return found
+
+    def _left(self, slot: Slot, at: float) -> None:
+        """The request released for `slot` left at `at`."""
+        self._open.pop(slot, None)
+        if at - slot.due > CATCH_UP:
+            # held back past its slot: the next one counts from when it left
+            self._next = max(self._next, at + 1.0 / (self._rate * HEADROOM))
 
     def pause(self, seconds: float) -> None:
         """Nobody sends on this scope for `seconds`."""

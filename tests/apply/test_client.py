@@ -257,3 +257,57 @@ def test_connection_errors_never_carry_the_url_or_secrets():
     _, sent = send(SEGMENT, [ITEM], SECRETS, responder)
     assert sent.error is not None
     assert "hunter2" not in sent.error and "segment.com" not in sent.error
+
+
+def test_over_a_real_socket_the_client_tells_the_pacer_when_a_request_left():
+    """httpcore's trace reports when the headers were written: a request held past its
+    slot (its intent's fsync) moves the next slot to an interval after it left; without
+    the report the next slot would keep the old schedule, 50 ms too early."""
+    import asyncio
+
+    from reconciler.apply.client import VendorClient
+    from reconciler.apply.pacing import Pacer
+    from tests.vendors._helpers import REQUESTS
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    await reader.readexactly(int(line.split(b":")[1]))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            writer.write(b"Content-Length: 2\r\n\r\n{}")
+            await writer.drain()
+        writer.close()
+
+    async def go() -> tuple[float, float, float, int]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        builder = REQUESTS["segment"]
+        pacer = Pacer(10)
+        client = VendorClient(
+            f"http://127.0.0.1:{port}", builder.auth_headers(SEGMENT, SECRETS), pacer, FAST
+        )
+        request = builder.build(SEGMENT, [ITEM])
+        try:
+            first = await pacer.acquire()
+            assert (await client.send(request, slot=first)).error is None
+            second = await pacer.acquire()
+            time.sleep(0.05)  # held after its release, the event loop blocked
+            held_until = time.monotonic()
+            assert (await client.send(request, slot=second)).error is None
+            third = await pacer.acquire()
+            return first.due, held_until, third.due, len(pacer._open)
+        finally:
+            await client.aclose()
+            server.close()
+            await server.wait_closed()
+
+    pacer_interval = 1 / (10 * 0.97)
+    first, held_until, third, still_open = asyncio.run(go())
+    assert third >= held_until + pacer_interval - 1e-6
+    assert third > first + 2 * pacer_interval + 0.04  # the schedule alone: first + 2 intervals
+    assert still_open == 1  # only the third, taken and not sent
