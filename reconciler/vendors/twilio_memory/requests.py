@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
-from json.encoder import encode_basestring
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from reconciler.desired import Item, load_canonical
+from reconciler.desired import Item
 from reconciler.evidence import (
     Answer,
     Outcome,
@@ -77,36 +76,6 @@ class TwilioMemoryRequests(OneItemPerRequest):
         id_type = segment_part(item.removal["type"])
         path = f"{_profile_path(target, str(item.locator['profile_id']))}/Identifiers/{id_type}"
         return VendorRequest("DELETE", path, query={"removeAll": "true"})
-
-    def fast_preview(
-        self, target: Target, mask: Callable[[str], str]
-    ) -> Callable[[bytes], tuple[str, str, str] | None] | None:
-        """Every value of one identifier type on one profile (what a CSV of profile ids
-        and types makes), rendered without building the item, its masked copy or the
-        request (the JSON equivalence tests hold this byte-identical to the general
-        path); anything else takes the general path."""
-        encode = encode_basestring
-        head = _profile_path(target, "")  # the store's path, up to the profile id
-        query = ', "query": {"removeAll": "true"}}'
-
-        def preview(canonical: bytes) -> tuple[str, str, str] | None:
-            _, locator, removal = load_canonical(canonical)
-            profile_id = locator.get("profile_id")
-            id_type = removal.get("type")
-            if not (
-                len(locator) == 1
-                and len(removal) == 2
-                and removal.get("kind") == "identifier_type"
-                and type(profile_id) is str
-                and type(id_type) is str
-            ):
-                return None
-            shown = mask(profile_id)
-            path = f"{head}{segment_part(shown)}/Identifiers/{segment_part(id_type)}"
-            request = f'{{"method": "DELETE", "path": {encode(path)}{query}'
-            return "identifier_type", f"every {id_type} value on profile_id {shown}", request
-
-        return preview
 
     def auth_headers(self, target: Target, secrets: dict[str, str]) -> dict[str, str]:
         return {"Authorization": basic_auth(secrets["account_sid_env"], secrets["auth_token_env"])}
