@@ -88,7 +88,7 @@ def _masked(value: Any, key: str) -> Hashable:
 
 def shown_key(
     locator: dict[str, Any], removal: dict[str, Any], keep: frozenset[str] = _NONE
-) -> Hashable:
+) -> tuple[Hashable, Hashable]:
     """What `shown(item, False)` is for an item of this locator and removal, as a
     hashable value that determines it (keys in order, values with their types): two
     items with the same key are shown the same. `keep`: the vendor's `vendor_ids(item)`."""
@@ -102,6 +102,28 @@ def shown_key(
             tuple((k, _raw(v) if k in keep else _masked(v, k)) for k, v in removal.items()),
         )
     return located, removed
+
+
+def shown_from_key(target: str, vendor_name: str, key: tuple[Hashable, Hashable]) -> Item | None:
+    """The item `shown(item, False)` makes, read back from its `shown_key` when the key
+    lists the shown values (a locator and removal of strings, bools, None and mappings
+    of them: nearly every item), so its values are masked once, not twice; None when the
+    key is another form (`_masked`'s)."""
+    located, removed = key
+    if _listed(located) and _listed(removed):
+        return Item(target, vendor_name, _unflat(located), _unflat(removed))
+    return None
+
+
+def _listed(part: Hashable) -> bool:
+    """Whether a part of a shown key is `_flat_key`'s list of (key, shown value) pairs
+    (`_masked`'s form is a tag and a tuple)."""
+    return type(part) is tuple and all(type(pair) is tuple for pair in part)
+
+
+def _unflat(pairs: Any) -> dict[str, Any]:
+    """The mapping `_flat_key` listed (a tagged value is a mapping listed in turn)."""
+    return {k: _unflat(v[1]) if type(v) is tuple else v for k, v in pairs}
 
 
 def keeps_no_ids(vendor_object: object) -> bool:

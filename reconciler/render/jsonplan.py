@@ -20,6 +20,7 @@ from reconciler.plan.describe import (
     keeps_no_ids,
     request_preview_shown,
     shown,
+    shown_from_key,
     shown_key,
 )
 from reconciler.plan.head import plan_head
@@ -186,11 +187,12 @@ class _ActionEncoder:
         if found is None:
             if len(self.previews) >= PREVIEWS:
                 self.previews.clear()
-            if item is None:
-                item = Item(target, self.vendor_name, locator, removal)
-            found = self.previews[key] = self._pieces(
-                item.kind, *self._describe(shown(item, False))
-            )
+            visible = shown_from_key(target, self.vendor_name, key)
+            if visible is None:
+                if item is None:
+                    item = Item(target, self.vendor_name, locator, removal)
+                visible = shown(item, False)
+            found = self.previews[key] = self._pieces(visible.kind, *self._describe(visible))
         return found
 
     def _describe(self, visible: Item) -> tuple[str, str]:
