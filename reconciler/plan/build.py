@@ -134,6 +134,7 @@ def _build_spilled(
     sorters = {name: Sorter(desired.spill, limit) for name in plans}
     adds = {name: sorter.add for name, sorter in sorters.items()}
     sends = dict.fromkeys(plans, 0)
+    dated = dict.fromkeys(plans, 0)  # actions with a `since` (drifted)
     recorded = dict.fromkeys(plans, 0)
     pending = dict.fromkeys(plans, 0)
     items = ledger.items
@@ -164,6 +165,7 @@ def _build_spilled(
         )
         plans[target].summary.count(action.state, action.state == UNKNOWN and action.held)
         sends[target] += action.will_send
+        dated[target] += since is not None
         add((seq, fp, canonical, refs, str(action.state), action.conflicted, action.since))
     desired.drop_runs()
     for name, count in pending.items():
@@ -175,7 +177,9 @@ def _build_spilled(
             in_ledger[status.target] += 1
     for name, tp in plans.items():
         vendor = vendors.get(name, tp.target.vendor)
-        tp.actions = SpilledActions(sorters[name], vendor, table, sends[name], limit)
+        tp.actions = SpilledActions(
+            sorters[name], vendor, table, sends[name], limit, dated=dated[name] > 0
+        )
         tp.orphaned = Blanks(in_ledger[name] - recorded[name])
     return digest.value(fingerprint)
 

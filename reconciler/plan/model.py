@@ -197,13 +197,20 @@ class SpilledActions(_Lazy):
     `by_fingerprint()` sorts them once more, on disk, for the saved plan."""
 
     def __init__(
-        self, records: Sorter, vendor: str, table: SourceTable, sends: int, limit: int
+        self,
+        records: Sorter,
+        vendor: str,
+        table: SourceTable,
+        sends: int,
+        limit: int,
+        dated: bool = True,
     ) -> None:
         self.records = records.finish(passes=2)
         self.vendor = vendor
         self.table = table
         self.send_count = sends
         self.limit = limit
+        self.dated = dated  # whether any action may have a `since` (False: none has)
         self._by_fp: Sorter | None = None
 
     def __len__(self) -> int:
@@ -364,6 +371,13 @@ class TargetPlan:
         if isinstance(self.actions, SpilledActions):
             return self.actions.sends()
         return [a for a in self.actions if a.will_send]
+
+    def counted_sends(self) -> int | None:
+        """How many actions apply sends, when that is known without a pass over them and
+        none has a `since` (a spilled plan counted both as it was built); else None."""
+        if isinstance(self.actions, SpilledActions) and not self.actions.dated:
+            return self.actions.send_count
+        return None
 
     def by_fingerprint(self) -> Iterable[Action]:
         """The actions sorted by fingerprint (the saved plan's order); iterable again."""

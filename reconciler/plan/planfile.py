@@ -147,8 +147,9 @@ def _header(
     for tp in plan.targets:
         actions = tp.by_fingerprint()
         ordered.append(actions)
-        sent = 0
-        for action in actions:
+        counted = tp.counted_sends()  # a spilled target: no pass over its actions here
+        sent = 0 if counted is None else counted
+        for action in actions if counted is None else ():
             if action.state is PENDING and not action.conflicted:  # most of a large plan
                 sent += 1
                 continue

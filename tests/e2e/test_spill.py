@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.ledger.verify import item_events
 from tests.kit.cli import CliResult
-from tests.kit.e2e import Project, removal, summary, vendor_requests
+from tests.kit.e2e import SPACE, Project, removal, summary, vendor_requests
 
 NEVER = 10**9  # a threshold no test project reaches: planned in memory, as before
 
@@ -251,3 +251,27 @@ def test_a_reviewed_apply_of_a_spilled_plan_sends_what_an_in_memory_one_does(
     _spill_at(twin, 3)
     spilled = _apply_reviewed(twin, sandbox)
     assert spilled == in_memory
+
+
+def test_a_spilled_plan_with_a_drifted_item_is_the_in_memory_one(project, sandbox) -> None:
+    """A drifted item carries the time it was seen back (`since`): the saved plan numbers
+    those times in its header, so a spilled target that has one is counted item by item
+    (one that has none is counted as it was built)."""
+    first = project.cli("apply", "--auto-approve")
+    assert first.code == 0, first.output
+    sandbox.control.settle()
+    sandbox.control.reintroduce(
+        {"vendor": "segment", "space_id": SPACE, "user_id": "u_1001", "type": "email",
+         "id": "jane@old-domain.example"}
+    )  # fmt: skip
+    refreshed = project.cli("refresh", "--min-age", "0", "--queue-window", "0")
+    assert refreshed.code == 0 and "1 back again (drifted)" in refreshed.out, refreshed.output
+    add_bulk(project)
+    _spill_at(project, NEVER)
+    in_memory = outputs(project)
+    assert '"state": "drifted"' in in_memory["json"][0]
+    for threshold in (1, 16):
+        _spill_at(project, threshold)
+        spilled = outputs(project)
+        for name, value in in_memory.items():
+            assert spilled[name] == value, (threshold, name)
