@@ -17,9 +17,10 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -141,6 +142,20 @@ def wait_hint(answer: Answer, now: Callable[[], float] = time.time) -> float | N
     return None
 
 
+def departure_trace(slot: Slot) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """httpcore's `trace` callback for one request: tells `slot` when the request's
+    headers were written. Behind an HTTPS proxy the tunnel's CONNECT is traced too, and
+    is not the request leaving."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_headers.complete"):
+            sent = info.get("request")
+            if getattr(sent, "method", None) != b"CONNECT":
+                slot.left()
+
+    return trace
+
+
 def _answer(response: httpx.Response) -> Answer:
     headers = {k.lower(): v for k, v in response.headers.items()}
     text = response.text
@@ -177,6 +192,7 @@ class VendorClient:
             follow_redirects=False,
             transport=transport,
         )
+        self._traced = transport is None  # httpcore's own transport: it traces
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -185,13 +201,13 @@ class VendorClient:
         self, request: VendorRequest, content: bytes | None, headers: dict[str, str], slot: Slot
     ) -> httpx.Response:
         """One attempt; the slot is told when the request's headers were written (httpcore's
-        trace), or that they were not seen to be (a transport that does not trace, an
-        error before sending)."""
-
-        async def trace(event: str, info: dict[str, object]) -> None:
-            if event.endswith(".send_request_headers.complete"):
-                slot.left()
-
+        trace), or now when the transport is one of the tests' (they do not trace), or
+        that its leaving was not seen (an error before it was sent)."""
+        extensions = {}
+        if self._traced:
+            extensions["trace"] = departure_trace(slot)
+        else:
+            slot.left()
         try:
             return await self._client.request(
                 request.method,
@@ -199,7 +215,7 @@ class VendorClient:
                 params=request.query or None,
                 content=content,
                 headers=headers,
-                extensions={"trace": trace},
+                extensions=extensions,
             )
         finally:
             slot.dropped()

@@ -454,11 +454,10 @@ class Engine:
         slot = await client.pacer.acquire()
         try:
             request = window.claim(batch)  # its intent durable
-        except BaseException:
-            slot.dropped()
-            raise
-        sent_at.append(time.monotonic())
-        sent = await client.send(request, slot=slot)
+            sent_at.append(time.monotonic())
+            sent = await client.send(request, slot=slot)
+        finally:
+            slot.dropped()  # a no-op once the client saw it leave
         note = None
         if sent.answer is not None and sent.error is None:
             follow = b.redirect(sent.answer, request)

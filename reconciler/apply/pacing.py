@@ -13,21 +13,26 @@ back linearly to that ceiling, and after a long quiet spell the ceiling itself c
 back towards the documented limit. Production traffic in the same workspace keeps its
 share, and at steady state we stay under what is left of the budget without 429s.
 
-The vendor counts requests when they arrive, not when we release them. A request can be
-held between its release and the wire: its intent's fsync, a stall of the event loop (an
-fsync or a collection elsewhere), a new connection. Held back past its slot, it lands
-among the requests after it, one too many for their window. So each release is a `Slot`
-whose request says when it left (the HTTP client reports when its headers were written):
-one that left more than CATCH_UP after its slot moves the next slot to an interval after
-it; and while a released request is overdue (its slot more than CATCH_UP ago, not yet
-left: the loop stalled under it), the next release waits an interval, for that request
-may be leaving only now.
+The vendor counts requests when they arrive, not when we release them. Between the two
+a request is held a while: its intent's fsync or the ledger's round trip, the client's
+own work. A hold that every request has only shifts the stream; one request held longer
+than the rest (a slow fsync, a stall of the event loop, a new connection) lands among the
+requests after it, one too many for their window. So each release is a `Slot` whose
+request says when it left (the HTTP client reports when its headers were written), and
+the usual hold is the least of the last HOLDS ones. A request held more than CATCH_UP
+beyond it moves the next slot to an interval after it left; and while a released request
+is overdue (its slot more than the usual hold and CATCH_UP ago, not yet left: the loop
+stalled under it), the next release waits an interval, for it may be leaving only now.
+Departures then keep the releases' guarantee: none more than CATCH_UP off an evenly
+spaced schedule. (A usual hold that suddenly shrinks by more than the headroom's slack,
+about 20 ms a window, can still crowd one window: nothing then can be done.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 
 from reconciler.rates import HEADROOM
@@ -50,6 +55,8 @@ PROBE = 0.01
 # 429s within this many seconds of the one that lowered the rate are answers to requests
 # already in flight: they pause, but do not lower the rate again.
 SETTLE = 1.0
+# The usual hold between a release and its request leaving: the least of this many last.
+HOLDS = 32
 
 
 class Slot:
@@ -92,8 +99,10 @@ class Pacer:
         self._first: float | None = None
         self._last: float | None = None
         # released and not yet told that their request left, in release order (their
-        # slots' order); one overdue is forgotten once a release has waited for it
+        # slots' order); the overdue ones are forgotten once a release has waited for them
         self._open: dict[Slot, None] = {}
+        self._holds: deque[float] = deque(maxlen=HOLDS)  # how long the last ones were held
+        self._usual = 0.0  # the least of them
 
     @property
     def per_second(self) -> float:
@@ -157,9 +166,10 @@ class Pacer:
         """Whether a released request is overdue; those that are are forgotten (waited
         for once)."""
         found = False
+        late = self._usual + CATCH_UP
         while self._open:
             oldest = next(iter(self._open))
-            if now - oldest.due <= CATCH_UP:
+            if now - oldest.due <= late:
                 break
             del self._open[oldest]
             found = True
@@ -168,9 +178,12 @@ class Pacer:
     def _left(self, slot: Slot, at: float) -> None:
         """The request released for `slot` left at `at`."""
         self._open.pop(slot, None)
-        if at - slot.due > CATCH_UP:
-            # held back past its slot: the next one counts from when it left
+        held = at - slot.due
+        if held - self._usual > CATCH_UP:
+            # held back longer than the others: the next one counts from when it left
             self._next = max(self._next, at + 1.0 / (self._rate * HEADROOM))
+        self._holds.append(held)
+        self._usual = min(self._holds)
 
     def pause(self, seconds: float) -> None:
         """Nobody sends on this scope for `seconds`."""

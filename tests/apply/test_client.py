@@ -311,3 +311,28 @@ def test_over_a_real_socket_the_client_tells_the_pacer_when_a_request_left():
     assert third >= held_until + pacer_interval - 1e-6
     assert third > first + 2 * pacer_interval + 0.04  # the schedule alone: first + 2 intervals
     assert still_open == 1  # only the third, taken and not sent
+
+
+def test_the_departure_trace_ignores_a_proxy_tunnel_connect():
+    """Behind an HTTPS proxy httpcore traces the tunnel's CONNECT too: that is not the
+    request leaving (its own headers come after the tunnel's TLS handshake)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from reconciler.apply.client import departure_trace
+    from reconciler.apply.pacing import Pacer
+
+    async def go() -> tuple[int, int, int]:
+        pacer = Pacer(10)
+        slot = await pacer.acquire()
+        trace = departure_trace(slot)
+        done = "http11.send_request_headers.complete"
+        tunnel, request = SimpleNamespace(method=b"CONNECT"), SimpleNamespace(method=b"DELETE")
+        await trace(done, {"request": tunnel})
+        still = len(pacer._open)
+        await trace("http11.send_request_headers.started", {"request": request})
+        before = len(pacer._open)
+        await trace(done, {"request": request})
+        return still, before, len(pacer._open)
+
+    assert asyncio.run(go()) == (1, 1, 0)

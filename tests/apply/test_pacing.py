@@ -198,6 +198,49 @@ def test_while_a_released_request_is_overdue_the_next_waits_an_interval(vt):
     assert acquire(pacer).due == pytest.approx(left_at + pacer.interval)
 
 
+def test_a_hold_every_request_has_costs_no_throughput(vt):
+    """Every request held 15 ms after its release (an fsync, the ledger's round trip,
+    more than CATCH_UP): the stream is only shifted, and keeps its rate."""
+    pacer = Pacer(100, clock=vt.clock)
+    dues = []
+    for _ in range(201):
+        slot = acquire(pacer)
+        slot.left(slot.due + 0.015)
+        dues.append(slot.due)
+    # the first, with no usual hold known yet, moves the schedule once; then it holds
+    assert dues[-1] - dues[1] <= 199 * pacer.interval + 1e-9
+
+
+def test_a_hold_longer_than_the_usual_one_moves_the_next_slot(vt):
+    pacer = Pacer(100, clock=vt.clock)
+    for _ in range(5):
+        slot = acquire(pacer)
+        slot.left(slot.due + 0.015)  # the usual hold
+    slow = acquire(pacer)
+    slow.left(slow.due + 0.015 + pacing.CATCH_UP / 2)  # within CATCH_UP of it: no change
+    after = acquire(pacer)
+    assert after.due == pytest.approx(slow.due + pacer.interval)
+    after.left(after.due + 0.06)  # 45 ms longer than the usual hold
+    assert acquire(pacer).due == pytest.approx(after.due + 0.06 + pacer.interval)
+
+
+def test_overdue_counts_from_the_usual_hold(vt):
+    pacer = Pacer(100, clock=vt.clock)
+    for _ in range(3):
+        slot = acquire(pacer)
+        slot.left(slot.due + 0.04)  # every request is held 40 ms, four intervals
+    held = acquire(pacer)
+    on_time = acquire(pacer)  # held has not left yet, as usual: not waited for
+    assert on_time.due == pytest.approx(held.due + pacer.interval)
+    held.left(held.due + 0.04)
+    on_time.left(on_time.due + 0.04)
+    stuck = acquire(pacer)
+    vt.now += 0.04 + pacing.CATCH_UP + 0.005  # past the usual hold, not yet left
+    stalled_until = vt.now
+    assert acquire(pacer).due >= stalled_until + pacer.interval - 1e-9
+    stuck.dropped()
+
+
 def test_a_dropped_slot_is_not_waited_for(vt):
     pacer = Pacer(10, clock=vt.clock)
     acquire(pacer).dropped()  # its request never left (no connection)

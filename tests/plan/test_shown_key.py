@@ -3,6 +3,7 @@ read back from it is exactly `shown(item, False)` (the JSON plan's preview relie
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
@@ -28,6 +29,13 @@ VALUES = st.recursive(
 MAPPINGS = st.dictionaries(KEYS, VALUES, max_size=4)
 
 
+def same(a: Item, b: Item) -> bool:
+    """Equal as the plan prints them: == alone takes 1 for True."""
+    return (a.target, a.vendor) == (b.target, b.vendor) and json.dumps(
+        [a.locator, a.removal]
+    ) == json.dumps([b.locator, b.removal])
+
+
 def item_of(vendor: str, locator: dict[str, Any], removal: dict[str, Any]) -> Item:
     return Item("t", vendor, locator, {"kind": "attribute_value", **removal})
 
@@ -39,8 +47,7 @@ def test_read_back_from_its_key_an_item_is_shown_as_shown_shows_it(locator, remo
     key = shown_key(item.locator, item.removal)
     back = shown_from_key("t", "braze", key)
     if back is not None:
-        assert back == shown(item, False)
-        assert list(back.locator) == list(shown(item, False).locator)  # and in order
+        assert same(back, shown(item, False))  # keys in order too
 
 
 @settings(max_examples=300, deadline=None)
@@ -55,7 +62,7 @@ def test_with_the_vendors_own_ids_kept_too(value, custom):
     keep = vendor("insider").vendor_ids(item)
     back = shown_from_key("t", "insider", shown_key(item.locator, item.removal, keep))
     if back is not None:
-        assert back == shown(item, False)
+        assert same(back, shown(item, False))
 
 
 def test_the_usual_items_are_read_back_not_masked_again():
@@ -63,7 +70,7 @@ def test_the_usual_items_are_read_back_not_masked_again():
     nested = Item("t", "braze", {"identities": {"email": "a@b.example"}}, {"kind": "profile"})
     for item in (flat, nested):
         back = shown_from_key("t", "braze", shown_key(item.locator, item.removal))
-        assert back is not None and back == shown(item, False)
+        assert back is not None and same(back, shown(item, False))
     assert flat.locator["user_id"] not in str(shown(flat, False))  # the check above can fail
     # a value that is not a string, bool or None takes the general walk: no read-back
     odd = item_of("braze", {"user_id": 12}, {})
