@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from reconciler.desired import DesiredState, Fingerprinter, Item, Source
+from reconciler.desired import DesiredState, Fingerprinter, Item, Source, SourceTable
+from reconciler.plan.model import SpilledActions
 from reconciler.spill import Sorter, SpillDir
 
 
@@ -96,3 +99,53 @@ def test_a_sorter_that_never_filled_stays_in_memory() -> None:
         sorter.add((i,))
     assert list(sorter.finish()) == [(1,), (2,), (3,)] and not sorter.runs
     assert os.listdir(spill.path) == []
+
+
+def _spilled_actions(n: int, dated: bool = False) -> SpilledActions:
+    spill = SpillDir()
+    records = Sorter(spill, 7)
+    rng = random.Random(5)
+    for seq in rng.sample(range(n), n):  # added in no order; sorted back by position
+        fp = f"{rng.getrandbits(128):032x}"
+        records.add((seq, fp, b"[]", seq, "pending", False, None))
+    return SpilledActions(records, "segment", SourceTable(), n, 7, dated=dated)
+
+
+def _runs(actions: SpilledActions) -> set[str]:
+    return set(os.listdir(actions.spill.path))
+
+
+def test_the_sort_by_fingerprint_rides_on_the_next_whole_pass_in_plan_order() -> None:
+    actions = _spilled_actions(100)
+    by_fp = actions.by_fingerprint()
+    assert actions._by_fp is None  # asked for, not yet sorted
+    in_order = [a.refs for a in actions]  # the saved plan's layout pass
+    assert in_order == list(range(100))
+    assert actions._by_fp is not None  # sorted on the way
+    passes = []
+    actions.records = _Counting(actions.records, passes)
+    fps = [a.fingerprint for a in by_fp]
+    assert fps == sorted(fps) and len(fps) == 100
+    assert passes == []  # the plan-order runs were not read again
+    assert [a.fingerprint for a in by_fp] == fps  # iterable again
+
+
+def test_a_pass_left_early_keeps_no_half_sort() -> None:
+    actions = _spilled_actions(100)
+    by_fp = actions.by_fingerprint()
+    before = _runs(actions)
+    assert [a.refs for a in actions[:3]] == [0, 1, 2]  # a head of the plan: left early
+    assert actions._by_fp is None and _runs(actions) == before  # its runs were dropped
+    fps = [a.fingerprint for a in by_fp]  # then sorted by a pass of its own
+    assert fps == sorted(fps) and len(fps) == 100
+
+
+class _Counting:
+    """A sorter's stand-in that records each pass over it."""
+
+    def __init__(self, inner: Sorter, passes: list[int]) -> None:
+        self.inner, self.passes = inner, passes
+
+    def __iter__(self) -> Iterator[Any]:
+        self.passes.append(1)
+        return iter(self.inner)

@@ -194,7 +194,9 @@ since); first the key a Sorter sorts by."""
 class SpilledActions(_Lazy):
     """A target's actions when the desired state was spilled (DesiredState.spill_at):
     on disk in plan order (first declared first, as in memory), rebuilt on each pass.
-    `by_fingerprint()` sorts them once more, on disk, for the saved plan."""
+    `by_fingerprint()` sorts them once more, on disk, for the saved plan: during the
+    next whole pass in plan order when one comes first (the saved plan's layout digest
+    reads them so), else by a pass of its own."""
 
     def __init__(
         self,
@@ -212,12 +214,32 @@ class SpilledActions(_Lazy):
         self.limit = limit
         self.dated = dated  # whether any action may have a `since` (False: none has)
         self._by_fp: Sorter | None = None
+        self._want_by_fp = False  # asked for: the next whole pass in plan order sorts
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __iter__(self) -> Iterator[Action]:
+        if self._want_by_fp and self._by_fp is None:
+            return self._sorting()
         return self._actions(self.records, 1)
+
+    def _sorting(self) -> Iterator[Action]:
+        """The actions in plan order, each record also added to the sort by fingerprint,
+        which is kept if the pass ends (a pass left early, a head of the plan, drops it)."""
+        by_fp = Sorter(self.spill, self.limit)
+        add, done = by_fp.add, False
+        vendor, table, state = self.vendor, self.table, _STATE_OF.get
+        try:
+            for r in self.records:
+                add((r[1], r[0], *r[2:]))
+                yield Action(r[1], r[2], vendor, r[3], table, state(r[4], r[4]), r[5], r[6])
+            done = True
+        finally:
+            if done and self._by_fp is None:
+                self._by_fp = by_fp.finish(passes=self._by_fp_passes)
+            else:
+                by_fp.drop()
 
     def _actions(self, records: Iterable[Any], fp_at: int) -> Iterator[Action]:
         """Actions of records: (position, fingerprint, ...) in plan order, or
@@ -239,9 +261,7 @@ class SpilledActions(_Lazy):
 
     def positioned_by_fingerprint(self) -> Iterator[tuple[int, Action]]:
         """(plan position, action), sorted by fingerprint."""
-        self.by_fingerprint()
-        assert self._by_fp is not None
-        return self._positioned(self._by_fp, 1, 0)
+        return self._positioned(self._sorted_by_fp(), 1, 0)
 
     def _positioned(
         self, records: Iterable[Any], seq_at: int, fp_at: int
@@ -251,22 +271,33 @@ class SpilledActions(_Lazy):
             action = Action(r[fp_at], r[2], vendor, r[3], table, state(r[4], r[4]), r[5], r[6])
             yield r[seq_at], action
 
+    @property
+    def _by_fp_passes(self) -> int:
+        # read once (the saved plan's items) unless the header numbers `since` values
+        # first: a sorter read more than once is merged into one run
+        return 2 if self.dated else 1
+
     def by_fingerprint(self) -> Iterable[Action]:
+        """The actions sorted by fingerprint, iterable again; sorted when first read, or
+        during a whole pass in plan order before that."""
+        self._want_by_fp = True
+        return _Reread(self)
+
+    def _sorted_by_fp(self) -> Sorter:
         if self._by_fp is None:
             by_fp = Sorter(self.spill, self.limit)
             for seq, fp, *rest in self.records:
                 by_fp.add((fp, seq, *rest))
-            self._by_fp = by_fp.finish(passes=2)
-        return _Reread(self, self._by_fp)
+            self._by_fp = by_fp.finish(passes=self._by_fp_passes)
+        return self._by_fp
 
 
 class _Reread(Iterable[Action]):
-    def __init__(self, actions: SpilledActions, records: Sorter) -> None:
+    def __init__(self, actions: SpilledActions) -> None:
         self.actions = actions
-        self.records = records
 
     def __iter__(self) -> Iterator[Action]:
-        return self.actions._actions(self.records, 0)
+        return self.actions._actions(self.actions._sorted_by_fp(), 0)
 
 
 class _Sends(_Lazy):
