@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from reconciler import __version__
-from reconciler.apply.pacing import Pacer, Slot
+from reconciler.apply.pacing import Pacer
 from reconciler.evidence import Answer
 from reconciler.vendors.api import VendorRequest
 
@@ -142,16 +142,17 @@ def wait_hint(answer: Answer, now: Callable[[], float] = time.time) -> float | N
     return None
 
 
-def departure_trace(slot: Slot) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-    """httpcore's `trace` callback for one request: tells `slot` when the request's
-    headers were written. Behind an HTTPS proxy the tunnel's CONNECT is traced too, and
-    is not the request leaving."""
+def departure_gate(pacer: Pacer) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """httpcore's `trace` callback: each request waits at `pacer.depart()` just before
+    its headers are written (a transport that does not trace, as the tests' do, is paced
+    on release alone). Behind an HTTPS proxy the tunnel's CONNECT is traced too: it is
+    not a request to the vendor and does not wait."""
 
     async def trace(event: str, info: dict[str, Any]) -> None:
-        if event.endswith(".send_request_headers.complete"):
-            sent = info.get("request")
-            if getattr(sent, "method", None) != b"CONNECT":
-                slot.left()
+        if event.endswith(".send_request_headers.started"):
+            request = info.get("request")
+            if getattr(request, "method", None) != b"CONNECT":
+                await pacer.depart()
 
     return trace
 
@@ -192,38 +193,15 @@ class VendorClient:
             follow_redirects=False,
             transport=transport,
         )
-        self._traced = transport is None  # httpcore's own transport: it traces
+        self._extensions = {"trace": departure_gate(pacer)}
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _request(
-        self, request: VendorRequest, content: bytes | None, headers: dict[str, str], slot: Slot
-    ) -> httpx.Response:
-        """One attempt; the slot is told when the request's headers were written (httpcore's
-        trace), or now when the transport is one of the tests' (they do not trace), or
-        that its leaving was not seen (an error before it was sent)."""
-        extensions = {}
-        if self._traced:
-            extensions["trace"] = departure_trace(slot)
-        else:
-            slot.left()
-        try:
-            return await self._client.request(
-                request.method,
-                request.path,
-                params=request.query or None,
-                content=content,
-                headers=headers,
-                extensions=extensions,
-            )
-        finally:
-            slot.dropped()
-
     async def send(
-        self, request: VendorRequest, slot: Slot | None = None, policy: RetryPolicy | None = None
+        self, request: VendorRequest, paced: bool = False, policy: RetryPolicy | None = None
     ) -> Sent:
-        """The final answer; `slot`: the first attempt's, when the caller took it;
+        """The final answer; `paced`: the caller already took the first attempt's slot;
         `policy` replaces the client's retry policy for this request."""
         policy = policy or self.policy
         started = time.monotonic()
@@ -238,10 +216,17 @@ class VendorClient:
         for attempt in range(1, policy.max_attempts + 1):
             if breaker.open:
                 return Sent(last, attempt - 1, breaker.reason, stop=breaker.reason)
-            if attempt > 1 or slot is None:
-                slot = await self.pacer.acquire()
+            if attempt > 1 or not paced:
+                await self.pacer.acquire()
             try:
-                response = await self._request(request, content, headers, slot)
+                response = await self._client.request(
+                    request.method,
+                    request.path,
+                    params=request.query or None,
+                    content=content,
+                    headers=headers,
+                    extensions=self._extensions,
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # never reached the vendor: safe to send again, whatever the request
                 why = connection_stop(exc)

@@ -448,16 +448,14 @@ class Engine:
         target, b = run.target, run.builder
         items = [item for _, item in batch]
         fps = [fp for fp, _ in batch]
-        # Take the rate-limit slot first, so a kill while waiting for it leaves no
-        # intent without its request; the client tells the slot when the request left
-        # (after the intent's fsync below), and one held back moves the next slot.
-        slot = await client.pacer.acquire()
-        try:
-            request = window.claim(batch)  # its intent durable
-            sent_at.append(time.monotonic())
-            sent = await client.send(request, slot=slot)
-        finally:
-            slot.dropped()  # a no-op once the client saw it leave
+        # Take the rate-limit slot first, so a kill while waiting for it leaves no intent
+        # without its request; the work below (the fsynced intents) happens inside it,
+        # and should it hold the request past its turn, the client's departure gate
+        # (Pacer.depart) keeps it from leaving crowded with the next ones.
+        await client.pacer.acquire()
+        request = window.claim(batch)  # its intent durable
+        sent_at.append(time.monotonic())
+        sent = await client.send(request, paced=True)
         note = None
         if sent.answer is not None and sent.error is None:
             follow = b.redirect(sent.answer, request)

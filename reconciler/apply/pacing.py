@@ -13,26 +13,21 @@ back linearly to that ceiling, and after a long quiet spell the ceiling itself c
 back towards the documented limit. Production traffic in the same workspace keeps its
 share, and at steady state we stay under what is left of the budget without 429s.
 
-The vendor counts requests when they arrive, not when we release them. Between the two
-a request is held a while: its intent's fsync or the ledger's round trip, the client's
-own work. A hold that every request has only shifts the stream; one request held longer
-than the rest (a slow fsync, a stall of the event loop, a new connection) lands among the
-requests after it, one too many for their window. So each release is a `Slot` whose
-request says when it left (the HTTP client reports when its headers were written), and
-the usual hold is the least of the last HOLDS ones. A request held more than CATCH_UP
-beyond it moves the next slot to an interval after it left; and while a released request
-is overdue (its slot more than the usual hold and CATCH_UP ago, not yet left: the loop
-stalled under it), the next release waits an interval, for it may be leaving only now.
-Departures then keep the releases' guarantee: none more than CATCH_UP off an evenly
-spaced schedule. (A usual hold that suddenly shrinks by more than the headroom's slack,
-about 20 ms a window, can still crowd one window: nothing then can be done.)
+The vendor counts requests when they arrive, not when we release them, and between the
+two a request can be held: a slow fsync of its intent, a stall of the event loop (an
+fsync or a collection elsewhere), a new connection. Held past its turn, it would land
+among the requests after it, one too many for their window. So departures are paced
+too: the HTTP client calls `depart()` as each request's headers are about to be written
+(httpcore's trace), and a request that would leave too soon after the ones before waits
+there. The same cell rate algorithm on departures, with CATCH_UP of tolerance: releases
+already space requests, so in the usual case nobody waits, and a hold every request has
+(the ledger's fsync or round trip) shifts the stream without costing anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
 
 from reconciler.rates import HEADROOM
@@ -55,31 +50,6 @@ PROBE = 0.01
 # 429s within this many seconds of the one that lowered the rate are answers to requests
 # already in flight: they pause, but do not lower the rate again.
 SETTLE = 1.0
-# The usual hold between a release and its request leaving: the least of this many last.
-HOLDS = 32
-
-
-class Slot:
-    """One release: when it was due, and (once told) when its request left."""
-
-    __slots__ = ("_open", "_pacer", "due")
-
-    def __init__(self, pacer: Pacer, due: float) -> None:
-        self._pacer = pacer
-        self.due = due
-        self._open = True
-
-    def left(self, at: float | None = None) -> None:
-        """Its request left, at `at` (now by default); idempotent."""
-        if self._open:
-            self._open = False
-            self._pacer._left(self, self._pacer._clock() if at is None else at)
-
-    def dropped(self) -> None:
-        """Its request will not leave, or its leaving was not seen; idempotent."""
-        if self._open:
-            self._open = False
-            self._pacer._open.pop(self, None)
 
 
 class Pacer:
@@ -98,11 +68,8 @@ class Pacer:
         self.released = 0
         self._first: float | None = None
         self._last: float | None = None
-        # released and not yet told that their request left, in release order (their
-        # slots' order); the overdue ones are forgotten once a release has waited for them
-        self._open: dict[Slot, None] = {}
-        self._holds: deque[float] = deque(maxlen=HOLDS)  # how long the last ones were held
-        self._usual = 0.0  # the least of them
+        self._departure = 0.0  # when the next request may leave, on the same schedule
+        self.held_back = 0  # requests that waited at departure (held past their turn)
 
     @property
     def per_second(self) -> float:
@@ -132,9 +99,7 @@ class Pacer:
         self._rate = min(self._ceiling, self._rate + INCREASE * self.limit * elapsed)
         self._last_change = now
 
-    async def acquire(self) -> Slot:
-        """Wait for a slot and take it; tell the slot when its request leaves (or
-        that it will not), or later releases assume it may still be about to."""
+    async def acquire(self) -> None:
         # A slot is claimed when it is taken, never reserved ahead: callers that slept
         # through a stall of the event loop (an fsync, a client being built) would
         # otherwise all wake late together and go out as one burst.
@@ -143,12 +108,6 @@ class Pacer:
             free = max(self._next, self._paused_until)
             if free <= now:
                 self._adapt(now)
-                if self._overdue(now):
-                    # A request released before now has not left although its slot
-                    # passed (the loop stalled under it): it may be leaving only now,
-                    # so this one goes an interval later.
-                    self._next = now + 1.0 / (self._rate * HEADROOM)
-                    continue
                 # A wake-up a little late is made up (the next turn counts from when
                 # this one was due); a longer stall restarts the schedule from now.
                 due = free if now - free <= CATCH_UP else now
@@ -157,33 +116,23 @@ class Pacer:
                 if self._first is None:
                     self._first = now
                 self._last = now
-                slot = Slot(self, due)
-                self._open[slot] = None
-                return slot
+                return
             await asyncio.sleep(free - now)
 
-    def _overdue(self, now: float) -> bool:
-        """Whether a released request is overdue; those that are are forgotten (waited
-        for once)."""
-        found = False
-        late = self._usual + CATCH_UP
-        while self._open:
-            oldest = next(iter(self._open))
-            if now - oldest.due <= late:
-                break
-            del self._open[oldest]
-            found = True
-        return found
-
-    def _left(self, slot: Slot, at: float) -> None:
-        """The request released for `slot` left at `at`."""
-        self._open.pop(slot, None)
-        held = at - slot.due
-        if held - self._usual > CATCH_UP:
-            # held back longer than the others: the next one counts from when it left
-            self._next = max(self._next, at + 1.0 / (self._rate * HEADROOM))
-        self._holds.append(held)
-        self._usual = min(self._holds)
+    async def depart(self) -> None:
+        """Wait until a request may leave: `interval` after the previous one left,
+        less CATCH_UP of tolerance (the releases' own), and not during a pause."""
+        waited = False
+        while True:
+            now = self._clock()
+            free = max(self._departure - CATCH_UP, self._paused_until)
+            if free <= now:
+                self._adapt(now)
+                self._departure = max(now, self._departure) + 1.0 / (self._rate * HEADROOM)
+                self.held_back += waited
+                return
+            waited = True
+            await asyncio.sleep(free - now)
 
     def pause(self, seconds: float) -> None:
         """Nobody sends on this scope for `seconds`."""

@@ -259,15 +259,18 @@ def test_connection_errors_never_carry_the_url_or_secrets():
     assert "hunter2" not in sent.error and "segment.com" not in sent.error
 
 
-def test_over_a_real_socket_the_client_tells_the_pacer_when_a_request_left():
-    """httpcore's trace reports when the headers were written: a request held past its
-    slot (its intent's fsync) moves the next slot to an interval after it left; without
-    the report the next slot would keep the old schedule, 50 ms too early."""
+def test_over_a_real_socket_a_request_held_past_its_turn_waits_at_the_wire():
+    """httpcore's trace calls the pacer's departure gate as the headers are about to be
+    written: two requests released one interval apart but reaching the wire together
+    (the first held by its intent's fsync) arrive an interval apart, less CATCH_UP."""
     import asyncio
 
+    from reconciler.apply import pacing
     from reconciler.apply.client import VendorClient
     from reconciler.apply.pacing import Pacer
     from tests.vendors._helpers import REQUESTS
+
+    arrivals: list[float] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -275,6 +278,7 @@ def test_over_a_real_socket_the_client_tells_the_pacer_when_a_request_left():
                 head = await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError:
                 break
+            arrivals.append(time.monotonic())
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     await reader.readexactly(int(line.split(b":")[1]))
@@ -283,7 +287,7 @@ def test_over_a_real_socket_the_client_tells_the_pacer_when_a_request_left():
             await writer.drain()
         writer.close()
 
-    async def go() -> tuple[float, float, float, int]:
+    async def go() -> tuple[float, int]:
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         builder = REQUESTS["segment"]
@@ -293,46 +297,48 @@ def test_over_a_real_socket_the_client_tells_the_pacer_when_a_request_left():
         )
         request = builder.build(SEGMENT, [ITEM])
         try:
-            first = await pacer.acquire()
-            assert (await client.send(request, slot=first)).error is None
-            second = await pacer.acquire()
-            time.sleep(0.05)  # held after its release, the event loop blocked
-            held_until = time.monotonic()
-            assert (await client.send(request, slot=second)).error is None
-            third = await pacer.acquire()
-            return first.due, held_until, third.due, len(pacer._open)
+            await pacer.acquire()
+            await pacer.acquire()  # the second slot, an interval later
+            sent = await asyncio.gather(
+                client.send(request, paced=True), client.send(request, paced=True)
+            )
+            assert all(s.error is None for s in sent)
+            return pacer.interval, pacer.held_back
         finally:
             await client.aclose()
             server.close()
             await server.wait_closed()
 
-    pacer_interval = 1 / (10 * 0.97)
-    first, held_until, third, still_open = asyncio.run(go())
-    assert third >= held_until + pacer_interval - 1e-6
-    assert third > first + 2 * pacer_interval + 0.04  # the schedule alone: first + 2 intervals
-    assert still_open == 1  # only the third, taken and not sent
+    interval, held_back = asyncio.run(go())
+    assert len(arrivals) == 2
+    assert held_back == 1
+    assert arrivals[1] - arrivals[0] >= interval - pacing.CATCH_UP - 0.002
 
 
-def test_the_departure_trace_ignores_a_proxy_tunnel_connect():
-    """Behind an HTTPS proxy httpcore traces the tunnel's CONNECT too: that is not the
-    request leaving (its own headers come after the tunnel's TLS handshake)."""
+def test_the_departure_gate_lets_a_proxy_tunnel_connect_through():
+    """Behind an HTTPS proxy httpcore traces the tunnel's CONNECT too (the info of a
+    `.started` event carries the request, as httpcore passes it): not a request to the
+    vendor, it does not take a departure."""
     import asyncio
-    from types import SimpleNamespace
 
-    from reconciler.apply.client import departure_trace
+    import httpcore
+
+    from reconciler.apply.client import departure_gate
     from reconciler.apply.pacing import Pacer
 
-    async def go() -> tuple[int, int, int]:
+    async def go() -> tuple[float, float, float]:
         pacer = Pacer(10)
-        slot = await pacer.acquire()
-        trace = departure_trace(slot)
-        done = "http11.send_request_headers.complete"
-        tunnel, request = SimpleNamespace(method=b"CONNECT"), SimpleNamespace(method=b"DELETE")
-        await trace(done, {"request": tunnel})
-        still = len(pacer._open)
-        await trace("http11.send_request_headers.started", {"request": request})
-        before = len(pacer._open)
-        await trace(done, {"request": request})
-        return still, before, len(pacer._open)
+        gate = departure_gate(pacer)
+        started = "http11.send_request_headers.started"
+        tunnel = httpcore.Request(b"CONNECT", "http://proxy.example:3128/")
+        await gate(started, {"request": tunnel})
+        after_tunnel = pacer._departure
+        await gate(started, {"request": httpcore.Request(b"DELETE", "https://api.example/")})
+        after_request = pacer._departure
+        await gate("http11.send_request_headers.complete", {"return_value": None})
+        return after_tunnel, after_request, pacer._departure
 
-    assert asyncio.run(go()) == (1, 1, 0)
+    after_tunnel, after_request, after_complete = asyncio.run(go())
+    assert after_tunnel == 0.0  # the CONNECT took no departure
+    assert after_request > 0.0  # the request did
+    assert after_complete == after_request  # and only once

@@ -47,8 +47,7 @@ def release_times(pacer: Pacer, vt: VirtualTime, n: int) -> list[float]:
 
     async def burst() -> None:
         for _ in range(n):
-            slot = await pacer.acquire()
-            slot.left()  # its request leaves as it is released
+            await pacer.acquire()
             out.append(vt.now)
 
     start = vt.now
@@ -157,128 +156,6 @@ def test_a_long_stall_restarts_the_schedule_instead_of_catching_up(monkeypatch):
     assert max_in_window(times) <= 10
 
 
-def acquire(pacer: Pacer) -> pacing.Slot:
-    return asyncio.run(pacer.acquire())
-
-
-def test_a_request_that_left_late_moves_the_next_slot(vt):
-    pacer = Pacer(10, clock=vt.clock)
-    first = acquire(pacer)
-    vt.now += 0.05  # its intent's fsync held it: it leaves 50 ms after its slot
-    first.left()
-    left_at = vt.now
-    second = acquire(pacer)
-    assert second.due == pytest.approx(left_at + pacer.interval)
-    assert vt.now == pytest.approx(second.due)
-
-
-def test_a_request_that_left_within_catch_up_keeps_the_schedule(vt):
-    pacer = Pacer(10, clock=vt.clock)
-    first = acquire(pacer)
-    vt.now += pacing.CATCH_UP / 2
-    first.left()
-    second = acquire(pacer)
-    assert second.due == pytest.approx(first.due + pacer.interval)
-
-
-def test_while_a_released_request_is_overdue_the_next_waits_an_interval(vt):
-    pacer = Pacer(10, clock=vt.clock)
-    held = acquire(pacer)  # released; the loop then stalls before it leaves
-    vt.now += 0.5
-    stalled_until = vt.now
-    nxt = acquire(pacer)
-    assert nxt.due >= stalled_until + pacer.interval - 1e-9
-    # waited for once: a slot never resolved does not hold back every later release
-    nxt.left()
-    after = acquire(pacer)
-    assert after.due == pytest.approx(nxt.due + pacer.interval)
-    after.left()
-    held.left()  # it left at last, after the next ones: the schedule moves past it
-    left_at = vt.now
-    assert acquire(pacer).due == pytest.approx(left_at + pacer.interval)
-
-
-def test_a_hold_every_request_has_costs_no_throughput(vt):
-    """Every request held 15 ms after its release (an fsync, the ledger's round trip,
-    more than CATCH_UP): the stream is only shifted, and keeps its rate."""
-    pacer = Pacer(100, clock=vt.clock)
-    dues = []
-    for _ in range(201):
-        slot = acquire(pacer)
-        slot.left(slot.due + 0.015)
-        dues.append(slot.due)
-    # the first, with no usual hold known yet, moves the schedule once; then it holds
-    assert dues[-1] - dues[1] <= 199 * pacer.interval + 1e-9
-
-
-def test_a_hold_longer_than_the_usual_one_moves_the_next_slot(vt):
-    pacer = Pacer(100, clock=vt.clock)
-    for _ in range(5):
-        slot = acquire(pacer)
-        slot.left(slot.due + 0.015)  # the usual hold
-    slow = acquire(pacer)
-    slow.left(slow.due + 0.015 + pacing.CATCH_UP / 2)  # within CATCH_UP of it: no change
-    after = acquire(pacer)
-    assert after.due == pytest.approx(slow.due + pacer.interval)
-    after.left(after.due + 0.06)  # 45 ms longer than the usual hold
-    assert acquire(pacer).due == pytest.approx(after.due + 0.06 + pacer.interval)
-
-
-def test_overdue_counts_from_the_usual_hold(vt):
-    pacer = Pacer(100, clock=vt.clock)
-    for _ in range(3):
-        slot = acquire(pacer)
-        slot.left(slot.due + 0.04)  # every request is held 40 ms, four intervals
-    held = acquire(pacer)
-    on_time = acquire(pacer)  # held has not left yet, as usual: not waited for
-    assert on_time.due == pytest.approx(held.due + pacer.interval)
-    held.left(held.due + 0.04)
-    on_time.left(on_time.due + 0.04)
-    stuck = acquire(pacer)
-    vt.now += 0.04 + pacing.CATCH_UP + 0.005  # past the usual hold, not yet left
-    stalled_until = vt.now
-    assert acquire(pacer).due >= stalled_until + pacer.interval - 1e-9
-    stuck.dropped()
-
-
-def test_a_dropped_slot_is_not_waited_for(vt):
-    pacer = Pacer(10, clock=vt.clock)
-    acquire(pacer).dropped()  # its request never left (no connection)
-    vt.now += 0.5
-    assert acquire(pacer).due == vt.now  # goes at once: nothing may be leaving now
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_real_run_requests_held_after_their_release_never_crowd_a_window(seed):
-    """Over the real loop: 16 workers at 20/s; after its release a request is sometimes
-    held 20-120 ms by a blocking call (an fsync, a collection) before it leaves. Counted
-    where they leave, as the vendor counts them, no 1-second window holds more than 20
-    (the pacer before departures were reported let 21-22 through in such runs)."""
-    import random
-
-    rate = 20
-    rng = random.Random(seed)
-    pacer = Pacer(rate)
-    departures: list[float] = []
-
-    async def worker() -> None:
-        for _ in range(3):
-            slot = await pacer.acquire()
-            if rng.random() < 0.2:
-                time.sleep(rng.uniform(0.02, 0.12))
-            await asyncio.sleep(0)  # the client's own awaits before it writes
-            departures.append(time.monotonic())
-            slot.left(departures[-1])
-            await asyncio.sleep(0.005)
-
-    async def main() -> None:
-        await asyncio.gather(*(worker() for _ in range(16)))
-
-    asyncio.run(main())
-    assert len(departures) == 48
-    assert max_in_window(departures) <= rate
-
-
 def test_refuses_a_rate_that_is_not_positive():
     with pytest.raises(ValueError):
         Pacer(0)
@@ -291,7 +168,7 @@ def test_real_run_many_concurrent_callers_keep_the_rate():
 
     async def worker(n: int) -> None:
         for _ in range(n):
-            (await pacer.acquire()).left()
+            await pacer.acquire()
             released.append(time.monotonic())
 
     async def main() -> None:
@@ -314,7 +191,7 @@ def test_real_run_a_stalled_event_loop_does_not_release_a_burst():
 
     async def worker() -> None:
         for _ in range(3):
-            (await pacer.acquire()).left()
+            await pacer.acquire()
             released.append(time.monotonic())
 
     async def staller() -> None:
@@ -330,3 +207,118 @@ def test_real_run_a_stalled_event_loop_does_not_release_a_burst():
     # a late wake-up may be made up by at most CATCH_UP; the old way gave gaps of ~0
     assert min(gaps) >= pacer.interval - pacing.CATCH_UP - 0.002
     assert max_in_window(released) <= 20
+
+
+# -- departures: the gate a request passes as its headers are about to be written ------
+
+
+def depart_times(pacer: Pacer, vt: VirtualTime, n: int) -> list[float]:
+    """`n` requests about to leave at the current instant: when each may."""
+    out: list[float] = []
+
+    async def go() -> None:
+        for _ in range(n):
+            await pacer.depart()
+            out.append(vt.now)
+
+    start = vt.now
+    asyncio.run(go())
+    vt.now = start
+    return out
+
+
+def test_a_request_held_past_its_turn_does_not_leave_with_the_next(vt):
+    pacer = Pacer(10, clock=vt.clock)
+    release_times(pacer, vt, 1)  # A released now...
+    vt.now += pacer.interval  # ...B one interval later, while A was held (an fsync)
+    release_times(pacer, vt, 1)
+    a, b = depart_times(pacer, vt, 2)  # both about to leave at once
+    assert a == vt.now
+    assert b == pytest.approx(a + pacer.interval - pacing.CATCH_UP)
+    assert pacer.held_back == 1
+
+
+def test_a_hold_every_request_has_costs_no_throughput(vt):
+    """Every request held 15 ms between its release and the wire (the ledger's fsync or
+    round trip): the stream is shifted, no request waits at departure."""
+    pacer = Pacer(100, clock=vt.clock)
+    left = []
+
+    async def go() -> None:
+        for _ in range(201):
+            await pacer.acquire()
+            vt.now += 0.015
+            await pacer.depart()
+            left.append(vt.now)
+            vt.now -= 0.015  # the next release is not held up by this one's hold
+
+    asyncio.run(go())
+    assert pacer.held_back == 0
+    assert left[-1] - left[0] <= 200 * pacer.interval + 1e-9
+
+
+def test_a_pause_holds_departures_too(vt):
+    pacer = Pacer(100, clock=vt.clock)
+    depart_times(pacer, vt, 1)
+    pacer.pause(2.0)  # a 429 while a released request was on its way out
+    (held,) = depart_times(pacer, vt, 1)
+    assert held >= vt.now + 2.0
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    requests=st.integers(min_value=1, max_value=300),
+    period=st.sampled_from([1.0, 60.0]),
+    # requests reaching the wire at arbitrary moments: released on time, then held
+    steps=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=1.5), st.integers(min_value=0, max_value=30)),
+        min_size=1,
+        max_size=25,
+    ),
+    lateness=st.lists(st.floats(min_value=0, max_value=0.06), min_size=1, max_size=10),
+)
+def test_property_no_window_of_departures_exceeds_the_limit(requests, period, steps, lateness):
+    vt = VirtualTime(lateness)
+    original = pacing.asyncio.sleep
+    pacing.asyncio.sleep = vt.sleep
+    try:
+        pacer = Pacer(requests / period, clock=vt.clock)
+        times: list[float] = []
+        for advance, arriving in steps:
+            vt.now += advance
+            times += depart_times(pacer, vt, arriving)
+    finally:
+        pacing.asyncio.sleep = original
+    if times:
+        assert max_in_window(times, period) <= requests
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_real_run_requests_held_after_their_release_never_crowd_a_window(seed):
+    """Over the real loop: 16 workers at 20/s; after its release a request is sometimes
+    held 20-120 ms by a blocking call (an fsync, a collection) before it reaches the
+    wire. Counted where they leave, as the vendor counts them, no 1-second window holds
+    more than 20 (released on time alone, such runs put 21-22 in one)."""
+    import random
+
+    rate = 20
+    rng = random.Random(seed)
+    pacer = Pacer(rate)
+    departures: list[float] = []
+
+    async def worker() -> None:
+        for _ in range(3):
+            await pacer.acquire()
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0.02, 0.12))
+            await asyncio.sleep(0)  # the client's own awaits before it writes
+            await pacer.depart()
+            departures.append(time.monotonic())
+            await asyncio.sleep(0.005)
+
+    async def main() -> None:
+        await asyncio.gather(*(worker() for _ in range(16)))
+
+    asyncio.run(main())
+    assert len(departures) == 48
+    assert max_in_window(departures) <= rate

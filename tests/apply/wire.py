@@ -115,34 +115,15 @@ def page(status: int = 404, text: str = PAGE) -> Answer:
     return Answer(status, {"content-type": "text/html"}, text, json=False)
 
 
-class NoSlot:
-    """Stands in for a Slot: counts how it was resolved."""
-
-    def __init__(self, pacer: NoPacer) -> None:
-        self._pacer = pacer
-        self._open = True
-
-    def left(self, at: float | None = None) -> None:
-        self.dropped()
-
-    def dropped(self) -> None:
-        if self._open:
-            self._open = False
-            self._pacer.unresolved -= 1
-
-
 class NoPacer:
     """Stands in for the Pacer: never waits, records the pauses asked for."""
 
     def __init__(self) -> None:
         self.pauses: list[float] = []
         self.acquired = 0
-        self.unresolved = 0  # slots neither left nor dropped yet
 
-    async def acquire(self) -> NoSlot:
+    async def acquire(self) -> None:
         self.acquired += 1
-        self.unresolved += 1
-        return NoSlot(self)
 
     def pause(self, seconds: float) -> None:
         self.pauses.append(seconds)
