@@ -21,6 +21,7 @@ and marshal (in C) do the work, with nothing to tune.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import marshal
@@ -149,9 +150,11 @@ class Sorter:
         return self
 
     def drop(self) -> None:
-        """Remove the runs: the sorter is read no more."""
+        """Remove the runs: the sorter is read no more. (Called while another error may
+        be on its way out: a run already gone, with its folder, is not one more.)"""
         for path in self.runs:
-            os.unlink(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         self.runs, self.buffer = [], []
 
     def _readers(self) -> list[Iterator[Any]]:

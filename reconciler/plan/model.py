@@ -273,8 +273,9 @@ class SpilledActions(_Lazy):
 
     @property
     def _by_fp_passes(self) -> int:
-        # read once (the saved plan's items) unless the header numbers `since` values
-        # first: a sorter read more than once is merged into one run
+        # saving a plan reads it once (the items) unless the header numbers `since`
+        # values first; a sorter read more than once is merged into one run. (Apply's
+        # check of a saved plan reads it twice, merging the runs each time: the same I/O.)
         return 2 if self.dated else 1
 
     def by_fingerprint(self) -> Iterable[Action]:
