@@ -19,9 +19,15 @@ fsync or a collection elsewhere), a new connection. Held past its turn, it would
 among the requests after it, one too many for their window. So departures are paced
 too: the HTTP client calls `depart()` as each request's headers are about to be written
 (httpcore's trace), and a request that would leave too soon after the ones before waits
-there. The same cell rate algorithm on departures, with CATCH_UP of tolerance: releases
-already space requests, so in the usual case nobody waits, and a hold every request has
-(the ledger's fsync or round trip) shifts the stream without costing anything.
+there, first come first served. The same cell rate algorithm on departures, with
+CATCH_UP of tolerance and a slightly shorter interval (GATE): releases already space
+requests, so in the usual case nobody waits; a hold every request has (the ledger's
+fsync or round trip) shifts the stream without costing anything; and the requests after
+one long hold, which wait at the gate, wait less each time until nobody does. A pause
+(a 429) holds releases, not a request already on its way out: kept waiting on an open
+connection it could find the connection closed, and a request not safe to send again
+would then count as maybe sent. N+1 departures still span N * GATE / (N * HEADROOM) -
+CATCH_UP = 1.0106 s: more than a 1-second window, with 10 ms for jitter on the way.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ PROBE = 0.01
 # 429s within this many seconds of the one that lowered the rate are answers to requests
 # already in flight: they pause, but do not lower the rate again.
 SETTLE = 1.0
+# The departure gate's interval, as a fraction of the releases': shorter, so a backlog
+# behind one long hold drains (by 1% of an interval a request) instead of lasting.
+GATE = 0.99
 
 
 class Pacer:
@@ -68,7 +77,8 @@ class Pacer:
         self.released = 0
         self._first: float | None = None
         self._last: float | None = None
-        self._departure = 0.0  # when the next request may leave, on the same schedule
+        self._departure = 0.0  # when the next request may leave (the gate's schedule)
+        self._gate = asyncio.Lock()  # first come, first served (its waiters are FIFO)
         self.held_back = 0  # requests that waited at departure (held past their turn)
 
     @property
@@ -120,19 +130,21 @@ class Pacer:
             await asyncio.sleep(free - now)
 
     async def depart(self) -> None:
-        """Wait until a request may leave: `interval` after the previous one left,
-        less CATCH_UP of tolerance (the releases' own), and not during a pause."""
-        waited = False
-        while True:
-            now = self._clock()
-            free = max(self._departure - CATCH_UP, self._paused_until)
-            if free <= now:
-                self._adapt(now)
-                self._departure = max(now, self._departure) + 1.0 / (self._rate * HEADROOM)
-                self.held_back += waited
-                return
-            waited = True
-            await asyncio.sleep(free - now)
+        """Wait until a request may leave: GATE of an interval after the previous one
+        left, less CATCH_UP of tolerance (the releases' own), in the order they came."""
+        async with self._gate:
+            waited = False
+            while True:
+                now = self._clock()
+                free = self._departure - CATCH_UP
+                if free <= now:
+                    self._adapt(now)
+                    step = GATE / (self._rate * HEADROOM)
+                    self._departure = max(now, self._departure) + step
+                    self.held_back += waited
+                    return
+                waited = True
+                await asyncio.sleep(free - now)
 
     def pause(self, seconds: float) -> None:
         """Nobody sends on this scope for `seconds`."""

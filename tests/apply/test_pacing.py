@@ -234,7 +234,7 @@ def test_a_request_held_past_its_turn_does_not_leave_with_the_next(vt):
     release_times(pacer, vt, 1)
     a, b = depart_times(pacer, vt, 2)  # both about to leave at once
     assert a == vt.now
-    assert b == pytest.approx(a + pacer.interval - pacing.CATCH_UP)
+    assert b == pytest.approx(a + pacing.GATE * pacer.interval - pacing.CATCH_UP)
     assert pacer.held_back == 1
 
 
@@ -257,12 +257,57 @@ def test_a_hold_every_request_has_costs_no_throughput(vt):
     assert left[-1] - left[0] <= 200 * pacer.interval + 1e-9
 
 
-def test_a_pause_holds_departures_too(vt):
+def test_a_pause_holds_releases_not_a_request_on_its_way_out(vt):
+    """Kept waiting on its open connection through a pause, a request could find the
+    connection closed, and one not safe to send again would then count as maybe sent."""
     pacer = Pacer(100, clock=vt.clock)
     depart_times(pacer, vt, 1)
+    vt.now += 1.0
     pacer.pause(2.0)  # a 429 while a released request was on its way out
-    (held,) = depart_times(pacer, vt, 1)
-    assert held >= vt.now + 2.0
+    assert depart_times(pacer, vt, 1) == [vt.now]
+    assert release_times(pacer, vt, 1)[0] >= vt.now + 2.0
+
+
+def test_the_wait_behind_one_long_hold_drains(vt):
+    """A request held 90 ms past its turn at 10/s: the ones after it wait at the gate,
+    less each time (the gate's interval is GATE of the releases'), until nobody does."""
+    pacer = Pacer(10, clock=vt.clock)
+    waits = []
+
+    async def go() -> None:
+        for k in range(120):
+            await pacer.acquire()
+            arrived = vt.now + (0.09 if k == 0 else 0.0)
+            vt.now = arrived
+            await pacer.depart()
+            waits.append(vt.now - arrived)
+            vt.now = arrived - (0.09 if k == 0 else 0.0)
+
+    asyncio.run(go())
+    assert waits[1] > 0.07  # the first after the hold waits most of it
+    assert all(b <= a + 1e-9 for a, b in zip(waits[1:], waits[2:], strict=False))
+    assert waits[-1] == 0.0 and pacer.held_back < 100
+
+
+def test_real_run_the_gate_is_first_come_first_served():
+    pacer = Pacer(20)
+    order: list[int] = []
+
+    async def leave(n: int) -> None:
+        await pacer.depart()
+        order.append(n)
+
+    async def main() -> None:
+        await pacer.depart()
+        await pacer.depart()  # the gate is now an interval ahead
+        tasks = []
+        for n in range(6):
+            tasks.append(asyncio.create_task(leave(n)))
+            await asyncio.sleep(0.003)  # they come in this order
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert order == list(range(6))
 
 
 @settings(max_examples=120, deadline=None)
