@@ -193,6 +193,9 @@ class VendorClient:
             follow_redirects=False,
             transport=transport,
         )
+        # HTTP/1.1 only (httpx's default): the departure gate waits inside httpcore's
+        # send, before any byte is written; under HTTP/2 it would wait after its stream
+        # took an id, and streams could go out of order
         self._extensions = {"trace": departure_gate(pacer)}
 
     async def aclose(self) -> None:
