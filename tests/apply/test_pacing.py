@@ -41,13 +41,15 @@ def vt(monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
     return v
 
 
-def release_times(pacer: Pacer, vt: VirtualTime, n: int) -> list[float]:
-    """`n` callers arriving at the current instant: when each is let go."""
+def release_times(pacer: Pacer, vt: VirtualTime, n: int, wait: str = "acquire") -> list[float]:
+    """`n` callers arriving at the current instant: when each is let go (by
+    `pacer.acquire`, or by `pacer.depart` when `wait` says so)."""
     out: list[float] = []
+    call = getattr(pacer, wait)
 
     async def burst() -> None:
         for _ in range(n):
-            await pacer.acquire()
+            await call()
             out.append(vt.now)
 
     start = vt.now
@@ -117,7 +119,8 @@ def test_a_pause_holds_everyone_until_it_ends(vt):
     # wake-ups late by up to 60 ms: jitter that is made up, and stalls that are not
     lateness=st.lists(st.floats(min_value=0, max_value=0.06), min_size=1, max_size=10),
 )
-def test_property_no_window_ever_exceeds_the_limit(requests, period, steps, lateness):
+@pytest.mark.parametrize("wait", ["acquire", "depart"])  # releases, and the gate alone
+def test_property_no_window_ever_exceeds_the_limit(wait, requests, period, steps, lateness):
     vt = VirtualTime(lateness)
     original = pacing.asyncio.sleep
     pacing.asyncio.sleep = vt.sleep  # hypothesis cannot use function-scoped fixtures
@@ -128,7 +131,7 @@ def test_property_no_window_ever_exceeds_the_limit(requests, period, steps, late
             vt.now += advance
             if pause:
                 pacer.pause(pause)
-            times += release_times(pacer, vt, callers)
+            times += release_times(pacer, vt, callers, wait)
     finally:
         pacing.asyncio.sleep = original
     if times:
@@ -214,17 +217,7 @@ def test_real_run_a_stalled_event_loop_does_not_release_a_burst():
 
 def depart_times(pacer: Pacer, vt: VirtualTime, n: int) -> list[float]:
     """`n` requests about to leave at the current instant: when each may."""
-    out: list[float] = []
-
-    async def go() -> None:
-        for _ in range(n):
-            await pacer.depart()
-            out.append(vt.now)
-
-    start = vt.now
-    asyncio.run(go())
-    vt.now = start
-    return out
+    return release_times(pacer, vt, n, wait="depart")
 
 
 def test_a_request_held_past_its_turn_does_not_leave_with_the_next(vt):
@@ -308,34 +301,6 @@ def test_real_run_the_gate_is_first_come_first_served():
 
     asyncio.run(main())
     assert order == list(range(6))
-
-
-@settings(max_examples=120, deadline=None)
-@given(
-    requests=st.integers(min_value=1, max_value=300),
-    period=st.sampled_from([1.0, 60.0]),
-    # requests reaching the wire at arbitrary moments: released on time, then held
-    steps=st.lists(
-        st.tuples(st.floats(min_value=0, max_value=1.5), st.integers(min_value=0, max_value=30)),
-        min_size=1,
-        max_size=25,
-    ),
-    lateness=st.lists(st.floats(min_value=0, max_value=0.06), min_size=1, max_size=10),
-)
-def test_property_no_window_of_departures_exceeds_the_limit(requests, period, steps, lateness):
-    vt = VirtualTime(lateness)
-    original = pacing.asyncio.sleep
-    pacing.asyncio.sleep = vt.sleep
-    try:
-        pacer = Pacer(requests / period, clock=vt.clock)
-        times: list[float] = []
-        for advance, arriving in steps:
-            vt.now += advance
-            times += depart_times(pacer, vt, arriving)
-    finally:
-        pacing.asyncio.sleep = original
-    if times:
-        assert max_in_window(times, period) <= requests
 
 
 @pytest.mark.parametrize("seed", [1, 2])
