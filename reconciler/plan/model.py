@@ -228,12 +228,9 @@ class SpilledActions(_Lazy):
         """The actions in plan order, each record also added to the sort by fingerprint,
         which is kept if the pass ends (a pass left early, a head of the plan, drops it)."""
         by_fp = Sorter(self.spill, self.limit)
-        add, done = by_fp.add, False
-        vendor, table, state = self.vendor, self.table, _STATE_OF.get
+        done = False
         try:
-            for r in self.records:
-                add((r[1], r[0], *r[2:]))
-                yield Action(r[1], r[2], vendor, r[3], table, state(r[4], r[4]), r[5], r[6])
+            yield from self._actions(_feeding(self.records, by_fp), 1)
             done = True
         finally:
             if done and self._by_fp is None:
@@ -287,10 +284,18 @@ class SpilledActions(_Lazy):
     def _sorted_by_fp(self) -> Sorter:
         if self._by_fp is None:
             by_fp = Sorter(self.spill, self.limit)
-            for seq, fp, *rest in self.records:
-                by_fp.add((fp, seq, *rest))
+            for _ in _feeding(self.records, by_fp):
+                pass
             self._by_fp = by_fp.finish(passes=self._by_fp_passes)
         return self._by_fp
+
+
+def _feeding(records: Iterable[Any], by_fp: Sorter) -> Iterator[Any]:
+    """`records` (position first), each also added to `by_fp` keyed by its fingerprint."""
+    add = by_fp.add
+    for r in records:
+        add((r[1], r[0], *r[2:]))
+        yield r
 
 
 class _Reread(Iterable[Action]):
